@@ -1,0 +1,20 @@
+-- Calls, visits, meetings, demos and e-mails.
+-- Event entity: latest file, then latest row, wins per key.
+with versions as (
+    {{ latest_version(source('raw', 'activities'), ['activity_id'], 'E') }}
+)
+
+select
+    activity_id,
+    rep_id,
+    account_id,
+    opportunity_id,
+    activity_type,
+    direction,
+    occurred_at,
+    responded_at,
+    duration_minutes,
+    outcome,
+    _batch_id,
+    _loaded_at
+from versions

@@ -1,0 +1,20 @@
+-- Service cases: complaints, inquiries, returns, technical issues.
+-- Event entity: latest file, then latest row, wins per key.
+with versions as (
+    {{ latest_version(source('raw', 'cases'), ['case_id'], 'E') }}
+)
+
+select
+    case_id,
+    account_id,
+    opened_at,
+    category,
+    severity,
+    channel,
+    owner_rep_id,
+    first_response_at,
+    resolved_at,
+    status,
+    _batch_id,
+    _loaded_at
+from versions

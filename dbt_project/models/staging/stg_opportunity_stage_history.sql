@@ -1,0 +1,13 @@
+-- When each opportunity entered each stage.
+-- Event entity: latest file, then latest row, wins per key.
+with versions as (
+    {{ latest_version(source('raw', 'opportunity_stage_history'), ['opportunity_id', 'stage', 'entered_at'], 'E') }}
+)
+
+select
+    opportunity_id,
+    stage,
+    entered_at,
+    _batch_id,
+    _loaded_at
+from versions

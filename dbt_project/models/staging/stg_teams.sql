@@ -1,0 +1,14 @@
+-- Sales teams and their region.
+-- Snapshot entity: the newest file per source profile is the current state.
+with versions as (
+    {{ latest_version(source('raw', 'teams'), ['team_id'], 'S') }}
+)
+
+select
+    team_id,
+    team_name,
+    region,
+    manager_rep_id,
+    _batch_id,
+    _loaded_at
+from versions

@@ -1,0 +1,91 @@
+"""Expose the raw zone (append-only Parquet batches) to a DuckDB warehouse as `raw.<entity>` views.
+
+dbt reads `raw.<entity>` as ordinary source relations, so the models never know whether the raw
+zone is Parquet on local disk (DuckDB views), tables loaded into PostgreSQL, or external tables
+on Spark. An entity with no batch yet gets an empty, typed view so every model still builds.
+
+Layout (shared with ingestion.loader and ingestion.ledger):
+    <raw_dir>/<entity>/<batch_id>.parquet      typed canonical columns + lineage columns
+    <quality_dir>/ledger/<batch_id>.parquet     one ingestion_ledger row per file attempt
+    <quality_dir>/quarantine/<batch_id>.parquet rows that did not load, with their reason
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ingestion.canonical import ENTITIES, LINEAGE_COLUMNS, Entity
+
+LEDGER_COLUMNS: dict[str, str] = {
+    "batch_id": "VARCHAR",
+    "profile": "VARCHAR",
+    "entity": "VARCHAR",
+    "file_path": "VARCHAR",
+    "file_sha256": "VARCHAR",
+    "file_bytes": "BIGINT",
+    "status": "VARCHAR",  # loaded | duplicate_file | rejected
+    "rows_read": "BIGINT",
+    "rows_loaded": "BIGINT",
+    "rows_quarantined": "BIGINT",
+    "error": "VARCHAR",
+    "started_at": "TIMESTAMP",
+    "finished_at": "TIMESTAMP",
+}
+
+QUARANTINE_COLUMNS: dict[str, str] = {
+    "batch_id": "VARCHAR",
+    "profile": "VARCHAR",
+    "entity": "VARCHAR",
+    "file_path": "VARCHAR",
+    "row_number": "BIGINT",
+    "raw_record": "VARCHAR",  # the original values as JSON text
+    "reason": "VARCHAR",
+    "quarantined_at": "TIMESTAMP",
+}
+
+
+def raw_columns(ent: Entity) -> dict[str, str]:
+    cols = {c.name: c.type for c in ent.columns}
+    cols.update(LINEAGE_COLUMNS)
+    return cols
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _empty_select(columns: dict[str, str]) -> str:
+    return "select " + ", ".join(f"cast(null as {t}) as {c}" for c, t in columns.items()) + " limit 0"
+
+
+def _parquet_select(folder: Path, columns: dict[str, str]) -> str:
+    """Select over every batch in folder, cast to the contract (older batches may lack new columns)."""
+    if not folder.is_dir() or not any(folder.glob("*.parquet")):
+        return _empty_select(columns)
+    glob = _sql_str(str(folder / "*.parquet"))
+    projection = ", ".join(f"cast({c} as {t}) as {c}" for c, t in columns.items())
+    return f"select {projection} from read_parquet({glob}, union_by_name = true)"
+
+
+def expose(con: duckdb.DuckDBPyConnection, raw_dir: Path, quality_dir: Path) -> None:
+    """(Re)create raw.<entity> and quality.{ingestion_ledger,quarantine} views in `con`."""
+    con.execute("create schema if not exists raw")
+    con.execute("create schema if not exists quality")
+    for name, ent in ENTITIES.items():
+        con.execute(f"create or replace view raw.{name} as {_parquet_select(raw_dir / name, raw_columns(ent))}")
+    con.execute(
+        "create or replace view quality.ingestion_ledger as "
+        + _parquet_select(quality_dir / "ledger", LEDGER_COLUMNS)
+    )
+    con.execute(
+        "create or replace view quality.quarantine as "
+        + _parquet_select(quality_dir / "quarantine", QUARANTINE_COLUMNS)
+    )
+
+
+def expose_file(warehouse: Path, raw_dir: Path, quality_dir: Path) -> None:
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(warehouse)) as con:
+        expose(con, raw_dir, quality_dir)

@@ -1,0 +1,95 @@
+"""Where everything lives and how the engines are tuned: one home for paths and knobs.
+
+All paths hang off one data directory (default ./data, or $SALESDW_DATA_DIR), so the
+Dagster resources, the dbt profile, the CLI and the tests agree on one warehouse file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    reporting_currency: str = "CNY"
+    # DuckDB resource limits: the engine spills to temp_dir instead of growing without bound.
+    duckdb_memory_limit: str = "2GB"
+    duckdb_threads: int = 2
+    as_of_date: str | None = None  # YYYY-MM-DD; default: derived from the data (marts.md)
+    postgres_url: str | None = None  # publish the marts to PostgreSQL when set
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def quality_dir(self) -> Path:
+        return self.data_dir / "quality"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.data_dir / "warehouse"
+
+    @property
+    def build_warehouse(self) -> Path:
+        """dbt builds here; checks audit it; readers never open it."""
+        return self.warehouse_dir / "build.duckdb"
+
+    @property
+    def serving_warehouse(self) -> Path:
+        """Published copy that analysts and BI tools read (swapped in atomically)."""
+        return self.warehouse_dir / "sales.duckdb"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def temp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.data_dir / ".run.lock"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.landing_dir, self.raw_dir, self.quality_dir, self.warehouse_dir,
+                  self.reports_dir, self.temp_dir, self.dagster_home):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment the dbt profile (dbt_project/profiles.yml) reads."""
+        env = {
+            "SALESDW_DATA_DIR": str(self.data_dir),
+            "SALESDW_BUILD_WAREHOUSE": str(self.build_warehouse),
+            "SALESDW_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "SALESDW_DUCKDB_THREADS": str(self.duckdb_threads),
+            "SALESDW_TEMP_DIR": str(self.temp_dir),
+        }
+        return env
+
+
+def get_settings(data_dir: str | Path | None = None) -> Settings:
+    raw = data_dir or os.environ.get("SALESDW_DATA_DIR") or (Path.cwd() / "data")
+    return Settings(
+        data_dir=Path(raw).expanduser().resolve(),
+        reporting_currency=os.environ.get("SALESDW_CURRENCY", "CNY"),
+        duckdb_memory_limit=os.environ.get("SALESDW_DUCKDB_MEMORY_LIMIT", "2GB"),
+        duckdb_threads=int(os.environ.get("SALESDW_DUCKDB_THREADS", "2")),
+        as_of_date=os.environ.get("SALESDW_AS_OF_DATE") or None,
+        postgres_url=os.environ.get("SALESDW_POSTGRES_URL") or None,
+    )
