@@ -1,0 +1,96 @@
+"""Helpers the tests share: hand-made raw batches and real dbt builds into a throwaway warehouse.
+
+Fixture data goes straight into the raw-zone layout (ingestion/raw_zone.py), so a mart test can
+state its inputs row by row and compute the expected values by hand.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from ingestion.canonical import entity as canonical_entity
+from ingestion.raw_zone import expose_file, raw_columns
+from orchestration.settings import DBT_PROJECT_DIR, get_settings
+
+_batch_counter = itertools.count(1)
+_BASE_LOADED_AT = datetime(2030, 1, 1)
+
+
+def write_raw_batch(raw_dir: Path, entity: str, rows: list[dict], *, profile: str = "canonical",
+                    batch_id: str | None = None, loaded_at: datetime | None = None) -> Path:
+    """Write `rows` (dicts of canonical column -> python value or string) as one raw batch.
+
+    Missing columns are NULL; values are cast to the contract's types by DuckDB. Each call gets a
+    later _loaded_at than the previous one, so later batches are newer versions.
+    """
+    ent = canonical_entity(entity)
+    n = next(_batch_counter)
+    batch_id = batch_id or f"test-{n:06d}"
+    loaded_at = loaded_at or (_BASE_LOADED_AT + timedelta(seconds=n))
+    columns = raw_columns(ent)
+    folder = raw_dir / entity
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{batch_id}.parquet"
+    records = []
+    for i, row in enumerate(rows, start=1):
+        unknown = set(row) - set(ent.column_names)
+        if unknown:
+            raise KeyError(f"{entity} has no columns {sorted(unknown)}")
+        rec = {c: (None if row.get(c) is None else str(row.get(c))) for c in ent.column_names}
+        rec.update(_batch_id=batch_id, _profile=profile, _source_file=f"fixture/{entity}.csv",
+                   _row_number=str(i), _loaded_at=loaded_at.isoformat(sep=" "))
+        records.append(rec)
+    con = duckdb.connect()
+    projection = ", ".join(f"cast(r['{c}'] as {t}) as {c}" for c, t in columns.items())
+    if records:
+        con.execute("create table t as select unnest(?::json[]) as j", [[json.dumps(r) for r in records]])
+        con.execute(
+            f"copy (select {projection} from (select json_transform(j, ?) as r from t)) to '{path}' (format parquet)",
+            [json.dumps({c: "VARCHAR" for c in columns})],
+        )
+    else:
+        empty = ", ".join(f"cast(null as {t}) as {c}" for c, t in columns.items())
+        con.execute(f"copy (select {empty} limit 0) to '{path}' (format parquet)")
+    con.close()
+    return path
+
+
+def dbt(data_dir: Path, *args: str, vars: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the dbt CLI on the project against data_dir's build warehouse (own target/log paths,
+    so concurrent builds never share dbt_project/target)."""
+    settings = get_settings(data_dir)
+    settings.ensure_dirs()
+    env = {**os.environ, **settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_PROJECT_DIR),
+           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(data_dir / "dbt_target"),
+           "--log-path", str(data_dir / "dbt_logs")]
+    if vars:
+        cmd += ["--vars", json.dumps(vars)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
+    return proc
+
+
+def build_warehouse(data_dir: Path, *, select: str | None = None, vars: dict | None = None,
+                    command: str = "build") -> Path:
+    """Expose data_dir/raw to the build warehouse and run `dbt <command>`; returns the warehouse."""
+    settings = get_settings(data_dir)
+    settings.ensure_dirs()
+    expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
+    args = [command] + (["--select", select] if select else [])
+    dbt(data_dir, *args, vars=vars)
+    return settings.build_warehouse
+
+
+def query(warehouse: Path, sql: str, params=None) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
