@@ -1,0 +1,140 @@
+"""Ingestion assets: one asset per canonical entity (raw/<entity>), grouped by source system.
+
+One op reads the landing folders once and materializes the selected entities; each gets its own
+metadata (files, rows loaded/quarantined, rejected files) and two warning checks that make
+rejected files and quarantined rows visible in the UI without blocking the good data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+
+from ingestion.canonical import ENTITIES
+from ingestion.loader import IngestResult, ingest
+from orchestration.policies import TRANSIENT_RETRY, WAREHOUSE_POOL
+from orchestration.quality import CheckResult, results_store
+from orchestration.resources import SalesdwResource
+from orchestration.run_lock import run_lock
+
+FILES_ACCEPTED = "files_accepted"
+ROWS_NOT_QUARANTINED = "rows_not_quarantined"
+
+
+def raw_key(entity: str) -> AssetKey:
+    return AssetKey(["raw", entity])
+
+
+class IngestConfig(Config):
+    """Which exports to read. Default: every <data dir>/landing/<profile>/ folder with its own profile."""
+
+    landing: str | None = None  # one export folder, read with `profile`
+    profile: str = "canonical"
+
+
+def landing_sources(landing_dir: Path, config: IngestConfig) -> list[tuple[Path, str]]:
+    if config.landing:
+        return [(Path(config.landing).expanduser().resolve(), config.profile)]
+    if not landing_dir.is_dir():
+        return []
+    return [(folder, folder.name) for folder in sorted(landing_dir.iterdir()) if folder.is_dir()]
+
+
+def _specs() -> list[AssetSpec]:
+    return [
+        AssetSpec(
+            raw_key(name),
+            group_name=ent.group,
+            description=f"{ent.description} Raw zone: append-only Parquet batches, one per landed file.",
+            kinds={"parquet"},
+            metadata={"kind": "snapshot" if ent.kind == "S" else "event", "key": ", ".join(ent.key)},
+            skippable=True,
+        )
+        for name, ent in ENTITIES.items()
+    ]
+
+
+def _check_specs() -> list[AssetCheckSpec]:
+    specs = []
+    for name in ENTITIES:
+        specs.append(AssetCheckSpec(FILES_ACCEPTED, asset=raw_key(name),
+                                    description="No landed file was rejected (unreadable, wrong format, missing required column)."))
+        specs.append(AssetCheckSpec(ROWS_NOT_QUARANTINED, asset=raw_key(name),
+                                    description="No row was quarantined (empty key, unparseable value, broken rule)."))
+    return specs
+
+
+@multi_asset(
+    name="ingest_exports",
+    specs=_specs(),
+    check_specs=_check_specs(),
+    can_subset=True,
+    pool=WAREHOUSE_POOL,
+    retry_policy=TRANSIENT_RETRY,
+)
+def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw: SalesdwResource):
+    settings = salesdw.settings
+    selected = sorted(key.path[1] for key in context.selected_asset_keys)
+    results: list[IngestResult] = []
+    with run_lock(settings.lock_file):
+        for folder, profile in landing_sources(settings.landing_dir, config):
+            context.log.info(f"ingesting {folder} with profile {profile!r}")
+            results.append(ingest(
+                folder, profile, settings.raw_dir, settings.quality_dir,
+                reporting_currency=settings.reporting_currency, entities=selected, tmp_dir=settings.temp_dir,
+                progress=lambda f: context.log.info(
+                    f"{f.status:<14} {f.entity:<26} {f.file_path} read={f.rows_read} "
+                    f"loaded={f.rows_loaded} quarantined={f.rows_quarantined}" + (f" - {f.error}" if f.error else "")),
+            ))
+    files = [f for r in results for f in r.files]
+    check_rows: list[CheckResult] = []
+    for entity in selected:
+        mine = [f for f in files if f.entity == entity]
+        rejected = [f for f in mine if f.status == "rejected"]
+        loaded = [f for f in mine if f.status == "loaded"]
+        quarantined = sum(f.rows_quarantined for f in loaded)
+        checks = [
+            AssetCheckResult(
+                asset_key=raw_key(entity), check_name=FILES_ACCEPTED, passed=not rejected,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"rejected_files": len(rejected),
+                          "reasons": MetadataValue.md("\n".join(f"- {f.error}" for f in rejected) or "none")},
+            ),
+            AssetCheckResult(
+                asset_key=raw_key(entity), check_name=ROWS_NOT_QUARANTINED, passed=quarantined == 0,
+                severity=AssetCheckSeverity.WARN, metadata={"rows_quarantined": quarantined},
+            ),
+        ]
+        check_rows += [
+            CheckResult.now(run_id=context.run_id, layer="raw", asset=f"raw/{entity}", check_name=FILES_ACCEPTED,
+                            passed=not rejected, severity="warn", observed_value=str(len(rejected)),
+                            details="; ".join(f.error or "" for f in rejected)),
+            CheckResult.now(run_id=context.run_id, layer="raw", asset=f"raw/{entity}",
+                            check_name=ROWS_NOT_QUARANTINED, passed=quarantined == 0, severity="warn",
+                            observed_value=str(quarantined), details=""),
+        ]
+        yield MaterializeResult(
+            asset_key=raw_key(entity),
+            metadata={
+                "files_loaded": len(loaded),
+                "files_rejected": len(rejected),
+                "files_duplicate": sum(f.status == "duplicate_file" for f in mine),
+                "rows_loaded": sum(f.rows_loaded for f in loaded),
+                "rows_quarantined": quarantined,
+                "batches": MetadataValue.md("\n".join(f"- `{f.batch_id}` {f.file_path}" for f in loaded) or "none"),
+            },
+            check_results=checks,
+        )
+    results_store.append(settings.quality_dir, check_rows)

@@ -1,0 +1,70 @@
+"""Serving assets: publish after the audit, then the report and the optional PostgreSQL copy."""
+
+from __future__ import annotations
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+
+from orchestration.assets.warehouse import mart_keys
+from orchestration.policies import TRANSIENT_RETRY, WAREHOUSE_POOL
+from orchestration.publish import publish
+from orchestration.quality import write_quality_report
+from orchestration.resources import SalesdwResource
+from orchestration.run_lock import run_lock
+from orchestration.serving.postgres import publish_to_postgres
+from orchestration.serving.report import write_report
+
+SERVING_WAREHOUSE = AssetKey(["serving", "sales_warehouse"])
+
+
+@asset(
+    key=SERVING_WAREHOUSE,
+    deps=mart_keys(),
+    group_name="serving",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+    description="The published warehouse (data/warehouse/sales.duckdb) that analysts and BI tools read. "
+    "Swapped in atomically, and only when no blocking check of this run failed (write-audit-publish).",
+)
+def sales_warehouse(context: AssetExecutionContext, salesdw: SalesdwResource) -> MaterializeResult:
+    settings = salesdw.settings
+    with run_lock(settings.lock_file):
+        record = publish(settings, context.run_id)
+    return MaterializeResult(metadata={
+        "path": MetadataValue.path(record.warehouse),
+        "bytes": record.bytes,
+        "mart_rows": MetadataValue.json(record.mart_rows),
+    })
+
+
+@asset(
+    key=["serving", "sales_report"],
+    deps=[SERVING_WAREHOUSE],
+    group_name="serving",
+    kinds={"html"},
+    description="The sales manager's report (English and Chinese) and the data-quality report, "
+    "self-contained HTML under data/reports/.",
+)
+def sales_report(context: AssetExecutionContext, salesdw: SalesdwResource) -> MaterializeResult:
+    settings = salesdw.settings
+    pages = [write_report(settings.serving_warehouse, settings.reports_dir, lang=lang) for lang in ("en", "zh")]
+    pages.append(write_quality_report(settings.quality_dir, settings.reports_dir))
+    return MaterializeResult(metadata={p.name: MetadataValue.path(str(p)) for p in pages})
+
+
+@asset(
+    key=["serving", "postgres_marts"],
+    deps=[SERVING_WAREHOUSE],
+    group_name="serving",
+    kinds={"postgres"},
+    retry_policy=TRANSIENT_RETRY,
+    output_required=False,
+    description="The marts and quality tables copied into PostgreSQL for BI tools (schema swap in one "
+    "transaction; read-only role salesdw_reader). Runs only when SALESDW_POSTGRES_URL is set.",
+)
+def postgres_marts(context: AssetExecutionContext, salesdw: SalesdwResource):
+    settings = salesdw.settings
+    if not settings.postgres_url:
+        context.log.info("SALESDW_POSTGRES_URL is not set: PostgreSQL publish skipped")
+        return
+    summary = publish_to_postgres(settings.serving_warehouse, settings.postgres_url)
+    yield MaterializeResult(metadata={"summary": MetadataValue.text(str(summary))})

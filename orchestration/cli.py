@@ -1,0 +1,154 @@
+"""`salesdw`: generate demo exports, run the pipeline, inspect what happened.
+
+Exit codes of `salesdw run` / `salesdw demo`:
+  0  every file loaded, every blocking check passed, the warehouse was published
+  1  the build or the audit failed: nothing was published (the previous warehouse is untouched)
+  3  published, but some files were rejected (named on screen and in quality.ingestion_ledger)
+  4  another run holds the warehouse lock
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from orchestration.settings import get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
+console = Console(highlight=False)
+
+EXIT_OK, EXIT_FAILED, EXIT_REJECTED_FILES, EXIT_LOCKED = 0, 1, 3, 4
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default $SALESDW_DATA_DIR or ./data).")]
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the exports into (one sub-folder per entity).")],
+    scale: Annotated[float, typer.Option(help="1 = about 1,000 accounts and 60,000 order lines over 24 months.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives byte-identical files.")] = 42,
+    start: Annotated[str, typer.Option(help="First month of data, YYYY-MM.")] = "2024-01",
+    months: Annotated[int, typer.Option(help="Number of months of data.")] = 24,
+    dirty: Annotated[bool, typer.Option(help="Add a known, reported number of bad rows and files.")] = False,
+) -> None:
+    """Write synthetic exports for a fictional company in the canonical format (exports.md)."""
+    from ingestion.generator import generate as generate_exports
+
+    started = time.monotonic()
+    with Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(entity: str, done: int, total: int) -> None:
+            if entity not in tasks:
+                tasks[entity] = bar.add_task(entity, total=total)
+            bar.update(tasks[entity], completed=done, total=total)
+
+        report = generate_exports(out, scale=scale, seed=seed, start=start, months=months, dirty=dirty, progress=progress)
+    table = Table(title=f"Exports written to {out}", show_edge=False)
+    table.add_column("entity")
+    table.add_column("rows", justify="right")
+    for entity, rows in _report_counts(report).items():
+        table.add_row(entity, f"{rows:,}")
+    console.print(table)
+    if dirty:
+        console.print(f"dirty mode: defects injected as listed in {out / '_manifest.json'}")
+    console.print(f"done in {time.monotonic() - started:.1f} s")
+
+
+def _report_counts(report) -> dict[str, int]:
+    counts = getattr(report, "rows", None) or getattr(report, "counts", None) or {}
+    return dict(counts)
+
+
+@app.command()
+def run(
+    landing: Annotated[Optional[Path], typer.Option(help="One export folder to read with --profile (default: every <data dir>/landing/<profile>/ folder).")] = None,
+    profile: Annotated[str, typer.Option(help="Source profile for --landing (a name in ingestion/profiles/ or a YAML path).")] = "canonical",
+    data_dir: DataDir = None,
+) -> None:
+    """Ingest, build, check and publish."""
+    raise typer.Exit(_run(get_settings(data_dir), landing=landing, profile=profile))
+
+
+def _run(settings, *, landing: Path | None, profile: str) -> int:
+    from orchestration.run_lock import RunLockBusy, run_lock
+    from orchestration.runner import run_pipeline
+    from orchestration.summary import print_run_summary
+
+    if landing is not None and not landing.is_dir():
+        console.print(f"[red]--landing {landing}: not a folder[/]")
+        return EXIT_FAILED
+    settings.ensure_dirs()
+    started = time.monotonic()
+    try:
+        with run_lock(settings.lock_file):
+            outcome = run_pipeline(settings, landing=landing, profile=profile)
+    except RunLockBusy as exc:
+        console.print(f"[red]{exc}[/]")
+        return EXIT_LOCKED
+    print_run_summary(console, settings, outcome, elapsed=time.monotonic() - started)
+    if not outcome.success or not outcome.published:
+        return EXIT_FAILED
+    return EXIT_REJECTED_FILES if outcome.rejected_files else EXIT_OK
+
+
+@app.command()
+def demo(
+    scale: Annotated[float, typer.Option(help="Size of the demo company (1 = about 60,000 order lines).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    data_dir: DataDir = None,
+) -> None:
+    """Generate the demo exports into <data dir>/landing/canonical and run the whole pipeline."""
+    settings = get_settings(data_dir)
+    settings.ensure_dirs()
+    generate(out=settings.landing_dir / "canonical", scale=scale, seed=seed)
+    raise typer.Exit(_run(settings, landing=None, profile="canonical"))
+
+
+@app.command()
+def status(data_dir: DataDir = None) -> None:
+    """What was loaded, rejected and quarantined, and when the warehouse was last published."""
+    from orchestration.summary import print_status
+
+    print_status(console, get_settings(data_dir))
+
+
+@app.command()
+def report(
+    lang: Annotated[str, typer.Option(help="en or zh")] = "en",
+    data_dir: DataDir = None,
+) -> None:
+    """Regenerate the HTML sales report from the published warehouse."""
+    from orchestration.serving.report import write_report
+
+    settings = get_settings(data_dir)
+    if not settings.serving_warehouse.exists():
+        console.print(f"[red]no published warehouse at {settings.serving_warehouse}: run `salesdw run` first[/]")
+        raise typer.Exit(EXIT_FAILED)
+    path = write_report(settings.serving_warehouse, settings.reports_dir, lang=lang)
+    console.print(f"report written: {path}")
+
+
+@app.command("check-profile")
+def check_profile(profile: Annotated[str, typer.Argument(help="Profile name or YAML path.")]) -> None:
+    """Validate a source profile and list what it maps."""
+    from ingestion.profile import ProfileError, load_profile
+
+    try:
+        loaded = load_profile(profile)
+    except ProfileError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(EXIT_FAILED) from None
+    console.print(f"profile {profile!r} is valid")
+    console.print(loaded)
+
+
+if __name__ == "__main__":
+    app()

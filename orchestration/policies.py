@@ -1,0 +1,24 @@
+"""Operational policies, set once here and applied to every asset (dagster-open-platform style)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dagster import Backoff, Jitter, RetryPolicy
+
+# Transient failures (a file still being synced, a busy PostgreSQL) get two more tries; a real
+# defect fails the same way three times and surfaces with the original error.
+TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=2, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+
+# Every asset that writes the warehouse or the raw zone runs in this pool, limited to one slot in
+# dagster.yaml, so two runs never fight over the single-writer DuckDB file.
+WAREHOUSE_POOL = "salesdw_warehouse"
+
+# Marts must have been refreshed within this long (the daily schedule plus slack).
+MART_FRESHNESS = timedelta(hours=26)
+
+# Daily full refresh (cron, local time of the Dagster instance).
+DAILY_REFRESH_CRON = "0 6 * * *"
+
+# How often the landing-folder sensor looks for new files.
+LANDING_SENSOR_INTERVAL_SECONDS = 60

@@ -1,0 +1,54 @@
+"""A compact console logger for runs: step starts and ends, failed checks, and the assets' own
+progress messages, instead of Dagster's full event stream (which stays in the run's event log)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from dagster import Field, logger
+from rich.console import Console
+
+_console = Console(stderr=True, highlight=False)
+
+
+class _ProgressHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self._started: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "dagster_event", None)
+        meta = getattr(record, "dagster_meta", {}) or {}
+        if event is None:
+            if record.levelno >= logging.INFO and meta.get("step_key"):
+                _console.print(f"  [dim]{meta['step_key']}[/] {record.getMessage().split(' - ', 2)[-1]}")
+            return
+        kind = event.event_type_value
+        step = event.step_key or ""
+        if kind == "STEP_START":
+            self._started[step] = time.monotonic()
+            _console.print(f"[bold]▶ {step}[/]")
+        elif kind == "STEP_SUCCESS":
+            took = time.monotonic() - self._started.get(step, time.monotonic())
+            _console.print(f"[green]✔ {step}[/] ({took:.1f} s)")
+        elif kind == "STEP_FAILURE":
+            _console.print(f"[red]✘ {step} failed[/]: {record.getMessage().splitlines()[-1][:300]}")
+        elif kind == "STEP_SKIPPED":
+            _console.print(f"[yellow]– {step} skipped[/] (an upstream step or blocking check failed)")
+        elif kind == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            evaluation = getattr(data, "evaluation", data)
+            if not evaluation.passed:
+                severity = getattr(evaluation.severity, "value", evaluation.severity)
+                colour = "red" if str(severity).upper() == "ERROR" else "yellow"
+                _console.print(f"  [{colour}]check failed ({severity}): "
+                               f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}[/]")
+
+
+@logger(Field({"log_level": Field(str, is_required=False, default_value="INFO")}),
+        description="Compact progress lines on stderr (step start/end, failed checks, asset messages).")
+def progress_logger(init_context) -> logging.Logger:
+    log = logging.Logger("salesdw", level=logging.INFO)
+    log.addHandler(_ProgressHandler())
+    return log

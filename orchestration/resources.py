@@ -1,0 +1,19 @@
+"""The Dagster resource that carries the one data directory to every asset."""
+
+from __future__ import annotations
+
+from dagster import ConfigurableResource
+
+from orchestration.settings import Settings, get_settings
+
+
+class SalesdwResource(ConfigurableResource):
+    """Where the data lives. Empty data_dir = $SALESDW_DATA_DIR or ./data (orchestration/settings.py)."""
+
+    data_dir: str = ""
+
+    @property
+    def settings(self) -> Settings:
+        settings = get_settings(self.data_dir or None)
+        settings.ensure_dirs()
+        return settings

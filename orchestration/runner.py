@@ -1,0 +1,115 @@
+"""Run the Dagster job in process for the CLI, and read back what happened.
+
+The CLI does not reimplement the pipeline: it executes the same `full_refresh` job that the
+schedule and the sensor start, on a persistent Dagster instance under <data dir>/dagster (so the
+runs show up in `dagster dev`), then summarises the run from the ledger, the results store and
+the published warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.settings import PROJECT_ROOT, Settings
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    started_at: datetime
+    failed_steps: list[str] = field(default_factory=list)
+    skipped_steps: list[str] = field(default_factory=list)
+    failed_checks: list[tuple[str, str, str]] = field(default_factory=list)  # asset, check, severity
+    checks_passed: int = 0
+    ledger: pd.DataFrame | None = None  # this run's ledger rows
+    published: bool = False
+
+    @property
+    def rejected_files(self) -> list[tuple[str, str]]:
+        if self.ledger is None or self.ledger.empty:
+            return []
+        rejected = self.ledger[self.ledger.status == "rejected"]
+        return list(zip(rejected.file_path, rejected.error))
+
+    @property
+    def blocking_failures(self) -> list[tuple[str, str, str]]:
+        return [c for c in self.failed_checks if c[2] == "ERROR"]
+
+
+def prepare_environment(settings: Settings) -> None:
+    """Point every component at this data dir: the resources, the dbt profile, the Dagster instance."""
+    settings.ensure_dirs()
+    os.environ["SALESDW_DATA_DIR"] = str(settings.data_dir)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    os.environ.update(settings.dbt_env())
+    instance_yaml = settings.dagster_home / "dagster.yaml"
+    source = PROJECT_ROOT / "dagster.yaml"
+    if not instance_yaml.exists() or instance_yaml.read_bytes() != source.read_bytes():
+        shutil.copyfile(source, instance_yaml)
+
+
+def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: str = "canonical",
+                 asset_selection: list | None = None) -> RunOutcome:
+    from dagster import DagsterInstance
+
+    from ingestion.ledger import read_ledger
+    from orchestration.definitions import defs
+
+    prepare_environment(settings)
+    started_at = datetime.now()
+    ingest_config = {"profile": profile}
+    if landing is not None:
+        ingest_config["landing"] = str(Path(landing).resolve())
+    job = defs.resolve_job_def("full_refresh")
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        result = job.execute_in_process(
+            run_config={"ops": {"ingest_exports": {"config": ingest_config}}},
+            instance=instance,
+            raise_on_error=False,
+            asset_selection=asset_selection,
+            tags={"salesdw/trigger": "cli"},
+        )
+        outcome = RunOutcome(run_id=result.run_id, success=result.success, started_at=started_at)
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE":
+                outcome.failed_steps.append(event.step_key)
+            elif event.event_type_value == "STEP_SKIPPED":
+                outcome.skipped_steps.append(event.step_key)
+        for evaluation in result.get_asset_check_evaluations():
+            if evaluation.passed:
+                outcome.checks_passed += 1
+            else:
+                outcome.failed_checks.append((evaluation.asset_key.to_user_string(), evaluation.check_name,
+                                              str(getattr(evaluation.severity, "value", evaluation.severity))))
+        outcome.published = any(
+            event.asset_key is not None and event.asset_key.path == ["serving", "sales_warehouse"]
+            for event in result.get_asset_materialization_events()
+        )
+    ledger = read_ledger(settings.quality_dir)
+    if not ledger.empty:
+        ledger = ledger[pd.to_datetime(ledger.started_at) >= pd.Timestamp(started_at)]
+    outcome.ledger = ledger
+    return outcome
+
+
+def warehouse_counts(warehouse: Path) -> dict[str, dict[str, int]]:
+    """Rows per table per schema of a warehouse file (read-only, closed on return)."""
+    counts: dict[str, dict[str, int]] = {}
+    if not warehouse.exists():
+        return counts
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('raw', 'staging', 'marts', 'quality') order by 1, 2"
+        ).fetchall()
+        for schema, table in tables:
+            counts.setdefault(schema, {})[table] = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+    return counts

@@ -1,0 +1,138 @@
+"""What a person reads after a run (`salesdw run`) or when asking `salesdw status`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from orchestration.publish import last_publish
+from orchestration.runner import RunOutcome, warehouse_counts
+from orchestration.settings import Settings
+
+HEADLINES = {
+    "Net revenue, last full month": """
+        select sum(net_revenue) from marts.mart_team_kpi_monthly
+        where month = (select max(month) from marts.mart_team_kpi_monthly
+                       where month < (select max(month) from marts.mart_team_kpi_monthly))""",
+    "Win rate, last 12 months (by count)": """
+        select sum(opportunities_won) * 1.0 / nullif(sum(opportunities_won) + sum(opportunities_lost), 0)
+        from marts.mart_team_kpi_monthly
+        where month > (select max(month) from marts.mart_team_kpi_monthly) - interval 12 month""",
+    "NPS, last 12 months": """
+        select (sum(nps_promoters) - sum(nps_detractors)) * 100.0 / nullif(sum(nps_responses), 0)
+        from marts.mart_team_kpi_monthly
+        where month > (select max(month) from marts.mart_team_kpi_monthly) - interval 12 month""",
+    "Open pipeline (amount)": "select sum(amount) from marts.fct_opportunities where status = 'open'",
+    "Customers by lifecycle stage": """
+        select string_agg(lifecycle_stage || ' ' || n, ', ' order by n desc)
+        from (select lifecycle_stage, count(*) as n from marts.dim_customers group by 1)""",
+}
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and abs(value) <= 1.5 and value != 0:
+        return f"{value:.1%}"
+    if isinstance(value, (int, float)) or hasattr(value, "as_tuple"):
+        return f"{float(value):,.2f}" if float(value) % 1 else f"{int(value):,}"
+    return str(value)
+
+
+def headline_kpis(warehouse: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if not warehouse.exists():
+        return out
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for label, sql in HEADLINES.items():
+            try:
+                out[label] = _fmt(con.execute(sql).fetchone()[0])
+            except duckdb.Error as exc:  # a mart missing in an older warehouse
+                out[label] = f"n/a ({type(exc).__name__})"
+    out["NPS, last 12 months"] = out.get("NPS, last 12 months", "—").rstrip("%")
+    return out
+
+
+def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome, *, elapsed: float) -> None:
+    ledger = outcome.ledger
+    layers = Table(title="Rows per layer", show_edge=False)
+    for col in ("layer", "tables", "rows", "notes"):
+        layers.add_column(col, justify="right" if col in ("tables", "rows") else "left")
+    if ledger is not None and not ledger.empty:
+        by_status = ledger.groupby("status").size().to_dict()
+        layers.add_row("landing → raw (this run)", str(ledger.entity.nunique()), f"{int(ledger.rows_loaded.sum()):,}",
+                       f"{by_status.get('loaded', 0)} files loaded, {by_status.get('rejected', 0)} rejected, "
+                       f"{by_status.get('duplicate_file', 0)} duplicate; {int(ledger.rows_quarantined.sum()):,} rows quarantined")
+    else:
+        layers.add_row("landing → raw (this run)", "0", "0", "no new files")
+    counts = warehouse_counts(settings.serving_warehouse if outcome.published else settings.build_warehouse)
+    for schema in ("staging", "marts"):
+        tables = counts.get(schema, {})
+        empty = [t for t, n in tables.items() if n == 0]
+        layers.add_row(schema, str(len(tables)), f"{sum(tables.values()):,}", f"empty: {', '.join(empty)}" if empty else "")
+    console.print(layers)
+
+    checks = Table(title="Checks", show_edge=False)
+    checks.add_column("passed", justify="right")
+    checks.add_column("failed (blocking)", justify="right")
+    checks.add_column("failed (warning)", justify="right")
+    checks.add_row(str(outcome.checks_passed), str(len(outcome.blocking_failures)),
+                   str(len(outcome.failed_checks) - len(outcome.blocking_failures)))
+    console.print(checks)
+    for asset, check, severity in outcome.failed_checks[:15]:
+        console.print(f"  [{'red' if severity == 'ERROR' else 'yellow'}]{severity.lower():<5}[/] {asset}: {check}")
+    for path, error in outcome.rejected_files:
+        console.print(f"  [red]rejected[/] {path}: {error}")
+
+    if outcome.published:
+        kpis = Table(title="Headline KPIs", show_edge=False, show_header=False)
+        for label, value in headline_kpis(settings.serving_warehouse).items():
+            kpis.add_row(label, value)
+        console.print(kpis)
+        console.print(f"[green]Published[/] {settings.serving_warehouse}")
+        console.print(f"Report     {settings.reports_dir / 'sales_report.html'}")
+    else:
+        console.print("[red]Not published[/]: the previous warehouse (if any) is untouched. "
+                      f"Failed steps: {', '.join(outcome.failed_steps) or 'none'}")
+    console.print(f"Data quality report {settings.reports_dir / 'data_quality.html'}")
+    console.print(f"run {outcome.run_id} finished in {elapsed:.1f} s")
+
+
+def print_status(console: Console, settings: Settings) -> None:
+    from ingestion.ledger import read_ledger
+
+    ledger = read_ledger(settings.quality_dir)
+    if ledger.empty:
+        console.print(f"nothing ingested yet under {settings.data_dir}")
+    else:
+        table = Table(title="Ingestion ledger", show_edge=False)
+        for col in ("profile", "entity", "loaded", "rejected", "duplicate", "rows loaded", "rows quarantined", "last file"):
+            table.add_column(col, justify="left" if col in ("profile", "entity", "last file") else "right")
+        for (profile, entity), g in ledger.groupby(["profile", "entity"]):
+            s = g.status.value_counts()
+            table.add_row(profile, entity, str(s.get("loaded", 0)), str(s.get("rejected", 0)), str(s.get("duplicate_file", 0)),
+                          f"{int(g.rows_loaded.sum()):,}", f"{int(g.rows_quarantined.sum()):,}", str(g.finished_at.max())[:19])
+        console.print(table)
+        for _, row in ledger[ledger.status == "rejected"].iterrows():
+            console.print(f"  [red]rejected[/] {row.file_path}: {row.error}")
+    record = last_publish(settings)
+    if record:
+        console.print(f"Last published {record.published_at} (run {record.run_id}): {record.warehouse}")
+    else:
+        console.print("The warehouse has never been published.")
+    try:
+        from orchestration.quality import results_store
+
+        results = results_store.read(settings.quality_dir)
+    except Exception:  # noqa: BLE001 - status must still show the rest
+        results = None
+    if results is not None and not results.empty:
+        last_run = results.sort_values("checked_at").run_id.iloc[-1]
+        latest = results[results.run_id == last_run]
+        failed = latest[~latest.passed.astype(bool)]
+        console.print(f"Last run {last_run}: {int(latest.passed.sum())} checks passed, {len(failed)} failed")
+        for _, row in failed.head(15).iterrows():
+            console.print(f"  {row.severity:<5} {row.asset}: {row.check_name} (observed {row.observed_value})")
