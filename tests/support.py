@@ -68,7 +68,9 @@ def dbt(data_dir: Path, *args: str, vars: dict | None = None, check: bool = True
     so concurrent builds never share dbt_project/target)."""
     settings = get_settings(data_dir)
     settings.ensure_dirs()
-    env = {**os.environ, **settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    # cautious: `--select +my_mart` must not run other marts' relationship tests on unbuilt tables
+    env = {**os.environ, **settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           "DBT_INDIRECT_SELECTION": "cautious"}
     cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_PROJECT_DIR),
            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(data_dir / "dbt_target"),
            "--log-path", str(data_dir / "dbt_logs")]

@@ -1,0 +1,210 @@
+-- One row per account x month of data: the account's completed orders as of that month's as_of
+-- (the month's last day; the real as_of_date for the as_of month) and the lifecycle stage the
+-- rules of marts.md give it then. The one home of the lifecycle rule: dim_customers reads the
+-- as_of month's rows, fct_customer_lifecycle_monthly every month.
+-- Set-based on purpose (no per-month loop): running windows over every account x every month
+-- (also the months before an account was created, so no order is ever skipped), and the 365-day
+-- window as one range join of orders onto the month spine (each order meets ~12 months).
+{{ config(materialized='table') }}
+
+with calendar as (
+    select as_of_date, as_of_month from {{ ref('int_calendar') }}
+),
+
+evaluation_points as (
+    select
+        months.month,
+        cast({{ dbt.last_day('months.month', 'month') }} as date) as month_end,
+        case
+            when months.month = calendar.as_of_month then calendar.as_of_date
+            else cast({{ dbt.last_day('months.month', 'month') }} as date)
+        end as as_of_date
+    from {{ ref('int_months') }} as months
+    cross join calendar
+),
+
+-- Nothing dated after the as_of date exists for any month of the spine.
+completed_orders as (
+    select
+        orders.order_id,
+        orders.account_id,
+        orders.order_date,
+        orders.order_month,
+        orders.net_amount
+    from {{ ref('int_orders') }} as orders
+    cross join calendar
+    where orders.order_date <= calendar.as_of_date
+),
+
+-- Refunds count only on those same orders, once dated up to the as_of.
+refunds as (
+    select
+        refunds.order_id,
+        completed_orders.account_id,
+        completed_orders.order_month,
+        refunds.return_date,
+        refunds.return_month,
+        refunds.refund_amount
+    from {{ ref('int_refunds') }} as refunds
+    inner join completed_orders
+        on refunds.order_id = completed_orders.order_id
+    cross join calendar
+    where refunds.return_date <= calendar.as_of_date
+),
+
+-- What the account has done so far, to be summed up over the months: orders in their month, a
+-- refund from the first month in which both it and its order are dated up to the as_of. History
+-- from before the spine's first month (none, when the spine starts at the first month of data)
+-- folds into that first month.
+history_events as (
+    select account_id, order_month as month, 1 as orders_count, order_date, net_amount as amount
+    from completed_orders
+    union all
+    select account_id, greatest(order_month, return_month), 0, null, 0 - refund_amount
+    from refunds
+),
+
+history_by_month as (
+    select
+        history_events.account_id,
+        greatest(history_events.month, spine_start.first_month) as month,
+        sum(history_events.orders_count) as orders_count,
+        min(history_events.order_date) as first_order_date,
+        max(history_events.order_date) as last_order_date,
+        sum(history_events.amount) as net_amount
+    from history_events
+    cross join (select min(month) as first_month from evaluation_points) as spine_start
+    group by history_events.account_id, greatest(history_events.month, spine_start.first_month)
+),
+
+-- The month's own net revenue: its orders, minus the refunds dated in it.
+net_revenue_by_month as (
+    select account_id, month, sum(amount) as net_revenue
+    from (
+        select account_id, order_month as month, net_amount as amount from completed_orders
+        union all
+        select account_id, return_month, 0 - refund_amount from refunds
+    ) as month_events
+    group by account_id, month
+),
+
+-- An order dated d is in the window (as_of - 365 days, as_of] of every as_of in [d, d + 365 days).
+orders_in_window as (
+    select
+        completed_orders.order_id,
+        completed_orders.account_id,
+        evaluation_points.month,
+        evaluation_points.as_of_date,
+        completed_orders.net_amount
+    from completed_orders
+    inner join evaluation_points
+        on evaluation_points.as_of_date >= completed_orders.order_date
+       and evaluation_points.as_of_date < cast({{ dbt.dateadd('day', 365, 'completed_orders.order_date') }} as date)
+),
+
+window_amounts as (
+    select account_id, month, 1 as orders_count, net_amount as amount
+    from orders_in_window
+    union all
+    select orders_in_window.account_id, orders_in_window.month, 0, 0 - refunds.refund_amount
+    from orders_in_window
+    inner join refunds
+        on refunds.order_id = orders_in_window.order_id
+       and refunds.return_date <= orders_in_window.as_of_date
+),
+
+window_totals as (
+    select account_id, month, sum(orders_count) as orders_365d, sum(amount) as net_revenue_365d
+    from window_amounts
+    group by account_id, month
+),
+
+account_months as (
+    select
+        accounts.account_id,
+        cast(accounts.created_at as date) as created_date,
+        evaluation_points.month,
+        evaluation_points.month_end,
+        evaluation_points.as_of_date,
+        min(history_by_month.first_order_date) over account_history as first_order_date,
+        max(history_by_month.last_order_date) over account_history as last_order_date,
+        sum(coalesce(history_by_month.orders_count, 0)) over account_history as lifetime_orders,
+        sum(coalesce(history_by_month.net_amount, 0)) over account_history as lifetime_net_revenue,
+        coalesce(window_totals.orders_365d, 0) as orders_365d,
+        coalesce(window_totals.net_revenue_365d, 0) as net_revenue_365d,
+        coalesce(net_revenue_by_month.net_revenue, 0) as net_revenue
+    from {{ ref('stg_accounts') }} as accounts
+    cross join evaluation_points
+    left join history_by_month
+        on accounts.account_id = history_by_month.account_id
+       and evaluation_points.month = history_by_month.month
+    left join net_revenue_by_month
+        on accounts.account_id = net_revenue_by_month.account_id
+       and evaluation_points.month = net_revenue_by_month.month
+    left join window_totals
+        on accounts.account_id = window_totals.account_id
+       and evaluation_points.month = window_totals.month
+    window account_history as (
+        partition by accounts.account_id
+        order by evaluation_points.month
+        rows between unbounded preceding and current row
+    )
+),
+
+-- VIP ranking: every account with net_revenue_365d > 0 (inactive ones too), top ceil(share x count)
+-- by net_revenue_365d, ties by account_id. The share is exact decimal arithmetic on purpose:
+-- 0.07 x 100 accounts must give 7 VIPs, not ceil(7.000000000000001) = 8 as in floating point.
+vip_ranking as (
+    select
+        account_id,
+        month,
+        row_number() over (
+            partition by month
+            order by net_revenue_365d desc, {{ string_sort_key('account_id') }}
+        ) as vip_rank,
+        count(*) over (partition by month) as vip_candidates
+    from account_months
+    where net_revenue_365d > 0
+),
+
+measured as (
+    select
+        account_months.*,
+        {{ dbt.datediff('account_months.last_order_date', 'account_months.as_of_date', 'day') }} as recency_days,
+        {{ dbt.datediff('account_months.first_order_date', 'account_months.as_of_date', 'day') }} as days_since_first_order,
+        vip_ranking.vip_rank,
+        vip_ranking.vip_candidates,
+        ceiling(vip_ranking.vip_candidates * cast({{ var('lifecycle_vip_share') }} as decimal(9, 6))) as vip_slots
+    from account_months
+    left join vip_ranking
+        on account_months.account_id = vip_ranking.account_id
+       and account_months.month = vip_ranking.month
+)
+
+select
+    month,
+    account_id,
+    created_date,
+    created_date <= month_end as is_created,
+    as_of_date,
+    first_order_date,
+    last_order_date,
+    cast(recency_days as integer) as recency_days,
+    cast(lifetime_orders as integer) as lifetime_orders,
+    cast(lifetime_net_revenue as decimal(18, 2)) as lifetime_net_revenue,
+    cast(orders_365d as integer) as orders_365d,
+    cast(net_revenue_365d as decimal(18, 2)) as net_revenue_365d,
+    cast(vip_rank as integer) as vip_rank,
+    cast(vip_candidates as integer) as vip_candidates,
+    cast(vip_slots as integer) as vip_slots,
+    -- marts.md "Lifecycle stage": the first rule that matches wins.
+    case
+        when first_order_date is null then 'prospect'
+        when recency_days > {{ var('lifecycle_inactive_days') }} then 'inactive'
+        when vip_rank <= vip_slots then 'vip'
+        when days_since_first_order < {{ var('lifecycle_new_days') }} then 'new'
+        when orders_365d >= {{ var('lifecycle_loyal_orders_365d') }} then 'loyal'
+        else 'active'
+    end as lifecycle_stage,
+    cast(net_revenue as decimal(18, 2)) as net_revenue
+from measured

@@ -1,0 +1,50 @@
+-- One row per account as of as_of_date: who the customer is, what it bought, its RFM scores,
+-- lifecycle stage and the treatment that stage calls for, and its service signals.
+-- The order measures and the stage come from int_customer_state_monthly (the as_of month's rows),
+-- the one place the lifecycle rule lives. No e-mail address or phone number is published here.
+with calendar as (
+    select as_of_month from {{ ref('int_calendar') }}
+),
+
+as_of_state as (
+    select state.*
+    from {{ ref('int_customer_state_monthly') }} as state
+    inner join calendar
+        on state.month = calendar.as_of_month
+)
+
+select
+    accounts.account_id,
+    accounts.account_name,
+    accounts.industry,
+    accounts.region,
+    accounts.city,
+    accounts.owner_rep_id,
+    reps.team_id,
+    cast(accounts.created_at as date) as created_date,
+    as_of_state.first_order_date,
+    as_of_state.last_order_date,
+    as_of_state.lifetime_orders,
+    as_of_state.lifetime_net_revenue,
+    as_of_state.orders_365d,
+    as_of_state.net_revenue_365d,
+    as_of_state.recency_days,
+    rfm.r_score,
+    rfm.f_score,
+    rfm.m_score,
+    rfm.rfm_code,
+    as_of_state.lifecycle_stage,
+    actions.recommended_action,
+    service.latest_nps_score,
+    coalesce(service.open_cases, 0) as open_cases
+from {{ ref('stg_accounts') }} as accounts
+inner join as_of_state
+    on accounts.account_id = as_of_state.account_id
+left join {{ ref('int_reps') }} as reps
+    on accounts.owner_rep_id = reps.rep_id
+left join {{ ref('int_customer_rfm') }} as rfm
+    on accounts.account_id = rfm.account_id
+left join {{ ref('lifecycle_actions') }} as actions
+    on as_of_state.lifecycle_stage = actions.lifecycle_stage
+left join {{ ref('int_customer_service') }} as service
+    on accounts.account_id = service.account_id
