@@ -1,0 +1,53 @@
+-- One row per rep and month with every additive KPI part, zero-filled (marts.md "Month spines"):
+-- each month of the rep's employment span (int_reps.first_kpi_month .. last_kpi_month) plus any
+-- other month in which a fact is attributed to the rep, so no fact ever falls out. A rep_id that
+-- facts name but the rep export lacks (late-arriving reference) gets rows too, without name/team.
+{%- set fact_models = ['int_rep_sales_monthly', 'int_rep_opportunities_monthly',
+                       'int_rep_activities_monthly', 'int_rep_surveys_monthly'] %}
+{%- set measures = {
+    'int_rep_sales_monthly': ['gross_revenue', 'refunds_amount', 'orders_count', 'units_sold',
+                              'active_customers', 'new_customers'],
+    'int_rep_opportunities_monthly': ['opportunities_created', 'opportunities_won', 'opportunities_lost',
+                                      'won_amount', 'sales_cycle_days_total', 'sales_cycle_deals'],
+    'int_rep_activities_monthly': ['calls', 'visits', 'meetings', 'demos', 'emails_sent', 'inbound_emails',
+                                   'inbound_emails_answered', 'email_response_hours_total'],
+    'int_rep_surveys_monthly': ['nps_responses', 'nps_promoters', 'nps_detractors', 'csat_responses',
+                                'csat_satisfied'],
+} %}
+with employment_months as (
+    select reps.rep_id, months.month
+    from {{ ref('int_reps') }} as reps
+    inner join {{ ref('int_months') }} as months
+        on months.month >= reps.first_kpi_month
+       and months.month <= reps.last_kpi_month
+),
+
+rep_months as (
+    select rep_id, month from employment_months
+    {%- for fact_model in fact_models %}
+    union
+    select rep_id, month from {{ ref(fact_model) }}
+    {%- endfor %}
+)
+
+select
+    rep_months.rep_id,
+    rep_months.month,
+    reps.rep_name,
+    reps.team_id,
+    reps.region,
+    case when employment_months.rep_id is null then false else true end as is_in_employment_span
+    {%- for fact_model in fact_models %}
+    {%- for measure in measures[fact_model] %},
+    coalesce({{ fact_model }}.{{ measure }}, 0) as {{ measure }}
+    {%- endfor %}
+    {%- endfor %}
+from rep_months
+left join {{ ref('int_reps') }} as reps
+    on rep_months.rep_id = reps.rep_id
+left join employment_months
+    on rep_months.rep_id = employment_months.rep_id and rep_months.month = employment_months.month
+{%- for fact_model in fact_models %}
+left join {{ ref(fact_model) }} as {{ fact_model }}
+    on rep_months.rep_id = {{ fact_model }}.rep_id and rep_months.month = {{ fact_model }}.month
+{%- endfor %}

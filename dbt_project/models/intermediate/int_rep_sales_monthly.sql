@@ -1,0 +1,75 @@
+-- Sales facts per rep and month (marts.md "Attribution"): completed orders in the month of
+-- order_date, refunds in the month of return_date (the order's rep), and new customers credited to
+-- the rep of the account's first completed order (earliest order_date, then order_id).
+with orders as (
+    select order_id, account_id, rep_id, order_date, order_month, net_amount, units
+    from {{ ref('int_orders') }}
+),
+
+ranked_orders as (
+    select
+        account_id,
+        rep_id,
+        order_month,
+        row_number() over (partition by account_id order by order_date, order_id) as order_rank
+    from orders
+),
+
+order_facts as (
+    select
+        rep_id,
+        order_month as month,
+        sum(net_amount) as gross_revenue,
+        count(*) as orders_count,
+        sum(units) as units_sold,
+        count(distinct account_id) as active_customers
+    from orders
+    where rep_id is not null
+    group by rep_id, order_month
+),
+
+new_customer_facts as (
+    select
+        rep_id,
+        order_month as month,
+        count(*) as new_customers
+    from ranked_orders
+    where order_rank = 1
+      and rep_id is not null
+    group by rep_id, order_month
+),
+
+refund_facts as (
+    select
+        rep_id,
+        return_month as month,
+        sum(refund_amount) as refunds_amount
+    from {{ ref('int_refunds') }}
+    where rep_id is not null
+    group by rep_id, return_month
+),
+
+rep_months as (
+    select rep_id, month from order_facts
+    union
+    select rep_id, month from new_customer_facts
+    union
+    select rep_id, month from refund_facts
+)
+
+select
+    rep_months.rep_id,
+    rep_months.month,
+    cast(coalesce(order_facts.gross_revenue, 0) as decimal(18, 2)) as gross_revenue,
+    cast(coalesce(refund_facts.refunds_amount, 0) as decimal(18, 2)) as refunds_amount,
+    cast(coalesce(order_facts.orders_count, 0) as {{ dbt.type_bigint() }}) as orders_count,
+    cast(coalesce(order_facts.units_sold, 0) as decimal(18, 4)) as units_sold,
+    cast(coalesce(order_facts.active_customers, 0) as {{ dbt.type_bigint() }}) as active_customers,
+    cast(coalesce(new_customer_facts.new_customers, 0) as {{ dbt.type_bigint() }}) as new_customers
+from rep_months
+left join order_facts
+    on rep_months.rep_id = order_facts.rep_id and rep_months.month = order_facts.month
+left join new_customer_facts
+    on rep_months.rep_id = new_customer_facts.rep_id and rep_months.month = new_customer_facts.month
+left join refund_facts
+    on rep_months.rep_id = refund_facts.rep_id and rep_months.month = refund_facts.month

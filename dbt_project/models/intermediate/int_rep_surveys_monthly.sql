@@ -1,0 +1,36 @@
+-- Survey facts per rep and month of submitted_at (marts.md "Attribution"): a response belongs to
+-- the rep of its order when order_id is given (the order's rep_id, else that account's owner), else
+-- to its account's owner. An order_id that matches no known order falls back to the account owner.
+with orders as (
+    select
+        orders.order_id,
+        coalesce(orders.rep_id, accounts.owner_rep_id) as rep_id
+    from {{ ref('stg_orders') }} as orders
+    left join {{ ref('stg_accounts') }} as accounts
+        on orders.account_id = accounts.account_id
+),
+
+responses as (
+    select
+        case when orders.order_id is not null then orders.rep_id else accounts.owner_rep_id end as rep_id,
+        cast({{ dbt.date_trunc('month', 'responses.submitted_at') }} as date) as month,
+        responses.survey_type,
+        responses.score
+    from {{ ref('stg_survey_responses') }} as responses
+    left join orders
+        on responses.order_id = orders.order_id
+    left join {{ ref('stg_accounts') }} as accounts
+        on responses.account_id = accounts.account_id
+)
+
+select
+    rep_id,
+    month,
+    cast(sum(case when survey_type = 'nps' then 1 else 0 end) as {{ dbt.type_bigint() }}) as nps_responses,
+    cast(sum(case when survey_type = 'nps' and score >= 9 then 1 else 0 end) as {{ dbt.type_bigint() }}) as nps_promoters,
+    cast(sum(case when survey_type = 'nps' and score <= 6 then 1 else 0 end) as {{ dbt.type_bigint() }}) as nps_detractors,
+    cast(sum(case when survey_type = 'csat' then 1 else 0 end) as {{ dbt.type_bigint() }}) as csat_responses,
+    cast(sum(case when survey_type = 'csat' and score >= 4 then 1 else 0 end) as {{ dbt.type_bigint() }}) as csat_satisfied
+from responses
+where rep_id is not null
+group by rep_id, month
