@@ -7,6 +7,7 @@ there is one code path from landing folder to published warehouse.
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 from dagster import (
@@ -87,7 +88,9 @@ defs = Definitions(
     sensors=[landing_folder_sensor],
     resources={
         "salesdw": SalesdwResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir)),
+        # dbt from this environment, whatever PATH the scheduler or the CLI was started with
+        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
+                              dbt_executable=str(Path(sys.executable).parent / "dbt")),
     },
     # One process, one writer: the multiprocess executor costs seconds per step and DuckDB
     # allows a single writer anyway.

@@ -5,7 +5,6 @@ metadata (files, rows loaded/quarantined, rejected files) and two warning checks
 rejected files and quarantined rows visible in the UI without blocking the good data.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 

@@ -1,6 +1,5 @@
 """Serving assets: publish after the audit, then the report and the optional PostgreSQL copy."""
 
-from __future__ import annotations
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 

@@ -4,7 +4,6 @@ Before dbt runs, the raw zone is exposed to the build warehouse as `raw.<entity>
 dbt sources (linked to the ingestion assets through meta.dagster.asset_key) read every batch.
 """
 
-from __future__ import annotations
 
 import json
 import os

@@ -1,0 +1,69 @@
+"""Shared fixtures. The expensive one, `demo_warehouse`, generates a small demo company and runs
+the real CLI (`salesdw run`: Dagster job, dbt build, checks, publish) once per test session; test
+workers share it through a lock, so it is built once even under pytest-xdist."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SALESDW = str(Path(sys.executable).parent / "salesdw")
+
+# Small but complete: every mart has content at this size (a few thousand order lines).
+DEMO_SCALE = 0.05
+DEMO_SEED = 7
+DEMO_MONTHS = 18
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared; skips (with the reason) only where ../shared is absent outside CI."""
+    path = SHARED.joinpath(*parts)
+    if not SHARED.is_dir():
+        if os.environ.get("CI"):
+            raise AssertionError(f"{SHARED} is missing in CI")
+        pytest.skip(f"{SHARED} is absent: the shared datasets/specs live beside the repository")
+    return path
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    data_dir: Path
+    exports: Path
+    warehouse: Path
+    exit_code: int
+    output: str
+
+
+def salesdw(*args: str, data_dir: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "SALESDW_DATA_DIR": str(data_dir), "GX_ANALYTICS_ENABLED": "false",
+                "DAGSTER_DISABLE_TELEMETRY": "1", **(env or {})}
+    full_env.pop("DAGSTER_HOME", None)
+    return subprocess.run([SALESDW, *args], env=full_env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    root = tmp_path_factory.getbasetemp().parent  # shared by every xdist worker of this session
+    data_dir = root / f"demo-s{DEMO_SCALE}-seed{DEMO_SEED}"
+    exports = data_dir / "landing" / "canonical"
+    done = data_dir / "demo_run.json"
+    with open(root / "demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            gen = salesdw("generate", "--out", str(exports), "--scale", str(DEMO_SCALE), "--seed", str(DEMO_SEED),
+                          "--months", str(DEMO_MONTHS), data_dir=data_dir)
+            assert gen.returncode == 0, gen.stdout + gen.stderr
+            run = salesdw("run", data_dir=data_dir)
+            done.write_text(json.dumps({"exit_code": run.returncode, "output": run.stdout + run.stderr}))
+    state = json.loads(done.read_text())
+    return DemoRun(data_dir=data_dir, exports=exports, warehouse=data_dir / "warehouse" / "sales.duckdb",
+                   exit_code=state["exit_code"], output=state["output"])

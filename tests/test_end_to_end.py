@@ -1,0 +1,125 @@
+"""The whole path on a small generated company: `salesdw generate` + `salesdw run` (the real CLI:
+a Dagster job, a dbt build, the checks, the publish). Mart values are checked against numbers
+computed here straight from the generated CSVs with pandas, independently of the SQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ingestion.canonical import ENTITIES
+
+
+def read_export(exports, entity: str) -> pd.DataFrame:
+    folder = exports / entity
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""]) for p in sorted(folder.glob("*.csv"))]
+    return pd.concat(frames, ignore_index=True)
+
+
+def marts(warehouse, sql: str, params=None):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture(scope="module")
+def completed_sales(demo_run) -> pd.DataFrame:
+    """Net revenue per (rep, month) from the CSVs: completed lines minus refunds in the month of return."""
+    orders = read_export(demo_run.exports, "orders")
+    lines = read_export(demo_run.exports, "order_lines")
+    returns = read_export(demo_run.exports, "returns")
+    accounts = read_export(demo_run.exports, "accounts")
+    owner = accounts.set_index("account_id").owner_rep_id
+    orders = orders[orders.status == "completed"].copy()
+    orders["rep"] = orders.rep_id.fillna(orders.account_id.map(owner))
+    lines["net"] = (lines.quantity.astype(float) * lines.unit_price.astype(float)
+                    - lines.discount_amount.fillna("0").astype(float))
+    sold = lines.merge(orders[["order_id", "rep", "order_date"]], on="order_id")
+    sold["month"] = sold.order_date.str[:7]
+    gross = sold.groupby(["rep", "month"]).net.sum()
+    refunds = returns.merge(orders[["order_id", "rep"]], on="order_id")
+    refunds["month"] = refunds.return_date.str[:7]
+    refunded = refunds.groupby(["rep", "month"]).refund_amount.apply(lambda s: s.astype(float).sum())
+    out = pd.concat([gross.rename("gross"), refunded.rename("refunds")], axis=1).fillna(0.0)
+    out["net"] = out.gross - out.refunds
+    return out
+
+
+def test_demo_run_succeeds_and_publishes(demo_run):
+    assert demo_run.exit_code == 0, demo_run.output[-4000:]
+    assert demo_run.warehouse.exists()
+    assert "Published" in demo_run.output
+
+
+def test_every_generated_row_is_accounted_for_in_the_ledger(demo_run):
+    with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
+        ledger = con.execute(
+            "select entity, sum(rows_read), sum(rows_loaded), sum(rows_quarantined) "
+            "from quality.ingestion_ledger where status = 'loaded' group by entity").fetchall()
+    by_entity = {e: (read, loaded, quarantined) for e, read, loaded, quarantined in ledger}
+    for entity in ENTITIES:
+        folder = demo_run.exports / entity
+        if entity in ("budgets", "targets"):
+            expected = sum(len(pd.read_excel(p)) for p in folder.glob("*.xlsx"))
+        else:
+            expected = len(read_export(demo_run.exports, entity))
+        read, loaded, quarantined = by_entity[entity]
+        assert read == expected, entity
+        assert loaded + quarantined == read, entity
+        assert quarantined == 0, f"clean demo data should not quarantine {entity}"
+
+
+def test_rep_month_net_revenue_matches_the_csvs(demo_run, completed_sales):
+    # The three busiest rep-months and the total, each recomputed from the raw CSVs.
+    busiest = completed_sales.sort_values("gross", ascending=False).head(3)
+    for (rep, month), row in busiest.iterrows():
+        [(net, gross, refunds)] = marts(
+            demo_run.warehouse,
+            "select net_revenue, gross_revenue, refunds_amount from marts.mart_rep_kpi_monthly "
+            "where rep_id = ? and strftime(month, '%Y-%m') = ?", [rep, month])
+        assert float(gross) == pytest.approx(row.gross, abs=0.01)
+        assert float(refunds) == pytest.approx(row.refunds, abs=0.01)
+        assert float(net) == pytest.approx(row.net, abs=0.01)
+    [(total,)] = marts(demo_run.warehouse, "select sum(net_revenue) from marts.mart_rep_kpi_monthly")
+    assert float(total) == pytest.approx(completed_sales.net.sum(), abs=0.05)
+
+
+def test_win_rate_is_by_count_and_matches_the_csvs(demo_run):
+    opps = read_export(demo_run.exports, "opportunities")
+    # latest version per opportunity (later rows are newer versions)
+    opps = opps.drop_duplicates("opportunity_id", keep="last")
+    closed = opps[opps.stage.isin(["closed_won", "closed_lost"]) & opps.close_date.notna()].copy()
+    closed["month"] = closed.close_date.str[:7]
+    per = closed.groupby(["owner_rep_id", "month"]).stage.agg(
+        won=lambda s: (s == "closed_won").sum(), lost=lambda s: (s == "closed_lost").sum())
+    per = per[(per.won > 0) & (per.lost > 0)].sort_values("won", ascending=False).head(3)
+    assert len(per) > 0, "the demo data should have rep-months with both won and lost deals"
+    for (rep, month), row in per.iterrows():
+        [(won, lost, rate)] = marts(
+            demo_run.warehouse,
+            "select opportunities_won, opportunities_lost, win_rate from marts.mart_rep_kpi_monthly "
+            "where rep_id = ? and strftime(month, '%Y-%m') = ?", [rep, month])
+        assert (won, lost) == (row.won, row.lost)
+        assert float(rate) == pytest.approx(row.won / (row.won + row.lost))
+
+
+def test_one_row_per_opportunity(demo_run):
+    opps = read_export(demo_run.exports, "opportunities")
+    [(rows, distinct)] = marts(demo_run.warehouse,
+                               "select count(*), count(distinct opportunity_id) from marts.fct_opportunities")
+    assert rows == distinct == opps.opportunity_id.nunique()
+
+
+def test_all_six_lifecycle_stages_are_present(demo_run):
+    stages = {s for (s,) in marts(demo_run.warehouse, "select distinct lifecycle_stage from marts.dim_customers")}
+    assert stages == {"prospect", "new", "active", "loyal", "vip", "inactive"}
+
+
+def test_published_warehouse_carries_the_quality_history(demo_run):
+    [(checks, failed_blocking)] = marts(
+        demo_run.warehouse,
+        "select count(*), count(*) filter (where not passed and severity = 'error') from quality.check_results")
+    assert checks > 0
+    assert failed_blocking == 0
