@@ -1,0 +1,52 @@
+-- One row per order line of a completed order, carrying the order's attribution (int_orders).
+--
+-- Incremental: a run rebuilds only the orders touched since the last one (delete+insert of all
+-- lines of each such order): orders with a line loaded since, and orders whose header or
+-- attribution changed since (int_orders._loaded_at). Orders that stopped being completed (a newer
+-- version cancelled them) are deleted by the post-hook. `dbt build --full-refresh` rebuilds all.
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook="delete from {{ this }} where order_id not in (select order_id from {{ ref('int_orders') }})"
+) }}
+
+{% if is_incremental() %}
+with watermark as (
+    select coalesce(max(_loaded_at), cast('1900-01-01' as timestamp)) as loaded_at from {{ this }}
+),
+
+touched_orders as (
+    select lines.order_id
+    from {{ ref('stg_order_lines') }} as lines
+    cross join watermark
+    where lines._loaded_at > watermark.loaded_at
+    union
+    select orders.order_id
+    from {{ ref('int_orders') }} as orders
+    cross join watermark
+    where orders._loaded_at > watermark.loaded_at
+)
+{% endif %}
+
+select
+    orders.order_id,
+    lines.line_number,
+    orders.account_id,
+    orders.rep_id,
+    orders.opportunity_id,
+    orders.order_date,
+    orders.order_month,
+    lines.product_id,
+    lines.quantity,
+    lines.unit_price,
+    lines.discount_amount,
+    {{ order_line_net_amount('lines.quantity', 'lines.unit_price', 'lines.discount_amount') }} as net_amount,
+    greatest(lines._loaded_at, orders._loaded_at) as _loaded_at
+from {{ ref('stg_order_lines') }} as lines
+inner join {{ ref('int_orders') }} as orders
+    on lines.order_id = orders.order_id
+{% if is_incremental() %}
+where orders.order_id in (select order_id from touched_orders)
+{% endif %}

@@ -1,0 +1,83 @@
+-- One row per opportunity (marts.md fct_opportunities). An opportunity belongs to its owner and
+-- the owner's current team; a deal without amount counts as 0 in every amount (exports.md).
+with calendar as (
+    select as_of_date from {{ ref('int_calendar') }}
+),
+
+stages as (
+    select stage, stage_order, probability, is_closed, is_won
+    from {{ ref('opportunity_stages') }}
+),
+
+max_reached as (
+    select distinct opportunity_id, max_stage_order_reached
+    from {{ ref('int_opportunity_stages_reached') }}
+),
+
+opportunities as (
+    select
+        opps.opportunity_id,
+        opps.account_id,
+        opps.owner_rep_id,
+        reps.team_id,
+        reps.region,
+        opps.lead_id,
+        leads.lead_source,
+        opps.product_id,
+        cast(opps.created_at as date) as created_date,
+        opps.close_date,
+        opps.stage,
+        stages.stage_order,
+        case
+            when stages.is_won then 'won'
+            when stages.is_closed then 'lost'
+            else 'open'
+        end as status,
+        coalesce(opps.amount, 0) as amount,
+        stages.probability as stage_probability,
+        max_reached.max_stage_order_reached,
+        coalesce(stages.is_closed, false) as is_closed,
+        coalesce(stages.is_won, false) as is_won
+    from {{ ref('stg_opportunities') }} as opps
+    left join stages
+        on opps.stage = stages.stage
+    left join {{ ref('int_reps') }} as reps
+        on opps.owner_rep_id = reps.rep_id
+    left join {{ ref('stg_leads') }} as leads
+        on opps.lead_id = leads.lead_id
+    left join max_reached
+        on opps.opportunity_id = max_reached.opportunity_id
+)
+
+select
+    opportunities.opportunity_id,
+    opportunities.account_id,
+    opportunities.owner_rep_id,
+    opportunities.team_id,
+    opportunities.region,
+    opportunities.lead_id,
+    opportunities.lead_source,
+    opportunities.product_id,
+    opportunities.created_date,
+    opportunities.close_date,
+    opportunities.stage,
+    opportunities.stage_order,
+    opportunities.status,
+    cast(opportunities.amount as decimal(18, 2)) as amount,
+    cast(opportunities.stage_probability as decimal(5, 4)) as stage_probability,
+    cast(case opportunities.status
+        when 'open' then opportunities.amount * opportunities.stage_probability
+        when 'won' then opportunities.amount
+        else 0
+    end as decimal(18, 2)) as weighted_amount,
+    cast(opportunities.max_stage_order_reached as integer) as max_stage_order_reached,
+    cast(case when opportunities.is_closed
+        then {{ dbt.datediff('opportunities.created_date', 'opportunities.close_date', 'day') }}
+    end as integer) as sales_cycle_days,
+    cast(case when not opportunities.is_closed
+        then {{ dbt.datediff('opportunities.created_date', 'calendar.as_of_date', 'day') }}
+    end as integer) as age_days,
+    opportunities.is_closed,
+    opportunities.is_won
+from opportunities
+cross join calendar

@@ -1,0 +1,100 @@
+-- Where deals stall (marts.md mart_funnel_monthly): one row per team x cohort month x funnel
+-- stage. Cohort = month of created_date; deals without created_date form the NULL cohort. Rows:
+-- every team (int_teams) x every month from the first month of data to the as_of month, plus the
+-- NULL cohort when such deals exist x every stage of order 1-6; counts 0 and ratios NULL there.
+with stages as (
+    select stage_order, stage
+    from {{ ref('opportunity_stages') }}
+    where stage_order is not null
+),
+
+funnel_bounds as (
+    select min(stage_order) as first_order, max(stage_order) as last_order from stages
+),
+
+opportunities as (
+    select
+        opportunity_id,
+        team_id,
+        cast({{ dbt.date_trunc('month', 'created_date') }} as date) as cohort_month
+    from {{ ref('fct_opportunities') }}
+),
+
+cohorts as (
+    select month as cohort_month from {{ ref('int_months') }}
+    union all
+    select distinct cast(null as date) as cohort_month from opportunities where cohort_month is null
+),
+
+spine as (
+    select teams.team_id, cohorts.cohort_month, stages.stage_order, stages.stage
+    from {{ ref('int_teams') }} as teams
+    cross join cohorts
+    cross join stages
+),
+
+stage_facts as (
+    select
+        opportunities.team_id,
+        opportunities.cohort_month,
+        reached.stage_order,
+        count(*) as opportunities_reached,
+        sum(case when reached.max_stage_order_reached > reached.stage_order then 1 else 0 end)
+            as opportunities_advanced,
+        -- days in stage, from stage history: only deals that advanced and whose history holds
+        -- both the entry into this stage and into the next one
+        sum({{ dbt.datediff('reached.entered_at', 'reached.next_entered_at', 'second') }} / 86400.0)
+            as days_in_stage_total,
+        count(case when reached.entered_at is not null then reached.next_entered_at end)
+            as stage_durations_measured
+    from {{ ref('int_opportunity_stages_reached') }} as reached
+    inner join opportunities
+        on reached.opportunity_id = opportunities.opportunity_id
+    group by opportunities.team_id, opportunities.cohort_month, reached.stage_order
+),
+
+funnel as (
+    select
+        spine.cohort_month,
+        spine.team_id,
+        spine.stage_order,
+        spine.stage,
+        coalesce(stage_facts.opportunities_reached, 0) as opportunities_reached,
+        case when spine.stage_order < funnel_bounds.last_order
+            then coalesce(stage_facts.opportunities_advanced, 0)
+        end as opportunities_advanced,
+        stage_facts.days_in_stage_total,
+        coalesce(stage_facts.stage_durations_measured, 0) as stage_durations_measured,
+        funnel_bounds.first_order
+    from spine
+    cross join funnel_bounds
+    left join stage_facts
+        on spine.team_id = stage_facts.team_id
+       and spine.stage_order = stage_facts.stage_order
+       and (spine.cohort_month = stage_facts.cohort_month
+            or (spine.cohort_month is null and stage_facts.cohort_month is null))
+),
+
+with_cohort_size as (
+    select
+        funnel.*,
+        -- every deal reached the first stage, so its count is the cohort's size
+        max(case when stage_order = first_order then opportunities_reached end)
+            over (partition by team_id, cohort_month) as cohort_opportunities
+    from funnel
+)
+
+select
+    cohort_month,
+    cast(team_id as {{ dbt.type_string() }}) as team_id,
+    cast(stage_order as integer) as stage_order,
+    cast(stage as {{ dbt.type_string() }}) as stage,
+    cast(opportunities_reached as {{ dbt.type_bigint() }}) as opportunities_reached,
+    cast(opportunities_advanced as {{ dbt.type_bigint() }}) as opportunities_advanced,
+    {{ safe_divide('opportunities_advanced', 'opportunities_reached') }} as stage_conversion_rate,
+    cast(cohort_opportunities as {{ dbt.type_bigint() }}) as cohort_opportunities,
+    {{ safe_divide('opportunities_reached', 'cohort_opportunities') }} as cumulative_conversion_rate,
+    cast(days_in_stage_total as double precision) as days_in_stage_total,
+    cast(stage_durations_measured as {{ dbt.type_bigint() }}) as stage_durations_measured,
+    {{ safe_divide('days_in_stage_total', 'stage_durations_measured') }} as avg_days_in_stage
+from with_cohort_size
