@@ -1,0 +1,281 @@
+"""Ingest a landing folder through a source profile into the typed raw zone, ledger and quarantine.
+
+For every (file, entity) pair the profile matches:
+- a file whose content was already loaded for the same profile and entity is skipped: recorded
+  once as `duplicate_file` when it is a new copy, silently when it is the very file (same path
+  and content) already recorded, so re-running an unchanged folder adds nothing;
+- a file that cannot be read as declared, or lacks a column the profile needs, is `rejected`
+  (a one-line reason naming the file and the cause; nothing from it loads);
+- otherwise every selected row either loads into `<raw_dir>/<entity>/<batch_id>.parquet` or is
+  quarantined with its original text and reason, and the ledger row commits the batch.
+rows_read = rows_loaded + rows_quarantined for every file. Files in the landing folder are only
+ever read. One writer at a time: the orchestration layer serialises ingest runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+
+from ingestion.canonical import ENTITIES, LINEAGE_COLUMNS
+from ingestion.ledger import (
+    cleanup_orphans,
+    copy_to_parquet,
+    quarantine_dir,
+    read_ledger,
+    write_ledger_row,
+)
+from ingestion.mapping import RAW_RECORD, REASON, MappingError, build_query
+from ingestion.profile import Profile, SourceSpec, load_profile, quote_ident, quote_literal
+from ingestion.raw_zone import QUARANTINE_COLUMNS
+from ingestion.readers import ROW_NUMBER, ReadError, SourceTable, one_line, open_source
+
+LOADED, DUPLICATE, REJECTED = "loaded", "duplicate_file", "rejected"
+_BATCH_TIME = "%Y%m%dT%H%M%S%f"
+_BATCH_ID = re.compile(r"^(\d{8}T\d{12})-")
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    batch_id: str
+    profile: str
+    entity: str
+    file_path: str  # relative to the landing folder
+    status: str  # loaded | duplicate_file | rejected
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None
+
+
+@dataclass
+class EntitySummary:
+    files_loaded: int = 0
+    files_rejected: int = 0
+    files_duplicate: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (file, error)
+
+
+@dataclass
+class IngestResult:
+    profile: str
+    files: list[FileOutcome] = field(default_factory=list)
+    orphans_removed: list[Path] = field(default_factory=list)
+
+    def by_entity(self) -> dict[str, EntitySummary]:
+        summary: dict[str, EntitySummary] = {}
+        for f in self.files:
+            s = summary.setdefault(f.entity, EntitySummary())
+            if f.status == LOADED:
+                s.files_loaded += 1
+            elif f.status == DUPLICATE:
+                s.files_duplicate += 1
+            else:
+                s.files_rejected += 1
+                s.rejected.append((f.file_path, f.error or ""))
+            s.rows_loaded += f.rows_loaded
+            s.rows_quarantined += f.rows_quarantined
+        return summary
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class _BatchClock:
+    """Batch timestamps: UTC, strictly increasing within a run and after every earlier batch."""
+
+    def __init__(self, previous_batch_ids: Collection[str]):
+        stamps = [datetime.strptime(m.group(1), _BATCH_TIME) for b in previous_batch_ids if (m := _BATCH_ID.match(b))]
+        self.last = max(stamps, default=datetime.min)
+
+    def next(self) -> datetime:
+        self.last = max(_utcnow(), self.last + timedelta(microseconds=1))
+        return self.last
+
+
+def _batch_id(at: datetime, sha256: str, entity: str) -> str:
+    return f"{at.strftime(_BATCH_TIME)}-{sha256[:8]}-{entity}"
+
+
+def _matched_files(landing_dir: Path, profile: Profile, entities) -> list[tuple[SourceSpec, Path]]:
+    pairs, seen = [], set()
+    for spec in profile.sources_for(entities):
+        for path in spec.match(landing_dir):
+            if (spec.entity, path) not in seen:  # two sources of one entity matching one file: once
+                seen.add((spec.entity, path))
+                pairs.append((spec, path))
+    return pairs
+
+
+def pending_files(landing_dir: Path, profile: Profile | str, quality_dir: Path) -> list[Path]:
+    """Files the profile would read whose content is not yet in the ledger for that profile."""
+    profile = load_profile(profile)
+    ledger = read_ledger(quality_dir)
+    known = set(ledger.loc[ledger["profile"] == profile.name, "file_sha256"])
+    paths = sorted({path for _, path in _matched_files(Path(landing_dir), profile, None)})
+    return [p for p in paths if file_sha256(p) not in known]
+
+
+def ingest(
+    landing_dir: Path,
+    profile: Profile | str,
+    raw_dir: Path,
+    quality_dir: Path,
+    *,
+    reporting_currency: str = "CNY",
+    entities: Collection[str] | None = None,
+    tmp_dir: Path | None = None,
+    progress: Callable[[FileOutcome], None] | None = None,
+) -> IngestResult:
+    """Load every new file the profile matches under landing_dir (the profile's landing folder,
+    e.g. <data>/landing/<profile>); see the module docstring for what each file gets."""
+    profile = load_profile(profile)
+    landing_dir, raw_dir, quality_dir = Path(landing_dir).resolve(), Path(raw_dir), Path(quality_dir)
+    if entities is not None:
+        unknown = set(entities) - set(ENTITIES)
+        if unknown:
+            raise ValueError(f"unknown entities: {', '.join(sorted(unknown))}")
+    result = IngestResult(profile=profile.name)
+    result.orphans_removed = cleanup_orphans(raw_dir, quality_dir)
+
+    ledger = read_ledger(quality_dir)
+    mine = ledger[ledger["profile"] == profile.name]
+    loaded_hashes = {(r.entity, r.file_sha256) for r in mine.itertuples() if r.status == LOADED}
+    recorded = {(r.entity, r.file_path, r.file_sha256) for r in mine.itertuples() if r.status in (LOADED, DUPLICATE)}
+    clock = _BatchClock(ledger["batch_id"].tolist())
+
+    tmp_root = Path(tmp_dir) if tmp_dir is not None else raw_dir.parent / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix="ingest-", dir=tmp_root))
+    con = duckdb.connect(config={"temp_directory": str(work_dir / "duckdb"), "preserve_insertion_order": True})
+    con.execute("set enable_progress_bar = false")
+    hashes: dict[Path, tuple[str | None, int | None, str | None]] = {}  # sha256, bytes, read error
+    try:
+        for spec, path in _matched_files(landing_dir, profile, entities):
+            rel = path.relative_to(landing_dir).as_posix()
+            if path not in hashes:
+                try:
+                    hashes[path] = (file_sha256(path), path.stat().st_size, None)
+                except OSError as exc:  # e.g. no permission: this file is rejected, the others go on
+                    hashes[path] = (None, None, f"cannot read file: {exc.strerror or exc}")
+            sha, size, unreadable = hashes[path]
+            if (spec.entity, rel, sha) in recorded:
+                continue  # this very file was handled by an earlier run
+            started = _utcnow()
+            batch_at = clock.next()
+            batch_id = _batch_id(batch_at, sha or "0" * 8, spec.entity)
+            ledger_row = dict(batch_id=batch_id, profile=profile.name, entity=spec.entity, file_path=rel,
+                              file_sha256=sha, file_bytes=size, started_at=started)
+            if unreadable:
+                outcome = FileOutcome(batch_id, profile.name, spec.entity, rel, REJECTED, error=f"{rel}: {unreadable}")
+            elif (spec.entity, sha) in loaded_hashes:
+                outcome = FileOutcome(batch_id, profile.name, spec.entity, rel, DUPLICATE)
+            else:
+                outcome = _load_file(con, spec, path, rel, profile.name, batch_id, batch_at,
+                                     raw_dir, quality_dir, reporting_currency, work_dir)
+            write_ledger_row(con, quality_dir, {
+                **ledger_row, "status": outcome.status, "rows_read": outcome.rows_read,
+                "rows_loaded": outcome.rows_loaded, "rows_quarantined": outcome.rows_quarantined,
+                "error": outcome.error, "finished_at": _utcnow(),
+            })
+            if outcome.status == LOADED:
+                loaded_hashes.add((spec.entity, sha))
+            if outcome.status in (LOADED, DUPLICATE):
+                recorded.add((spec.entity, rel, sha))
+            result.files.append(outcome)
+            if progress is not None:
+                progress(outcome)
+    finally:
+        con.close()
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return result
+
+
+def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, batch_id: str,
+               batch_at: datetime, raw_dir: Path, quality_dir: Path, currency: str, work_dir: Path) -> FileOutcome:
+    ent = ENTITIES[spec.entity]
+
+    def rejected(reason: str) -> FileOutcome:
+        return FileOutcome(batch_id, profile_name, spec.entity, rel, REJECTED, error=f"{rel}: {reason}")
+
+    fmt = spec.file_format(path)
+    if fmt is None:
+        return rejected("unsupported file type (expected csv, csv.gz, tsv, xlsx, json, jsonl or parquet)")
+    source: SourceTable | None = None
+    staged = f"staged_{batch_id.replace('-', '_')}"
+    try:
+        source = open_source(con, path, fmt, spec, work_dir)
+        # No columns at all: a JSON file holding no records, a valid empty export (like a header-only CSV).
+        sql = build_query(spec, ent, source, currency) if source.columns else _empty_query(ent)
+        con.execute(f"create temp table {staged} as {sql}")
+    except (ReadError, MappingError) as exc:
+        return rejected(str(exc))
+    except duckdb.Error as exc:
+        return rejected(one_line(exc))
+    finally:
+        if source is not None:
+            source.close()
+    try:
+        (rows_read,) = con.execute(f"select count(*) from {staged}").fetchone()
+        loaded_at = quote_literal(batch_at.isoformat(sep=" "))
+        lineage_values = {
+            "_batch_id": quote_literal(batch_id), "_profile": quote_literal(profile_name),
+            "_source_file": quote_literal(rel), "_row_number": ROW_NUMBER, "_loaded_at": loaded_at,
+        }
+        lineage = ", ".join(f"cast({lineage_values[c]} as {t}) as {c}" for c, t in LINEAGE_COLUMNS.items())
+        typed = ", ".join(f"cast({quote_ident(c.name)} as {c.type}) as {quote_ident(c.name)}" for c in ent.columns)
+        # Data batch and quarantine first; the ledger row (written by the caller) commits them.
+        rows_loaded = copy_to_parquet(
+            con, f"select {typed}, {lineage} from {staged} where {REASON} is null",
+            raw_dir / spec.entity / f"{batch_id}.parquet",
+        )
+        rows_quarantined = 0
+        (bad,) = con.execute(f"select count(*) from {staged} where {REASON} is not null").fetchone()
+        if bad:
+            values = {
+                "batch_id": quote_literal(batch_id), "profile": quote_literal(profile_name),
+                "entity": quote_literal(spec.entity), "file_path": quote_literal(rel), "row_number": ROW_NUMBER,
+                "raw_record": RAW_RECORD, "reason": REASON, "quarantined_at": loaded_at,
+            }
+            projection = ", ".join(f"cast({values[c]} as {t}) as {c}" for c, t in QUARANTINE_COLUMNS.items())
+            rows_quarantined = copy_to_parquet(con, (
+                f"select {projection} from {staged} where {REASON} is not null order by {ROW_NUMBER}"
+            ), quarantine_dir(quality_dir) / f"{batch_id}.parquet")
+    finally:
+        con.execute(f"drop table if exists {staged}")
+    if rows_loaded + rows_quarantined != rows_read:  # cannot happen; never commit if it does
+        raise RuntimeError(f"{rel}: {rows_read} rows read but {rows_loaded} loaded + {rows_quarantined} quarantined")
+    return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, rows_read, rows_loaded, rows_quarantined)
+
+
+def _empty_query(ent) -> str:
+    cols = ", ".join(f"cast(null as {c.type}) as {quote_ident(c.name)}" for c in ent.columns)
+    return (f"select cast(null as bigint) as {ROW_NUMBER}, {cols}, cast(null as varchar) as {REASON}, "
+            f"cast(null as varchar) as {RAW_RECORD} limit 0")

@@ -1,0 +1,270 @@
+"""Read one landed file into DuckDB as text: every source column VARCHAR, plus its 1-based data
+row number, exactly as the file holds it (typing and validation happen later, in SQL).
+
+DuckDB's own readers do the heavy lifting (read_csv, read_json_objects, read_parquet), so a
+multi-million-row CSV is parsed in parallel C++ and never passes through Python rows. Text in
+other encodings is transcoded to a temporary UTF-8 file in streaming fashion first; xlsx goes
+through python-calamine and is streamed to DuckDB as Arrow batches.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import gzip
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pyarrow as pa
+from python_calamine import CalamineWorkbook
+
+from ingestion.profile import SourceSpec, quote_ident, quote_literal
+
+ROW_NUMBER = "__row_number"  # internal name: cannot clash with a real export's columns
+_CHUNK_BYTES = 1 << 20
+_XLSX_BATCH_ROWS = 20_000
+_NATIVE_ENCODINGS = ("utf-8", "utf-8-sig")  # DuckDB reads these itself (a BOM is skipped)
+
+
+class ReadError(Exception):
+    """The file cannot be read as declared (the whole file is rejected with this message)."""
+
+
+@dataclass
+class SourceTable:
+    """A file exposed in DuckDB: `relation` is a FROM-able SQL text, scanned once."""
+
+    relation: str
+    columns: list[str]
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for fn in reversed(self.cleanup):
+            fn()
+        self.cleanup.clear()
+
+
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> SourceTable:
+    """Expose `path` (read as `fmt`) in `con`; raises ReadError when it cannot be read."""
+    if path.stat().st_size == 0:
+        raise ReadError("file is empty (no header row)")
+    try:
+        if fmt in ("csv", "csv.gz", "tsv", "tsv.gz"):
+            return _open_csv(con, path, fmt, spec, tmp_dir)
+        if fmt == "xlsx":
+            return _open_xlsx(con, path, spec)
+        if fmt in ("json", "jsonl"):
+            return _open_json(con, path, fmt, spec, tmp_dir)
+        if fmt == "parquet":
+            return _open_parquet(con, path)
+    except duckdb.Error as exc:
+        raise ReadError(one_line(exc)) from None
+    raise ReadError(f"unsupported file type (format {fmt!r})")
+
+
+_INFORMATIVE = re.compile(r"Expected Number of Columns|Invalid unicode|unterminated quote|Maximum line size|"
+                          r"not possible to automatically detect|not utf-8|Conversion Error|No such file")
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """DuckDB errors span many lines (the raw line, hints, reader settings): keep the cause."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    kept = [lines[0]] + [ln for ln in lines[1:] if _INFORMATIVE.search(ln) and ln not in lines[0]]
+    text = " ".join(kept)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def _text_file(path: Path, fmt: str, encoding: str, tmp_dir: Path) -> tuple[Path, list[Callable[[], None]]]:
+    """The file as UTF-8 text DuckDB can read: itself, or a streamed transcoded temp copy."""
+    compressed = fmt.endswith(".gz")
+    if encoding in _NATIVE_ENCODINGS:
+        return path, []
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    target = tmp_dir / f"{_unique_name('transcoded')}{'.json' if fmt.startswith('json') else '.csv'}"
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    opener = gzip.open if compressed else open
+    offset = 0
+    try:
+        with opener(path, "rb") as src, open(target, "w", encoding="utf-8", newline="") as out:
+            while chunk := src.read(_CHUNK_BYTES):
+                try:
+                    out.write(decoder.decode(chunk))
+                except UnicodeDecodeError as exc:
+                    raise ReadError(f"cannot decode as {encoding} near byte {offset + exc.start}") from None
+                offset += len(chunk)
+            try:
+                out.write(decoder.decode(b"", final=True))
+            except UnicodeDecodeError:
+                raise ReadError(f"cannot decode as {encoding}: truncated character at end of file") from None
+    except (OSError, EOFError) as exc:
+        target.unlink(missing_ok=True)
+        raise ReadError(f"cannot read file: {exc}") from None
+    except ReadError:
+        target.unlink(missing_ok=True)
+        raise
+    return target, [lambda: target.unlink(missing_ok=True)]
+
+
+def _csv_header(path: Path, compressed: bool, delimiter: str, quote: str) -> list[str]:
+    """The header record, parsed by Python's csv module (RFC 4180), so DuckDB never has to sniff."""
+    opener = gzip.open if compressed else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh, delimiter=delimiter, quotechar=quote, doublequote=True, strict=True), None)
+    except UnicodeDecodeError:
+        raise ReadError("not utf-8 encoded: declare the file's encoding in the profile") from None
+    except (csv.Error, OSError, EOFError) as exc:
+        raise ReadError(f"cannot read the header row: {exc}") from None
+    if not header or not any(h.strip() for h in header):
+        raise ReadError("no header row")
+    return _dedupe([h or f"column{i + 1}" for i, h in enumerate(header)])
+
+
+def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> SourceTable:
+    text_path, cleanup = _text_file(path, fmt, spec.encoding, tmp_dir)
+    delimiter = spec.delimiter or ("\t" if fmt.startswith("tsv") else ",")
+    compressed = text_path == path and fmt.endswith(".gz")
+    try:
+        columns = _csv_header(text_path, compressed, delimiter, spec.quote)
+    except ReadError:
+        for fn in cleanup:
+            fn()
+        raise
+    # No sniffing: the dialect and the columns are given, so DuckDB cannot guess its way into
+    # skipping "odd" leading rows or a comment character; every data row is read as text.
+    column_types = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
+    reader = (
+        f"read_csv({quote_literal(str(text_path))}, auto_detect = false, header = true, "
+        f"columns = {column_types}, delim = {quote_literal(delimiter)}, quote = {quote_literal(spec.quote)}, "
+        f"escape = {quote_literal(spec.quote)}, strict_mode = true, null_padding = false, "
+        f"compression = {quote_literal('gzip' if compressed else 'none')}, encoding = 'utf-8')"
+    )
+    relation = f"(select row_number() over () as {ROW_NUMBER}, * from {reader})"
+    return SourceTable(relation, columns, cleanup)
+
+
+def _open_parquet(con, path: Path) -> SourceTable:
+    reader = f"read_parquet({quote_literal(str(path))}, file_row_number = true)"
+    columns = [c for c in con.sql(f"select * from {reader} limit 0").columns if c != "file_row_number"]
+    projection = ", ".join(f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}" for c in columns)
+    return SourceTable(f"(select file_row_number + 1 as {ROW_NUMBER}, {projection} from {reader})", columns)
+
+
+def _open_json(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> SourceTable:
+    text_path, cleanup = _text_file(path, fmt, spec.encoding, tmp_dir)
+    table = _unique_name("json_src")
+    layout = "array" if fmt == "json" else "newline_delimited"
+    try:
+        con.execute(
+            f"create temp table {table} as select row_number() over () as {ROW_NUMBER}, json "
+            f"from read_json_objects({quote_literal(str(text_path))}, format = {quote_literal(layout)})"
+        )
+    finally:
+        for fn in cleanup:
+            fn()
+    drop = [lambda: con.execute(f"drop table if exists {table}")]
+    bad = con.execute(f"select min({ROW_NUMBER}) from {table} where json_type(json) <> 'OBJECT'").fetchone()[0]
+    if bad is not None:
+        drop[0]()
+        raise ReadError(f"record {bad} is not a JSON object")
+    # Columns: every key of any record, in order of first appearance.
+    keys = [k for (k,) in con.execute(
+        f"select key from (select key, row_number() over (order by rn, pos) as seq from ("
+        f"select {ROW_NUMBER} as rn, unnest(json_keys(json)) as key, "
+        f"unnest(range(len(json_keys(json)))) as pos from {table})) group by key order by min(seq)"
+    ).fetchall()]
+    projection = "".join(
+        f", json_extract_string(json, {quote_literal('$.' + quote_ident(k))}) as {quote_ident(k)}" for k in keys
+    )
+    return SourceTable(f"(select {ROW_NUMBER}{projection} from {table})", keys, drop)
+
+
+def _cell_text(value) -> str | None:
+    """An xlsx cell as the text a CSV export of it would hold."""
+    if isinstance(value, str):
+        return value.strip() or None  # spreadsheet text often carries NBSP / full-width spaces
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d") if value.time() == dt.time() else value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value).strip() or None
+
+
+def _open_xlsx(con, path: Path, spec: SourceSpec) -> SourceTable:
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        if spec.sheet is None:
+            sheet = workbook.get_sheet_by_index(0)
+        elif isinstance(spec.sheet, int):
+            sheet = workbook.get_sheet_by_index(spec.sheet - 1)
+        else:
+            sheet = workbook.get_sheet_by_name(spec.sheet)
+    except Exception as exc:  # calamine raises its own error types (zip, xml, missing sheet)
+        wanted = f"sheet {spec.sheet!r}" if spec.sheet is not None else "the first sheet"
+        raise ReadError(f"cannot read {wanted} of the workbook: {one_line(exc)}") from None
+    rows = sheet.iter_rows()
+    first_row = sheet.start[0] if sheet.start else 0  # calamine skips leading empty rows
+    header = None
+    for _ in range(max(spec.header_row - 1 - first_row, 0) + 1):
+        header = next(rows, None)
+    if header is None:
+        raise ReadError(f"no header row {spec.header_row} in sheet {sheet.name!r}")
+    columns = _dedupe([_cell_text(v) or f"column{i + 1}" for i, v in enumerate(header)])
+    width = len(columns)
+    schema = pa.schema([(c, pa.string()) for c in columns])
+
+    def batches():
+        buffer: list[list[str | None]] = [[] for _ in range(width)]
+        count = 0
+        for row in rows:
+            texts = [_cell_text(v) for v in row[:width]]
+            if not any(t is not None for t in texts):
+                continue  # blank spreadsheet rows are layout, not data rows
+            texts += [None] * (width - len(texts))
+            for i, t in enumerate(texts):
+                buffer[i].append(t)
+            count += 1
+            if count == _XLSX_BATCH_ROWS:
+                yield pa.record_batch(buffer, schema=schema)
+                buffer, count = [[] for _ in range(width)], 0
+        if count:
+            yield pa.record_batch(buffer, schema=schema)
+
+    view = _unique_name("xlsx_src")
+    con.register(view, pa.RecordBatchReader.from_batches(schema, batches()))
+    return SourceTable(
+        f"(select row_number() over () as {ROW_NUMBER}, * from {view})", columns,
+        [lambda: con.unregister(view)],
+    )
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        name = name.strip() or "column"
+        key = name.lower()
+        if key in seen:
+            seen[key] += 1
+            name = f"{name}_{seen[key]}"
+        else:
+            seen[key] = 0
+        out.append(name)
+    return out
