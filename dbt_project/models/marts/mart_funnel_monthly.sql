@@ -1,7 +1,8 @@
 -- Where deals stall (marts.md mart_funnel_monthly): one row per team x cohort month x funnel
 -- stage. Cohort = month of created_date; deals without created_date form the NULL cohort. Rows:
 -- every team (int_teams) x every month from the first month of data to the as_of month, plus the
--- NULL cohort when such deals exist x every stage of order 1-6; counts 0 and ratios NULL there.
+-- NULL cohort when such deals exist (and a NULL team for deals of unknown owners) x every stage
+-- of order 1-6; counts 0 and ratios NULL there.
 with stages as (
     select stage_order, stage
     from {{ ref('opportunity_stages') }}
@@ -26,9 +27,17 @@ cohorts as (
     select distinct cast(null as date) as cohort_month from opportunities where cohort_month is null
 ),
 
+-- Deals whose owner is not (yet) in the rep export have no team: they keep a NULL-team row set
+-- rather than falling out of the funnel (late-arriving references are never dropped).
+funnel_teams as (
+    select team_id from {{ ref('int_teams') }}
+    union all
+    select distinct cast(null as {{ dbt.type_string() }}) as team_id from opportunities where team_id is null
+),
+
 spine as (
     select teams.team_id, cohorts.cohort_month, stages.stage_order, stages.stage
-    from {{ ref('int_teams') }} as teams
+    from funnel_teams as teams
     cross join cohorts
     cross join stages
 ),
@@ -69,7 +78,7 @@ funnel as (
     from spine
     cross join funnel_bounds
     left join stage_facts
-        on spine.team_id = stage_facts.team_id
+        on (spine.team_id = stage_facts.team_id or (spine.team_id is null and stage_facts.team_id is null))
        and spine.stage_order = stage_facts.stage_order
        and (spine.cohort_month = stage_facts.cohort_month
             or (spine.cohort_month is null and stage_facts.cohort_month is null))
