@@ -1,0 +1,31 @@
+"""Data quality: Great Expectations suites per layer, run in the warehouse as Dagster asset checks.
+
+    from orchestration.quality import run_suite, CheckResult, results_store, write_quality_report
+    from orchestration.quality.asset_checks import build_quality_checks   # Dagster definitions
+    from orchestration.quality.resource import QualityResource
+
+Great Expectations is imported only when a suite runs (its import alone takes seconds), so the
+results store, the report and the Dagster definitions load fast.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from orchestration.quality import results_store
+from orchestration.quality.check_result import CheckResult
+from orchestration.quality.report import write_quality_report
+
+
+def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
+              as_of_date: date | None = None, previous_warehouse: Path | None = None) -> list[CheckResult]:
+    """Run every expectation of `layer` ("raw", "staging", "marts") on `warehouse` (opened
+    read-only for the duration), append the results to the store, and return them."""
+    from orchestration.quality.runner import run_suite as _run_suite
+
+    return _run_suite(layer, warehouse, run_id=run_id, quality_dir=quality_dir,
+                      as_of_date=as_of_date, previous_warehouse=previous_warehouse)
+
+
+__all__ = ["CheckResult", "results_store", "run_suite", "write_quality_report"]

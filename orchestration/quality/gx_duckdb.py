@@ -1,0 +1,117 @@
+"""Make Great Expectations 1.x run its SQL on DuckDB (duckdb-engine), in one place.
+
+GX has no DuckDB support of its own; it drives DuckDB through duckdb-engine, the SQLAlchemy
+dialect. Three gaps in GX 1.24 + duckdb-engine 0.17 + SQLAlchemy 2.1 are closed here, each by
+the smallest change at the point where GX or the dialect decides; `apply()` is idempotent and
+`tests/test_quality_gx_duckdb.py` fails loudly when an upgrade changes any of them:
+
+1. Lost query results. GX opens and releases a connection per metric query unless the dialect
+   is in `_PERSISTED_CONNECTION_DIALECTS` (sqlite, mssql, ...); duckdb-engine shares one cursor per
+   connection, so releasing it loses the result ("list index out of range" on every metric).
+   The cure GX uses for sqlite: a StaticPool and one persistent connection; duckdb joins that list.
+2. Column reflection. SQLAlchemy 2.1's PostgreSQL column query (which duckdb-engine inherits)
+   joins `pg_catalog.pg_collation`, which DuckDB lacks, so every column expectation fails.
+   duckdb's own `information_schema.columns` answers instead.
+3. Column types. Reflected types are kept in DuckDB's own spelling (`DECIMAL(18,2)`) and compared
+   as strings, like GX does for PostgreSQL, so a schema expectation states the exact contract type
+   from ingestion/canonical.py instead of a lossy SQLAlchemy class.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before GX is imported: no usage statistics leave the machine (and no network at run time).
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import duckdb_engine  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from great_expectations.execution_engine import sqlalchemy_execution_engine  # noqa: E402
+from great_expectations.expectations import type_comparison  # noqa: E402
+
+DIALECT = "duckdb"
+
+
+class _DuckDBDialectName(str):
+    """`DIALECT` as GX's dialect enum members behave: equal to the name, with a `.value`."""
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
+class DuckDBType(sa.types.UserDefinedType):
+    """A reflected column type that renders exactly as DuckDB spells it (e.g. `DECIMAL(18,2)`)."""
+
+    cache_ok = True
+
+    def __init__(self, spelling: str) -> None:
+        self.spelling = spelling
+
+    def get_col_spec(self, **kw) -> str:
+        return self.spelling
+
+    def __repr__(self) -> str:
+        return f"DuckDBType({self.spelling!r})"
+
+
+def _get_columns(self, connection, table_name, schema=None, **kw):
+    """Columns of schema.table from information_schema (dialect method; see module doc, 2)."""
+    catalog = None
+    if schema and "." in schema:  # duckdb-engine reports schemas as "<database>.<schema>"
+        catalog, schema = schema.split(".", 1)
+    rows = connection.execute(
+        sa.text(
+            "select column_name, data_type, is_nullable, column_default "
+            "from information_schema.columns "
+            "where table_name = :table and table_schema = coalesce(:schema, current_schema()) "
+            "and table_catalog = coalesce(:catalog, current_database()) "
+            "order by ordinal_position"
+        ),
+        {"table": str(table_name), "schema": schema, "catalog": catalog},
+    ).all()
+    if not rows:
+        raise sa.exc.NoSuchTableError(f"{schema}.{table_name}" if schema else str(table_name))
+    return [
+        {"name": name, "type": DuckDBType(data_type), "nullable": is_nullable == "YES",
+         "default": default}
+        for name, data_type, is_nullable, default in rows
+    ]
+
+
+def is_applied() -> bool:
+    return (
+        DIALECT in sqlalchemy_execution_engine._PERSISTED_CONNECTION_DIALECTS
+        and duckdb_engine.Dialect.get_columns is _get_columns
+        and DIALECT in type_comparison.CASE_INSENSITIVE_DIALECTS
+    )
+
+
+def apply() -> None:
+    """Patch GX and duckdb-engine in this process (idempotent)."""
+    persisted = sqlalchemy_execution_engine._PERSISTED_CONNECTION_DIALECTS
+    if DIALECT not in persisted:
+        sqlalchemy_execution_engine._PERSISTED_CONNECTION_DIALECTS = (
+            *persisted, _DuckDBDialectName(DIALECT))
+    duckdb_engine.Dialect.get_columns = _get_columns
+    if DIALECT not in type_comparison.CASE_INSENSITIVE_DIALECTS:
+        type_comparison.CASE_INSENSITIVE_DIALECTS = (
+            type_comparison.CASE_INSENSITIVE_DIALECTS | {_DuckDBDialectName(DIALECT)})
+
+
+def release(datasource) -> None:
+    """Close every DuckDB handle a GX SQL data source opened, so other processes can write.
+
+    The execution engine keeps its persistent connection (1.) outside the pool: close it first,
+    then dispose that engine's pool and the data source's own engine (used for connection tests).
+    """
+    execution_engine = getattr(datasource, "_execution_engine", None)
+    if execution_engine is not None:
+        connection = getattr(execution_engine, "_connection", None)
+        if connection is not None:
+            connection.close()
+            execution_engine._connection = None
+        execution_engine.close()
+    engine = getattr(datasource, "_engine", None)
+    if engine is not None:
+        engine.dispose()

@@ -1,0 +1,106 @@
+"""The check results store: an append-only Parquet log, one file per suite run.
+
+    <quality_dir>/check_results/<run_id>-<layer>-<n>.parquet   (n = 1, 2, ... per rerun)
+
+Columns are exactly those of quality.check_results (check_result.CHECK_RESULT_COLUMNS). Files are
+never rewritten, so a crash mid-run loses at most the suite being written, and several processes
+may append at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingestion.raw_zone import _parquet_select
+from orchestration.quality.check_result import CHECK_RESULT_COLUMNS, CheckResult
+
+SUBDIR = "check_results"
+
+_ARROW_SCHEMA = pa.schema([
+    (name, {"BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us")}.get(type_, pa.string()))
+    for name, type_ in CHECK_RESULT_COLUMNS.items()
+])
+
+
+def results_dir(quality_dir: Path) -> Path:
+    return Path(quality_dir) / SUBDIR
+
+
+def _file_stem(run_id: str, layer: str) -> str:
+    # run ids are Dagster UUIDs or CLI-made names; keep any of them a single safe file name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{run_id}-{layer}")
+
+
+def append(quality_dir: Path, results: Iterable[CheckResult]) -> Path | None:
+    """Write results (one run and layer) as the next file of the log; returns its path."""
+    results = list(results)
+    if not results:
+        return None
+    folder = results_dir(quality_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = _file_stem(results[0].run_id, results[0].layer)
+    table = pa.Table.from_pylist([r.as_row() for r in results], schema=_ARROW_SCHEMA)
+    n = 1
+    while True:
+        path = folder / f"{stem}-{n}.parquet"
+        try:
+            with open(path, "xb") as handle:  # exclusive create: never overwrite a log file
+                pq.write_table(table, handle)
+            return path
+        except FileExistsError:
+            n += 1
+
+
+def _select_sql(quality_dir: Path) -> str:
+    return _parquet_select(results_dir(quality_dir), CHECK_RESULT_COLUMNS)
+
+
+def read(quality_dir: Path) -> pd.DataFrame:
+    """Every stored check result, oldest first."""
+    with duckdb.connect() as con:
+        return con.execute(f"select * from ({_select_sql(quality_dir)}) order by checked_at").df()
+
+
+def latest(quality_dir: Path, run_id: str | None = None) -> list[CheckResult]:
+    """The latest result of every (layer, asset, check) — of one run when run_id is given."""
+    frame = read(quality_dir)
+    if run_id is not None:
+        frame = frame[frame["run_id"] == run_id]
+    frame = frame.sort_values("checked_at", kind="stable")
+    frame = frame.drop_duplicates(["layer", "asset", "check_name"], keep="last")
+    return [_to_result(row) for row in frame.to_dict("records")]
+
+
+def blocking_failures(quality_dir: Path, run_id: str) -> list[CheckResult]:
+    """Failed error-severity checks of a run (by each check's latest result in that run)."""
+    return [r for r in latest(quality_dir, run_id) if r.blocking]
+
+
+def last_passed_observed(quality_dir: Path, layer: str, asset: str, check_name: str) -> str | None:
+    """observed_value of the newest passed result of one check, or None."""
+    frame = read(quality_dir)
+    frame = frame[(frame["layer"] == layer) & (frame["asset"] == asset)
+                  & (frame["check_name"] == check_name) & frame["passed"]]
+    return None if frame.empty else str(frame.iloc[-1]["observed_value"])
+
+
+def expose(con: duckdb.DuckDBPyConnection, quality_dir: Path) -> None:
+    """(Re)create the view quality.check_results over the log in `con`."""
+    con.execute("create schema if not exists quality")
+    con.execute(f"create or replace view quality.check_results as {_select_sql(quality_dir)}")
+
+
+def _to_result(row: dict) -> CheckResult:
+    values = {name: row[name] for name in CHECK_RESULT_COLUMNS}
+    values["passed"] = bool(values["passed"])
+    values["checked_at"] = pd.Timestamp(values["checked_at"]).to_pydatetime()
+    for name in ("observed_value", "details"):
+        values[name] = "" if pd.isna(values[name]) else str(values[name])
+    return CheckResult(**values)

@@ -1,0 +1,106 @@
+"""Hand-made warehouses for the data-quality tests (tests/test_quality_*.py).
+
+The marts fixture is written straight into DuckDB tables (no dbt): each mart holds only the columns
+its checks read, and staging holds orders whose net revenue is computed by hand below.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from ingestion.raw_zone import LEDGER_COLUMNS
+
+MART_TABLES = (
+    "fct_opportunities", "mart_funnel_monthly", "mart_lead_funnel_monthly", "mart_rep_kpi_monthly",
+    "mart_team_kpi_monthly", "mart_pipeline_forecast", "mart_budget_vs_actual", "dim_customers",
+    "fct_customer_lifecycle_monthly", "mart_lifecycle_monthly", "mart_service_monthly",
+)
+
+# Staging net revenue up to the as_of month (2025-03), by hand:
+#   O1 completed 2025-01-10: 2 x 100.00 - 20.00 = 180.00      O2 completed 2025-02-05: 1 x 50.00 = 50.00
+#   O3 cancelled (not a sale), O4 completed 2025-04-02 (after the as_of month): excluded
+#   refunds on completed orders returned by March: R1 on O1, 30.00 (R2 is on cancelled O3,
+#   R3 is dated April)                                     => 180 + 50 - 30 = 200.00
+STAGING_NET_REVENUE = 200
+REP_KPI_ROWS = [  # month, rep_id, net_revenue, win_rate, csat_rate, nps: sums to 200.00
+    ("2025-01-01", "R1", 180, 0.5, 1.0, 100), ("2025-02-01", "R1", 50, None, 0.5, -50),
+    ("2025-03-01", "R1", -30, 0.0, None, None), ("2025-03-01", "R2", 0, 1.0, 0.0, 0),
+]
+
+
+def write_ledger(quality_dir: Path, rows: list[dict], batch_id: str = "ledger-1") -> Path:
+    """One ingestion-ledger file (ingestion/raw_zone.py layout); missing columns are NULL."""
+    folder = quality_dir / "ledger"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{batch_id}.parquet"
+    selects = [
+        "select " + ", ".join(f"cast(? as {t}) as {c}" for c, t in LEDGER_COLUMNS.items())
+        for _ in rows
+    ]
+    params = [row.get(c) for row in rows for c in LEDGER_COLUMNS]
+    with duckdb.connect() as con:
+        con.execute(f"copy ({' union all '.join(selects)}) to '{path}' (format parquet)", params)
+    return path
+
+
+def build_marts_warehouse(path: Path, *, opportunities: int = 10) -> Path:
+    """A build warehouse whose marts, staging and calendar pass every marts check."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as con:
+        for schema in ("staging", "intermediate", "marts"):
+            con.execute(f"create schema {schema}")
+        con.execute("""create table intermediate.int_calendar as select date '2025-03-31' as as_of_date,
+            date '2025-03-01' as as_of_month, date '2025-01-01' as first_month,
+            timestamp '2025-04-01 00:00:00' as now_ts""")
+        con.execute("""create table staging.stg_orders as select * from (values
+            ('O1', 'completed', date '2025-01-10'), ('O2', 'completed', date '2025-02-05'),
+            ('O3', 'cancelled', date '2025-02-06'), ('O4', 'completed', date '2025-04-02'))
+            as t(order_id, status, order_date)""")
+        con.execute("""create table staging.stg_order_lines as select order_id, line_number,
+            cast(quantity as decimal(18,4)) as quantity, cast(unit_price as decimal(18,4)) as unit_price,
+            cast(discount_amount as decimal(18,2)) as discount_amount from (values
+            ('O1', 1, 2, 100, 20), ('O2', 1, 1, 50, null), ('O3', 1, 5, 10, null), ('O4', 1, 3, 10, null))
+            as t(order_id, line_number, quantity, unit_price, discount_amount)""")
+        con.execute("""create table staging.stg_returns as select return_id, order_id, return_date,
+            cast(refund_amount as decimal(18,2)) as refund_amount from (values
+            ('R1', 'O1', date '2025-03-01', 30), ('R2', 'O3', date '2025-02-10', 10),
+            ('R3', 'O2', date '2025-04-10', 5)) as t(return_id, order_id, return_date, refund_amount)""")
+        con.execute(f"""create table marts.fct_opportunities as select 'OP' || range as opportunity_id,
+            0.2 as stage_probability from range({opportunities})""")
+        con.execute("""create table marts.mart_funnel_monthly as select * from (values
+            (null, 'T1', 'prospecting', 0.5, 1.0), (date '2025-01-01', 'T1', 'prospecting', 0.25, 1.0),
+            (date '2025-01-01', 'T1', 'qualification', null, 0.25))
+            as t(cohort_month, team_id, stage, stage_conversion_rate, cumulative_conversion_rate)""")
+        con.execute("""create table marts.mart_lead_funnel_monthly as select * from (values
+            (date '2025-01-01', 'web', 0.5, 0.25, 0.1), (date '2025-01-01', 'event', 1.0, 0.0, 0.0))
+            as t(cohort_month, lead_source, qualification_rate, conversion_rate, lead_to_win_rate)""")
+        con.execute("""create table marts.mart_rep_kpi_monthly (month date, rep_id varchar,
+            net_revenue decimal(18,2), win_rate double, csat_rate double, nps double)""")
+        con.executemany("insert into marts.mart_rep_kpi_monthly values (?, ?, ?, ?, ?, ?)", REP_KPI_ROWS)
+        con.execute("""create table marts.mart_team_kpi_monthly as select * from (values
+            (date '2025-01-01', 'T1', 0.5, 1.0, 100.0), (date '2025-02-01', 'T1', null, 0.5, -50.0))
+            as t(month, team_id, win_rate, csat_rate, nps)""")
+        con.execute("""create table marts.mart_pipeline_forecast as select * from (values
+            (date '2025-03-01', 'T1'), (date '2025-04-01', 'T1')) as t(close_month, team_id)""")
+        con.execute("""create table marts.mart_budget_vs_actual as select * from (values
+            (date '2025-01-01', 'T1', 'travel'), (date '2025-01-01', 'T1', 'marketing'))
+            as t(month, team_id, category)""")
+        con.execute("create table marts.dim_customers as select * from (values ('A1'), ('A2')) as t(account_id)")
+        con.execute("""create table marts.fct_customer_lifecycle_monthly as select * from (values
+            (date '2025-01-01', 'A1'), (date '2025-01-01', 'A2')) as t(month, account_id)""")
+        con.execute("""create table marts.mart_lifecycle_monthly as select * from (values
+            (date '2025-01-01', 'prospect', 0.5), (date '2025-01-01', 'new', 0.5))
+            as t(month, lifecycle_stage, share_of_customers)""")
+        con.execute("""create table marts.mart_service_monthly as select * from (values
+            (date '2025-01-01', 'T1', 0.0), (date '2025-02-01', 'T1', 1.0))
+            as t(month, team_id, first_response_breach_rate)""")
+    return path
+
+
+def copy_warehouse(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return target

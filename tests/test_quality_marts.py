@@ -1,0 +1,110 @@
+"""Marts suite: grains, rate bounds, NPS bounds, reconciliation with staging, row-count change."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from orchestration.quality import results_store, run_suite
+from tests.quality_support import build_marts_warehouse, copy_warehouse
+
+
+def _by_key(results):
+    return {(r.asset, r.check_name): r for r in results}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A clean first build, then a broken one compared with the published build (the clean one
+    as served) and, without a serving warehouse, with the clean run's stored results."""
+    root = tmp_path_factory.mktemp("marts")
+    serving = build_marts_warehouse(root / "serving" / "sales.duckdb")
+    clean = copy_warehouse(serving, root / "clean" / "build.duckdb")
+    broken = copy_warehouse(serving, root / "broken" / "build.duckdb")
+    with duckdb.connect(str(broken)) as con:
+        con.execute("update marts.mart_rep_kpi_monthly set win_rate = 1.3 where rep_id = 'R2'")
+        # 10 -> 4 opportunities: a 60% drop
+        con.execute("delete from marts.fct_opportunities where opportunity_id not in ('OP0', 'OP1', 'OP2', 'OP3')")
+        # a second row for the NULL-cohort grain (cohort NULL, T1, prospecting)
+        con.execute("insert into marts.mart_funnel_monthly values (null, 'T1', 'prospecting', 0.1, 1.0)")
+        con.execute("update marts.mart_rep_kpi_monthly set net_revenue = net_revenue + 100 where month = '2025-02-01'")
+        con.execute("drop table marts.mart_service_monthly")
+        con.execute("update marts.mart_team_kpi_monthly set nps = -101 where month = '2025-02-01'")
+    quality, other_quality = root / "quality", root / "other_quality"
+    return {
+        "clean": run_suite("marts", clean, run_id="clean", quality_dir=quality),
+        "broken": run_suite("marts", broken, run_id="broken", quality_dir=other_quality,
+                            previous_warehouse=serving),
+        "broken_vs_store": run_suite("marts", broken, run_id="broken", quality_dir=quality),
+        "quality": quality,
+    }
+
+
+def test_clean_marts_pass_every_check(runs):
+    failed = [(r.asset, r.check_name, r.observed_value, r.details) for r in runs["clean"] if not r.passed]
+    assert failed == []
+    assert len(runs["clean"]) == 43  # 11 grains + 7 rate tables + 2 NPS + 1 reconciliation + 2 x 11 counts
+    results = _by_key(runs["clean"])
+    assert results[("marts/mart_rep_kpi_monthly", "net_revenue_reconciles")].observed_value == "difference: 0"
+    first_build = results[("marts/fct_opportunities", "row_count_drop")]
+    assert (first_build.observed_value, first_build.details) == ("10", "no previous published build to compare with")
+
+
+def test_rate_above_one_fails_the_rate_check(runs):
+    result = _by_key(runs["broken"])[("marts/mart_rep_kpi_monthly", "rates_within_0_1")]
+    assert (result.passed, result.severity) == (False, "error")
+    # win_rate holds 0.5, NULL, 0.0 and 1.3: one value out of [0, 1] among 4 rows (NULL is no rate)
+    assert result.observed_value == "win_rate: 1 of 4 rows"
+    assert "1.3" in result.details
+    assert result.blocking
+
+
+def test_sixty_percent_drop_against_the_published_build_fails(runs):
+    result = _by_key(runs["broken"])[("marts/fct_opportunities", "row_count_drop")]
+    assert (result.passed, result.severity, result.observed_value) == (False, "error", "4")
+    assert result.details == ("previous published build sales.duckdb: 10 rows; "
+                              "allowed drop 50%: at least 5 rows")
+    growth = _by_key(runs["broken"])[("marts/fct_opportunities", "row_count_growth")]
+    assert (growth.passed, growth.severity) == (True, "warn")
+
+
+def test_duplicate_grain_with_null_cohort_is_caught(runs):
+    result = _by_key(runs["broken"])[("marts/mart_funnel_monthly", "grain_unique")]
+    assert (result.passed, result.observed_value) == (False, "1 duplicated keys")
+    assert "row_count: 2" in result.details and "cohort_month: None" in result.details
+
+
+def test_reconciliation_gap_is_reported_as_the_difference(runs):
+    result = _by_key(runs["broken"])[("marts/mart_rep_kpi_monthly", "net_revenue_reconciles")]
+    # mart 300.00 vs staging 200.00 (hand-computed in tests/quality_support.py)
+    assert (result.passed, result.severity, result.observed_value) == (False, "error", "difference: 100")
+
+
+def test_nps_outside_bounds_fails(runs):
+    result = _by_key(runs["broken"])[("marts/mart_team_kpi_monthly", "nps_within_bounds")]
+    assert (result.passed, result.observed_value) == (False, "nps: 1 of 2 rows")
+
+
+def test_missing_mart_fails_with_a_clear_message(runs):
+    results = _by_key(runs["broken"])
+    for check in ("grain_unique", "rates_within_0_1", "row_count_drop", "row_count_growth"):
+        result = results[("marts/mart_service_monthly", check)]
+        assert not result.passed
+        assert result.details == "table marts.mart_service_monthly does not exist"
+
+
+def test_results_are_stored_and_blocking_failures_listed(runs):
+    stored = results_store.read(runs["quality"])
+    assert sorted(stored["run_id"].unique()) == ["broken", "clean"]
+    assert results_store.blocking_failures(runs["quality"], "clean") == []
+    blocking = {(r.asset, r.check_name) for r in results_store.blocking_failures(runs["quality"], "broken")}
+    assert ("marts/mart_rep_kpi_monthly", "rates_within_0_1") in blocking
+    assert ("marts/fct_opportunities", "row_count_drop") in blocking
+    assert all(r.severity == "error" for r in results_store.blocking_failures(runs["quality"], "broken"))
+
+
+def test_without_a_serving_warehouse_the_last_passed_count_is_the_baseline(runs):
+    result = _by_key(runs["broken_vs_store"])[("marts/fct_opportunities", "row_count_drop")]
+    assert (result.passed, result.observed_value) == (False, "4")
+    assert result.details == ("last passed result in the results store: 10 rows; "
+                              "allowed drop 50%: at least 5 rows")

@@ -1,0 +1,137 @@
+"""Raw suite: contract schema, required values, landed rows, row rules, ledger balance, dates.
+
+The raw layer needs no dbt: batches are written straight into the raw zone (bypassing ingestion,
+which is how a defect would get there) and exposed as raw.<entity> views.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import duckdb
+import pytest
+
+from ingestion.raw_zone import expose_file
+from orchestration.quality import run_suite
+from orchestration.quality.suites import load_suite
+from orchestration.settings import get_settings
+from tests.quality_support import write_ledger
+from tests.support import write_raw_batch
+
+
+def _write_clean_zone(data_dir):
+    """A few rows per entity; the latest business event is the survey of 2025-01-31."""
+    raw, quality = data_dir / "raw", data_dir / "quality"
+    write_raw_batch(raw, "accounts", [{"account_id": "A1", "account_name": "Acme", "created_at": "2025-01-02 09:00:00"}])
+    write_raw_batch(raw, "orders", [
+        {"order_id": "O1", "account_id": "A1", "order_date": "2025-01-10", "status": "completed"},
+        {"order_id": "O2", "account_id": "A1", "order_date": "2025-01-12", "status": "pending"},
+    ])
+    write_raw_batch(raw, "order_lines", [
+        {"order_id": "O1", "line_number": 1, "product_id": "P1", "quantity": "2", "unit_price": "100", "discount_amount": "5"},
+    ])
+    write_raw_batch(raw, "returns", [
+        {"return_id": "R1", "order_id": "O1", "return_date": "2025-01-20", "refund_amount": "30"},
+    ])
+    write_raw_batch(raw, "survey_responses", [
+        {"response_id": "S1", "survey_type": "nps", "submitted_at": "2025-01-31 10:00:00", "score": "9"},
+        {"response_id": "S2", "survey_type": "csat", "submitted_at": "2025-01-15 10:00:00", "score": "4"},
+    ])
+    write_raw_batch(raw, "expenses", [
+        {"expense_id": "E1", "expense_date": "2025-01-31", "team_id": "T1", "category": "travel", "amount": "120"},
+    ])
+    write_ledger(quality, [
+        {"batch_id": "b1", "entity": "orders", "status": "loaded", "rows_read": 3, "rows_loaded": 2, "rows_quarantined": 1},
+        {"batch_id": "b2", "entity": "order_lines", "status": "loaded", "rows_read": 1, "rows_loaded": 1, "rows_quarantined": 0},
+        {"batch_id": "b3", "entity": "orders", "status": "duplicate_file", "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0},
+        {"batch_id": "b4", "entity": "teams", "status": "rejected", "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0},
+    ])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    clean_dir, broken_dir = tmp_path_factory.mktemp("clean"), tmp_path_factory.mktemp("broken")
+    for data_dir in (clean_dir, broken_dir):
+        _write_clean_zone(data_dir)
+    raw, quality = broken_dir / "raw", broken_dir / "quality"
+    write_raw_batch(raw, "order_lines", [  # quantity -1 written around ingestion
+        {"order_id": "O2", "line_number": 1, "product_id": "P1", "quantity": "-1", "unit_price": "10"},
+    ])
+    write_raw_batch(raw, "orders", [{"order_id": "O3", "order_date": "2025-01-11", "status": "completed"}])
+    write_raw_batch(raw, "returns", [
+        {"return_id": "R2", "order_id": "O1", "return_date": "2025-03-01", "refund_amount": "5"},
+    ])
+    write_ledger(quality, [
+        {"batch_id": "b9", "entity": "orders", "status": "loaded", "rows_read": 5, "rows_loaded": 2, "rows_quarantined": 1},
+        # the ledger says cases landed, but no cases batch is in the raw zone
+        {"batch_id": "b10", "entity": "cases", "status": "loaded", "rows_read": 3, "rows_loaded": 3, "rows_quarantined": 0},
+    ], batch_id="ledger-2")
+    results = {}
+    for name, data_dir in (("clean", clean_dir), ("broken", broken_dir)):
+        settings = get_settings(data_dir)
+        expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
+        if name == "broken":
+            with duckdb.connect(str(settings.build_warehouse)) as con:  # a view off the contract
+                con.execute("create or replace view raw.teams as select 1 as team_id")
+        results[name] = run_suite("raw", settings.build_warehouse, run_id=name, quality_dir=settings.quality_dir)
+    results["broken_warehouse"] = get_settings(broken_dir).build_warehouse
+    return results
+
+
+def _result(results, asset, check):
+    [match] = [r for r in results if r.asset == asset and r.check_name == check]
+    return match
+
+
+def test_clean_raw_zone_passes_every_check(runs):
+    assert [(r.asset, r.check_name, r.observed_value) for r in runs["clean"] if not r.passed] == []
+    assert len(runs["clean"]) == len(load_suite("raw"))
+    # order_lines landed per the ledger and holds its one row
+    assert _result(runs["clean"], "raw/order_lines", "rows_present_when_landed").observed_value == "1"
+    assert _result(runs["clean"], "raw/cases", "rows_present_when_landed").observed_value == "not landed"
+
+
+def test_negative_quantity_breaks_the_row_rule(runs):
+    result = _result(runs["broken"], "raw/order_lines", "row_rules_hold")
+    assert (result.passed, result.severity) == (False, "error")
+    assert result.observed_value == "quantity must be > 0: 1 rows"
+    assert "order_id: O2" in result.details and "quantity: -1" in result.details
+
+
+def test_missing_required_value_fails(runs):
+    result = _result(runs["broken"], "raw/orders", "required_values_present")
+    assert (result.passed, result.severity) == (False, "error")
+    assert result.observed_value == "account_id: 1 of 3 rows"
+
+
+def test_unbalanced_ledger_row_fails_for_its_entity(runs):
+    result = _result(runs["broken"], "raw/orders", "ledger_rows_balance")
+    assert (result.passed, result.observed_value) == (False, "1 files unbalanced")
+    assert "batch_id: b9" in result.details
+    assert _result(runs["broken"], "raw/order_lines", "ledger_rows_balance").passed
+
+
+def test_landed_entity_without_rows_fails(runs):
+    result = _result(runs["broken"], "raw/cases", "rows_present_when_landed")
+    assert (result.passed, result.severity, result.observed_value) == (False, "error", "0")
+
+
+def test_view_off_the_contract_fails_the_schema_check(runs):
+    result = _result(runs["broken"], "raw/teams", "schema_matches_contract")
+    # team_id has the wrong type, the other 3 canonical and 5 lineage columns are missing
+    assert (result.passed, result.observed_value) == (False, "9 columns differ from the contract")
+    assert "column_name: team_id, contract_type: VARCHAR, actual_type: INTEGER" in result.details
+
+
+def test_refund_after_the_as_of_date_is_a_warning(runs):
+    # as_of_date = latest business event = survey of 2025-01-31; a return on 2025-03-01 is later
+    result = _result(runs["broken"], "raw/returns", "dates_not_in_future")
+    assert (result.passed, result.severity, result.observed_value) == (False, "warn", "return_date: 1 of 2 rows")
+    assert not result.blocking
+
+
+def test_a_writer_can_open_the_warehouse_after_the_suite(runs):
+    # run_suite has returned (fixture): no DuckDB handle of this process may block a writer
+    code = f"import duckdb; duckdb.connect({str(runs['broken_warehouse'])!r}).execute('create table w (x int)')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
