@@ -60,7 +60,7 @@ def _empty_select(columns: dict[str, str]) -> str:
     return "select " + ", ".join(f"cast(null as {t}) as {c}" for c, t in columns.items()) + " limit 0"
 
 
-def _parquet_select(folder: Path, columns: dict[str, str]) -> str:
+def parquet_select(folder: Path, columns: dict[str, str]) -> str:
     """Select over every batch in folder, cast to the contract (older batches may lack new columns)."""
     if not folder.is_dir() or not any(folder.glob("*.parquet")):
         return _empty_select(columns)
@@ -74,14 +74,14 @@ def expose(con: duckdb.DuckDBPyConnection, raw_dir: Path, quality_dir: Path) -> 
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists quality")
     for name, ent in ENTITIES.items():
-        con.execute(f"create or replace view raw.{name} as {_parquet_select(raw_dir / name, raw_columns(ent))}")
+        con.execute(f"create or replace view raw.{name} as {parquet_select(raw_dir / name, raw_columns(ent))}")
     con.execute(
         "create or replace view quality.ingestion_ledger as "
-        + _parquet_select(quality_dir / "ledger", LEDGER_COLUMNS)
+        + parquet_select(quality_dir / "ledger", LEDGER_COLUMNS)
     )
     con.execute(
         "create or replace view quality.quarantine as "
-        + _parquet_select(quality_dir / "quarantine", QUARANTINE_COLUMNS)
+        + parquet_select(quality_dir / "quarantine", QUARANTINE_COLUMNS)
     )
 
 

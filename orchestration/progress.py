@@ -14,7 +14,7 @@ _console = Console(stderr=True, highlight=False)
 
 class _ProgressHandler(logging.Handler):
     def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
+        super().__init__(level=logging.DEBUG)  # step events are DEBUG; we pick the few we show
         self._started: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -22,7 +22,7 @@ class _ProgressHandler(logging.Handler):
         meta = getattr(record, "dagster_meta", {}) or {}
         if event is None:
             if record.levelno >= logging.INFO and meta.get("step_key"):
-                _console.print(f"  [dim]{meta['step_key']}[/] {record.getMessage().split(' - ', 2)[-1]}")
+                _console.print(f"  [dim]{meta.get('orig_message') or record.getMessage()}[/]")
             return
         kind = event.event_type_value
         step = event.step_key or ""
@@ -49,6 +49,6 @@ class _ProgressHandler(logging.Handler):
 @logger(Field({"log_level": Field(str, is_required=False, default_value="INFO")}),
         description="Compact progress lines on stderr (step start/end, failed checks, asset messages).")
 def progress_logger(init_context) -> logging.Logger:
-    log = logging.Logger("salesdw", level=logging.INFO)
+    log = logging.Logger("salesdw", level=logging.DEBUG)
     log.addHandler(_ProgressHandler())
     return log

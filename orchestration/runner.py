@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -64,14 +64,15 @@ def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: st
     from orchestration.definitions import defs
 
     prepare_environment(settings)
-    started_at = datetime.now()
+    started_at = datetime.now(timezone.utc).replace(tzinfo=None)  # the ledger is in UTC
     ingest_config = {"profile": profile}
     if landing is not None:
         ingest_config["landing"] = str(Path(landing).resolve())
     job = defs.resolve_job_def("full_refresh")
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         result = job.execute_in_process(
-            run_config={"ops": {"ingest_exports": {"config": ingest_config}}},
+            run_config={"ops": {"ingest_exports": {"config": ingest_config}},
+                        "loggers": {"console": {"config": {"log_level": "INFO"}}}},
             instance=instance,
             raise_on_error=False,
             asset_selection=asset_selection,

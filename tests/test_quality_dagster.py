@@ -8,7 +8,7 @@ import pytest
 
 from orchestration.quality import results_store
 from orchestration.quality.asset_checks import build_quality_checks
-from orchestration.quality.resource import QualityResource
+from orchestration.resources import SalesdwResource
 from orchestration.quality.suites import load_suite
 from orchestration.settings import get_settings
 from tests.quality_support import MART_TABLES, build_marts_warehouse
@@ -36,7 +36,7 @@ def run(tmp_path_factory):
         con.execute("update marts.mart_rep_kpi_monthly set win_rate = 1.3 where rep_id = 'R2'")
     result = dg.materialize(
         [*(_stand_in(t) for t in MART_TABLES), published, *build_quality_checks("marts")],
-        resources={"quality": QualityResource(data_dir=str(data_dir))},
+        resources={"salesdw": SalesdwResource(data_dir=str(data_dir))},
         raise_on_error=False,
     )
     return result, settings

@@ -23,6 +23,7 @@ from dagster import (
 
 from ingestion.canonical import ENTITIES
 from ingestion.loader import IngestResult, ingest
+from ingestion.raw_zone import expose_file
 from orchestration.policies import TRANSIENT_RETRY, WAREHOUSE_POOL
 from orchestration.quality import CheckResult, results_store
 from orchestration.resources import SalesdwResource
@@ -97,6 +98,9 @@ def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw
                     f"{f.status:<14} {f.entity:<26} {f.file_path} read={f.rows_read} "
                     f"loaded={f.rows_loaded} quarantined={f.rows_quarantined}" + (f" - {f.error}" if f.error else "")),
             ))
+        # The raw assets as the warehouse sees them: raw.<entity> views over every batch, which
+        # the raw quality suite audits and dbt reads as sources.
+        expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
     files = [f for r in results for f in r.files]
     check_rows: list[CheckResult] = []
     for entity in selected:

@@ -2,7 +2,6 @@
 
     from orchestration.quality import run_suite, CheckResult, results_store, write_quality_report
     from orchestration.quality.asset_checks import build_quality_checks   # Dagster definitions
-    from orchestration.quality.resource import QualityResource
 
 Great Expectations is imported only when a suite runs (its import alone takes seconds), so the
 results store, the report and the Dagster definitions load fast.

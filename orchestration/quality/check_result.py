@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 # The columns of quality.check_results, in contract order, with their DuckDB types.
 CHECK_RESULT_COLUMNS: dict[str, str] = {
@@ -30,6 +30,11 @@ class CheckResult:
     observed_value: str
     details: str
     checked_at: datetime
+
+    @classmethod
+    def now(cls, **fields) -> "CheckResult":
+        """A result checked right now (UTC, like every checked_at)."""
+        return cls(checked_at=datetime.now(timezone.utc).replace(tzinfo=None), **fields)
 
     @property
     def blocking(self) -> bool:

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingestion.raw_zone import _parquet_select
+from ingestion.raw_zone import parquet_select
 from orchestration.quality.check_result import CHECK_RESULT_COLUMNS, CheckResult
 
 SUBDIR = "check_results"
@@ -59,7 +59,7 @@ def append(quality_dir: Path, results: Iterable[CheckResult]) -> Path | None:
 
 
 def _select_sql(quality_dir: Path) -> str:
-    return _parquet_select(results_dir(quality_dir), CHECK_RESULT_COLUMNS)
+    return parquet_select(results_dir(quality_dir), CHECK_RESULT_COLUMNS)
 
 
 def read(quality_dir: Path) -> pd.DataFrame:

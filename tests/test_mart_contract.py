@@ -1,0 +1,110 @@
+"""The mart contract of ../shared/spec/marts.md, transcribed by hand: every table, its grain and
+every column it names, checked against the published demo warehouse. Extra columns (numerators
+and denominators of ratios) are allowed; a missing or renamed column is a breaking change."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tests.conftest import shared_path
+
+KPI_COLUMNS = """rep_name team_id region gross_revenue refunds_amount net_revenue orders_count units_sold
+    active_customers new_customers opportunities_created opportunities_won opportunities_lost won_amount
+    win_rate avg_deal_size avg_sales_cycle_days calls visits meetings demos emails_sent inbound_emails
+    inbound_emails_answered avg_email_response_hours nps_responses nps_promoters nps_detractors nps
+    csat_responses csat_satisfied csat_rate revenue_target new_customers_target visits_target
+    revenue_attainment new_customers_attainment visits_attainment net_revenue_prev_month
+    revenue_growth_mom net_revenue_prev_year revenue_growth_yoy""".split()
+
+CONTRACT: dict[str, tuple[list[str], list[str]]] = {
+    # table: (grain, columns)
+    "fct_opportunities": (["opportunity_id"], """opportunity_id account_id owner_rep_id team_id region lead_id
+        lead_source product_id created_date close_date stage stage_order status amount stage_probability
+        weighted_amount max_stage_order_reached sales_cycle_days age_days is_closed is_won""".split()),
+    "mart_funnel_monthly": (["cohort_month", "team_id", "stage_order"], """cohort_month team_id stage stage_order
+        opportunities_reached opportunities_advanced stage_conversion_rate cumulative_conversion_rate
+        avg_days_in_stage""".split()),
+    "mart_lead_funnel_monthly": (["cohort_month", "lead_source"], """cohort_month lead_source leads_created
+        leads_qualified leads_converted opportunities_won won_amount qualification_rate conversion_rate
+        lead_to_win_rate avg_days_to_convert""".split()),
+    "mart_rep_kpi_monthly": (["month", "rep_id"], ["month", "rep_id", *KPI_COLUMNS]),
+    "mart_team_kpi_monthly": (["month", "team_id"], ["month", "team_id", *[c for c in KPI_COLUMNS if c not in (
+        "rep_name", "team_id", "region")], "total_spend", "spend_to_revenue_ratio", "open_pipeline_start",
+        "sales_velocity_per_day"]),
+    "mart_pipeline_forecast": (["close_month", "team_id"], """close_month team_id revenue_target won_amount
+        open_pipeline_amount weighted_pipeline_amount forecast_amount remaining_target coverage_ratio
+        gap_to_target""".split()),
+    "mart_budget_vs_actual": (["month", "team_id", "category"], """month team_id category budget_amount
+        actual_amount variance variance_pct utilization ytd_budget ytd_actual ytd_variance
+        is_over_budget""".split()),
+    "dim_customers": (["account_id"], """account_id account_name industry region city owner_rep_id team_id
+        created_date first_order_date last_order_date lifetime_orders lifetime_net_revenue orders_365d
+        net_revenue_365d recency_days r_score f_score m_score rfm_code lifecycle_stage recommended_action
+        latest_nps_score open_cases""".split()),
+    "fct_customer_lifecycle_monthly": (["month", "account_id"], """month account_id lifecycle_stage
+        previous_stage net_revenue""".split()),
+    "mart_lifecycle_monthly": (["month", "lifecycle_stage"], """month lifecycle_stage customers
+        share_of_customers entered exited reactivated net_revenue""".split()),
+    "mart_service_monthly": (["month", "team_id"], """month team_id cases_opened complaints_opened
+        cases_resolved median_first_response_hours median_resolution_hours first_response_breaches
+        first_response_breach_rate""".split()),
+}
+
+QUALITY = {
+    "ingestion_ledger": """batch_id profile entity file_path file_sha256 file_bytes status rows_read rows_loaded
+        rows_quarantined error started_at finished_at""".split(),
+    "quarantine": "batch_id profile entity file_path row_number raw_record reason quarantined_at".split(),
+    "check_results": """run_id layer asset check_name passed severity observed_value details
+        checked_at""".split(),
+}
+
+
+@pytest.fixture(scope="module")
+def con(demo_run):
+    shared_path("spec", "marts.md")  # the contract these lists transcribe
+    with duckdb.connect(str(demo_run.warehouse), read_only=True) as connection:
+        yield connection
+
+
+def columns_of(con, schema: str, table: str) -> dict[str, str]:
+    return dict(con.execute("select column_name, data_type from information_schema.columns "
+                            "where table_schema = ? and table_name = ?", [schema, table]).fetchall())
+
+
+@pytest.mark.parametrize("table", sorted(CONTRACT))
+def test_mart_has_every_contract_column_and_a_unique_grain(con, table):
+    grain, expected = CONTRACT[table]
+    actual = columns_of(con, "marts", table)
+    assert actual, f"marts.{table} does not exist"
+    missing = [c for c in expected if c not in actual]
+    assert not missing, f"marts.{table} lacks {missing}"
+    keys = ", ".join(grain)
+    [(rows, distinct)] = con.execute(
+        f"select count(*), count(distinct ({keys})) from marts.{table}").fetchall()
+    assert rows > 0, f"marts.{table} is empty on the demo data"
+    assert rows == distinct, f"marts.{table} grain ({keys}) is not unique"
+
+
+@pytest.mark.parametrize("table", sorted(CONTRACT))
+def test_money_is_decimal_18_2_and_months_are_dates(con, table):
+    actual = columns_of(con, "marts", table)
+    for column, data_type in actual.items():
+        if column in ("month", "cohort_month", "close_month"):
+            assert data_type == "DATE", (table, column)
+        if column.endswith("_amount") or column.endswith("revenue") or column in ("amount", "won_amount"):
+            assert data_type == "DECIMAL(18,2)", (table, column, data_type)
+
+
+@pytest.mark.parametrize("table", sorted(QUALITY))
+def test_quality_tables_have_the_contract_columns(con, table):
+    assert list(columns_of(con, "quality", table)) == QUALITY[table]
+
+
+def test_no_email_or_phone_column_in_any_mart(con):
+    names = [n for (n,) in con.execute("select column_name from information_schema.columns "
+                                       "where table_schema = 'marts'").fetchall()]
+    assert not [n for n in names if "email" in n and n not in (
+        "emails_sent", "inbound_emails", "inbound_emails_answered", "avg_email_response_hours",
+        "email_response_hours_total")]
+    assert not [n for n in names if "phone" in n]
