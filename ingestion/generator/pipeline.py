@@ -1,0 +1,229 @@
+"""Opportunities and their stage history.
+
+Each deal walks the stage ladder (prospecting ... negotiation) with a chance to be lost at every
+stage, now and then skipping a stage, until it is won or lost; what has not happened by the end of
+the period is still open. New accounts become customers when their first deal is won (the first
+order follows on the close date); customers get upsell deals over time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from ingestion.canonical import STAGES
+from ingestion.generator import output as out
+from ingestion.generator.catalog import Catalog, product_ids
+from ingestion.generator.customers import NEVER, Accounts, account_ids, lead_ids
+from ingestion.generator.org import rep_ids
+from ingestion.generator.period import SECONDS_PER_DAY, DaySampler, Period, business_seconds, rng_for
+from ingestion.generator.vocab import LOST_REASONS, REPORTING_CURRENCY
+
+OPEN, WON, LOST = 0, 1, 2
+N_LADDER = 5  # prospecting .. negotiation; then closed_won / closed_lost
+CLOSED_WON, CLOSED_LOST = STAGES.index("closed_won"), STAGES.index("closed_lost")
+# chance to be lost while in each ladder stage (upsell deals to existing customers: less)
+LOSS_CHANCE = np.array([0.22, 0.18, 0.16, 0.14, 0.12])
+UPSELL_LOSS_FACTOR = 0.6
+MEDIAN_DAYS_IN_STAGE = np.array([5.0, 8.0, 12.0, 10.0, 7.0])
+SKIP_CHANCE = 0.08
+SHARE_PROSPECTS_WITH_DEAL = 0.6
+UPSELL_DEALS_PER_YEAR = 1.2
+SHARE_OPEN_OVERDUE = 0.15
+SHARE_INCOMPLETE = 0.02  # each of: no created_at, no amount, no account_id (exports.md: legal)
+
+
+@dataclass
+class Opportunities:
+    account: np.ndarray  # the real account (also for the rows exported without account_id)
+    account_missing: np.ndarray
+    owner: np.ndarray
+    lead: np.ndarray  # -1 = none
+    product: np.ndarray  # -1 = none
+    created_ts: np.ndarray
+    created_missing: np.ndarray
+    entered_ts: np.ndarray  # (n, 5) when each ladder stage was entered, -1 = not (skipped or not yet)
+    outcome: np.ndarray  # OPEN / WON / LOST
+    close_ts: np.ndarray  # -1 while open
+    close_day: np.ndarray  # actual (closed) or expected (open) close date
+    stage: np.ndarray  # index into STAGES
+    updated_ts: np.ndarray
+    amount_cents: np.ndarray
+    amount_missing: np.ndarray
+    lost_reason: np.ndarray  # -1 = none
+
+    @property
+    def n(self) -> int:
+        return len(self.account)
+
+
+def _simulate(rng: np.random.Generator, created_ts: np.ndarray, loss_factor: float, period: Period) -> dict:
+    n = len(created_ts)
+    t = created_ts.astype(np.float64)
+    current = np.zeros(n, dtype=np.int64)
+    entered = np.full((n, N_LADDER), -1.0)
+    entered[:, 0] = t
+    outcome = np.full(n, OPEN)
+    close = np.full(n, -1.0)
+    running = np.ones(n, dtype=bool)
+    for _ in range(N_LADDER + 1):
+        idx = np.flatnonzero(running)
+        if len(idx) == 0:
+            break
+        stage = current[idx]
+        t_next = t[idx] + rng.lognormal(np.log(MEDIAN_DAYS_IN_STAGE[stage]), 0.7) * SECONDS_PER_DAY
+        lost = rng.random(len(idx)) < LOSS_CHANCE[stage] * loss_factor
+        won = ~lost & (stage == N_LADDER - 1)
+        closed = lost | won
+        close[idx[closed]] = t_next[closed]
+        outcome[idx[lost]] = LOST
+        outcome[idx[won]] = WON
+        running[idx[closed]] = False
+        advancing = idx[~closed]
+        following = current[advancing] + 1
+        skip = (rng.random(len(advancing)) < SKIP_CHANCE) & (following + 1 <= N_LADDER - 1)
+        following = following + skip
+        entered[advancing, following] = t_next[~closed]
+        current[advancing] = following
+        t[advancing] = t_next[~closed]
+
+    # what lies beyond the end of the period has not happened yet
+    entered[entered > period.end_ts] = -1.0
+    not_yet = close > period.end_ts
+    outcome[not_yet] = OPEN
+    close[not_yet] = -1.0
+    ladder_reached = np.where(entered >= 0, np.arange(N_LADDER), -1).max(axis=1)
+    stage = np.where(outcome == WON, CLOSED_WON, np.where(outcome == LOST, CLOSED_LOST, ladder_reached))
+    updated = np.maximum(entered.max(axis=1), close)
+    return {"entered": entered.astype(np.int64), "outcome": outcome, "close": close.astype(np.int64),
+            "stage": stage, "updated": updated.astype(np.int64)}
+
+
+def build_pipeline(period: Period, accounts: Accounts, catalog: Catalog, seed: int) -> Opportunities:
+    """Deals for every account; sets accounts.first_active_day for accounts won during the period."""
+    rng = rng_for(seed, "pipeline")
+    sampler = DaySampler(period)
+    start, end = period.start_day, period.end_day
+
+    # 1. first deals: one per converted lead, and some for existing prospects
+    converted = np.flatnonzero(accounts.lead >= 0)
+    prospects = np.flatnonzero(accounts.existing & ~accounts.buying_at_start)
+    prospects = prospects[rng.random(len(prospects)) < SHARE_PROSPECTS_WITH_DEAL]
+    lead_deal_ts = np.minimum(accounts.created_ts[converted] + rng.integers(60, 1800, len(converted)), period.end_ts)
+    prospect_day = sampler.sample(rng, np.full(len(prospects), start), np.full(len(prospects), end))
+    first_account = np.concatenate([converted, prospects])
+    prospect_ts = prospect_day * SECONDS_PER_DAY + business_seconds(rng, len(prospects))
+    first_created = np.concatenate([lead_deal_ts, prospect_ts])
+    first = _simulate(rng, first_created, 1.0, period)
+    won = first["outcome"] == WON
+    won_day = np.full(accounts.n, NEVER)
+    np.minimum.at(won_day, first_account[won], first["close"][won] // SECONDS_PER_DAY)
+    newly_won = won_day < NEVER
+    accounts.first_active_day = np.where(newly_won, won_day, accounts.first_active_day)
+
+    # 2. upsell deals for customers while they buy
+    customers = np.flatnonzero(accounts.first_active_day < NEVER)
+    lo = np.maximum(start, accounts.first_active_day[customers] + 30)
+    hi = np.minimum(accounts.churn_day[customers], end)
+    span = np.maximum(hi - lo + 1, 0)
+    n_upsell = rng.poisson(UPSELL_DEALS_PER_YEAR * span / 365.0)
+    upsell_account = np.repeat(customers, n_upsell)
+    upsell_day = sampler.sample(rng, np.repeat(lo, n_upsell), np.repeat(hi, n_upsell))
+    upsell_created = upsell_day * SECONDS_PER_DAY + business_seconds(rng, len(upsell_day))
+    upsell = _simulate(rng, upsell_created, UPSELL_LOSS_FACTOR, period)
+
+    account = np.concatenate([first_account, upsell_account])
+    created_ts = np.concatenate([first_created, upsell_created])
+    sim = {k: np.concatenate([first[k], upsell[k]]) for k in first}
+    is_first_deal = np.arange(len(account)) < len(first_account)
+    lead = np.where(is_first_deal, accounts.lead[account], -1)
+
+    # creation order gives the ids
+    order = np.lexsort((np.arange(len(account)), created_ts))
+    account, created_ts, lead, is_first_deal = account[order], created_ts[order], lead[order], is_first_deal[order]
+    sim = {k: v[order] for k, v in sim.items()}
+    n = len(account)
+    created_day = created_ts // SECONDS_PER_DAY
+    outcome = sim["outcome"]
+
+    close_day = np.where(outcome != OPEN, sim["close"] // SECONDS_PER_DAY, 0)
+    # open deals expect to close after the end; some are overdue (their close date has passed)
+    expected = np.maximum(created_day + rng.integers(20, 120, n), end + rng.integers(3, 100, n))
+    overdue = rng.random(n) < SHARE_OPEN_OVERDUE
+    expected = np.where(overdue, np.maximum(end - rng.integers(1, 30, n), created_day), expected)
+    close_day = np.where(outcome == OPEN, expected, close_day)
+
+    # deals carry a good part of the revenue: a first deal is a bigger project than an upsell
+    median_amount = np.where(is_first_deal, 150_000.0, 120_000.0)
+    amount = np.round(rng.lognormal(np.log(median_amount), 0.6) / 100) * 100 * 100  # whole hundreds, in cents
+    not_won = outcome != WON
+    share = SHARE_INCOMPLETE * n / max(int(not_won.sum()), 1)  # ~2% of all deals, never a won one
+    return Opportunities(
+        account=account,
+        account_missing=not_won & (rng.random(n) < share),
+        owner=accounts.owner_on(account, created_day),
+        lead=lead,
+        product=np.where(rng.random(n) < 0.9, catalog.pick(rng, n), -1),
+        created_ts=created_ts,
+        created_missing=not_won & (rng.random(n) < share),
+        entered_ts=sim["entered"],
+        outcome=outcome,
+        close_ts=sim["close"],
+        close_day=close_day,
+        stage=sim["stage"],
+        updated_ts=sim["updated"],
+        amount_cents=amount.astype(np.int64),
+        amount_missing=not_won & (rng.random(n) < share),
+        lost_reason=np.where(outcome == LOST, rng.integers(0, len(LOST_REASONS), n), -1),
+    )
+
+
+def opportunity_ids(opportunities: np.ndarray, null_mask: np.ndarray | None = None) -> pa.Array:
+    return out.ids("OPP", np.asarray(opportunities) + 1, 6, null_mask)
+
+
+def lead_opportunity(opps: Opportunities, n_leads: int) -> np.ndarray:
+    """The opportunity each converted lead became (-1 for the other leads)."""
+    result = np.full(n_leads, -1)
+    has_lead = np.flatnonzero(opps.lead >= 0)
+    result[opps.lead[has_lead]] = has_lead
+    return result
+
+
+def opportunities_table(opps: Opportunities, rows: slice) -> out.Table:
+    idx = np.arange(opps.n)[rows]
+    lead, product, reason = opps.lead[rows], opps.product[rows], opps.lost_reason[rows]
+    return {
+        "opportunity_id": opportunity_ids(idx),
+        "owner_rep_id": rep_ids(opps.owner[rows]),
+        "stage": out.pick(STAGES, opps.stage[rows]),
+        "account_id": account_ids(opps.account[rows], null_mask=opps.account_missing[rows]),
+        "lead_id": lead_ids(np.maximum(lead, 0), null_mask=lead < 0),
+        "product_id": out.with_nulls(product_ids(np.maximum(product, 0)), product < 0),
+        "created_at": out.timestamps(opps.created_ts[rows], null_mask=opps.created_missing[rows]),
+        "close_date": out.dates(opps.close_day[rows]),
+        "amount": out.money(opps.amount_cents[rows], null_mask=opps.amount_missing[rows]),
+        "currency": out.constant(REPORTING_CURRENCY, len(idx)),
+        "lost_reason": out.pick(LOST_REASONS, np.maximum(reason, 0), null_mask=reason < 0),
+        "updated_at": out.timestamps(opps.updated_ts[rows]),
+    }
+
+
+def stage_history_table(opps: Opportunities, rows: slice) -> out.Table:
+    """One row per stage an opportunity entered: the ladder stages it did not skip, then its close."""
+    idx = np.arange(opps.n)[rows]
+    entered = opps.entered_ts[rows]
+    closed = opps.outcome[rows] != OPEN
+    # (opportunity, stage, time) in opportunity order, then time order
+    ladder_opp, ladder_stage = np.nonzero(entered >= 0)
+    opp = np.concatenate([ladder_opp, np.flatnonzero(closed)])
+    stage = np.concatenate([ladder_stage, opps.stage[rows][closed]])
+    when = np.concatenate([entered[ladder_opp, ladder_stage], opps.close_ts[rows][closed]])
+    order = np.lexsort((when, opp))
+    return {
+        "opportunity_id": opportunity_ids(idx[opp[order]]),
+        "stage": out.pick(STAGES, stage[order]),
+        "entered_at": out.timestamps(when[order]),
+    }
