@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -36,6 +37,9 @@ def generate(
     start: Annotated[str, typer.Option(help="First month of data, YYYY-MM.")] = "2024-01",
     months: Annotated[int, typer.Option(help="Number of months of data.")] = 24,
     dirty: Annotated[bool, typer.Option(help="Add a known, reported number of bad rows and files.")] = False,
+    flavor: Annotated[str, typer.Option(click_type=click.Choice(["canonical", "zh"]), help=(
+        "canonical: the format of exports.md (profile canonical); zh: the same data as a Chinese CRM "
+        "exports it (profile crm_zh: write it to <data dir>/landing/crm_zh)."))] = "canonical",
 ) -> None:
     """Write synthetic exports for a fictional company in the canonical format (exports.md)."""
     from ingestion.generator import generate as generate_exports
@@ -50,7 +54,8 @@ def generate(
                 tasks[entity] = bar.add_task(entity, total=total)
             bar.update(tasks[entity], completed=done, total=total)
 
-        report = generate_exports(out, scale=scale, seed=seed, start=start, months=months, dirty=dirty, progress=progress)
+        report = generate_exports(out, scale=scale, seed=seed, start=start, months=months, dirty=dirty,
+                                  progress=progress, flavor=flavor)
     table = Table(title=f"Exports written to {out}", show_edge=False)
     table.add_column("entity")
     table.add_column("rows", justify="right")

@@ -36,6 +36,8 @@ class _ProgressHandler(logging.Handler):
             _console.print(f"[red]✘ {step} failed[/]: {record.getMessage().splitlines()[-1][:300]}")
         elif kind == "STEP_SKIPPED":
             _console.print(f"[yellow]– {step} skipped[/] (an upstream step or blocking check failed)")
+        elif kind == "ASSET_MATERIALIZATION" and event.asset_key is not None:
+            _console.print(f"  [dim]✓ {event.asset_key.to_user_string()}[/]")
         elif kind == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             evaluation = getattr(data, "evaluation", data)

@@ -8,6 +8,7 @@ the published warehouse.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class RunOutcome:
     success: bool
     started_at: datetime
     failed_steps: list[str] = field(default_factory=list)
+    failure_messages: list[str] = field(default_factory=list)
     skipped_steps: list[str] = field(default_factory=list)
     failed_checks: list[tuple[str, str, str]] = field(default_factory=list)  # asset, check, severity
     checks_passed: int = 0
@@ -69,7 +71,11 @@ def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: st
     if landing is not None:
         ingest_config["landing"] = str(Path(landing).resolve())
     job = defs.resolve_job_def("full_refresh")
-    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+    # dagster-dbt echoes every dbt log line to stdout: keep those in a file, the console gets the
+    # compact progress lines (orchestration/progress.py, on stderr) and the summary.
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance, \
+            open(settings.logs_dir / "last_run.log", "w") as run_log, contextlib.redirect_stdout(run_log):
         result = job.execute_in_process(
             run_config={"ops": {"ingest_exports": {"config": ingest_config}},
                         "loggers": {"console": {"config": {"log_level": "INFO"}}}},
@@ -82,6 +88,10 @@ def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: st
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
                 outcome.failed_steps.append(event.step_key)
+                error = getattr(event.event_specific_data, "error", None)
+                cause = error.cause if error is not None and error.cause is not None else error
+                if cause is not None:
+                    outcome.failure_messages.append(f"{event.step_key}: {cause.message.strip().splitlines()[0][:400]}")
             elif event.event_type_value == "STEP_SKIPPED":
                 outcome.skipped_steps.append(event.step_key)
         for evaluation in result.get_asset_check_evaluations():

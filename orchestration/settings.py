@@ -63,6 +63,10 @@ class Settings:
         return self.data_dir / "dagster"
 
     @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
     def lock_file(self) -> Path:
         return self.data_dir / ".run.lock"
 

@@ -97,7 +97,10 @@ def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome,
     else:
         console.print("[red]Not published[/]: the previous warehouse (if any) is untouched. "
                       f"Failed steps: {', '.join(outcome.failed_steps) or 'none'}")
+        for message in outcome.failure_messages:
+            console.print(f"  [red]{message}[/]")
     console.print(f"Data quality report {settings.reports_dir / 'data_quality.html'}")
+    console.print(f"dbt and run log {settings.logs_dir / 'last_run.log'}")
     console.print(f"run {outcome.run_id} finished in {elapsed:.1f} s")
 
 
