@@ -33,7 +33,7 @@ run: $(STAMP)  ## the demo: generate scale-1 exports, ingest, build, check, publ
 	$(VENV)/bin/salesdw demo --scale $(or $(SCALE),1)
 
 test: $(STAMP)  ## the whole test suite
-	$(VENV)/bin/pytest -n 2 --dist loadgroup -q
+	$(VENV)/bin/pytest -n 2 --dist loadfile -q
 
 dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000 for the same definitions
 	mkdir -p $(DATA_DIR)/dagster && cp dagster.yaml $(DATA_DIR)/dagster/dagster.yaml
