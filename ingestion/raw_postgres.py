@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 from pathlib import Path
 
 import duckdb
 import psycopg
 import pyarrow.csv as arrow_csv
-from psycopg import errors, sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg import sql
 
 from ingestion.canonical import ENTITIES
+from ingestion.postgres import ensure_database, postgres_type
 from ingestion.raw_zone import parquet_select, raw_columns
 
 log = logging.getLogger(__name__)
@@ -32,20 +31,9 @@ RAW_SCHEMA = "raw"
 _BATCH_ROWS = 50_000
 # Canonical types (ingestion/canonical.py) are spelled the SQL-standard way PostgreSQL also reads;
 # only VARCHAR gets PostgreSQL's idiomatic name.
-_SAME_SPELLING = re.compile(r"DATE|TIMESTAMP|INTEGER|BIGINT|DECIMAL\(\d+,\s*\d+\)")
 # PostgreSQL's CSV: an unquoted empty field is NULL and "" is an empty string, which is exactly how
 # Arrow writes nulls and (always quoted) strings.
 _CSV_OPTIONS = arrow_csv.WriteOptions(include_header=False, quoting_style="needed")
-
-
-def postgres_type(canonical_type: str) -> str:
-    """The PostgreSQL spelling of a raw-zone column type; ValueError for a type it cannot hold."""
-    spelled = canonical_type.strip().upper()
-    if spelled == "VARCHAR":
-        return "text"
-    if _SAME_SPELLING.fullmatch(spelled):
-        return spelled.lower()
-    raise ValueError(f"no PostgreSQL type for raw-zone type {canonical_type}")
 
 
 def load_raw_zone(raw_dir: Path, url: str) -> dict[str, int]:
@@ -69,25 +57,6 @@ def load_raw_zone(raw_dir: Path, url: str) -> dict[str, int]:
             log.debug("raw.%s: %d rows", name, loaded[name])
     log.info("loaded %d raw rows into %d PostgreSQL tables", sum(loaded.values()), len(loaded))
     return loaded
-
-
-def ensure_database(url: str) -> None:
-    """Create the database `url` names when it does not exist yet."""
-    try:
-        psycopg.connect(url).close()
-        return
-    except psycopg.OperationalError as exc:
-        if "does not exist" not in str(exc):
-            raise
-    dbname = conninfo_to_dict(url).get("dbname")
-    if not dbname:
-        raise ValueError("the PostgreSQL URL names no database")
-    # CREATE DATABASE cannot run inside a transaction: autocommit on the maintenance database.
-    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as admin:
-        try:
-            admin.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
-        except errors.DuplicateDatabase:
-            pass  # created concurrently
 
 
 def _replace_table(cur: psycopg.Cursor, name: str, columns: dict[str, str]) -> None:

@@ -27,7 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 import duckdb
 import psycopg
 from psycopg import errors, sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
+
+from ingestion.postgres import ensure_database, postgres_type
 
 log = logging.getLogger(__name__)
 
@@ -40,35 +42,6 @@ _PUBLISH_LOCK_KEY = 0x5A1E5D5
 _COPY_CHUNK_BYTES = 1 << 20
 
 # DuckDB type (as information_schema spells it) -> PostgreSQL type. DECIMAL(p,s) is handled apart.
-_TYPE_MAP = {
-    "BOOLEAN": "boolean",
-    "TINYINT": "smallint",
-    "SMALLINT": "smallint",
-    "INTEGER": "integer",
-    "BIGINT": "bigint",
-    "HUGEINT": "numeric(39,0)",
-    "UTINYINT": "smallint",
-    "USMALLINT": "integer",
-    "UINTEGER": "bigint",
-    "UBIGINT": "numeric(20,0)",
-    "UHUGEINT": "numeric(39,0)",
-    "FLOAT": "real",
-    "DOUBLE": "double precision",
-    "VARCHAR": "text",
-    "DATE": "date",
-    "TIME": "time",
-    "TIMESTAMP": "timestamp",
-    "TIMESTAMP_S": "timestamp",
-    "TIMESTAMP_MS": "timestamp",
-    "TIMESTAMP_NS": "timestamp",
-    "TIMESTAMP WITH TIME ZONE": "timestamptz",
-    "INTERVAL": "interval",
-    "UUID": "uuid",
-    "JSON": "jsonb",
-}
-_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
-
-
 class PublishError(RuntimeError):
     """A publish failed; the previous publish is still in place. The message never holds a password."""
 
@@ -99,17 +72,6 @@ class _Table:
     @property
     def qualified(self) -> str:
         return f"{self.schema}.{self.name}"
-
-
-def postgres_type(duckdb_type: str) -> str:
-    """The faithful PostgreSQL type for a DuckDB column type; ValueError when there is none."""
-    spelled = duckdb_type.strip().upper()
-    if m := _DECIMAL.fullmatch(spelled):
-        return f"numeric({m.group(1)},{m.group(2)})"
-    try:
-        return _TYPE_MAP[spelled]
-    except KeyError:
-        raise ValueError(f"no PostgreSQL mapping for DuckDB type {duckdb_type}") from None
 
 
 def mask_url(url: str) -> str:
@@ -158,7 +120,7 @@ def publish_to_postgres(warehouse: Path, url: str, *, schemas: Sequence[str] = (
     try:
         with duckdb.connect(str(warehouse), read_only=True) as duck:
             plan, skipped = _plan(duck, schemas, quality_tables)
-            _ensure_database(url)
+            ensure_database(url)
             _ensure_reader_role(url)
             with psycopg.connect(url) as pg:
                 database = pg.info.dbname
@@ -210,25 +172,6 @@ def _plan(duck: duckdb.DuckDBPyConnection, schemas: Iterable[str], quality_table
                 raise ValueError(f"{schema}.{table}.{column}: {exc}") from None
         plan.setdefault(schema, []).append(_Table(schema, table, tuple(columns)))
     return plan, tuple(skipped)
-
-
-def _ensure_database(url: str) -> None:
-    try:
-        psycopg.connect(url).close()
-        return
-    except psycopg.OperationalError as exc:
-        if "does not exist" not in str(exc):
-            raise
-    dbname = _conninfo(url).get("dbname")
-    if not dbname:
-        raise ValueError("the PostgreSQL URL names no database")
-    # CREATE DATABASE cannot run inside a transaction: autocommit on the maintenance database.
-    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as admin:
-        try:
-            admin.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
-            log.info("created PostgreSQL database %s", dbname)
-        except errors.DuplicateDatabase:
-            pass  # created concurrently
 
 
 def _ensure_reader_role(url: str) -> None:
