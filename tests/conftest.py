@@ -87,7 +87,10 @@ def salesdw(*args: str, data_dir: Path, env: dict | None = None, timeout: int = 
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> DemoRun:
-    root = tmp_path_factory.getbasetemp().parent  # shared by every xdist worker of this session
+    # Under xdist every worker's basetemp sits in one per-session folder: share the build there.
+    # Without xdist use this session's own basetemp (its parent outlives the session).
+    basetemp = tmp_path_factory.getbasetemp()
+    root = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
     data_dir = root / f"demo-s{DEMO_SCALE}-seed{DEMO_SEED}"
     exports = data_dir / "landing" / "canonical"
     done = data_dir / "demo_run.json"

@@ -58,7 +58,7 @@ def test_readme_example_is_a_valid_profile(tmp_path):
 
 
 def test_unknown_profile_name_lists_the_builtin_ones():
-    with pytest.raises(ProfileError, match=r"profile 'nope' not found.*canonical, maven_crm"):
+    with pytest.raises(ProfileError, match=r"profile 'nope' not found.*canonical, crm_zh, maven_crm, salesforce"):
         load_profile("nope")
 
 

@@ -86,10 +86,21 @@ def _write_master_data(exports: Exports, company: Company, progress: Progress | 
                   lambda rows: stage_history_table(opps, rows), progress)
 
 
+FLAVORS = ("canonical", "zh")
+
+
 def generate(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2024-01", months: int = 24,
-             dirty: bool = False, progress: Progress | None = None) -> GenerateReport:
+             dirty: bool = False, progress: Progress | None = None, flavor: str = "canonical") -> GenerateReport:
     """Write the canonical exports of the demo company into out_dir (see exports.md): one folder per
-    entity, `_manifest.json` on top. Same arguments -> byte-identical files."""
+    entity, `_manifest.json` on top. Same arguments -> byte-identical files. flavor="zh" writes the
+    same data as a Chinese CRM exports it (profile crm_zh; see flavor_zh.py)."""
+    if flavor not in FLAVORS:
+        raise ValueError(f"unknown flavor {flavor!r}; flavors: {', '.join(FLAVORS)}")
+    if flavor == "zh":
+        from ingestion.generator.flavor_zh import generate_zh  # it generates the canonical data first
+
+        return generate_zh(out_dir, scale=scale, seed=seed, start=start, months=months, dirty=dirty,
+                           progress=progress)
     began = time.perf_counter()
     out_dir = Path(out_dir)
     company = build_company(scale, seed, start, months)  # validates the arguments first
