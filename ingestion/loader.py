@@ -34,13 +34,15 @@ from ingestion.ledger import (
     write_ledger_row,
 )
 from ingestion.mapping import RAW_RECORD, REASON, MappingError, build_query
-from ingestion.profile import Profile, SourceSpec, load_profile, quote_ident, quote_literal
+from ingestion.profile import NO_EXTENSION_DOWNLOADS, Profile, SourceSpec, load_profile, quote_ident, quote_literal
 from ingestion.raw_zone import QUARANTINE_COLUMNS
 from ingestion.readers import ROW_NUMBER, ReadError, SourceTable, one_line, open_source
+from orchestration.faults import crash_point
 
 LOADED, DUPLICATE, REJECTED = "loaded", "duplicate_file", "rejected"
 _BATCH_TIME = "%Y%m%dT%H%M%S%f"
 _BATCH_ID = re.compile(r"^(\d{8}T\d{12})-")
+_WORK_PREFIX = "ingest-"
 
 
 @dataclass(frozen=True)
@@ -173,16 +175,23 @@ def ingest(
 
     tmp_root = Path(tmp_dir) if tmp_dir is not None else raw_dir.parent / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix="ingest-", dir=tmp_root))
-    con = duckdb.connect(config={"temp_directory": str(work_dir / "duckdb"), "preserve_insertion_order": True})
+    # Work folders of killed ingests (one writer at a time: any left now is a crashed run's).
+    for stale in tmp_root.glob(f"{_WORK_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+        result.orphans_removed.append(stale)
+    work_dir = Path(tempfile.mkdtemp(prefix=_WORK_PREFIX, dir=tmp_root))
+    con = duckdb.connect(config={"temp_directory": str(work_dir / "duckdb"), "preserve_insertion_order": True,
+                                 **NO_EXTENSION_DOWNLOADS})
     con.execute("set enable_progress_bar = false")
     hashes: dict[Path, tuple[str | None, int | None, str | None]] = {}  # sha256, bytes, read error
+    signatures: dict[Path, tuple[int, int]] = {}  # size and mtime before hashing
     try:
         for spec, path in _matched_files(landing_dir, profile, entities):
             rel = path.relative_to(landing_dir).as_posix()
             if path not in hashes:
                 try:
-                    hashes[path] = (file_sha256(path), path.stat().st_size, None)
+                    signatures[path] = _signature(path)
+                    hashes[path] = (file_sha256(path), signatures[path][0], None)
                 except OSError as exc:  # e.g. no permission: this file is rejected, the others go on
                     hashes[path] = (None, None, f"cannot read file: {exc.strerror or exc}")
             sha, size, unreadable = hashes[path]
@@ -199,7 +208,7 @@ def ingest(
                 outcome = FileOutcome(batch_id, profile.name, spec.entity, rel, DUPLICATE)
             else:
                 outcome = _load_file(con, spec, path, rel, profile.name, batch_id, batch_at,
-                                     raw_dir, quality_dir, reporting_currency, work_dir)
+                                     raw_dir, quality_dir, reporting_currency, work_dir, signatures[path])
             write_ledger_row(con, quality_dir, {
                 **ledger_row, "status": outcome.status, "rows_read": outcome.rows_read,
                 "rows_loaded": outcome.rows_loaded, "rows_quarantined": outcome.rows_quarantined,
@@ -218,8 +227,21 @@ def ingest(
     return result
 
 
+def _signature(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _changed_since(path: Path, signature: tuple[int, int]) -> bool:
+    try:
+        return _signature(path) != signature
+    except OSError:  # deleted or moved away meanwhile
+        return True
+
+
 def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, batch_id: str,
-               batch_at: datetime, raw_dir: Path, quality_dir: Path, currency: str, work_dir: Path) -> FileOutcome:
+               batch_at: datetime, raw_dir: Path, quality_dir: Path, currency: str, work_dir: Path,
+               signature: tuple[int, int]) -> FileOutcome:
     ent = ENTITIES[spec.entity]
 
     def rejected(reason: str) -> FileOutcome:
@@ -242,6 +264,12 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
     finally:
         if source is not None:
             source.close()
+    if _changed_since(path, signature):
+        # Still being written (a copy in progress): what was read matches neither the hash nor the
+        # finished file. Nothing is committed; the finished file has a new hash and loads next run.
+        con.execute(f"drop table if exists {staged}")
+        return rejected("the file changed while it was being read (still being written?); "
+                        "it is read again on the next run")
     try:
         (rows_read,) = con.execute(f"select count(*) from {staged}").fetchone()
         loaded_at = quote_literal(batch_at.isoformat(sep=" "))
@@ -256,6 +284,7 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
             con, f"select {typed}, {lineage} from {staged} where {REASON} is null",
             raw_dir / spec.entity / f"{batch_id}.parquet",
         )
+        crash_point("ingest")
         rows_quarantined = 0
         (bad,) = con.execute(f"select count(*) from {staged} where {REASON} is not null").fetchone()
         if bad:

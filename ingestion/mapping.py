@@ -12,6 +12,7 @@ parse is never turned into NULL: the row is quarantined with a reason naming the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ingestion.canonical import DATE, INTEGER, TIMESTAMP, VARCHAR, Column, Entity
@@ -22,6 +23,10 @@ REASON = "__reason"
 RAW_RECORD = "__raw_record"
 _SHOWN_VALUE_CHARS = 80  # long values are cut in reasons (the full text is in raw_record)
 _EXCEL_MAX_SERIAL = 2958465  # 9999-12-31
+# Nothing a sales export records happened before Excel's day 1; an earlier date is a 2-digit year
+# (`24-01-05` reads as year 24) or a typo, and one such row would stretch every month spine of
+# the marts back to it.
+EARLIEST_DATE = "1900-01-01"
 
 
 class MappingError(Exception):
@@ -42,16 +47,35 @@ def _find_header(name: str, headers: list[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def resolve(spec: SourceSpec, ent: Entity, headers: list[str]) -> dict[str, ResolvedColumn]:
+def _plain_name(header: str) -> str:
+    """`Amount (CNY)` / `Close Date` -> `amount` / `close_date`: how Excel and people rename columns."""
+    without_unit = re.sub(r"[(\[（【].*?[)\]）】]", " ", header)
+    return re.sub(r"[^0-9a-z]+", "_", without_unit.lower()).strip("_")
+
+
+def _renamed_as(name: str, headers: list[str]) -> str | None:
+    """The file's header that looks like canonical column `name` renamed, if exactly one does."""
+    candidates = [h for h in headers if h.strip().lower() != name and _plain_name(h) == name]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def resolve(spec: SourceSpec, ent: Entity, headers: list[str],
+            duplicated: frozenset[str] = frozenset()) -> dict[str, ResolvedColumn]:
     """Bind each canonical column to the file's columns; MappingError names what is missing."""
     resolved: dict[str, ResolvedColumn] = {}
     missing: list[str] = []
+    problems: list[str] = []
     for col in ent.columns:
         mapping = spec.columns.get(col.name)
         if mapping is None and spec.columns_by_name:
             header = _find_header(col.name, headers)
+            renamed = _renamed_as(col.name, headers) if header is None else None
             if header is None and col.required:
-                missing.append(f"required column {col.name!r}")
+                missing.append(f"required column {col.name!r}" + (f" (found {renamed!r}: renamed?)" if renamed else ""))
+            elif renamed:
+                # Reading NULL here would silently drop the column's values (e.g. every amount).
+                problems.append(f"column {renamed!r} looks like {col.name!r} renamed: rename it back to "
+                                f"{col.name!r} or map it in a profile")
             resolved[col.name] = ResolvedColumn(ColumnMapping(col.name, column=col.name) if header else None, header)
             continue
         if mapping is None:
@@ -72,13 +96,23 @@ def resolve(spec: SourceSpec, ent: Entity, headers: list[str]) -> dict[str, Reso
     for ref in spec.filter_columns:
         if _find_header(ref, headers) is None:
             missing.append(f"column {ref!r} (used by the row filter)")
+    # A header the file repeats: which of its columns holds the values is anybody's guess.
+    used = [r.header for r in resolved.values() if r.header] + [
+        ref for m in spec.columns.values() for ref in m.expr_columns] + list(spec.filter_columns)
+    for name in dict.fromkeys(u.strip().lower() for u in used):
+        if name in duplicated:
+            problems.append(f"column {name!r} appears more than once in the header")
     if missing:
-        raise MappingError("missing " + ", ".join(dict.fromkeys(missing)))
+        delimiters = [d for d in ";\t|," if len(headers) == 1 and d in headers[0]]
+        hint = f" (the header is one column: is the delimiter {delimiters[0]!r}?)" if delimiters else ""
+        problems.insert(0, "missing " + ", ".join(dict.fromkeys(missing)) + hint)
+    if problems:
+        raise MappingError("; ".join(problems))
     return resolved
 
 
 def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_currency: str) -> str:
-    resolved = resolve(spec, ent, source.columns)
+    resolved = resolve(spec, ent, source.columns, source.duplicated)
     originals = [(quote_ident(f"__o{i}"), h) for i, h in enumerate(source.columns)]
     orig_cols = ", ".join(alias for alias, _ in originals)
     orig_list = (", " + orig_cols) if originals else ""
@@ -220,6 +254,12 @@ def _column_reasons(col: Column, m: str) -> list[str]:
         reasons.append(
             f"case when {m} is not null and {name} is null then "
             f"{quote_literal(col.name + ': cannot parse ')} || '''' || {_shown(m)} || ''' as {_kind(col)}' end"
+        )
+    if col.type in (DATE, TIMESTAMP):
+        reasons.append(
+            f"case when {name} < date {quote_literal(EARLIEST_DATE)} then "
+            f"{quote_literal(col.name + ': ')} || '''' || {_shown(m)} || "
+            f"{quote_literal(chr(39) + ' is before ' + EARLIEST_DATE + ' (a 2-digit year?)')} end"
         )
     if col.enum:
         allowed = ", ".join(quote_literal(v) for v in col.enum)

@@ -37,6 +37,9 @@ _FORBIDDEN_SQL_WORDS = re.compile(
     r"commit|rollback|use|with|union|returning)\b",
     re.IGNORECASE,
 )
+# A profile expression naming an extension's function must not make DuckDB download and load
+# native code (at validation or ingestion): the engines that run profile SQL use these settings.
+NO_EXTENSION_DOWNLOADS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 _VALID_FORMATS: set[str] = set()  # strptime formats DuckDB accepted already (profiles share a few)
 _PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -143,6 +146,11 @@ def format_of(path: Path) -> str | None:
     return None
 
 
+def is_profile_name(text: str) -> bool:
+    """A name that selects a profile in ingestion/profiles/ (never a path: no '/', '.' or '..')."""
+    return bool(_PROFILE_NAME.match(text))
+
+
 def available_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILES_DIR.glob("*.yml"))
 
@@ -177,7 +185,7 @@ class _Parser:
     @property
     def _con(self) -> duckdb.DuckDBPyConnection:
         if self._connection is None:  # only profiles with expressions or new formats need DuckDB
-            self._connection = duckdb.connect()
+            self._connection = duckdb.connect(config=NO_EXTENSION_DOWNLOADS)
         return self._connection
 
     def fail(self, where: str, message: str) -> ProfileError:

@@ -29,6 +29,10 @@ ROW_NUMBER = "__row_number"  # internal name: cannot clash with a real export's 
 _CHUNK_BYTES = 1 << 20
 _XLSX_BATCH_ROWS = 20_000
 _NATIVE_ENCODINGS = ("utf-8", "utf-8-sig")  # DuckDB reads these itself (a BOM is skipped)
+# Wider than any real export (PostgreSQL tables stop at 1,600 columns): a wider "table" is a wrong
+# delimiter or not a table, and each column costs the reader a 32 KB vector per 2,048 rows.
+MAX_COLUMNS = 2048
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 class ReadError(Exception):
@@ -42,6 +46,9 @@ class SourceTable:
     relation: str
     columns: list[str]
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+    # Header names (lower case) the file holds more than once; `columns` renamed the repeats
+    # (`status`, `status_1`), so a mapping that names one of them is ambiguous.
+    duplicated: frozenset[str] = frozenset()
 
     def close(self) -> None:
         for fn in reversed(self.cleanup):
@@ -69,10 +76,18 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, spec: Sour
 
 _INFORMATIVE = re.compile(r"Expected Number of Columns|Invalid unicode|unterminated quote|Maximum line size|"
                           r"not possible to automatically detect|not utf-8|Conversion Error|No such file")
+# DuckDB errors whose own words do not say what is wrong with the file.
+_REWORDED = {
+    # a line longer than the reader's whole buffer (the one-line-too-long case names the line)
+    "does not support a full read on this file": "a line is longer than the maximum line size of 2,000,000 bytes",
+}
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
     """DuckDB errors span many lines (the raw line, hints, reader settings): keep the cause."""
+    for marker, reworded in _REWORDED.items():
+        if marker in str(exc):
+            return reworded
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
     if not lines:
         return type(exc).__name__
@@ -93,20 +108,41 @@ def _text_file(path: Path, fmt: str, encoding: str, tmp_dir: Path) -> tuple[Path
     tmp_dir.mkdir(parents=True, exist_ok=True)
     target = tmp_dir / f"{_unique_name('transcoded')}{'.json' if fmt.startswith('json') else '.csv'}"
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    # GB18030 and the 8-bit codecs decode almost any bytes, so a UTF-8 file declared as one of them
+    # would load as mojibake: notice when the bytes are UTF-8 with non-ASCII text all along.
+    utf8 = codecs.getincrementaldecoder("utf-8")(errors="strict") if _ascii_compatible(encoding) else None
+    non_ascii = False
     opener = gzip.open if compressed else open
     offset = 0
     try:
         with opener(path, "rb") as src, open(target, "w", encoding="utf-8", newline="") as out:
+            utf8_instead = ReadError(f"the file is UTF-8 encoded, but the profile declares {encoding}: "
+                                     "declare utf-8 (or re-export the file in the declared encoding)")
             while chunk := src.read(_CHUNK_BYTES):
+                if utf8 is not None:
+                    try:
+                        utf8.decode(chunk)
+                        non_ascii = non_ascii or not chunk.isascii()
+                    except UnicodeDecodeError:
+                        utf8 = None  # not UTF-8: the declared encoding it is
                 try:
                     out.write(decoder.decode(chunk))
                 except UnicodeDecodeError as exc:
+                    if utf8 is not None and non_ascii:
+                        raise utf8_instead from None
                     raise ReadError(f"cannot decode as {encoding} near byte {offset + exc.start}") from None
                 offset += len(chunk)
             try:
                 out.write(decoder.decode(b"", final=True))
             except UnicodeDecodeError:
                 raise ReadError(f"cannot decode as {encoding}: truncated character at end of file") from None
+            if utf8 is not None and non_ascii:
+                try:
+                    utf8.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    pass  # it ends mid-character: not UTF-8 after all
+                else:
+                    raise utf8_instead
     except (OSError, EOFError) as exc:
         target.unlink(missing_ok=True)
         raise ReadError(f"cannot read file: {exc}") from None
@@ -116,6 +152,13 @@ def _text_file(path: Path, fmt: str, encoding: str, tmp_dir: Path) -> tuple[Path
     return target, [lambda: target.unlink(missing_ok=True)]
 
 
+def _ascii_compatible(encoding: str) -> bool:
+    try:
+        return "a,\n".encode(encoding) == b"a,\n" and not encoding.startswith("utf-8")
+    except (LookupError, UnicodeError):
+        return False
+
+
 def _csv_header(path: Path, compressed: bool, delimiter: str, quote: str) -> list[str]:
     """The header record, parsed by Python's csv module (RFC 4180), so DuckDB never has to sniff."""
     opener = gzip.open if compressed else open
@@ -123,12 +166,28 @@ def _csv_header(path: Path, compressed: bool, delimiter: str, quote: str) -> lis
         with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
             header = next(csv.reader(fh, delimiter=delimiter, quotechar=quote, doublequote=True, strict=True), None)
     except UnicodeDecodeError:
+        with opener(path, "rb") as fh:
+            if fh.read(2) in _UTF16_BOMS:
+                raise ReadError("the file is UTF-16 (it starts with a UTF-16 byte-order mark), not utf-8: "
+                                "declare `encoding: utf-16` in the profile") from None
         raise ReadError("not utf-8 encoded: declare the file's encoding in the profile") from None
     except (csv.Error, OSError, EOFError) as exc:
         raise ReadError(f"cannot read the header row: {exc}") from None
     if not header or not any(h.strip() for h in header):
         raise ReadError("no header row")
-    return _dedupe([h or f"column{i + 1}" for i, h in enumerate(header)])
+    return [h or f"column{i + 1}" for i, h in enumerate(header)]
+
+
+def _checked_columns(names: list[str]) -> tuple[list[str], frozenset[str]]:
+    """Unique column names for DuckDB, and the names the file repeats; refuses absurd widths."""
+    if len(names) > MAX_COLUMNS:
+        raise ReadError(f"{len(names):,} columns, more than the {MAX_COLUMNS:,} a table export can have "
+                        "(wrong delimiter, or not a table?)")
+    counts: dict[str, int] = {}
+    for name in names:
+        key = name.strip().lower()
+        counts[key] = counts.get(key, 0) + 1
+    return _dedupe(names), frozenset(k for k, n in counts.items() if n > 1)
 
 
 def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> SourceTable:
@@ -136,7 +195,7 @@ def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> Sou
     delimiter = spec.delimiter or ("\t" if fmt.startswith("tsv") else ",")
     compressed = text_path == path and fmt.endswith(".gz")
     try:
-        columns = _csv_header(text_path, compressed, delimiter, spec.quote)
+        columns, duplicated = _checked_columns(_csv_header(text_path, compressed, delimiter, spec.quote))
     except ReadError:
         for fn in cleanup:
             fn()
@@ -151,20 +210,38 @@ def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> Sou
         f"compression = {quote_literal('gzip' if compressed else 'none')}, encoding = 'utf-8')"
     )
     relation = f"(select row_number() over () as {ROW_NUMBER}, * from {reader})"
-    return SourceTable(relation, columns, cleanup)
+    return SourceTable(relation, columns, cleanup, duplicated)
 
 
 def _open_parquet(con, path: Path) -> SourceTable:
     reader = f"read_parquet({quote_literal(str(path))}, file_row_number = true)"
     columns = [c for c in con.sql(f"select * from {reader} limit 0").columns if c != "file_row_number"]
+    _checked_columns(columns)
     projection = ", ".join(f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}" for c in columns)
     return SourceTable(f"(select file_row_number + 1 as {ROW_NUMBER}, {projection} from {reader})", columns)
+
+
+def _first_character(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return fh.read(4096).decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")[:1]
 
 
 def _open_json(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> SourceTable:
     text_path, cleanup = _text_file(path, fmt, spec.encoding, tmp_dir)
     table = _unique_name("json_src")
     layout = "array" if fmt == "json" else "newline_delimited"
+    # The two JSON layouts are easy to swap when saving a file: name the mix-up instead of a parse error.
+    first = _first_character(text_path)
+    if fmt == "json" and first == "{":
+        for fn in cleanup:
+            fn()
+        raise ReadError("holds JSON lines (one object per line), not one JSON array: name it .jsonl "
+                        "or declare `format: jsonl`")
+    if fmt == "jsonl" and first == "[":
+        for fn in cleanup:
+            fn()
+        raise ReadError("holds a JSON array, not JSON lines (one object per line): name it .json "
+                        "or declare `format: json`")
     try:
         con.execute(
             f"create temp table {table} as select row_number() over () as {ROW_NUMBER}, json "
@@ -184,6 +261,11 @@ def _open_json(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> So
         f"select {ROW_NUMBER} as rn, unnest(json_keys(json)) as key, "
         f"unnest(range(len(json_keys(json)))) as pos from {table})) group by key order by min(seq)"
     ).fetchall()]
+    try:
+        _checked_columns(keys)
+    except ReadError:
+        drop[0]()
+        raise
     projection = "".join(
         f", json_extract_string(json, {quote_literal('$.' + quote_ident(k))}) as {quote_ident(k)}" for k in keys
     )
@@ -226,7 +308,7 @@ def _open_xlsx(con, path: Path, spec: SourceSpec) -> SourceTable:
         header = next(rows, None)
     if header is None:
         raise ReadError(f"no header row {spec.header_row} in sheet {sheet.name!r}")
-    columns = _dedupe([_cell_text(v) or f"column{i + 1}" for i, v in enumerate(header)])
+    columns, duplicated = _checked_columns([_cell_text(v) or f"column{i + 1}" for i, v in enumerate(header)])
     width = len(columns)
     schema = pa.schema([(c, pa.string()) for c in columns])
 
@@ -251,7 +333,7 @@ def _open_xlsx(con, path: Path, spec: SourceSpec) -> SourceTable:
     con.register(view, pa.RecordBatchReader.from_batches(schema, batches()))
     return SourceTable(
         f"(select row_number() over () as {ROW_NUMBER}, * from {view})", columns,
-        [lambda: con.unregister(view)],
+        [lambda: con.unregister(view)], duplicated,
     )
 
 

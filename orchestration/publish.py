@@ -1,9 +1,11 @@
 """Write-audit-publish: the only code that replaces the serving warehouse.
 
 The build warehouse is copied beside the serving file, the quality tables are frozen into the
-copy as of this publish, and the copy is renamed over the serving path. rename() is atomic on
-POSIX: a reader that opened the old file keeps reading the old inode; a reader that (re)connects
-sees the new one; nobody ever sees a half-written file. A refused publish touches nothing.
+copy as of this publish (all but the quarantine: rejected rows as landed, with personal data, stay
+in the raw zone for the people who fix exports), and the copy is renamed over the serving path.
+rename() is atomic on POSIX: a reader that opened the old file keeps reading the old inode; a
+reader that (re)connects sees the new one; nobody ever sees a half-written file. A refused publish
+touches nothing.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from pathlib import Path
 import duckdb
 
 from ingestion.raw_zone import expose
+from orchestration.faults import crash_point
 from orchestration.quality import results_store
 from orchestration.settings import Settings
 
 PUBLISH_LOG = "publish_log.jsonl"
+# quality.quarantine is not among them: it keeps rejected rows' original text (names, e-mails).
+PUBLISHED_QUALITY_TABLES = ("ingestion_ledger", "check_results")
 
 
 class PublishRefused(RuntimeError):
@@ -62,12 +67,16 @@ def publish(settings: Settings, run_id: str) -> PublishRecord:
     staged = serving.with_name(serving.name + ".tmp")
     with duckdb.connect(str(build)) as con:
         con.execute("checkpoint")  # everything in the main file, nothing left in the WAL
+    # A publish killed midway leaves its staged copy, perhaps with a WAL that belongs to that copy.
+    for leftover in (staged, staged.with_name(staged.name + ".wal")):
+        leftover.unlink(missing_ok=True)
     shutil.copyfile(build, staged)
     with duckdb.connect(str(staged)) as con:
         expose(con, settings.raw_dir, settings.quality_dir)
         results_store.expose(con, settings.quality_dir)
-        for name in ("ingestion_ledger", "quarantine", "check_results"):
+        for name in PUBLISHED_QUALITY_TABLES:
             _freeze_view(con, "quality", name)
+        con.execute("drop view quality.quarantine")  # never reaches the readers of the serving file
         mart_rows = {
             table: con.execute(f"select count(*) from marts.{table}").fetchone()[0]
             for (table,) in con.execute(
@@ -76,6 +85,7 @@ def publish(settings: Settings, run_id: str) -> PublishRecord:
         }
         con.execute("checkpoint")
     _fsync(staged)
+    crash_point("publish")
     os.replace(staged, serving)
     _fsync(serving.parent)
 
@@ -90,5 +100,9 @@ def last_publish(settings: Settings) -> PublishRecord | None:
     log = settings.warehouse_dir / PUBLISH_LOG
     if not log.exists():
         return None
-    lines = [line for line in log.read_text().splitlines() if line.strip()]
-    return PublishRecord(**json.loads(lines[-1])) if lines else None
+    for line in reversed(log.read_text().splitlines()):
+        try:
+            return PublishRecord(**json.loads(line))
+        except (ValueError, TypeError):
+            continue  # blank, or the torn last line of a process killed while appending
+    return None

@@ -9,7 +9,9 @@ may append at once.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -47,15 +49,22 @@ def append(quality_dir: Path, results: Iterable[CheckResult]) -> Path | None:
     folder.mkdir(parents=True, exist_ok=True)
     stem = _file_stem(results[0].run_id, results[0].layer)
     table = pa.Table.from_pylist([r.as_row() for r in results], schema=_ARROW_SCHEMA)
-    n = 1
-    while True:
-        path = folder / f"{stem}-{n}.parquet"
-        try:
-            with open(path, "xb") as handle:  # exclusive create: never overwrite a log file
-                pq.write_table(table, handle)
-            return path
-        except FileExistsError:
-            n += 1
+    # Written under a temp name first: a process killed mid-write must not leave a torn Parquet
+    # file that every later read of the store (and so every later publish) would choke on.
+    handle, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            pq.write_table(table, out)
+        n = 1
+        while True:
+            path = folder / f"{stem}-{n}.parquet"
+            try:
+                os.link(tmp_name, path)  # atomic, and never overwrites a log file
+                return path
+            except FileExistsError:
+                n += 1
+    finally:
+        os.unlink(tmp_name)
 
 
 def _select_sql(quality_dir: Path) -> str:
