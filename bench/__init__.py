@@ -1,0 +1,1 @@
+"""salesdw benchmarks (`make bench`): the pipeline against a plain-DuckDB floor and plain pandas."""

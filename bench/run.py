@@ -1,0 +1,395 @@
+"""The salesdw benchmark: `make bench` (scales 1, 10, 50) and `make bench-large` (adds 500).
+
+    .venv/bin/python -m bench.run --scales 1 10 50 [--seed 42] [--incremental-scale 10] [--no-pandas]
+
+For every scale: generate the exports (cached by scale and seed under bench/.cache), run the full
+pipeline (`salesdw run` in a fresh data dir, as its own process) and time each stage from the
+Dagster event log; then compute the same two marts (mart_rep_kpi_monthly, dim_customers) from the
+same files with plain DuckDB (bench/floor.sql, the floor) and plain pandas, and check that all
+three agree row for row. At the incremental scale, one more day of orders, order lines,
+activities and survey responses is landed and the pipeline re-run on the same data dir.
+Results: a Rich table on screen, bench/results/<timestamp>.json and bench/results/latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.compare import compare_outputs, output_marts, pipeline_marts
+from bench.measure import Measured, run_measured
+from bench.stages import STAGES, dbt_profile, disk_bytes, ingested, read_stages, stage_of
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DEFAULT_CACHE = REPO / "bench" / ".cache"
+DEFAULT_RESULTS = REPO / "bench" / "results"
+MB = 1_000_000
+
+console = Console(highlight=False)
+
+
+# --- environment and data ---------------------------------------------------------------------
+
+def child_env() -> dict[str, str]:
+    """The environment of every measured process: no telemetry, no data dir inherited."""
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "false", "DAGSTER_DISABLE_TELEMETRY": "1",
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "PYTHONPATH": str(REPO)}
+    for name in ("DAGSTER_HOME", "SALESDW_DATA_DIR"):
+        env.pop(name, None)
+    return env
+
+
+def scale_name(scale: float) -> str:
+    return f"s{scale:g}"
+
+
+def cached_exports(cache: Path, scale: float, seed: int) -> dict:
+    """The canonical exports of (scale, seed), generated once and kept: {folder, generate, rows, cached}."""
+    root = cache / "exports" / f"{scale_name(scale)}-seed{seed}"
+    folder, stamp = root / "canonical", root / "generate.json"
+    if stamp.exists():
+        return {"folder": folder, **json.loads(stamp.read_text()), "cached": True}
+    shutil.rmtree(root, ignore_errors=True)
+    console.print(f"generating scale {scale:g} (seed {seed}) into {folder}")
+    measured = run_measured([str(BIN / "salesdw"), "generate", "--out", str(folder), "--scale", f"{scale:g}",
+                             "--seed", str(seed)], log=root / "generate.log", env=child_env(), cwd=REPO)
+    if not measured.ok:
+        raise SystemExit(f"salesdw generate failed, see {measured.log}")
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    record = {"generate": measured.as_dict(), "rows": manifest["row_counts"]}
+    stamp.write_text(json.dumps(record, indent=2))
+    return {"folder": folder, **record, "cached": False}
+
+
+def cached_next_day(cache: Path, exports: dict, scale: float, seed: int) -> dict:
+    """One more day of events after the exports' period, in its own folder (the cached exports stay
+    as generated): {folder, date, files, rows}."""
+    from ingestion.generator import MANIFEST_NAME, generate_next_day
+
+    root = cache / "exports" / f"{scale_name(scale)}-seed{seed}-next-day"
+    folder, stamp = root / "canonical", root / "next_day.json"
+    if not stamp.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        folder.mkdir(parents=True)
+        shutil.copyfile(exports["folder"] / MANIFEST_NAME, folder / MANIFEST_NAME)  # ids continue from it
+        stamp.write_text(json.dumps(generate_next_day(folder, scale=scale, seed=seed), indent=2))
+    return {"folder": folder, **json.loads(stamp.read_text())}
+
+
+def land(files: list[Path], data_dir: Path) -> None:
+    """Put export files into <data>/landing/canonical/<entity>/ as hard links (no copy of the data;
+    ingestion never follows a symlink out of the landing folder)."""
+    for source in files:
+        target = data_dir / "landing" / "canonical" / source.parent.name / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:  # another file system
+            shutil.copyfile(source, target)
+
+
+# --- the three computations -------------------------------------------------------------------
+
+def pipeline_run(data_dir: Path, log: Path) -> dict:
+    """`salesdw run` on data_dir as a measured process, with its stage times and what it ingested."""
+    measured = run_measured([str(BIN / "salesdw"), "run", "--data-dir", str(data_dir)], log=log,
+                            env=child_env(), cwd=REPO)
+    stages = read_stages(data_dir)
+    seconds = stages.stages
+    # process start, definitions, dbt manifest check, run summary: the CLI's own share
+    seconds["startup and summary"] = max(measured.seconds - sum(stages.steps.values()), 0.0)
+    rows = ingested(data_dir, stages.started_at - 1)
+    stage_peaks: dict[str, int] = {}
+    for step, (start, end) in stages.windows.items():
+        stage = stage_of(step)
+        stage_peaks[stage] = max(stage_peaks.get(stage, 0), measured.peak_between(start, end))
+    return {
+        "measured": measured.as_dict(),
+        "ok": measured.ok and not stages.failed_steps,
+        "run_id": stages.run_id,
+        "stage_seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "step_seconds": {k: round(v, 2) for k, v in sorted(stages.steps.items(), key=lambda kv: -kv[1])},
+        "stage_peak_rss": stage_peaks,
+        "failed_steps": stages.failed_steps,
+        "ingested": rows,
+        "ingest_rows_per_second": round(rows["rows_read"] / seconds["ingest"]) if seconds["ingest"] else None,
+        "dbt": dbt_profile(data_dir),
+        "disk_bytes": {
+            "serving_warehouse": disk_bytes(data_dir / "warehouse" / "sales.duckdb"),
+            "build_warehouse": disk_bytes(data_dir / "warehouse" / "build.duckdb"),
+            "raw_zone": disk_bytes(data_dir / "raw"),
+        },
+    }
+
+
+def baseline_run(module: str, exports: Path, out: Path, log: Path, *, memory_limit: int | None,
+                 timeout: float | None) -> Measured:
+    shutil.rmtree(out, ignore_errors=True)
+    return run_measured([sys.executable, "-m", module, "--exports", str(exports), "--out", str(out)],
+                        log=log, env=child_env(), cwd=REPO, memory_limit=memory_limit, timeout=timeout)
+
+
+def agreement(warehouse: Path, out: Path, measured: Measured | None) -> dict[str, list[str]] | None:
+    """Differences per mart between the published marts and a floor/pandas output; None when
+    either side is missing (the pipeline did not publish, the baseline did not finish)."""
+    if measured is None or not measured.ok or not warehouse.exists():
+        return None
+    return compare_outputs(pipeline_marts(warehouse), output_marts(out))
+
+
+def bench_scale(args, scale: float) -> dict:
+    name = scale_name(scale)
+    runs = args.cache_dir / "runs" / name
+    logs = args.cache_dir / "logs" / name
+    exports = cached_exports(args.cache_dir, scale, args.seed)
+    data_dir = runs / "data"
+    shutil.rmtree(runs, ignore_errors=True)
+    land(sorted(p for p in exports["folder"].glob("*/*") if p.is_file()), data_dir)
+
+    console.print(f"[bold]scale {scale:g}[/]: pipeline (full refresh)")
+    full = pipeline_run(data_dir, logs / "pipeline.log")
+    result = {"scale": scale, "seed": args.seed, "rows": exports["rows"],
+              "generate": {"seconds": round(exports["generate"]["seconds"], 2), "cached": exports["cached"],
+                           "peak_tree_rss": exports["generate"]["peak_tree_rss"]},
+              "pipeline": full}
+    warehouse = data_dir / "warehouse" / "sales.duckdb"
+
+    console.print(f"[bold]scale {scale:g}[/]: floor (plain DuckDB)")
+    floor = baseline_run("bench.floor", exports["folder"], runs / "floor", logs / "floor.log",
+                         memory_limit=None, timeout=args.timeout)
+    result["floor"] = {"measured": floor.as_dict(), "differences": agreement(warehouse, runs / "floor", floor)}
+    if not args.no_pandas:
+        console.print(f"[bold]scale {scale:g}[/]: plain pandas")
+        pandas = baseline_run("bench.pandas_marts", exports["folder"], runs / "pandas", logs / "pandas.log",
+                              memory_limit=int(args.pandas_memory_limit_gb * 1e9), timeout=args.timeout)
+        result["pandas"] = {"measured": pandas.as_dict(),
+                            "differences": agreement(warehouse, runs / "pandas", pandas)}
+
+    if scale == args.incremental_scale and full["ok"]:
+        next_day = cached_next_day(args.cache_dir, exports, scale, args.seed)
+        land([next_day["folder"] / path for path in next_day["files"].values()], data_dir)
+        console.print(f"[bold]scale {scale:g}[/]: incremental refresh (one more day: {next_day['date']})")
+        incremental = pipeline_run(data_dir, logs / "pipeline-incremental.log")
+        incremental["next_day"] = {"date": next_day["date"], "rows": next_day["rows"]}
+        # the refreshed marts must equal a computation from scratch over all files now landed
+        landed = data_dir / "landing" / "canonical"
+        floor_all = baseline_run("bench.floor", landed, runs / "floor-incremental", logs / "floor-incremental.log",
+                                 memory_limit=None, timeout=args.timeout)
+        incremental["floor_differences"] = agreement(warehouse, runs / "floor-incremental", floor_all)
+        result["incremental"] = incremental
+    return result
+
+
+# --- report -----------------------------------------------------------------------------------
+
+def _s(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}"
+
+
+def _mb(value: int | None) -> str:
+    return "—" if value is None else f"{value / MB:,.0f}"
+
+
+def _agree(differences: dict | None) -> str:
+    if differences is None:
+        return "not compared"
+    return "identical" if not any(differences.values()) else "DIFFERENT"
+
+
+def _finished(measured: dict | None) -> bool:
+    return measured is not None and measured["returncode"] == 0 and measured["stopped"] is None
+
+
+def summary_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """The benchmark table: one row per figure, one column per scale."""
+    columns = []
+    for r in results:
+        p, m = r["pipeline"], r["pipeline"]["measured"]
+        floor = r["floor"]["measured"]
+        pandas = r.get("pandas", {}).get("measured")
+        if pandas is None:
+            pandas_cell = "not run"
+        elif _finished(pandas):
+            pandas_cell = _s(pandas["seconds"])
+        else:
+            pandas_cell = f"did not finish ({pandas['stopped'] or 'exit ' + str(pandas['returncode'])})"
+        columns.append({
+            "order lines": f"{r['rows'].get('order_lines', 0):,}",
+            "generate s": _s(r["generate"]["seconds"]) + (" (cached)" if r["generate"]["cached"] else ""),
+            **{f"{stage} s": _s(p["stage_seconds"].get(stage)) for stage in STAGES},
+            "start-up and summary s": _s(p["stage_seconds"]["startup and summary"]),
+            "pipeline total s": _s(m["seconds"]) + ("" if p["ok"] else " (failed: " + (
+                ", ".join(p["failed_steps"]) or f"exit {m['returncode']}") + ")"),
+            "pipeline CPU s": _s(m["cpu_seconds"]),
+            "ingest rows/s": f"{p['ingest_rows_per_second']:,}" if p["ingest_rows_per_second"] else "—",
+            "peak RSS MB (process tree)": _mb(m["peak_tree_rss"]),
+            "peak RSS MB (largest process)": _mb(m["peak_process_rss"]),
+            "warehouse MB (serving file)": _mb(p["disk_bytes"]["serving_warehouse"]),
+            "raw zone MB": _mb(p["disk_bytes"]["raw_zone"]),
+            "floor s (plain DuckDB)": _s(floor["seconds"]) if _finished(floor) else "failed",
+            "floor peak RSS MB": _mb(floor["peak_tree_rss"]),
+            "pandas s": pandas_cell,
+            "pandas peak RSS MB": _mb(pandas["peak_tree_rss"]) if pandas else "—",
+            "pipeline / floor": f"{m['seconds'] / floor['seconds']:.1f}" if _finished(floor) else "—",
+            "pandas / pipeline": f"{pandas['seconds'] / m['seconds']:.2f}" if _finished(pandas) else "—",
+            "floor = pipeline": _agree(r["floor"]["differences"]),
+            "pandas = pipeline": _agree(r.get("pandas", {}).get("differences")),
+            "load average (1 min)": f"{(m['load_before'] + m['load_after']) / 2:.1f}",
+        })
+    header = ["", *(f"scale {r['scale']:g}" for r in results)]
+    rows = [[name, *(c[name] for c in columns)] for name in (columns[0] if columns else {})]
+    return header, rows
+
+
+def targets(results: list[dict]) -> list[tuple[str, str, str, bool]]:
+    """(target, limit, measured, met) for the issue's targets that this run measured."""
+    by_scale = {r["scale"]: r for r in results}
+    out = []
+    if 1 in by_scale:
+        seconds = by_scale[1]["pipeline"]["measured"]["seconds"]
+        out.append(("scale 1 full run", "< 45 s", f"{seconds:.1f} s", seconds < 45))
+    if 50 in by_scale:
+        r = by_scale[50]
+        seconds, floor = r["pipeline"]["measured"]["seconds"], r["floor"]["measured"]["seconds"]
+        limit = 2 * floor + 30
+        out.append(("scale 50 full run vs floor", f"≤ 2 × floor + 30 s = {limit:.1f} s", f"{seconds:.1f} s",
+                    seconds <= limit))
+        peak = r["pipeline"]["measured"]["peak_tree_rss"]
+        out.append(("scale 50 peak RSS", "< 2,000 MB", f"{peak / MB:,.0f} MB", peak < 2e9))
+    if 500 in by_scale:
+        peak = by_scale[500]["pipeline"]["measured"]["peak_tree_rss"]
+        out.append(("scale 500 peak RSS", "< 3,000 MB", f"{peak / MB:,.0f} MB", peak < 3e9))
+    for r in results:
+        if "incremental" in r:
+            full = r["pipeline"]["measured"]["seconds"]
+            inc = r["incremental"]["measured"]["seconds"]
+            out.append((f"scale {r['scale']:g} one-day incremental refresh", f"< 15% of full ({0.15 * full:.1f} s)",
+                        f"{inc:.1f} s = {inc / full:.0%}", inc < 0.15 * full))
+    return out
+
+
+def markdown(results: list[dict], meta: dict) -> str:
+    header, rows = summary_rows(results)
+    lines = [f"# salesdw benchmark — {meta['started']}", "",
+             f"Machine: {meta['cpus']} CPUs, {meta['memory_gb']:.0f} GB RAM, {meta['platform']}; "
+             f"seed {meta['seed']}; DuckDB memory limit {meta['duckdb_memory_limit']}. "
+             "The load average (1 min) is shown per run: other work on the machine slows every figure.", "",
+             "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", "Pipeline s = wall time of `salesdw run` (ingest → dbt build → checks → publish → report, "
+              "plus process start-up); floor = bench/floor.sql in DuckDB; pandas = bench/pandas_marts.py; both "
+              "compute mart_rep_kpi_monthly and dim_customers only, from the same export files. "
+              "Peak RSS = the whole process tree, sampled every 0.1 s.", "", "## Targets", "",
+              "| target | limit | measured | met |", "|---|---|---|---|"]
+    lines += [f"| {t} | {limit} | {value} | {'yes' if met else '**no**'} |" for t, limit, value, met in targets(results)]
+    for r in results:
+        if "incremental" in r:
+            inc = r["incremental"]
+            lines += ["", f"## Incremental refresh at scale {r['scale']:g}", "",
+                      f"One more day ({inc['next_day']['date']}): "
+                      + ", ".join(f"{n:,} {e}" for e, n in inc["next_day"]["rows"].items()) + ". "
+                      f"Ingested {inc['ingested']['files_loaded']} new files "
+                      f"({', '.join(inc['ingested']['entities_loaded'])}), {inc['ingested']['rows_read']:,} rows; "
+                      f"{inc['ingested']['files_other']} other ledger rows. Refreshed marts against the floor "
+                      f"computed from scratch over all landed files: {_agree(inc.get('floor_differences'))}.", "",
+                      "| stage | full s | incremental s |", "|---|---|---|"]
+            for stage, seconds in r["pipeline"]["stage_seconds"].items():
+                lines.append(f"| {stage} | {seconds:.1f} | {inc['stage_seconds'].get(stage, 0):.1f} |")
+            lines.append(f"| **total** | {r['pipeline']['measured']['seconds']:.1f} | "
+                         f"{inc['measured']['seconds']:.1f} |")
+            node_full, node_inc = r["pipeline"]["dbt"].get("node_seconds", {}), inc["dbt"].get("node_seconds", {})
+            event_models = [n for n in ("int_order_lines",) if n in node_inc]
+            for node in event_models:
+                rows_inc = next((x["rows_affected"] for x in inc["dbt"]["slowest"] if x["node"] == node), None)
+                lines.append("")
+                lines.append(f"dbt `{node}` (incremental model): {node_full.get(node, 0):.1f} s full, "
+                             f"{node_inc[node]:.1f} s incremental"
+                             + (f", {rows_inc:,} rows written" if rows_inc is not None else "") + ".")
+    lines += ["", "## Where the time goes", ""]
+    for r in results:
+        p = r["pipeline"]
+        dbt = p["dbt"]
+        lines.append(f"- scale {r['scale']:g}: steps " + ", ".join(
+            f"{k} {v:.1f} s" for k, v in list(p["step_seconds"].items())[:6]))
+        if p.get("stage_peak_rss"):
+            lines.append("  peak RSS (process tree) by stage: " + ", ".join(
+                f"{k} {_mb(v)} MB" for k, v in p["stage_peak_rss"].items() if v))
+        if dbt:
+            lines.append(f"  dbt: {dbt['nodes']} nodes, {dbt['elapsed']:.1f} s elapsed; summed node time "
+                         + ", ".join(f"{k} {v:.1f} s" for k, v in dbt["seconds_by_type"].items())
+                         + "; slowest: " + ", ".join(f"{n['node']} {n['seconds']:.1f} s" for n in dbt["slowest"][:5]))
+    differences = [(r["scale"], who, mart, d) for r in results for who in ("floor", "pandas")
+                   for mart, d in ((r.get(who) or {}).get("differences") or {}).items() if d]
+    differences += [(r["scale"], "floor after the incremental refresh", mart, d) for r in results
+                    for mart, d in ((r.get("incremental") or {}).get("floor_differences") or {}).items() if d]
+    if differences:
+        lines += ["", "## Differences", ""]
+        lines += [f"- scale {s:g}, {who}, {mart}: {'; '.join(d)[:2000]}" for s, who, mart, d in differences]
+    return "\n".join(lines) + "\n"
+
+
+def print_table(results: list[dict]) -> None:
+    header, rows = summary_rows(results)
+    table = Table(title="salesdw benchmark", show_edge=False)
+    for i, column in enumerate(header):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    for target, limit, value, met in targets(results):
+        console.print(f"  {'[green]met[/]' if met else '[red]missed[/]'}  {target}: {value} ({limit})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", type=float, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--incremental-scale", type=float, default=10,
+                        help="scale of the one-day incremental refresh (0: none); must be one of --scales")
+    parser.add_argument("--no-pandas", action="store_true", help="skip the pandas comparison")
+    parser.add_argument("--pandas-memory-limit-gb", type=float, default=12.0,
+                        help="stop the pandas run when its memory passes this (reported as not finished)")
+    parser.add_argument("--timeout", type=float, default=3 * 3600, help="seconds before a floor/pandas run is stopped")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    args = parser.parse_args(argv)
+    args.cache_dir = args.cache_dir.resolve()
+
+    from orchestration.settings import get_settings
+
+    meta = {"started": datetime.now().isoformat(timespec="seconds"), "seed": args.seed, "cpus": os.cpu_count(),
+            "memory_gb": os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9,
+            "platform": platform.platform(), "python": platform.python_version(),
+            "duckdb_memory_limit": get_settings().duckdb_memory_limit, "scales": args.scales}
+    results = []
+    began = time.perf_counter()
+    for scale in args.scales:
+        results.append(bench_scale(args, scale))
+        print_table(results)  # progress: the table so far
+    meta["seconds"] = round(time.perf_counter() - began, 1)
+
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    json_path = args.results_dir / f"{stamp}.json"
+    json_path.write_text(json.dumps({"meta": meta, "results": results}, indent=2, default=str))
+    (args.results_dir / "latest.md").write_text(markdown(results, meta))
+    console.print(f"results: {json_path} and {args.results_dir / 'latest.md'}")
+    comparisons = [r[who]["differences"] for r in results for who in ("floor", "pandas") if who in r]
+    comparisons += [r["incremental"].get("floor_differences") for r in results if "incremental" in r]
+    agree = all(_agree(d) == "identical" for d in comparisons if d is not None)
+    return 0 if agree and all(r["pipeline"]["ok"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

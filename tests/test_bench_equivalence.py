@@ -1,0 +1,104 @@
+"""The benchmark's correctness claim: on the same exports, the plain-DuckDB floor (bench/floor.sql)
+and the plain-pandas version (bench/pandas_marts.py) compute mart_rep_kpi_monthly and
+dim_customers exactly as the pipeline does, row for row. Uses the demo run of conftest.py (the real
+CLI on a small generated company) and checks a few totals against the CSVs read with plain Python."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from bench.compare import MARTS, compare_frames, compare_outputs, pipeline_marts
+from bench.floor import run_floor
+from bench.pandas_marts import compute
+
+
+@pytest.fixture(scope="module")
+def pipeline(demo_run) -> dict[str, pd.DataFrame]:
+    assert demo_run.exit_code == 0, demo_run.output[-3000:]
+    return pipeline_marts(demo_run.warehouse)
+
+
+@pytest.fixture(scope="module")
+def floor(demo_run, tmp_path_factory) -> dict[str, pd.DataFrame]:
+    with duckdb.connect() as con:
+        run_floor(demo_run.exports, con, tmp_path_factory.mktemp("floor"))
+        return {output: con.execute(f"select * from {output}").df() for output, _ in MARTS.values()}
+
+
+@pytest.fixture(scope="module")
+def pandas_version(demo_run) -> dict[str, pd.DataFrame]:
+    return compute(demo_run.exports)
+
+
+def read_csv_rows(exports: Path, entity: str) -> list[dict[str, str]]:
+    with open(exports / entity / f"{entity}.csv", newline="", encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f))
+
+
+def test_floor_equals_pipeline_row_for_row(pipeline, floor):
+    assert compare_outputs(pipeline, floor) == {"rep_kpi_monthly": [], "dim_customers": []}
+
+
+def test_pandas_equals_pipeline_row_for_row(pipeline, pandas_version):
+    assert compare_outputs(pipeline, pandas_version) == {"rep_kpi_monthly": [], "dim_customers": []}
+
+
+def test_the_compared_data_exercises_every_rule(pipeline):
+    """Agreement means something only if the data has refunds, deals, surveys, targets, every
+    lifecycle stage but possibly one, and zero-filled months."""
+    kpi, customers = pipeline["rep_kpi_monthly"], pipeline["dim_customers"]
+    for column in ("refunds_amount", "new_customers", "opportunities_won", "opportunities_lost", "inbound_emails_answered",
+                   "nps_responses", "csat_responses", "revenue_target", "net_revenue_prev_year"):
+        assert kpi[column].fillna(0).astype(float).gt(0).any(), column
+    assert (kpi.orders_count == 0).any()  # zero-filled rep months
+    assert customers.lifecycle_stage.nunique() >= 5
+    assert customers.latest_nps_score.notna().any() and (customers.open_cases > 0).any()
+
+
+def test_totals_match_the_csv_files_read_with_plain_python(demo_run, pipeline, floor, pandas_version):
+    exports = demo_run.exports
+    owner = {a["account_id"]: a["owner_rep_id"] for a in read_csv_rows(exports, "accounts")}
+    completed = {o["order_id"]: (o["rep_id"] or owner.get(o["account_id"], "")) for o in read_csv_rows(exports, "orders")
+                 if o["status"] == "completed"}
+    gross: Decimal = Decimal(0)
+    for line in read_csv_rows(exports, "order_lines"):
+        rep = completed.get(line["order_id"])
+        if rep:  # a completed order credited to a rep
+            gross += Decimal(line["quantity"]) * Decimal(line["unit_price"]) - Decimal(line["discount_amount"] or 0)
+    buyers = defaultdict(int)
+    for o in read_csv_rows(exports, "orders"):
+        if o["status"] == "completed":
+            buyers[o["account_id"]] += 1
+    prospects = sum(1 for a in owner if buyers[a] == 0)
+    for version in (pipeline, floor, pandas_version):
+        kpi, customers = version["rep_kpi_monthly"], version["dim_customers"]
+        assert abs(float(kpi.gross_revenue.astype(float).sum()) - float(gross)) < 0.01
+        assert len(customers) == len(owner)
+        assert (customers.lifecycle_stage == "prospect").sum() == prospects
+        assert customers.lifetime_orders.astype(int).sum() == sum(buyers[a] for a in owner)
+
+
+def test_comparison_finds_a_cent_a_stage_and_a_missing_row(pipeline):
+    kpi = pipeline["rep_kpi_monthly"]
+    keys = MARTS["mart_rep_kpi_monthly"][1]
+    off_by_a_cent = kpi.copy()
+    off_by_a_cent.loc[off_by_a_cent.index[0], "gross_revenue"] = float(kpi.gross_revenue.iloc[0]) + 0.01
+    assert any(p.startswith("gross_revenue: 1 rows differ") for p in compare_frames(kpi, off_by_a_cent, keys))
+    assert any("rows missing" in p for p in compare_frames(kpi, kpi.iloc[1:], keys))
+
+    customers = pipeline["dim_customers"]
+    other_stage = customers.copy()
+    other_stage.loc[other_stage.index[0], "lifecycle_stage"] = (
+        "vip" if customers.lifecycle_stage.iloc[0] != "vip" else "new")
+    problems = compare_frames(customers, other_stage, ["account_id"])
+    assert len(problems) == 1 and problems[0].startswith("lifecycle_stage: 1 rows differ")
+    null_score = customers.copy()
+    null_score["latest_nps_score"] = None
+    assert any(p.startswith("latest_nps_score") for p in compare_frames(customers, null_score, ["account_id"]))
