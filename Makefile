@@ -32,8 +32,12 @@ setup: $(STAMP)  ## create .venv from uv.lock (exact pins) and parse the dbt pro
 run: $(STAMP)  ## the demo: generate scale-1 exports, ingest, build, check, publish, report
 	$(VENV)/bin/salesdw demo --scale $(or $(SCALE),1)
 
-test: $(STAMP)  ## the whole test suite
-	$(VENV)/bin/pytest -n 2 --dist loadfile -q
+test: $(STAMP)  ## the whole test suite (but the Spark tests: make test-spark)
+	$(VENV)/bin/pytest -n 2 --dist loadfile -q -m "not spark"
+
+test-spark: $(STAMP)  ## the Spark parity tests (installs the optional `spark` group: pyspark, dbt-spark)
+	$(UV) sync --frozen --compile-bytecode --group dev --group spark
+	$(VENV)/bin/pytest -q -m spark
 
 dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000 for the same definitions
 	mkdir -p $(DATA_DIR)/dagster && cp dagster.yaml $(DATA_DIR)/dagster/dagster.yaml
@@ -51,4 +55,4 @@ docs: $(STAMP)  ## dbt docs (offline) into data/dbt_docs
 clean:  ## remove the data directory (landing, raw zone, warehouses, reports, Dagster storage)
 	rm -rf $(DATA_DIR) dbt_project/target dbt_project/logs
 
-.PHONY: help setup run test dev bench bench-large docs clean
+.PHONY: help setup run test test-spark dev bench bench-large docs clean

@@ -9,6 +9,7 @@ Exit codes of `salesdw run` / `salesdw demo`:
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -77,8 +78,13 @@ def run(
     landing: Annotated[Optional[Path], typer.Option(help="One export folder to read with --profile (default: every <data dir>/landing/<profile>/ folder).")] = None,
     profile: Annotated[str, typer.Option(help="Source profile for --landing (a name in ingestion/profiles/ or a YAML path).")] = "canonical",
     data_dir: DataDir = None,
+    engine: Annotated[Optional[str], typer.Option(click_type=click.Choice(["duckdb", "spark"]), help=(
+        "Engine for the dbt build (default $SALESDW_ENGINE or duckdb). spark needs the optional "
+        "`spark` dependency group and builds through the dbt profile's `spark` target."))] = None,
 ) -> None:
     """Ingest, build, check and publish."""
+    if engine:
+        os.environ["SALESDW_ENGINE"] = engine  # the Dagster resources read their settings from the environment
     raise typer.Exit(_run(get_settings(data_dir), landing=landing, profile=profile))
 
 

@@ -7,7 +7,6 @@ there is one code path from landing folder to published warehouse.
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import warnings
@@ -32,6 +31,7 @@ from ingestion.loader import pending_files
 from orchestration.assets.ingestion import ingest_exports
 from orchestration.assets.serving import postgres_marts, sales_report, sales_warehouse
 from orchestration.assets.warehouse import dbt_warehouse, mart_keys
+from orchestration.dbt_launcher import LAUNCHER
 from orchestration.dbt_manifest import dbt_project
 from orchestration.progress import progress_logger
 from orchestration.policies import DAILY_REFRESH_CRON, LANDING_SENSOR_INTERVAL_SECONDS, MART_FRESHNESS
@@ -95,9 +95,10 @@ defs = Definitions(
     sensors=[landing_folder_sensor],
     resources={
         "salesdw": SalesdwResource(),
-        # dbt from this environment, whatever PATH the scheduler or the CLI was started with
+        # dbt from this environment, whatever PATH the scheduler or the CLI was started with, through
+        # a launcher that ends dbt when the run dies (orchestration/dbt_launcher.py)
         "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
-                              dbt_executable=str(Path(sys.executable).parent / "dbt")),
+                              dbt_executable=LAUNCHER),
     },
     loggers={"console": progress_logger},
     # One process, one writer: the multiprocess executor costs seconds per step and DuckDB

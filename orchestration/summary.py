@@ -68,7 +68,7 @@ def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome,
                        f"{by_status.get('duplicate_file', 0)} duplicate; {int(ledger.rows_quarantined.sum()):,} rows quarantined")
     else:
         layers.add_row("landing → raw (this run)", "0", "0", "no new files")
-    counts = warehouse_counts(settings.serving_warehouse if outcome.published else settings.build_warehouse)
+    counts = warehouse_counts(settings.serving_warehouse if outcome.published else settings.build_warehouse, settings)
     for schema in ("staging", "marts"):
         tables = counts.get(schema, {})
         empty = [t for t, n in tables.items() if n == 0]

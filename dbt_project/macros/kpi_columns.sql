@@ -31,7 +31,7 @@
     cast({{ parts }}.emails_sent as {{ dbt.type_bigint() }}) as emails_sent,
     cast({{ parts }}.inbound_emails as {{ dbt.type_bigint() }}) as inbound_emails,
     cast({{ parts }}.inbound_emails_answered as {{ dbt.type_bigint() }}) as inbound_emails_answered,
-    cast({{ parts }}.email_response_hours_total as double precision) as email_response_hours_total,
+    cast({{ parts }}.email_response_hours_total as {{ type_double() }}) as email_response_hours_total,
     {{ safe_divide(parts ~ '.email_response_hours_total', parts ~ '.inbound_emails_answered') }} as avg_email_response_hours,
     cast({{ parts }}.nps_responses as {{ dbt.type_bigint() }}) as nps_responses,
     cast({{ parts }}.nps_promoters as {{ dbt.type_bigint() }}) as nps_promoters,

@@ -4,5 +4,5 @@
   on every engine (PostgreSQL would otherwise do integer division).
 -#}
 {% macro safe_divide(numerator, denominator) -%}
-    (cast({{ numerator }} as double precision) / nullif(cast({{ denominator }} as double precision), 0))
+    (cast({{ numerator }} as {{ type_double() }}) / nullif(cast({{ denominator }} as {{ type_double() }}), 0))
 {%- endmacro %}

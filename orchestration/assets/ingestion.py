@@ -23,6 +23,7 @@ from dagster import (
 
 from ingestion.canonical import ENTITIES
 from ingestion.loader import IngestResult, ingest
+from ingestion.profile import ProfileError, is_profile_name
 from ingestion.raw_zone import expose_file
 from orchestration.policies import TRANSIENT_RETRY, WAREHOUSE_POOL
 from orchestration.quality import CheckResult, results_store
@@ -49,7 +50,14 @@ def landing_sources(landing_dir: Path, config: IngestConfig) -> list[tuple[Path,
         return [(Path(config.landing).expanduser().resolve(), config.profile)]
     if not landing_dir.is_dir():
         return []
-    return [(folder, folder.name) for folder in sorted(landing_dir.iterdir()) if folder.is_dir()]
+    folders = [f for f in sorted(landing_dir.iterdir()) if f.is_dir() and not f.name.startswith(".")]
+    for folder in folders:
+        # A folder name selects a built-in profile by name; `x.yml` would be read as a path from the
+        # working directory, i.e. a file outside the landing folder chosen by whoever names folders.
+        if not is_profile_name(folder.name):
+            raise ProfileError(f"landing folder {folder}: {folder.name!r} is not a profile name "
+                               f"(lower_snake_case, e.g. canonical); rename the folder")
+    return [(folder, folder.name) for folder in folders]
 
 
 def _specs() -> list[AssetSpec]:

@@ -2,11 +2,16 @@
 
 Before dbt runs, the raw zone is exposed to the build warehouse as `raw.<entity>` views, so the
 dbt sources (linked to the ingestion assets through meta.dagster.asset_key) read every batch.
+With SALESDW_ENGINE=spark, dbt builds on Spark (profile target `spark`) from external Parquet
+tables over the same raw zone, and the Spark build is then copied into the DuckDB build warehouse
+(ingestion/raw_spark.py), where the GX checks and the publish step read it as on DuckDB.
 """
 
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,10 +19,13 @@ from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ingestion.raw_zone import expose_file
+from orchestration.dbt_launcher import launch_env
 from orchestration.dbt_manifest import dbt_project, ensure_manifest
+from orchestration.faults import crash_point
 from orchestration.policies import WAREHOUSE_POOL
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
+from orchestration.settings import Settings
 
 
 class SalesdwDbtTranslator(DagsterDbtTranslator):
@@ -41,8 +49,9 @@ translator = SalesdwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_a
 )
 def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: SalesdwResource):
     settings = salesdw.settings
-    # The dbt profile reads the warehouse path and engine limits from the environment.
-    os.environ.update(settings.dbt_env())
+    # The dbt profile reads the warehouse path and engine limits from the environment; the dbt
+    # launcher, which dbt to run and which process it lives and dies with.
+    os.environ.update({**settings.dbt_env(), **launch_env()})
     # Unit tests pin SQL logic on fixed inputs: they run in `make test` (every hand-fixture build),
     # not on every production refresh, where they would only add minutes.
     args = ["build", "--exclude-resource-type", "unit_test"]
@@ -50,10 +59,29 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
         args += ["--vars", json.dumps({"as_of_date": settings.as_of_date})]
     with run_lock(settings.lock_file):
         # Also here, so a dbt-only run on a fresh (or deleted) build warehouse still finds raw.*
+        # (on Spark too: the raw-layer checks and the publish step read raw.* from this file)
         expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
+        if settings.engine == "spark":
+            run_spark_helper(context, settings, "expose", "--raw-dir", str(settings.raw_dir))
         # One target folder per data dir: dbt's partial parse survives between runs (a new folder
         # per run would re-parse the whole project every time), and artifacts stay beside the data.
-        yield from dbt.cli(args, context=context, target_path=settings.data_dir / "dbt_target").stream()
+        for event in dbt.cli(args, context=context, target_path=settings.data_dir / "dbt_target").stream():
+            yield event
+            crash_point("dbt")
+        if settings.engine == "spark":
+            # the checks and the publish step then read the Spark build from the DuckDB build file
+            run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),
+                             "--export-dir", str(settings.spark_dir / "export"))
+
+
+def run_spark_helper(context: AssetExecutionContext, settings: Settings, *args: str) -> None:
+    """ingestion.raw_spark in its own process: Spark's Derby metastore admits one process at a
+    time, so it must be closed again before (and after) dbt opens it."""
+    proc = subprocess.run([sys.executable, "-m", "ingestion.raw_spark", *args], env={**os.environ, **settings.dbt_env()},
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ingestion.raw_spark {args[0]} failed:\n{proc.stderr[-4000:]}")
+    context.log.info(proc.stdout.strip())
 
 
 def mart_keys() -> list[AssetKey]:

@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration.faults import crash_point
 from orchestration.quality import results_store
 from orchestration.quality.check_result import CheckResult
 from orchestration.quality.suites import (
@@ -396,6 +397,7 @@ def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
         for i, c in enumerate(checks)
     ]
     results_store.append(quality_dir, results)
+    crash_point("checks")
     log.info("%s suite: %d checks, %d failed, %.1f s", layer, len(results),
              sum(not r.passed for r in results), time.perf_counter() - started)
     return results

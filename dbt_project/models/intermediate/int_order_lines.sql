@@ -4,12 +4,15 @@
 -- lines of each such order): orders with a line loaded since, and orders whose header or
 -- attribution changed since (int_orders._loaded_at). Orders that stopped being completed (a newer
 -- version cancelled them) are deleted by the post-hook. `dbt build --full-refresh` rebuilds all.
+-- Spark: a table rebuilt every run (its Parquet tables support neither delete+insert nor DELETE).
+{%- set rebuild_whole = target.type == 'spark' %}
 {{ config(
-    materialized='incremental',
+    materialized='table' if rebuild_whole else 'incremental',
     unique_key='order_id',
-    incremental_strategy='delete+insert',
+    incremental_strategy=none if rebuild_whole else 'delete+insert',
     on_schema_change='fail',
-    post_hook="delete from {{ this }} where order_id not in (select order_id from {{ ref('int_orders') }})"
+    post_hook=[] if rebuild_whole else
+        ["delete from {{ this }} where order_id not in (select order_id from {{ ref('int_orders') }})"]
 ) }}
 
 {% if is_incremental() %}

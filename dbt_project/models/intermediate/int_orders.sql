@@ -1,5 +1,9 @@
 -- One row per completed order (only completed orders count as sales), attributed to its rep:
 -- the order's rep_id, or when empty the account's owner (marts.md "Attribution").
+-- A table, built once per run: a view would re-aggregate every order line for each of the models
+-- and tests that read it (measured by bench/, `make bench`).
+{{ config(materialized='table') }}
+
 with completed_orders as (
     select order_id, account_id, rep_id, opportunity_id, order_date, channel, _loaded_at
     from {{ ref('stg_orders') }}

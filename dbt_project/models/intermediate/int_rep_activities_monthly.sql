@@ -1,6 +1,10 @@
 -- Activity facts per rep and month of occurred_at (the activity's own rep_id): calls, visits,
 -- meetings and demos in any direction, outbound e-mails sent, inbound e-mails and how fast they
 -- were answered (responded_at - occurred_at, in hours).
+-- A table (a few rows per rep and month), built once per run: int_rep_monthly reads it twice and
+-- its tests once each, and as a view each read would redo the work from the staging rows up.
+{{ config(materialized='table') }}
+
 with activities as (
     select
         rep_id,
@@ -27,7 +31,7 @@ select
         then 1 else 0 end) as {{ dbt.type_bigint() }}) as inbound_emails_answered,
     -- seconds / 3600 keeps fractions of an hour (a datediff in hours counts boundaries crossed)
     cast(coalesce(sum(case when activity_type = 'email' and direction = 'inbound' and responded_at is not null
-        then {{ dbt.datediff('occurred_at', 'responded_at', 'second') }} end), 0) as double precision) / 3600
+        then {{ dbt.datediff('occurred_at', 'responded_at', 'second') }} end), 0) as {{ type_double() }}) / 3600
         as email_response_hours_total
 from activities
 group by rep_id, month

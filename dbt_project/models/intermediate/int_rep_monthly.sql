@@ -2,6 +2,9 @@
 -- each month of the rep's employment span (int_reps.first_kpi_month .. last_kpi_month) plus any
 -- other month in which a fact is attributed to the rep, so no fact ever falls out. A rep_id that
 -- facts name but the rep export lacks (late-arriving reference) gets rows too, without name/team.
+-- A table, built once per run: as a view, the rep KPI mart and each test on this model would
+-- recompute all four fact models from the order lines up (measured by bench/, `make bench`).
+{{ config(materialized='table') }}
 {%- set fact_models = ['int_rep_sales_monthly', 'int_rep_opportunities_monthly',
                        'int_rep_activities_monthly', 'int_rep_surveys_monthly'] %}
 {%- set measures = {
@@ -14,6 +17,10 @@
     'int_rep_surveys_monthly': ['nps_responses', 'nps_promoters', 'nps_detractors', 'csat_responses',
                                 'csat_satisfied'],
 } %}
+{#- coalesce(decimal(18,2), 0) keeps the scale on DuckDB but is an unscaled numeric on PostgreSQL:
+    the decimal measures are cast back to their fact model's type so both engines agree. #}
+{%- set decimal_types = {'gross_revenue': 'decimal(18, 2)', 'refunds_amount': 'decimal(18, 2)',
+                         'units_sold': 'decimal(18, 4)', 'won_amount': 'decimal(18, 2)'} %}
 with employment_months as (
     select reps.rep_id, months.month
     from {{ ref('int_reps') }} as reps
@@ -39,7 +46,11 @@ select
     case when employment_months.rep_id is null then false else true end as is_in_employment_span
     {%- for fact_model in fact_models %}
     {%- for measure in measures[fact_model] %},
+    {%- if measure in decimal_types %}
+    cast(coalesce({{ fact_model }}.{{ measure }}, 0) as {{ decimal_types[measure] }}) as {{ measure }}
+    {%- else %}
     coalesce({{ fact_model }}.{{ measure }}, 0) as {{ measure }}
+    {%- endif %}
     {%- endfor %}
     {%- endfor %}
 from rep_months

@@ -1,6 +1,10 @@
 -- Sales facts per rep and month (marts.md "Attribution"): completed orders in the month of
 -- order_date, refunds in the month of return_date (the order's rep), and new customers credited to
 -- the rep of the account's first completed order (earliest order_date, then order_id).
+-- A table (a few rows per rep and month), built once per run: int_rep_monthly reads it twice and
+-- its tests once each, and as a view each read would redo the work from the staging rows up.
+{{ config(materialized='table') }}
+
 with orders as (
     select order_id, account_id, rep_id, order_date, order_month, net_amount, units
     from {{ ref('int_orders') }}

@@ -1,6 +1,10 @@
 -- Survey facts per rep and month of submitted_at (marts.md "Attribution"): a response belongs to
 -- the rep of its order when order_id is given (the order's rep_id, else that account's owner), else
 -- to its account's owner. An order_id that matches no known order falls back to the account owner.
+-- A table (a few rows per rep and month), built once per run: int_rep_monthly reads it twice and
+-- its tests once each, and as a view each read would redo the work from the staging rows up.
+{{ config(materialized='table') }}
+
 with orders as (
     select
         orders.order_id,

@@ -52,7 +52,7 @@ stage_facts as (
             as opportunities_advanced,
         -- days in stage, from stage history: only deals that advanced and whose history holds
         -- both the entry into this stage and into the next one
-        sum({{ dbt.datediff('reached.entered_at', 'reached.next_entered_at', 'second') }} / 86400.0)
+        sum({{ dbt.datediff('reached.entered_at', 'reached.next_entered_at', 'second') }} / cast(86400 as {{ type_double() }}))  -- double: Spark rounds a decimal quotient
             as days_in_stage_total,
         count(case when reached.entered_at is not null then reached.next_entered_at end)
             as stage_durations_measured
@@ -103,7 +103,7 @@ select
     {{ safe_divide('opportunities_advanced', 'opportunities_reached') }} as stage_conversion_rate,
     cast(cohort_opportunities as {{ dbt.type_bigint() }}) as cohort_opportunities,
     {{ safe_divide('opportunities_reached', 'cohort_opportunities') }} as cumulative_conversion_rate,
-    cast(days_in_stage_total as double precision) as days_in_stage_total,
+    cast(days_in_stage_total as {{ type_double() }}) as days_in_stage_total,
     cast(stage_durations_measured as {{ dbt.type_bigint() }}) as stage_durations_measured,
     {{ safe_divide('days_in_stage_total', 'stage_durations_measured') }} as avg_days_in_stage
 from with_cohort_size

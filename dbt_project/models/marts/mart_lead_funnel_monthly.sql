@@ -14,7 +14,7 @@ with leads as (
         case when opportunities.status = 'won' then opportunities.amount else 0 end as won_amount,
         -- days to convert: converted leads (opportunity set) whose conversion time is known
         case when leads.converted_opportunity_id is not null
-            then {{ dbt.datediff('leads.created_at', 'leads.converted_at', 'second') }} / 86400.0
+            then {{ dbt.datediff('leads.created_at', 'leads.converted_at', 'second') }} / cast(86400 as {{ type_double() }})  -- double: Spark rounds a decimal quotient
         end as days_to_convert
     from {{ ref('stg_leads') }} as leads
     left join {{ ref('fct_opportunities') }} as opportunities
@@ -47,7 +47,7 @@ select
     {{ safe_divide('leads_qualified', 'leads_created') }} as qualification_rate,
     {{ safe_divide('leads_converted', 'leads_created') }} as conversion_rate,
     {{ safe_divide('opportunities_won', 'leads_created') }} as lead_to_win_rate,
-    cast(days_to_convert_total as double precision) as days_to_convert_total,
+    cast(days_to_convert_total as {{ type_double() }}) as days_to_convert_total,
     cast(leads_with_convert_time as {{ dbt.type_bigint() }}) as leads_with_convert_time,
     {{ safe_divide('days_to_convert_total', 'leads_with_convert_time') }} as avg_days_to_convert
 from cohorts

@@ -12,8 +12,8 @@ cases as (
         cases.category,
         cast({{ dbt.date_trunc('month', 'cases.opened_at') }} as date) as opened_month,
         cast({{ dbt.date_trunc('month', 'cases.resolved_at') }} as date) as resolved_month,
-        {{ dbt.datediff('cases.opened_at', 'cases.first_response_at', 'second') }} / 3600.0 as first_response_hours,
-        {{ dbt.datediff('cases.opened_at', 'cases.resolved_at', 'second') }} / 3600.0 as resolution_hours,
+        {{ dbt.datediff('cases.opened_at', 'cases.first_response_at', 'second') }} / cast(3600 as {{ type_double() }}) as first_response_hours,
+        {{ dbt.datediff('cases.opened_at', 'cases.resolved_at', 'second') }} / cast(3600 as {{ type_double() }}) as resolution_hours,
         case
             when cases.first_response_at is not null
                 then case when {{ dbt.datediff('cases.opened_at', 'cases.first_response_at', 'second') }}
@@ -59,8 +59,8 @@ select
     cast(coalesce(opened.cases_opened, 0) as {{ dbt.type_bigint() }}) as cases_opened,
     cast(coalesce(opened.complaints_opened, 0) as {{ dbt.type_bigint() }}) as complaints_opened,
     cast(coalesce(resolved.cases_resolved, 0) as {{ dbt.type_bigint() }}) as cases_resolved,
-    cast(opened.median_first_response_hours as double precision) as median_first_response_hours,
-    cast(resolved.median_resolution_hours as double precision) as median_resolution_hours,
+    cast(opened.median_first_response_hours as {{ type_double() }}) as median_first_response_hours,
+    cast(resolved.median_resolution_hours as {{ type_double() }}) as median_resolution_hours,
     cast(coalesce(opened.first_response_breaches, 0) as {{ dbt.type_bigint() }}) as first_response_breaches,
     {{ safe_divide('opened.first_response_breaches', 'opened.cases_opened') }} as first_response_breach_rate
 from {{ ref('int_months') }} as months
