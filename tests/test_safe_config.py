@@ -8,7 +8,6 @@ absolute file patterns); these are the ways around them.
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 
 import duckdb
@@ -17,22 +16,9 @@ import pytest
 from ingestion.loader import ingest
 from ingestion.profile import ProfileError, load_profile
 from orchestration.settings import PROJECT_ROOT, get_settings
+from tests.test_profile_validation import VALID_OPPORTUNITIES as OPPORTUNITIES
+from tests.test_profile_validation import write_profile
 
-OPPORTUNITIES = """
-entities:
-  opportunities:
-    files: ["deals*.csv"]
-    columns:
-      opportunity_id: Id
-      owner_rep_id: Owner
-      stage: Stage
-"""
-
-
-def write_profile(tmp_path: Path, text: str, name: str = "my_crm") -> Path:
-    path = tmp_path / f"{name}.yml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
 
 
 @pytest.mark.parametrize("expr, refusal", [
