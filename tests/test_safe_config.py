@@ -8,7 +8,6 @@ absolute file patterns); these are the ways around them.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import duckdb
 import pytest
