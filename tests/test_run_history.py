@@ -1,0 +1,72 @@
+"""The run history storage (orchestration/run_history.py): Dagster's SQLite event log with pooled
+connections. It must be what dagster.yaml selects, store exactly what Dagster's own storage
+stores (in files Dagster's own storage reads), and keep a bounded number of databases open."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import pytest
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+from orchestration.run_history import MAX_OPEN_DATABASES, PooledSqliteEventLogStorage
+from orchestration.settings import PROJECT_ROOT
+
+
+@dg.asset
+def numbers() -> list[int]:
+    return [1, 2, 3]
+
+
+@dg.asset_check(asset=numbers)
+def numbers_are_positive(numbers: list[int]) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=all(n > 0 for n in numbers))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    return tmp_path
+
+
+def run_once(instance) -> str:
+    result = dg.materialize([numbers, numbers_are_positive], instance=instance)
+    assert result.success
+    return result.run_id
+
+
+def test_dagster_yaml_selects_the_pooled_storage_under_dagster_home(home):
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.event_log_storage) is PooledSqliteEventLogStorage
+        run_once(instance)
+    # Dagster's default layout: the run shards and the index live in $DAGSTER_HOME/storage
+    assert (home / "storage" / "index.db").exists()
+
+
+def test_events_read_back_the_same_through_dagsters_own_storage(home):
+    with dg.DagsterInstance.get() as instance:
+        run_id = run_once(instance)
+        stored = [(e.dagster_event_type, e.step_key) for e in instance.all_logs(run_id)]
+    plain = SqliteEventLogStorage(str(home / "storage"))
+    read_back = [(e.dagster_event_type, e.step_key) for e in plain.get_logs_for_run(run_id)]
+    assert read_back == stored
+    kinds = {kind for kind, _ in stored}
+    assert {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+            dg.DagsterEventType.RUN_SUCCESS} <= kinds
+    # the cross-run index (latest materialization, check history) is written too
+    assert plain.get_latest_materialization_events([dg.AssetKey("numbers")])[dg.AssetKey("numbers")] is not None
+
+
+def test_open_databases_stay_bounded_and_wipe_starts_clean(home):
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        run_ids = [run_once(instance) for _ in range(MAX_OPEN_DATABASES + 2)]
+        assert len(storage._engines) <= MAX_OPEN_DATABASES
+        # an evicted run's database is reopened on demand
+        assert len(instance.all_logs(run_ids[0])) > 0
+        instance.wipe()
+        assert set(storage._engines) <= {"index"}  # only the index, reopened to empty it
+        assert instance.all_logs(run_ids[-1]) == []
+        assert len(instance.all_logs(run_once(instance))) > 0
