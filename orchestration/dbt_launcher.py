@@ -16,6 +16,7 @@ import sys
 LAUNCHER = os.path.abspath(__file__)
 DBT_EXECUTABLE_ENV = "SALESDW_DBT_EXECUTABLE"
 PARENT_PID_ENV = "SALESDW_DBT_PARENT_PID"
+DBT_CWD_ENV = "SALESDW_DBT_CWD"  # when set, dbt runs in this folder (relative profile paths start here)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -33,6 +34,8 @@ def main() -> None:
         parent = os.environ.get(PARENT_PID_ENV)
         if parent and os.getppid() != int(parent):
             sys.exit(1)  # the run died before the line above could tie us to it
+    if os.environ.get(DBT_CWD_ENV):
+        os.chdir(os.environ[DBT_CWD_ENV])  # dagster-dbt passes the project as DBT_PROJECT_DIR
     os.execv(dbt, [dbt, *sys.argv[1:]])
 
 

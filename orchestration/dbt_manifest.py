@@ -8,17 +8,20 @@ than the manifest, so definitions load in well under a second on the warm path.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR, PORTABLE_DUCKDB_PATHS
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 MANIFEST = dbt_project.manifest_path
+PARSE_KEY = MANIFEST.parent / "parse_key.json"
 
 _WATCHED_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
 
@@ -34,8 +37,20 @@ def _newest_source_mtime() -> float:
     return newest
 
 
+def _parse_env() -> dict[str, str]:
+    """The profile as the pipeline's runs render it (Settings.dbt_run_env), so they reuse this parse."""
+    return {**os.environ, **PORTABLE_DUCKDB_PATHS, "SALESDW_DBT_TARGET": "duckdb", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+
+
+def _parse_key() -> str:
+    """What dbt keys partial parsing on, besides the project files: the rendered DuckDB profile."""
+    env = _parse_env()
+    return json.dumps({k: env.get(k) for k in (*PORTABLE_DUCKDB_PATHS, "SALESDW_DUCKDB_MEMORY_LIMIT")}, sort_keys=True)
+
+
 def manifest_is_stale() -> bool:
-    return not MANIFEST.exists() or MANIFEST.stat().st_mtime < _newest_source_mtime()
+    return (not MANIFEST.exists() or MANIFEST.stat().st_mtime < _newest_source_mtime()
+            or not PARSE_KEY.exists() or PARSE_KEY.read_text() != _parse_key())
 
 
 def ensure_manifest() -> Path:
@@ -48,9 +63,20 @@ def ensure_manifest() -> Path:
     return MANIFEST
 
 
+def seed_partial_parse(target_path: Path) -> None:
+    """Start a data dir's dbt target folder from the project's parse, so its first build parses
+    partially (dbt checks the parse against the project files, the profile and the vars itself,
+    and re-parses what differs; nothing stale can be reused)."""
+    prepared = MANIFEST.parent / "partial_parse.msgpack"
+    seeded = Path(target_path) / "partial_parse.msgpack"
+    if prepared.exists() and not seeded.exists():
+        seeded.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(prepared, seeded)
+
+
 def _parse() -> None:
     dbt = Path(sys.executable).parent / "dbt"
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = _parse_env()
     proc = subprocess.run(
         [str(dbt), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
          "--target-path", str(MANIFEST.parent), "--quiet"],
@@ -58,3 +84,4 @@ def _parse() -> None:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    PARSE_KEY.write_text(_parse_key())

@@ -18,6 +18,7 @@ import duckdb
 
 from ingestion.canonical import entity as canonical_entity
 from ingestion.raw_zone import expose_file, raw_columns
+from orchestration.dbt_manifest import seed_partial_parse
 from orchestration.settings import DBT_PROJECT_DIR, get_settings
 
 _batch_counter = itertools.count(1)
@@ -69,14 +70,16 @@ def dbt(data_dir: Path, *args: str, vars: dict | None = None, check: bool = True
     settings = get_settings(data_dir)
     settings.ensure_dirs()
     # cautious: `--select +my_mart` must not run other marts' relationship tests on unbuilt tables
-    env = {**os.environ, **settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    # as the pipeline runs dbt: paths relative to the data dir, starting from the prepared parse
+    env = {**os.environ, **settings.dbt_run_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
            "DBT_INDIRECT_SELECTION": "cautious"}
+    seed_partial_parse(data_dir / "dbt_target")
     cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_PROJECT_DIR),
            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(data_dir / "dbt_target"),
            "--log-path", str(data_dir / "dbt_logs")]
     if vars:
         cmd += ["--vars", json.dumps(vars)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=settings.data_dir)
     if check and proc.returncode != 0:
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
     return proc

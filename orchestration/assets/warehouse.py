@@ -8,11 +8,12 @@ tables over the same raw zone, and the Spark build is then copied into the DuckD
 """
 
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey
@@ -20,7 +21,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from ingestion.raw_zone import expose_file
 from orchestration.dbt_launcher import launch_env
-from orchestration.dbt_manifest import dbt_project, ensure_manifest
+from orchestration.dbt_manifest import dbt_project, ensure_manifest, seed_partial_parse
 from orchestration.faults import crash_point
 from orchestration.policies import WAREHOUSE_POOL
 from orchestration.resources import SalesdwResource
@@ -49,9 +50,6 @@ translator = SalesdwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_a
 )
 def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: SalesdwResource):
     settings = salesdw.settings
-    # The dbt profile reads the warehouse path and engine limits from the environment; the dbt
-    # launcher, which dbt to run and which process it lives and dies with.
-    os.environ.update({**settings.dbt_env(), **launch_env()})
     # Unit tests pin SQL logic on fixed inputs: they run in `make test` (every hand-fixture build),
     # not on every production refresh, where they would only add minutes.
     args = ["build", "--exclude-resource-type", "unit_test"]
@@ -64,14 +62,35 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
         if settings.engine == "spark":
             run_spark_helper(context, settings, "expose", "--raw-dir", str(settings.raw_dir))
         # One target folder per data dir: dbt's partial parse survives between runs (a new folder
-        # per run would re-parse the whole project every time), and artifacts stay beside the data.
-        for event in dbt.cli(args, context=context, target_path=settings.data_dir / "dbt_target").stream():
-            yield event
-            crash_point("dbt")
+        # per run would re-parse the whole project every time), and artifacts stay beside the data;
+        # the first run in a new data dir starts from the parse prepared at set-up.
+        target = settings.data_dir / "dbt_target"
+        seed_partial_parse(target)
+        # The dbt profile reads the warehouse path and engine limits from the environment; the dbt
+        # launcher, which dbt to run, where, and which process it lives and dies with.
+        with environment({**settings.dbt_run_env(), **launch_env()}):
+            for event in dbt.cli(args, context=context, target_path=target).stream():
+                yield event
+                crash_point("dbt")
         if settings.engine == "spark":
             # the checks and the publish step then read the Spark build from the DuckDB build file
             run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),
                              "--export-dir", str(settings.spark_dir / "export"))
+
+
+@contextlib.contextmanager
+def environment(overrides: dict[str, str]) -> Iterator[None]:
+    """os.environ with overrides (dagster-dbt hands its own environment to dbt), restored after."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def run_spark_helper(context: AssetExecutionContext, settings: Settings, *args: str) -> None:
