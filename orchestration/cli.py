@@ -94,7 +94,7 @@ def _run(settings, *, landing: Path | None, profile: str) -> int:
     from orchestration.summary import print_run_summary
 
     if landing is not None and not landing.is_dir():
-        console.print(f"[red]--landing {landing}: not a folder[/]")
+        console.print(f"[red]--landing {landing}: not a folder[/]", soft_wrap=True)
         return EXIT_FAILED
     settings.ensure_dirs()
     started = time.monotonic()
@@ -102,7 +102,7 @@ def _run(settings, *, landing: Path | None, profile: str) -> int:
         with run_lock(settings.lock_file):
             outcome = run_pipeline(settings, landing=landing, profile=profile)
     except RunLockBusy as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{exc}[/]", soft_wrap=True)
         return EXIT_LOCKED
     print_run_summary(console, settings, outcome, elapsed=time.monotonic() - started)
     if not outcome.success or not outcome.published:
@@ -141,7 +141,7 @@ def report(
 
     settings = get_settings(data_dir)
     if not settings.serving_warehouse.exists():
-        console.print(f"[red]no published warehouse at {settings.serving_warehouse}: run `salesdw run` first[/]")
+        console.print(f"[red]no published warehouse at {settings.serving_warehouse}: run `salesdw run` first[/]", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED)
     path = write_report(settings.serving_warehouse, settings.reports_dir, lang=lang)
     console.print(f"report written: {path}")
@@ -155,7 +155,7 @@ def check_profile(profile: Annotated[str, typer.Argument(help="Profile name or Y
     try:
         loaded = load_profile(profile)
     except ProfileError as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(f"[red]{exc}[/]", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     console.print(f"profile {profile!r} is valid")
     console.print(loaded)

@@ -33,7 +33,7 @@ class _ProgressHandler(logging.Handler):
             took = time.monotonic() - self._started.get(step, time.monotonic())
             _console.print(f"[green]✔ {step}[/] ({took:.1f} s)")
         elif kind == "STEP_FAILURE":
-            _console.print(f"[red]✘ {step} failed[/]: {record.getMessage().splitlines()[-1][:300]}")
+            _console.print(f"[red]✘ {step} failed[/]: {record.getMessage().splitlines()[-1][:300]}", soft_wrap=True)
         elif kind == "STEP_SKIPPED":
             _console.print(f"[yellow]– {step} skipped[/] (an upstream step or blocking check failed)")
         elif kind == "ASSET_MATERIALIZATION" and event.asset_key is not None:
