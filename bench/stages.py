@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,9 +53,22 @@ class RunStages:
 
 def read_stages(data_dir: Path) -> RunStages:
     """Step times of the latest Dagster run in data_dir/dagster."""
+    home = str(Path(data_dir) / "dagster")
+    # the instance's event log storage (orchestration/run_history.py) lives under $DAGSTER_HOME
+    previous, os.environ["DAGSTER_HOME"] = os.environ.get("DAGSTER_HOME"), home
+    try:
+        return _read_stages(home)
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+
+
+def _read_stages(home: str) -> RunStages:
     from dagster import DagsterInstance
 
-    with DagsterInstance.from_config(str(Path(data_dir) / "dagster")) as instance:
+    with DagsterInstance.from_config(home) as instance:
         (run,) = instance.get_runs(limit=1)
         started: dict[str, float] = {}
         steps: dict[str, float] = {}

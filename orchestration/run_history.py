@@ -43,6 +43,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str | None = None, inst_data: Any = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         if base_dir is None:
+            if not os.environ.get("DAGSTER_HOME"):
+                raise ValueError("PooledSqliteEventLogStorage: set DAGSTER_HOME (the instance folder) or base_dir")
             base_dir = os.path.join(os.environ["DAGSTER_HOME"], "storage")
         super().__init__(base_dir, inst_data=inst_data)
 

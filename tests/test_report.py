@@ -400,3 +400,59 @@ def test_rendered_charts_show_the_fixture_values(rendered):
         assert LABELS["zh"]["no_data"] in chart["text"], name
     assert "销售漏斗" in empty.headings and empty.headings[0] == "销售管理报告"
     assert empty.kpis["net_revenue"]["text"] == "—"
+
+
+# ---------------------------------------------------------------- charts at the size of a large company
+
+def test_charts_of_many_teams_and_reps_show_the_ones_needing_attention_and_say_so():
+    """Scale 50 has ~300 teams and ~2,000 reps: the page must still render (altair refuses to embed
+    more than 5,000 rows) and each listing chart shows its most urgent rows with a note."""
+    import pandas as pd
+
+    from orchestration.serving.report import (
+        MAX_CHART_BARS, MAX_CHART_LINES, Headline, ReportData, _attainment_chart, _budget_chart,
+        _rep_nps_chart, _response_times_chart)
+
+    teams = [f"T{i:03d}" for i in range(300)]
+    months = [date(2024, m, 1) for m in range(1, 13)]
+    # attainment falls with the team number: the lowest are the last MAX_CHART_BARS teams
+    attainment = pd.DataFrame({"team_id": teams, "revenue_attainment": [1.5 - i / 300 for i in range(300)],
+                               "new_customers_attainment": 1.0, "visits_attainment": 1.0})
+    # overspend grows with the team number; category B is always within budget
+    budget = pd.DataFrame([{"team_id": t, "category": c, "budget_amount": 1000.0,
+                            "actual_amount": 1000.0 + (i if c == "A" else -50), "is_over_budget": c == "A" and i > 0}
+                           for i, t in enumerate(teams) for c in ("A", "B")])
+    # rep k: 10 responses, k promoters out of 10 -> NPS rises with k (0 detractors for k >= 5)
+    reps = pd.DataFrame([{"rep_id": f"R{k:04d}", "rep_name": f"Rep {k:04d}", "nps_promoters": k % 11,
+                          "nps_detractors": 10 - k % 11, "nps_responses": 10} for k in range(2000)])
+    # team i answers in i hours: the slowest are the highest numbers
+    service = pd.DataFrame([{"month": m, "team_id": t, "median_first_response_hours": float(i),
+                             "complaints_opened": 1, "first_response_breaches": 0, "cases_opened": 2}
+                            for i, t in enumerate(teams) for m in months])
+    data = ReportData(as_of_date=date(2024, 12, 31), as_of_month=date(2024, 12, 1), report_month=date(2024, 12, 1),
+                      headline=Headline(month=date(2024, 12, 1)), frames={"attainment": attainment, "budget": budget, "rep_nps": reps,
+                                                   "service": service})
+    L = LABELS["en"]
+
+    def shown(chart, field):
+        spec = chart.to_dict(validate=False)
+        rows = [r for rows in spec["datasets"].values() for r in rows if field in r]
+        subtitle = spec["title"]["subtitle"]
+        return {r[field] for r in rows}, " / ".join(subtitle) if isinstance(subtitle, list) else subtitle
+
+    teams_shown, subtitle = shown(_attainment_chart(data, L), "team_id")
+    assert teams_shown == set(teams[-MAX_CHART_BARS:])
+    assert "25 of 300 shown, lowest revenue attainment first" in subtitle
+
+    rows_shown, subtitle = shown(_budget_chart(data, L), "row_label")
+    assert rows_shown == {f"{t} · A" for t in teams[-MAX_CHART_BARS:]}
+    assert "25 of 600 shown, largest overspend first; every row: marts.mart_budget_vs_actual" in subtitle
+
+    reps_shown, subtitle = shown(_rep_nps_chart(data, L), "rep")
+    lowest = sorted(range(2000), key=lambda k: (2 * (k % 11) - 10, k))[:MAX_CHART_BARS]
+    assert {r.removeprefix("Rep ") for r in reps_shown} == {f"{k:04d}" for k in lowest}
+    assert "lowest NPS first" in subtitle
+
+    lines_shown, subtitle = shown(_response_times_chart(data, L), "team_id")
+    assert lines_shown == set(teams[-MAX_CHART_LINES:])
+    assert "8 of 300 shown, slowest first response first" in subtitle

@@ -39,6 +39,11 @@ AT_RISK_ROWS = 50       # rows listed in the at-risk table (the total is stated)
 VIP_RECENCY_DAYS = 60
 VIP_NPS_AT_MOST = 6
 CHART_WIDTH = 400
+# A chart stays readable with a few dozen bars or a handful of lines. At scale 50 the demo company
+# has ~300 teams and ~2,000 reps: such a chart shows the ones that need attention first and says
+# how many the mart holds (altair also refuses to embed more than 5,000 rows).
+MAX_CHART_BARS = 25
+MAX_CHART_LINES = 8
 
 OPPORTUNITY_STAGES = ("prospecting", "qualification", "needs_analysis", "proposal", "negotiation", "closed_won")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -338,6 +343,27 @@ def _at_risk_table(data: ReportData, L: dict) -> dict:
 
 # ---------------------------------------------------------------- charts
 
+def _capped(df: pd.DataFrame, key: str, rank: pd.Series, limit: int, L: dict, order: str,
+            table: str) -> tuple[pd.DataFrame, str | None]:
+    """The rows of the `limit` first values of `key` by `rank` (ascending), and the note saying so
+    (None when nothing was left out)."""
+    ranked = pd.DataFrame({"key": df[key], "rank": rank}).groupby("key", sort=False)["rank"].min()
+    if len(ranked) <= limit:
+        return df, None
+    kept = set(ranked.sort_values(kind="stable").index[:limit])
+    note = L["capped_note"].format(shown=limit, total=len(ranked), order=L[f"order.{order}"], table=table)
+    return df[df[key].isin(kept)], note
+
+
+def _titled(title: str | alt.TitleParams, note: str | None) -> str | alt.TitleParams:
+    if note is None:
+        return title
+    if isinstance(title, alt.TitleParams):
+        subtitle = title.subtitle if isinstance(title.subtitle, list) else [title.subtitle]
+        return alt.TitleParams(title.text, subtitle=[*subtitle, note])
+    return alt.TitleParams(title, subtitle=note)
+
+
 def _no_data(L: dict, title: str) -> alt.Chart:
     return (alt.Chart(pd.DataFrame({"text": [L["no_data"]]}))
             .mark_text(fontSize=16, color="#7b8794")
@@ -384,6 +410,9 @@ def _attainment_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
     measures = ["revenue_attainment", "new_customers_attainment", "visits_attainment"]
     if df.empty:
         return _no_data(L, title)
+    df, note = _capped(df, "team_id", df["revenue_attainment"].fillna(float("inf")), MAX_CHART_BARS, L,
+                       "lowest_revenue_attainment", "mart_team_kpi_monthly")
+    title = _titled(title, note)
     long = df.melt(id_vars="team_id", value_vars=measures, var_name="measure", value_name="value").dropna()
     if long.empty:
         return _no_data(L, title)
@@ -429,6 +458,9 @@ def _budget_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
         return _no_data(L, title)
     df = df.copy()
     df["row_label"] = [f"{t or '—'} · {c or '—'}" for t, c in zip(df["team_id"], df["category"])]
+    overspend = df["actual_amount"].fillna(0).astype(float) - df["budget_amount"].fillna(0).astype(float)
+    df, note = _capped(df, "row_label", -overspend, MAX_CHART_BARS, L, "largest_overspend", "mart_budget_vs_actual")
+    title = _titled(title, note)
     df["status"] = [L["over_budget"] if not _missing(over) and bool(over) else L["within_budget"]
                     for over in df["is_over_budget"]]
     base = alt.Chart(df).encode(y=alt.Y("row_label:N", title=f'{L["team"]} · {L["category"]}', sort=None))
@@ -552,6 +584,8 @@ def _rep_nps_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
     }).dropna()
     if df.empty:
         return _no_data(L, title)
+    df, note = _capped(df, "rep", df["nps"], MAX_CHART_BARS, L, "lowest_nps", "mart_rep_kpi_monthly")
+    title = _titled(title, note)
     return alt.Chart(df).mark_bar().encode(
         y=alt.Y("rep:N", title=L["rep"], sort="-x"),
         x=alt.X("nps:Q", title=L["nps"], scale=alt.Scale(domain=[-100, 100])),
@@ -567,6 +601,9 @@ def _response_times_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
     if df.empty or df["median_first_response_hours"].isna().all():
         return _no_data(L, title)
     df = df.dropna(subset=["median_first_response_hours"])
+    slowest = -df.groupby("team_id")["median_first_response_hours"].transform("mean")
+    df, note = _capped(df, "team_id", slowest, MAX_CHART_LINES, L, "slowest_first_response", "mart_service_monthly")
+    title = _titled(title, note)
     return alt.Chart(df).mark_line(point=True).encode(
         x=_month_axis(L),
         y=alt.Y("median_first_response_hours:Q", title=L["first_response_hours"]),
