@@ -92,9 +92,6 @@ def relax_run_history_fsync(dagster_home: Path) -> None:
 
 def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: str = "canonical",
                  asset_selection: list | None = None) -> RunOutcome:
-    from orchestration.quality import worker
-
-    worker.start()  # GX imports in its own process while Dagster and the definitions load here
     from dagster import DagsterInstance
 
     from ingestion.ledger import read_ledger

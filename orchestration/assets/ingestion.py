@@ -27,7 +27,6 @@ from ingestion.profile import ProfileError, is_profile_name
 from ingestion.raw_zone import expose_file
 from orchestration.policies import TRANSIENT_RETRY, WAREHOUSE_POOL
 from orchestration.quality import CheckResult, results_store
-from orchestration.quality import worker as quality_worker
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
 
@@ -97,7 +96,6 @@ def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw
     settings = salesdw.settings
     selected = sorted(key.path[1] for key in context.selected_asset_keys)
     results: list[IngestResult] = []
-    quality_worker.start()  # the raw audit comes next: GX imports meanwhile, in its own process
     with run_lock(settings.lock_file):
         for folder, profile in landing_sources(settings.landing_dir, config):
             context.log.info(f"ingesting {folder} with profile {profile!r}")

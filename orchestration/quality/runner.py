@@ -376,20 +376,7 @@ def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
     as_of_date: the reference "today" (default: intermediate.int_calendar, else the latest business
     event in the layer's schema). previous_warehouse: the serving warehouse of the previous publish,
     for row-count changes (default: the latest passed result of the same check in the store).
-    The expectations run in the run's GX worker process when one was started (quality/worker.py).
     """
-    from orchestration.quality import worker
-
-    results = worker.call(evaluate_suite, layer, warehouse, run_id=run_id, quality_dir=quality_dir,
-                          as_of_date=as_of_date, previous_warehouse=previous_warehouse)
-    results_store.append(quality_dir, results)
-    crash_point("checks")
-    return results
-
-
-def evaluate_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
-                   as_of_date: date | None = None, previous_warehouse: Path | None = None) -> list[CheckResult]:
-    """The checks of `layer` against `warehouse`, evaluated (nothing stored)."""
     started = time.perf_counter()
     checks = list(load_suite(layer))
     warehouse, quality_dir = Path(warehouse), Path(quality_dir)
@@ -409,6 +396,8 @@ def evaluate_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Pat
                     checked_at=checked_at)
         for i, c in enumerate(checks)
     ]
+    results_store.append(quality_dir, results)
+    crash_point("checks")
     log.info("%s suite: %d checks, %d failed, %.1f s", layer, len(results),
              sum(not r.passed for r in results), time.perf_counter() - started)
     return results
