@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+
+from orchestration.settings import environment
 
 STAGES = ("ingest", "dbt build", "checks", "publish", "report")
 
@@ -55,14 +56,8 @@ def read_stages(data_dir: Path) -> RunStages:
     """Step times of the latest Dagster run in data_dir/dagster."""
     home = str(Path(data_dir) / "dagster")
     # the instance's event log storage (orchestration/run_history.py) lives under $DAGSTER_HOME
-    previous, os.environ["DAGSTER_HOME"] = os.environ.get("DAGSTER_HOME"), home
-    try:
+    with environment({"DAGSTER_HOME": home}):
         return _read_stages(home)
-    finally:
-        if previous is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous
 
 
 def _read_stages(home: str) -> RunStages:

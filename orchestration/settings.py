@@ -6,7 +6,9 @@ Dagster resources, the dbt profile, the CLI and the tests agree on one warehouse
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,3 +140,18 @@ def _engine(name: str) -> str:
     if name not in ENGINES:
         raise ValueError(f"SALESDW_ENGINE={name!r}: expected one of {', '.join(ENGINES)}")
     return name
+
+
+@contextlib.contextmanager
+def environment(overrides: dict[str, str]) -> Iterator[None]:
+    """os.environ with overrides for the duration (dagster-dbt, for one, hands dbt its own environment)."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

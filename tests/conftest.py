@@ -37,22 +37,23 @@ def shared_path(*parts: str) -> Path:
 PG_ADMIN_URL = os.environ.get("SALESDW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def postgres_reachable() -> bool:
+def postgres_reachable(url: str = PG_ADMIN_URL) -> bool:
     try:
         import psycopg
 
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+        with psycopg.connect(url, connect_timeout=3):
             return True
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False
 
 
-def require_postgres() -> None:
-    """Skip with the reason only outside CI; in CI the server exists and a failure must show."""
-    if not postgres_reachable():
+def require_postgres(url: str = PG_ADMIN_URL, *, module_level: bool = False) -> None:
+    """Skip with the reason only outside CI; in CI the server exists and a failure must show.
+    module_level: called at import time of a test module (skips the whole module)."""
+    if not postgres_reachable(url):
         if os.environ.get("CI"):
-            raise AssertionError(f"PostgreSQL is not reachable at {PG_ADMIN_URL} in CI")
-        pytest.skip(f"no PostgreSQL server reachable at {PG_ADMIN_URL}")
+            raise AssertionError(f"PostgreSQL is not reachable at {url} in CI")
+        pytest.skip(f"no PostgreSQL server reachable at {url}", allow_module_level=module_level)
 
 
 def _fresh_database(prefix: str) -> str:

@@ -29,6 +29,7 @@ from ingestion.loader import ingest
 from ingestion.raw_postgres import load_raw_zone
 from ingestion.raw_zone import parquet_select, raw_columns
 from orchestration.settings import DBT_PROJECT_DIR, get_settings
+from tests.conftest import require_postgres
 from tests.support import build_warehouse, write_raw_batch
 
 pytestmark = pytest.mark.postgres
@@ -41,18 +42,7 @@ MONEY_STEP = Decimal("0.01")
 RATE_TOLERANCE = 1e-9
 
 
-def _server_reachable() -> bool:
-    try:
-        psycopg.connect(f"{SERVER}/postgres", connect_timeout=3).close()
-        return True
-    except psycopg.OperationalError:
-        return False
-
-
-if not _server_reachable():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"CI is set but no PostgreSQL server answers at {PG_HOST}:{PG_PORT}")
-    pytest.skip(f"no PostgreSQL server reachable at {PG_HOST}:{PG_PORT} (and CI is unset)", allow_module_level=True)
+require_postgres(f"{SERVER}/postgres", module_level=True)
 
 
 def _throwaway_database(prefix: str):

@@ -7,7 +7,6 @@ database made for this module and dropped at its end.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ import pytest
 from psycopg import errors
 
 from orchestration.serving.postgres import PublishError, mask_url, publish_to_postgres
+from tests.conftest import require_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -28,18 +28,7 @@ SERVER = "postgresql://postgres@127.0.0.1:5432"
 PASSWORD = "s3cret-Pw0rd"  # ignored under trust auth; must never show up in logs or errors
 
 
-def _server_reachable() -> bool:
-    try:
-        psycopg.connect(f"{SERVER}/postgres", connect_timeout=3).close()
-        return True
-    except psycopg.OperationalError:
-        return False
-
-
-if not _server_reachable():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI is set but no PostgreSQL server answers at 127.0.0.1:5432")
-    pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432 (and CI is unset)", allow_module_level=True)
+require_postgres(f"{SERVER}/postgres", module_level=True)
 
 
 # ---------------------------------------------------------------- fixture warehouses

@@ -8,12 +8,11 @@ tables over the same raw zone, and the Spark build is then copied into the DuckD
 """
 
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey
@@ -26,7 +25,7 @@ from orchestration.faults import crash_point
 from orchestration.policies import WAREHOUSE_POOL
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
-from orchestration.settings import Settings
+from orchestration.settings import Settings, environment
 
 
 class SalesdwDbtTranslator(DagsterDbtTranslator):
@@ -76,21 +75,6 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
             # the checks and the publish step then read the Spark build from the DuckDB build file
             run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),
                              "--export-dir", str(settings.spark_dir / "export"))
-
-
-@contextlib.contextmanager
-def environment(overrides: dict[str, str]) -> Iterator[None]:
-    """os.environ with overrides (dagster-dbt hands its own environment to dbt), restored after."""
-    saved = {key: os.environ.get(key) for key in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def run_spark_helper(context: AssetExecutionContext, settings: Settings, *args: str) -> None:
