@@ -25,14 +25,13 @@ from dagster import (
     in_process_executor,
     sensor,
 )
-from dagster_dbt import DbtCliResource
-
 from ingestion.loader import pending_files
 from orchestration.assets.ingestion import ingest_exports
 from orchestration.assets.serving import postgres_marts, sales_report, sales_warehouse
 from orchestration.assets.warehouse import dbt_warehouse, mart_keys
 from orchestration.dbt_launcher import LAUNCHER
 from orchestration.dbt_manifest import dbt_project
+from orchestration.dbt_resource import SalesdwDbtCliResource
 from orchestration.progress import progress_logger
 from orchestration.policies import DAILY_REFRESH_CRON, LANDING_SENSOR_INTERVAL_SECONDS, MART_FRESHNESS
 from orchestration.quality.asset_checks import build_quality_checks
@@ -96,9 +95,10 @@ defs = Definitions(
     resources={
         "salesdw": SalesdwResource(),
         # dbt from this environment, whatever PATH the scheduler or the CLI was started with, through
-        # a launcher that ends dbt when the run dies (orchestration/dbt_launcher.py)
-        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
-                              dbt_executable=LAUNCHER),
+        # a launcher that ends dbt when the run dies (orchestration/dbt_launcher.py); no per-run
+        # version probe or in-process adapter (orchestration/dbt_resource.py)
+        "dbt": SalesdwDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
+                                     dbt_executable=LAUNCHER),
     },
     loggers={"console": progress_logger},
     # One process, one writer: the multiprocess executor costs seconds per step and DuckDB

@@ -117,3 +117,54 @@ def test_released_data_source_lets_a_writer_in(warehouse):
     code = f"import duckdb; duckdb.connect({str(warehouse)!r}).execute('create table s.w (x int)')"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+_START_UP_PROBE = """
+import inspect, sys
+from decimal import Decimal
+from orchestration.quality.runner import gx_context
+gx_context()
+import great_expectations.util as gx_util
+from orchestration.quality import gx_duckdb
+assert gx_duckdb.is_applied()
+def deferred():
+    return type(sys.modules["scipy.stats"]).__name__ == "_LazyModule"
+print("imported, scipy.stats deferred:", deferred())
+assert gx_util.convert_decimal_to_float(Decimal("12.50")) == 12.5
+print("after a decimal conversion, deferred:", deferred())
+if sys.argv[1] == "stock-stack":
+    gx_util.stack = inspect.stack
+    gx_util.convert_decimal_to_float(Decimal("12.50"))
+    print("with GX's own inspect.stack, deferred:", deferred())
+from scipy import stats
+print("entropy", round(float(stats.entropy([0.5, 0.5], [0.9, 0.1])), 4))
+"""
+
+
+def _probe(mode: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", _START_UP_PROBE, mode], capture_output=True, text=True,
+                          env={**os.environ, "GX_ANALYTICS_ENABLED": "false"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_scipy_stats_is_deferred_until_used():
+    out = _probe("patched")
+    assert "imported, scipy.stats deferred: True" in out
+    assert "after a decimal conversion, deferred: True" in out
+    assert "entropy 0.5108" in out  # and works when something does use it
+
+
+def test_gxs_own_decimal_conversion_still_walks_every_module():
+    # the stack patch is still needed: with GX's inspect.stack the same conversion touches (and so
+    # loads) every module on the way; when an upgrade stops doing that, drop the patch
+    assert "with GX's own inspect.stack, deferred: False" in _probe("stock-stack")
+
+
+def test_an_ephemeral_context_still_validates_without_saving_its_config(warehouse):
+    import great_expectations as gx
+    from great_expectations.data_context.data_context.ephemeral_data_context import EphemeralDataContext
+
+    assert EphemeralDataContext._save_project_config is gx_duckdb._keep_ephemeral_config_in_memory
+    results = _validate(warehouse, gx.expectations.ExpectColumnValuesToNotBeNull(column="amount"))
+    assert results["expect_column_values_to_not_be_null"].result["unexpected_count"] == 1

@@ -1,4 +1,4 @@
-"""Make Great Expectations 1.x run its SQL on DuckDB (duckdb-engine), in one place.
+"""Make Great Expectations 1.x run its SQL on DuckDB (duckdb-engine), and start quickly: in one place.
 
 GX has no DuckDB support of its own; it drives DuckDB through duckdb-engine, the SQLAlchemy
 dialect. Three gaps in GX 1.24 + duckdb-engine 0.17 + SQLAlchemy 2.1 are closed here, each by
@@ -15,6 +15,15 @@ the smallest change at the point where GX or the dialect decides; `apply()` is i
 3. Column types. Reflected types are kept in DuckDB's own spelling (`DECIMAL(18,2)`) and compared
    as strings, like GX does for PostgreSQL, so a schema expectation states the exact contract type
    from ingestion/canonical.py instead of a lossy SQLAlchemy class.
+
+Two start-up costs of GX 1.24 that salesdw never uses are avoided here too (measured at scale 10):
+4. An ephemeral context serializes its whole configuration to YAML on every data source change,
+   into an in-memory store nothing reads (about 100 times a run, 1-2 s): that save is a no-op.
+5. GX imports scipy.stats (~1 s) for two distribution expectations salesdw does not use: the
+   import is deferred (importlib's LazyLoader) until something first touches scipy.stats.
+6. GX's Decimal-to-float conversion calls inspect.stack(), which reads the source of every frame
+   on the stack and can touch every loaded module (~0.5 s, and it loads the deferred scipy.stats),
+   to look at each frame's file and function name only: it gets exactly those, from the frames.
 """
 
 from __future__ import annotations
@@ -24,10 +33,48 @@ import os
 # Before GX is imported: no usage statistics leave the machine (and no network at run time).
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-import duckdb_engine  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-from great_expectations.execution_engine import sqlalchemy_execution_engine  # noqa: E402
-from great_expectations.expectations import type_comparison  # noqa: E402
+import contextlib  # noqa: E402
+import importlib.abc  # noqa: E402
+import importlib.util  # noqa: E402
+import sys  # noqa: E402
+from typing import NamedTuple  # noqa: E402
+
+DEFERRED_IMPORTS = ("scipy.stats",)
+
+
+class _DeferredImportFinder(importlib.abc.MetaPathFinder):
+    """Finds DEFERRED_IMPORTS as usual, but has them executed on first attribute access (5.)."""
+
+    def find_spec(self, name, path, target=None):
+        if name not in DEFERRED_IMPORTS:
+            return None
+        for finder in sys.meta_path:
+            spec = None if finder is self else getattr(finder, "find_spec", lambda *a: None)(name, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = importlib.util.LazyLoader(spec.loader)
+                return spec
+        return None
+
+
+@contextlib.contextmanager
+def _deferred_imports():
+    finder = _DeferredImportFinder()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+with _deferred_imports():
+    import duckdb_engine  # noqa: E402
+    import sqlalchemy as sa  # noqa: E402
+    from great_expectations.data_context.data_context.ephemeral_data_context import (  # noqa: E402
+        EphemeralDataContext,
+    )
+    import great_expectations.util as gx_util  # noqa: E402
+    from great_expectations.execution_engine import sqlalchemy_execution_engine  # noqa: E402
+    from great_expectations.expectations import type_comparison  # noqa: E402
 
 DIALECT = "duckdb"
 
@@ -79,11 +126,33 @@ def _get_columns(self, connection, table_name, schema=None, **kw):
     ]
 
 
+def _keep_ephemeral_config_in_memory(self) -> None:
+    """EphemeralDataContext._save_project_config (see module doc, 4): the configuration stays in
+    memory, where GX reads it; only the YAML copy in the unread in-memory store is skipped."""
+
+
+class _FrameNames(NamedTuple):
+    filename: str
+    function: str
+
+
+def _stack_without_source(context: int = 0) -> list[_FrameNames]:
+    """inspect.stack for GX's decimal conversion (see module doc, 6.): the caller's frames, outwards,
+    with the two fields it reads."""
+    names, frame = [], sys._getframe(1)
+    while frame is not None:
+        names.append(_FrameNames(frame.f_code.co_filename, frame.f_code.co_name))
+        frame = frame.f_back
+    return names
+
+
 def is_applied() -> bool:
     return (
         DIALECT in sqlalchemy_execution_engine._PERSISTED_CONNECTION_DIALECTS
         and duckdb_engine.Dialect.get_columns is _get_columns
         and DIALECT in type_comparison.CASE_INSENSITIVE_DIALECTS
+        and EphemeralDataContext._save_project_config is _keep_ephemeral_config_in_memory
+        and gx_util.stack is _stack_without_source
     )
 
 
@@ -97,6 +166,8 @@ def apply() -> None:
     if DIALECT not in type_comparison.CASE_INSENSITIVE_DIALECTS:
         type_comparison.CASE_INSENSITIVE_DIALECTS = (
             type_comparison.CASE_INSENSITIVE_DIALECTS | {_DuckDBDialectName(DIALECT)})
+    EphemeralDataContext._save_project_config = _keep_ephemeral_config_in_memory
+    gx_util.stack = _stack_without_source
 
 
 def release(datasource) -> None:
