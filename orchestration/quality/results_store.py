@@ -92,12 +92,21 @@ def blocking_failures(quality_dir: Path, run_id: str) -> list[CheckResult]:
     return [r for r in latest(quality_dir, run_id) if r.blocking]
 
 
-def last_passed_observed(quality_dir: Path, layer: str, asset: str, check_name: str) -> str | None:
-    """observed_value of the newest passed result of one check, or None."""
-    frame = read(quality_dir)
-    frame = frame[(frame["layer"] == layer) & (frame["asset"] == asset)
-                  & (frame["check_name"] == check_name) & frame["passed"]]
-    return None if frame.empty else str(frame.iloc[-1]["observed_value"])
+def last_passed_observed(quality_dir: Path, checks: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+    """observed_value of the newest passed result of each (layer, asset, check_name) that has one.
+
+    One query over the log (DuckDB filters the Parquet files), however many checks are asked for."""
+    if not checks:
+        return {}
+    with duckdb.connect() as con:
+        con.execute("create temp table wanted (layer varchar, asset varchar, check_name varchar)")
+        con.executemany("insert into wanted values (?, ?, ?)", [list(c) for c in checks])
+        rows = con.execute(
+            f"select r.layer, r.asset, r.check_name, r.observed_value from ({_select_sql(quality_dir)}) as r "
+            "semi join wanted as w using (layer, asset, check_name) where r.passed "
+            "qualify row_number() over (partition by r.layer, r.asset, r.check_name "
+            "order by r.checked_at desc) = 1").fetchall()
+    return {(layer, asset, name): observed for layer, asset, name, observed in rows if observed is not None}
 
 
 def expose(con: duckdb.DuckDBPyConnection, quality_dir: Path) -> None:

@@ -162,11 +162,12 @@ def _previous_row_counts(checks: list[CheckDef], previous_warehouse: Path | None
                 if check.table in present:
                     count = con.execute(f"select count(*) from {check.table}").fetchone()[0]
                     found[i] = (count, f"previous published build {Path(previous_warehouse).name}")
-    for i, check in wanted.items():
-        if i not in found:
-            observed = results_store.last_passed_observed(quality_dir, check.layer, check.asset, check.name)
-            if observed is not None and observed.isdigit():
-                found[i] = (int(observed), "last passed result in the results store")
+    missing = {i: (c.layer, c.asset, c.name) for i, c in wanted.items() if i not in found}
+    stored = results_store.last_passed_observed(quality_dir, list(missing.values()))
+    for i, key in missing.items():
+        observed = stored.get(key)
+        if observed is not None and observed.isdigit():
+            found[i] = (int(observed), "last passed result in the results store")
     return found
 
 
