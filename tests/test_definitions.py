@@ -7,6 +7,7 @@ in review as a diff of tests/snapshots/asset_graph.txt. After an intended change
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -61,3 +62,20 @@ def test_every_mart_of_the_contract_is_an_asset_downstream_of_its_raw_sources():
     assert AssetKey(["raw", "orders"]) in _ancestors(graph, AssetKey(["marts", "mart_rep_kpi_monthly"]))
     publish_parents = _ancestors(graph, AssetKey(["serving", "sales_warehouse"]))
     assert {AssetKey(["marts", m]) for m in contract} <= publish_parents
+
+
+def test_every_dbt_test_is_an_asset_check():
+    # A test dagster-dbt cannot attach to one asset (a singular test over several models, without
+    # meta.dagster.ref) is only logged as an observation: not listed as a check, not blocking.
+    from dagster_dbt.asset_utils import get_asset_check_key_for_test
+
+    from orchestration.assets.warehouse import translator
+    from orchestration.dbt_manifest import dbt_project, ensure_manifest
+
+    manifest = json.loads(ensure_manifest().read_text())
+    tests = [uid for uid, node in manifest["nodes"].items() if node["resource_type"] == "test"]
+    unattached = [uid for uid in tests if get_asset_check_key_for_test(manifest, translator, uid, dbt_project) is None]
+    assert tests and unattached == []
+    check_keys = defs.get_repository_def().asset_graph.asset_check_keys
+    reconciliation = {k.asset_key.to_user_string() for k in check_keys if k.name == "rep_net_revenue_matches_orders_and_refunds"}
+    assert reconciliation == {"marts/mart_rep_kpi_monthly"}

@@ -1,6 +1,7 @@
 -- Every expense lands in the spend marts exactly once: actual_amount summed over
 -- mart_budget_vs_actual, and total_spend summed over mart_team_kpi_monthly, each equal the sum of
 -- stg_expenses amounts. Returns a row per mart whose total differs.
+{{ config(meta={'dagster': {'ref': {'name': 'mart_budget_vs_actual'}}}) }}  {#- the Dagster asset check's asset #}
 {%- set inputs = [ref('mart_budget_vs_actual'), ref('mart_team_kpi_monthly'), ref('stg_expenses')] %}
 {% if reconciliation_inputs_exist(inputs) %}
 with expenses as (

@@ -1,6 +1,7 @@
 -- Every opportunity reached stage 1, so mart_funnel_monthly's stage-1 opportunities_reached,
 -- summed over cohorts and teams, equals the number of opportunities in staging. Returns a row
 -- when they differ.
+{{ config(meta={'dagster': {'ref': {'name': 'mart_funnel_monthly'}}}) }}  {#- the Dagster asset check's asset #}
 {%- set inputs = [ref('mart_funnel_monthly'), ref('stg_opportunities')] %}
 {% if reconciliation_inputs_exist(inputs) %}
 with funnel as (

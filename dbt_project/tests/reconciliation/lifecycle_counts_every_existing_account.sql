@@ -1,6 +1,7 @@
 -- Each month of mart_lifecycle_monthly, the customers over all lifecycle stages add up to the
 -- accounts that exist that month (created by the month's end), counted straight from staging.
 -- Returns the months that differ.
+{{ config(meta={'dagster': {'ref': {'name': 'mart_lifecycle_monthly'}}}) }}  {#- the Dagster asset check's asset #}
 {%- set inputs = [ref('mart_lifecycle_monthly'), ref('stg_accounts'), ref('int_months')] %}
 {% if reconciliation_inputs_exist(inputs) %}
 with lifecycle_totals as (

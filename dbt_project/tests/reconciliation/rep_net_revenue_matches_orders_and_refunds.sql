@@ -3,6 +3,7 @@
 -- models the mart is built on). Only sales that can be credited to a rep (the order's rep_id or
 -- the account's owner) can appear in a rep mart. Amounts are rounded to cents once per order in
 -- the mart, hence a tolerance of half a cent per order. Returns a row when the totals differ.
+{{ config(meta={'dagster': {'ref': {'name': 'mart_rep_kpi_monthly'}}}) }}  {#- the Dagster asset check's asset #}
 {%- set inputs = [ref('mart_rep_kpi_monthly'), ref('stg_orders'), ref('stg_accounts'),
                   ref('stg_order_lines'), ref('stg_returns')] %}
 {% if reconciliation_inputs_exist(inputs) %}

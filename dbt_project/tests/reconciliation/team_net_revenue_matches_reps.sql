@@ -1,6 +1,7 @@
 -- Each month, net revenue summed over mart_team_kpi_monthly equals net revenue summed over the
 -- rows of mart_rep_kpi_monthly whose rep belongs to a team (team figures are the sum of their
 -- current reps' rows). Returns the months that differ.
+{{ config(meta={'dagster': {'ref': {'name': 'mart_team_kpi_monthly'}}}) }}  {#- the Dagster asset check's asset #}
 {%- set inputs = [ref('mart_team_kpi_monthly'), ref('mart_rep_kpi_monthly')] %}
 {% if reconciliation_inputs_exist(inputs) %}
 with team_totals as (
