@@ -21,6 +21,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ingestion.loader import ingest  # noqa: E402
+from orchestration.settings import get_settings  # noqa: E402
 
 
 def write_order_lines(path: Path, lines: int) -> None:
@@ -56,7 +57,10 @@ def main() -> None:
         write_order_lines(csv_path, args.lines)
         print(f"generated {args.lines:,} lines ({csv_path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
         t0, cpu0 = time.perf_counter(), _cpu_seconds()
-        result = ingest(csv_path.parents[1], "canonical", work / "raw", work / "quality", tmp_dir=work / "tmp")
+        # the engine limits of a pipeline run (Settings defaults: 1 GB, 2 threads), spilling into work/tmp
+        limits = {**get_settings(work).duckdb_limits(), "temp_directory": str(work / "tmp")}
+        result = ingest(csv_path.parents[1], "canonical", work / "raw", work / "quality", tmp_dir=work / "tmp",
+                        duckdb_config=limits)
         elapsed, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
         (outcome,) = result.files
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -18,7 +18,7 @@ import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -154,10 +154,13 @@ def ingest(
     reporting_currency: str = "CNY",
     entities: Collection[str] | None = None,
     tmp_dir: Path | None = None,
+    duckdb_config: Mapping[str, str | int] | None = None,
     progress: Callable[[FileOutcome], None] | None = None,
 ) -> IngestResult:
     """Load every new file the profile matches under landing_dir (the profile's landing folder,
-    e.g. <data>/landing/<profile>); see the module docstring for what each file gets."""
+    e.g. <data>/landing/<profile>); see the module docstring for what each file gets.
+    duckdb_config: DuckDB settings such as memory_limit and threads (Settings.duckdb_limits); without
+    a memory_limit DuckDB takes up to 80% of the machine's memory on a large file."""
     profile = load_profile(profile)
     landing_dir, raw_dir, quality_dir = Path(landing_dir).resolve(), Path(raw_dir), Path(quality_dir)
     if entities is not None:
@@ -180,8 +183,8 @@ def ingest(
         shutil.rmtree(stale, ignore_errors=True)
         result.orphans_removed.append(stale)
     work_dir = Path(tempfile.mkdtemp(prefix=_WORK_PREFIX, dir=tmp_root))
-    con = duckdb.connect(config={"temp_directory": str(work_dir / "duckdb"), "preserve_insertion_order": True,
-                                 **NO_EXTENSION_DOWNLOADS})
+    con = duckdb.connect(config={**(duckdb_config or {}), "temp_directory": str(work_dir / "duckdb"),
+                                 "preserve_insertion_order": True, **NO_EXTENSION_DOWNLOADS})
     con.execute("set enable_progress_bar = false")
     hashes: dict[Path, tuple[str | None, int | None, str | None]] = {}  # sha256, bytes, read error
     signatures: dict[Path, tuple[int, int]] = {}  # size and mtime before hashing

@@ -151,9 +151,7 @@ def warehouse_counts(warehouse: Path, settings: Settings | None = None) -> dict[
     counts: dict[str, dict[str, int]] = {}
     if not warehouse.exists():
         return counts
-    limits = {} if settings is None else {
-        "memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads,
-        "temp_directory": str(settings.temp_dir)}
+    limits = {} if settings is None else settings.duckdb_limits()
     with duckdb.connect(str(warehouse), read_only=True, config=limits) as con:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "

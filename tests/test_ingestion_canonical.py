@@ -358,3 +358,21 @@ def test_a_file_that_cannot_be_opened_is_rejected_and_the_others_load(tmp_path, 
     assert outcomes == [("teams/a.csv", "rejected", "teams/a.csv: cannot read file: Permission denied"),
                         ("teams/b.csv", "loaded", None)]
     assert raw_rows(tmp_path, "teams", "team_id") == [("T2",)]
+
+
+def test_the_engine_keeps_to_the_given_limits(tmp_path, monkeypatch):
+    # Without a memory_limit DuckDB takes up to 80% of the machine's memory: at scale 500 (a 30
+    # million-line order_lines file) ingestion peaked at 5.4 GB before the limits reached it.
+    land(tmp_path / "landing", "orders/o.csv", ORDERS_HEADER + "O1,A1,R1,,2024-03-05,completed,web,CNY\n")
+    settings, real_connect = [], duckdb.connect
+
+    def spy(database=":memory:", *args, **kwargs):
+        con = real_connect(database, *args, **kwargs)
+        with con.cursor() as cur:
+            settings.extend(cur.execute("select current_setting('memory_limit'), current_setting('threads')").fetchall())
+        return con
+
+    monkeypatch.setattr(duckdb, "connect", spy)
+    result = run(tmp_path, duckdb_config={"memory_limit": "256MB", "threads": 1})
+    assert result.rows_loaded == 1
+    assert ("244.1 MiB", 1) in settings  # DuckDB reports 256 MB in MiB

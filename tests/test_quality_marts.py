@@ -108,3 +108,23 @@ def test_without_a_serving_warehouse_the_last_passed_count_is_the_baseline(runs)
     assert (result.passed, result.observed_value) == (False, "4")
     assert result.details == ("last passed result in the results store: 10 rows; "
                               "allowed drop 50%: at least 5 rows")
+
+
+def test_every_warehouse_connection_of_a_suite_keeps_to_the_limits(tmp_path, monkeypatch):
+    # DuckDB without a memory_limit takes up to 80% of the machine: at scale 500 the checks peaked
+    # at 4.2 GB before the suites passed Settings.duckdb_limits to every connection (GX's included)
+    warehouse = copy_warehouse(build_marts_warehouse(tmp_path / "serving.duckdb"), tmp_path / "build.duckdb")
+    opened, real_connect = [], duckdb.connect
+
+    def spy(database=":memory:", *args, **kwargs):
+        opened.append((str(database), kwargs.get("config") or {}))
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", spy)
+    limits = {"memory_limit": "300MB", "threads": 1, "temp_directory": str(tmp_path / "spill")}
+    results = run_suite("marts", warehouse, run_id="limits", quality_dir=tmp_path / "quality",
+                        previous_warehouse=tmp_path / "serving.duckdb", duckdb_limits=limits)
+    assert results and all(r.passed for r in results if r.severity == "error")
+    on_files = [(db, config) for db, config in opened if db.endswith(".duckdb")]
+    assert len(on_files) >= 3  # facts, the previous build's row counts, Great Expectations' engine
+    assert all(config.get("memory_limit") == "300MB" and config.get("threads") == 1 for _, config in on_files)

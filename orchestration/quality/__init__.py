@@ -18,13 +18,15 @@ from orchestration.quality.report import write_quality_report
 
 
 def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
-              as_of_date: date | None = None, previous_warehouse: Path | None = None) -> list[CheckResult]:
+              as_of_date: date | None = None, previous_warehouse: Path | None = None,
+              duckdb_limits: dict | None = None) -> list[CheckResult]:
     """Run every expectation of `layer` ("raw", "staging", "marts") on `warehouse` (opened
-    read-only for the duration), append the results to the store, and return them."""
+    read-only for the duration, within duckdb_limits), append the results to the store, and
+    return them."""
     from orchestration.quality.runner import run_suite as _run_suite
 
-    return _run_suite(layer, warehouse, run_id=run_id, quality_dir=quality_dir,
-                      as_of_date=as_of_date, previous_warehouse=previous_warehouse)
+    return _run_suite(layer, warehouse, run_id=run_id, quality_dir=quality_dir, as_of_date=as_of_date,
+                      previous_warehouse=previous_warehouse, duckdb_limits=duckdb_limits)
 
 
 __all__ = ["CheckResult", "results_store", "run_suite", "write_quality_report"]

@@ -52,4 +52,5 @@ def audit(settings: Settings, layer: str, *, run_id: str):
     serving = settings.serving_warehouse
     return run_suite(layer, settings.build_warehouse, run_id=run_id, quality_dir=settings.quality_dir,
                      as_of_date=date.fromisoformat(settings.as_of_date) if settings.as_of_date else None,
-                     previous_warehouse=serving if serving.exists() else None)
+                     previous_warehouse=serving if serving.exists() else None,
+                     duckdb_limits=settings.duckdb_limits())

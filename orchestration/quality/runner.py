@@ -93,8 +93,8 @@ class _Facts:
     landed_entities: set[str]
 
 
-def _read_facts(warehouse: Path, layer: str, as_of_date: date | None) -> _Facts:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+def _read_facts(warehouse: Path, layer: str, as_of_date: date | None, limits: dict) -> _Facts:
+    with duckdb.connect(str(warehouse), read_only=True, config=limits) as con:
         relations = {f"{s}.{t}" for s, t in con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_catalog = current_database()").fetchall()}
@@ -149,13 +149,13 @@ def _parameter_names(value: Any) -> set[str]:
 # --- Previous published row counts ------------------------------------------------------------
 
 def _previous_row_counts(checks: list[CheckDef], previous_warehouse: Path | None,
-                         quality_dir: Path) -> dict[int, tuple[int, str]]:
+                         quality_dir: Path, limits: dict) -> dict[int, tuple[int, str]]:
     """For each row_count_change check (by index): (row count, where it came from)."""
     wanted = {i: c for i, c in enumerate(checks)
               if any(e.type == ROW_COUNT_CHANGE for e in c.expectations)}
     found: dict[int, tuple[int, str]] = {}
     if wanted and previous_warehouse is not None and Path(previous_warehouse).exists():
-        with duckdb.connect(str(previous_warehouse), read_only=True) as con:
+        with duckdb.connect(str(previous_warehouse), read_only=True, config=limits) as con:
             present = {f"{s}.{t}" for s, t in con.execute(
                 "select table_schema, table_name from information_schema.tables").fetchall()}
             for i, check in wanted.items():
@@ -325,7 +325,7 @@ def _validate_source(datasource, name: str, source: str, is_query: bool,
     return results
 
 
-def _run_gx(warehouse: Path, planned: dict[int, _Planned], params: dict) -> dict[int, _Outcome]:
+def _run_gx(warehouse: Path, planned: dict[int, _Planned], params: dict, limits: dict) -> dict[int, _Outcome]:
     from orchestration.quality import gx_duckdb
 
     context = gx_context()
@@ -335,7 +335,7 @@ def _run_gx(warehouse: Path, planned: dict[int, _Planned], params: dict) -> dict
             by_source.setdefault(plan.check.source, []).append((i, j, exp))
     datasource = context.data_sources.add_sql(
         name=f"warehouse_{uuid.uuid4().hex}", connection_string=f"duckdb:///{Path(warehouse).resolve()}",
-        kwargs={"connect_args": {"read_only": True}})
+        kwargs={"connect_args": {"read_only": True, "config": limits}})
     results: dict[tuple[int, int], Any] = {}
     failures: dict[int, str] = {}
     try:
@@ -371,12 +371,15 @@ def _outcome(plan: _Planned, validations: list, failure: str | None, params: dic
 # --- Public entry point -------------------------------------------------------------------------
 
 def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
-              as_of_date: date | None = None, previous_warehouse: Path | None = None) -> list[CheckResult]:
+              as_of_date: date | None = None, previous_warehouse: Path | None = None,
+              duckdb_limits: dict | None = None) -> list[CheckResult]:
     """Run every check of `layer` against `warehouse`, append the results to the store, return them.
 
     as_of_date: the reference "today" (default: intermediate.int_calendar, else the latest business
     event in the layer's schema). previous_warehouse: the serving warehouse of the previous publish,
     for row-count changes (default: the latest passed result of the same check in the store).
+    duckdb_limits: DuckDB config of every connection (Settings.duckdb_limits: memory limit, spill
+    folder, threads); without it DuckDB may take 80% of the machine's memory on a large layer.
     """
     started = time.perf_counter()
     checks = list(load_suite(layer))
@@ -384,11 +387,12 @@ def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
     if not warehouse.exists():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist")
     with _lock:
-        facts = _read_facts(warehouse, layer, as_of_date)
+        limits = dict(duckdb_limits or {})
+        facts = _read_facts(warehouse, layer, as_of_date, limits)
         params = _parameters(layer, facts)
-        previous = _previous_row_counts(checks, previous_warehouse, quality_dir)
+        previous = _previous_row_counts(checks, previous_warehouse, quality_dir, limits)
         decided, planned = _plan(checks, facts, params, previous)
-        outcomes = decided | (_run_gx(warehouse, planned, params) if planned else {})
+        outcomes = decided | (_run_gx(warehouse, planned, params, limits) if planned else {})
     checked_at = datetime.now(timezone.utc).replace(tzinfo=None)
     results = [
         CheckResult(run_id=run_id, layer=layer, asset=c.asset, check_name=c.name,
