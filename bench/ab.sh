@@ -16,7 +16,7 @@ exports=$here/bench/.cache/exports/s${scale}-seed42/canonical
 old=$here/bench/.cache/ab/$rev
 if [ ! -d "$old" ]; then
   git -C "$here" worktree add -q --detach "$old" "$rev"
-  make -C "$old" setup >/dev/null
+  make -C "$old" setup > "$old.setup.log" 2>&1 || { cat "$old.setup.log" >&2; exit 1; }
 fi
 export GX_ANALYTICS_ENABLED=false DAGSTER_DISABLE_TELEMETRY=1 DBT_SEND_ANONYMOUS_USAGE_STATS=false
 unset SALESDW_DATA_DIR DAGSTER_HOME
