@@ -57,10 +57,9 @@ def main() -> None:
         write_order_lines(csv_path, args.lines)
         print(f"generated {args.lines:,} lines ({csv_path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
         t0, cpu0 = time.perf_counter(), _cpu_seconds()
-        # the engine limits of a pipeline run (Settings defaults: 1 GB, 2 threads), spilling into work/tmp
-        limits = {**get_settings(work).duckdb_limits(), "temp_directory": str(work / "tmp")}
+        # the engine limits of a pipeline run (Settings defaults: 1 GB, 2 threads)
         result = ingest(csv_path.parents[1], "canonical", work / "raw", work / "quality", tmp_dir=work / "tmp",
-                        duckdb_config=limits)
+                        duckdb_config=get_settings(work).duckdb_limits())
         elapsed, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
         (outcome,) = result.files
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -160,7 +160,8 @@ def ingest(
     """Load every new file the profile matches under landing_dir (the profile's landing folder,
     e.g. <data>/landing/<profile>); see the module docstring for what each file gets.
     duckdb_config: DuckDB settings such as memory_limit and threads (Settings.duckdb_limits); without
-    a memory_limit DuckDB takes up to 80% of the machine's memory on a large file."""
+    a memory_limit DuckDB takes up to 80% of the machine's memory on a large file. It spills into
+    the ingest's own work folder under tmp_dir, whatever temp_directory says."""
     profile = load_profile(profile)
     landing_dir, raw_dir, quality_dir = Path(landing_dir).resolve(), Path(raw_dir), Path(quality_dir)
     if entities is not None:

@@ -16,7 +16,7 @@ the smallest change at the point where GX or the dialect decides; `apply()` is i
    as strings, like GX does for PostgreSQL, so a schema expectation states the exact contract type
    from ingestion/canonical.py instead of a lossy SQLAlchemy class.
 
-Two start-up costs of GX 1.24 that salesdw never uses are avoided here too (measured at scale 10):
+Three costs of GX 1.24 for things salesdw never uses are avoided here too (measured at scale 10):
 4. An ephemeral context serializes its whole configuration to YAML on every data source change,
    into an in-memory store nothing reads (about 100 times a run, 1-2 s): that save is a no-op.
 5. GX imports scipy.stats (~1 s) for two distribution expectations salesdw does not use: the
