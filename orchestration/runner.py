@@ -146,8 +146,9 @@ def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: st
 
 def warehouse_counts(warehouse: Path, settings: Settings | None = None) -> dict[str, dict[str, int]]:
     """Rows per table per schema of a warehouse file (read-only, closed on return). Counting a
-    staging view runs its latest-version window over every raw row, so with settings the engine
-    keeps to the configured memory limit and spills to the temp dir like every other step."""
+    raw or staging view reads every raw row (a staging view runs its latest-version window), so
+    with settings the engine keeps to the configured memory limit and spills to the temp dir like
+    every other step."""
     counts: dict[str, dict[str, int]] = {}
     if not warehouse.exists():
         return counts

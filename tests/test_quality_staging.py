@@ -1,6 +1,6 @@
 """Staging suite: key uniqueness, enum domains, referential coverage, freshness.
 
-One real dbt run builds the staging views of a clean fixture; the broken warehouse is a copy in
+One real dbt run builds the staging models of a clean fixture; the broken warehouse is a copy in
 which stg_orders is replaced by a table holding the defects (staging's latest-version rule can
 never emit a duplicate itself, so a broken staging model is simulated this way).
 """
@@ -48,7 +48,7 @@ def runs(tmp_path_factory):
         con.execute("""insert into staging.stg_orders_defects (order_id, account_id, order_date, status)
                        values ('O1', 'A1', date '2025-01-10', 'completed'),
                               ('O3', 'A404', date '2025-01-21', 'Completed')""")
-        con.execute("drop view staging.stg_orders")
+        con.execute("drop table staging.stg_orders")  # a table: macros/stored_staging.sql
         con.execute("alter table staging.stg_orders_defects rename to stg_orders")
     quality = data_dir / "quality"
     return {

@@ -1,5 +1,6 @@
 -- When each opportunity entered each stage.
 -- Event entity: latest file, then latest row, wins per key.
+{{ config(materialized=stored_staging()) }}  -- a table: read by many models, tests and checks (macros/stored_staging.sql)
 with versions as (
     {{ latest_version(source('raw', 'opportunity_stage_history'), ['opportunity_id', 'stage', 'entered_at'], 'E') }}
 )

@@ -1,5 +1,6 @@
 -- Order headers.
 -- Event entity: latest file, then latest row, wins per key.
+{{ config(materialized=stored_staging()) }}  -- a table: read by many models, tests and checks (macros/stored_staging.sql)
 with versions as (
     {{ latest_version(source('raw', 'orders'), ['order_id'], 'E') }}
 )
