@@ -3,8 +3,8 @@
 -- rules of marts.md give it then. The one home of the lifecycle rule: dim_customers reads the
 -- as_of month's rows, fct_customer_lifecycle_monthly every month.
 -- Set-based on purpose (no per-month loop): running windows over every account x every month
--- (also the months before an account was created, so no order is ever skipped), and the 365-day
--- window as one range join of orders onto the month spine (each order meets ~12 months).
+-- (also the months before an account was created, so no order is ever skipped), the 365-day
+-- window included (as the months in which each order enters and leaves it).
 {{ config(materialized='table') }}
 
 with calendar as (
@@ -88,34 +88,70 @@ net_revenue_by_month as (
     group by account_id, month
 ),
 
--- An order dated d is in the window (as_of - 365 days, as_of] of every as_of in [d, d + 365 days).
-orders_in_window as (
+-- The 365-day window without a row per order and month. An order dated d is in the window
+-- (as_of - 365 days, as_of] of the months whose as_of lies in [d, d + 365 days); as_of grows with
+-- the month, so those months are a range: it enters in its own month (the spine's first month for
+-- older history) and leaves in the month of d + 365 days (whose as_of, the month's last day, is
+-- past it), or never within the spine when that month is the as_of month and the as_of_date comes
+-- first, or lies beyond it. Entries and exits summed up over the months give the window totals.
+-- A refund of such an order counts from its own month (once dated up to the as_of) until the
+-- order leaves. (This replaced a range join of orders onto the months: ~12 rows per order.)
+order_windows as (
     select
-        completed_orders.order_id,
-        completed_orders.account_id,
-        evaluation_points.month,
-        evaluation_points.as_of_date,
-        completed_orders.net_amount
-    from completed_orders
-    inner join evaluation_points
-        on evaluation_points.as_of_date >= completed_orders.order_date
-       and evaluation_points.as_of_date < cast({{ dbt.dateadd('day', 365, 'completed_orders.order_date') }} as date)
+        orders.order_id,
+        orders.account_id,
+        orders.net_amount,
+        greatest(orders.order_month, spine.first_month) as entry_month,
+        case
+            when orders.leaving_month < calendar.as_of_month then orders.leaving_month
+            when orders.leaving_month = calendar.as_of_month and calendar.as_of_date >= orders.leaves_on
+                then orders.leaving_month
+        end as exit_month
+    from (
+        select
+            order_id,
+            account_id,
+            net_amount,
+            order_month,
+            cast({{ dbt.dateadd('day', 365, 'order_date') }} as date) as leaves_on,
+            cast({{ dbt.date_trunc('month', dbt.dateadd('day', 365, 'order_date')) }} as date) as leaving_month
+        from completed_orders
+    ) as orders
+    cross join calendar
+    cross join (select min(month) as first_month from evaluation_points) as spine
 ),
 
-window_amounts as (
-    select account_id, month, 1 as orders_count, net_amount as amount
-    from orders_in_window
-    union all
-    select orders_in_window.account_id, orders_in_window.month, 0, 0 - refunds.refund_amount
-    from orders_in_window
-    inner join refunds
-        on refunds.order_id = orders_in_window.order_id
-       and refunds.return_date <= orders_in_window.as_of_date
+refund_windows as (
+    select
+        refunds.account_id,
+        refunds.refund_amount,
+        greatest(order_windows.entry_month, refunds.return_month) as entry_month,
+        order_windows.exit_month
+    from refunds
+    inner join order_windows
+        on refunds.order_id = order_windows.order_id
+    where order_windows.exit_month is null
+       or greatest(order_windows.entry_month, refunds.return_month) < order_windows.exit_month
 ),
 
-window_totals as (
-    select account_id, month, sum(orders_count) as orders_365d, sum(amount) as net_revenue_365d
-    from window_amounts
+window_changes as (
+    select account_id, month, sum(orders_change) as orders_change, sum(amount_change) as amount_change
+    from (
+        select account_id, entry_month as month, 1 as orders_change, net_amount as amount_change
+        from order_windows
+        where exit_month is null or exit_month > entry_month
+        union all
+        select account_id, exit_month, -1, 0 - net_amount
+        from order_windows
+        where exit_month > entry_month
+        union all
+        select refund_windows.account_id, refund_windows.entry_month, 0, 0 - refund_windows.refund_amount
+        from refund_windows
+        union all
+        select refund_windows.account_id, refund_windows.exit_month, 0, refund_windows.refund_amount
+        from refund_windows
+        where refund_windows.exit_month is not null
+    ) as changes
     group by account_id, month
 ),
 
@@ -130,8 +166,8 @@ account_months as (
         max(history_by_month.last_order_date) over account_history as last_order_date,
         sum(coalesce(history_by_month.orders_count, 0)) over account_history as lifetime_orders,
         sum(coalesce(history_by_month.net_amount, 0)) over account_history as lifetime_net_revenue,
-        coalesce(window_totals.orders_365d, 0) as orders_365d,
-        coalesce(window_totals.net_revenue_365d, 0) as net_revenue_365d,
+        sum(coalesce(window_changes.orders_change, 0)) over account_history as orders_365d,
+        sum(coalesce(window_changes.amount_change, 0)) over account_history as net_revenue_365d,
         coalesce(net_revenue_by_month.net_revenue, 0) as net_revenue
     from {{ ref('stg_accounts') }} as accounts
     cross join evaluation_points
@@ -141,9 +177,9 @@ account_months as (
     left join net_revenue_by_month
         on accounts.account_id = net_revenue_by_month.account_id
        and evaluation_points.month = net_revenue_by_month.month
-    left join window_totals
-        on accounts.account_id = window_totals.account_id
-       and evaluation_points.month = window_totals.month
+    left join window_changes
+        on accounts.account_id = window_changes.account_id
+       and evaluation_points.month = window_changes.month
     window account_history as (
         partition by accounts.account_id
         order by evaluation_points.month
