@@ -168,3 +168,45 @@ def test_an_ephemeral_context_still_validates_without_saving_its_config(warehous
     assert EphemeralDataContext._save_project_config is gx_duckdb._keep_ephemeral_config_in_memory
     results = _validate(warehouse, gx.expectations.ExpectColumnValuesToNotBeNull(column="amount"))
     assert results["expect_column_values_to_not_be_null"].result["unexpected_count"] == 1
+
+
+def test_configurations_are_built_once_per_expectation_during_a_validation(warehouse, monkeypatch):
+    import great_expectations as gx
+
+    builds = []
+
+    def counting_build(expectation):
+        builds.append(id(expectation))
+        return original_build(expectation)
+
+    original_build = gx_duckdb._build_configuration
+    monkeypatch.setattr(gx_duckdb, "_build_configuration", counting_build)
+    expectations = lambda: (  # noqa: E731  two fresh copies of the same three expectations
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="amount"),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="amount", min_value=0),
+        gx.expectations.ExpectTableRowCountToBeBetween(min_value=1, max_value=5),
+    )
+    patched = _validate(warehouse, *expectations())
+    patched_builds = len(builds)
+    # GX's own property: every read builds a configuration
+    monkeypatch.setattr(gx_duckdb.Validator, "graph_validate", gx_duckdb._graph_validate)
+    builds.clear()
+    stock = _validate(warehouse, *expectations())
+    assert len(builds) > 5 * patched_builds  # 330 reads, 35 builds (most outside graph_validate)
+    assert {t: (r.success, r.result) for t, r in patched.items()} == {t: (r.success, r.result) for t, r in stock.items()}
+    assert patched["expect_column_values_to_be_between"].result["unexpected_count"] == 1  # the -1.00
+
+
+def test_an_assigned_field_rebuilds_the_configuration():
+    import great_expectations as gx
+
+    expectation = gx.expectations.ExpectColumnValuesToNotBeNull(column="amount")
+    gx_duckdb._built = {}
+    try:
+        first = expectation.configuration
+        assert expectation.configuration is first  # built once
+        expectation.column = "line_id"
+        assert expectation.configuration.kwargs["column"] == "line_id"
+    finally:
+        gx_duckdb._built = None
+    assert expectation.configuration is not expectation.configuration  # outside a validation: GX's own
