@@ -19,6 +19,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -156,12 +157,16 @@ def ingest(
     tmp_dir: Path | None = None,
     duckdb_config: Mapping[str, str | int] | None = None,
     progress: Callable[[FileOutcome], None] | None = None,
+    parallel_files: int = 2,
 ) -> IngestResult:
     """Load every new file the profile matches under landing_dir (the profile's landing folder,
     e.g. <data>/landing/<profile>); see the module docstring for what each file gets.
     duckdb_config: DuckDB settings such as memory_limit and threads (Settings.duckdb_limits); without
     a memory_limit DuckDB takes up to 80% of the machine's memory on a large file. It spills into
-    the ingest's own work folder under tmp_dir, whatever temp_directory says."""
+    the ingest's own work folder under tmp_dir, whatever temp_directory says.
+    parallel_files: files loaded at a time, on one engine (its memory limit and threads shared).
+    A CSV's row numbering and the Parquet writer run partly on one thread, so a second file keeps
+    the other core busy (bench: 8.4 s -> 5.x s at scale 50). Ledger rows commit in file order."""
     profile = load_profile(profile)
     landing_dir, raw_dir, quality_dir = Path(landing_dir).resolve(), Path(raw_dir), Path(quality_dir)
     if entities is not None:
@@ -189,6 +194,39 @@ def ingest(
     con.execute("set enable_progress_bar = false")
     hashes: dict[Path, tuple[str | None, int | None, str | None]] = {}  # sha256, bytes, read error
     signatures: dict[Path, tuple[int, int]] = {}  # size and mtime before hashing
+
+    def load(attempt: _Attempt) -> tuple[datetime, FileOutcome]:
+        """One file on its own cursor (its own temp tables) of the shared engine and memory limit."""
+        cursor = con.cursor()
+        try:
+            cursor.execute("set enable_progress_bar = false")
+            started = _utcnow()
+            return started, _load_file(cursor, attempt.spec, attempt.path, attempt.rel, profile.name,
+                                       attempt.batch_id, attempt.batch_at, raw_dir, quality_dir,
+                                       reporting_currency, work_dir, signatures[attempt.path])
+        finally:
+            cursor.close()
+
+    def commit(attempt: _Attempt, outcome: FileOutcome, started: datetime) -> None:
+        write_ledger_row(con, quality_dir, {
+            **attempt.ledger_row, "started_at": started, "status": outcome.status,
+            "rows_read": outcome.rows_read, "rows_loaded": outcome.rows_loaded,
+            "rows_quarantined": outcome.rows_quarantined, "error": outcome.error, "finished_at": _utcnow(),
+        })
+        if outcome.status == LOADED:
+            loaded_hashes.add((attempt.spec.entity, attempt.sha))
+        if outcome.status in (LOADED, DUPLICATE):
+            recorded.add((attempt.spec.entity, attempt.rel, attempt.sha))
+        result.files.append(outcome)
+        if progress is not None:
+            progress(outcome)
+
+    # Plan in file order (batch ids and times follow it), load up to `parallel_files` files at a
+    # time, commit each file's ledger row in file order. A file with the same content as an
+    # earlier one of this run waits for it: a duplicate if that one loaded, else loaded itself.
+    attempts: list[_Attempt] = []
+    first_of_content: set[tuple[str, str | None]] = set()
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel_files), thread_name_prefix="ingest")
     try:
         for spec, path in _matched_files(landing_dir, profile, entities):
             rel = path.relative_to(landing_dir).as_posix()
@@ -201,34 +239,56 @@ def ingest(
             sha, size, unreadable = hashes[path]
             if (spec.entity, rel, sha) in recorded:
                 continue  # this very file was handled by an earlier run
-            started = _utcnow()
             batch_at = clock.next()
             batch_id = _batch_id(batch_at, sha or "0" * 8, spec.entity)
-            ledger_row = dict(batch_id=batch_id, profile=profile.name, entity=spec.entity, file_path=rel,
-                              file_sha256=sha, file_bytes=size, started_at=started)
+            attempt = _Attempt(spec, path, rel, sha, batch_id, batch_at, dict(
+                batch_id=batch_id, profile=profile.name, entity=spec.entity, file_path=rel,
+                file_sha256=sha, file_bytes=size, started_at=_utcnow()))
             if unreadable:
-                outcome = FileOutcome(batch_id, profile.name, spec.entity, rel, REJECTED, error=f"{rel}: {unreadable}")
+                attempt.outcome = FileOutcome(batch_id, profile.name, spec.entity, rel, REJECTED,
+                                              error=f"{rel}: {unreadable}")
             elif (spec.entity, sha) in loaded_hashes:
-                outcome = FileOutcome(batch_id, profile.name, spec.entity, rel, DUPLICATE)
+                attempt.outcome = FileOutcome(batch_id, profile.name, spec.entity, rel, DUPLICATE)
+            elif (spec.entity, sha) not in first_of_content:
+                first_of_content.add((spec.entity, sha))
+                attempt.future = pool.submit(load, attempt)
+            attempts.append(attempt)
+        waiting = []
+        for attempt in attempts:
+            if attempt.outcome is not None:
+                commit(attempt, attempt.outcome, attempt.ledger_row["started_at"])
+            elif attempt.future is not None:
+                started, outcome = attempt.future.result()
+                commit(attempt, outcome, started)
             else:
-                outcome = _load_file(con, spec, path, rel, profile.name, batch_id, batch_at,
-                                     raw_dir, quality_dir, reporting_currency, work_dir, signatures[path])
-            write_ledger_row(con, quality_dir, {
-                **ledger_row, "status": outcome.status, "rows_read": outcome.rows_read,
-                "rows_loaded": outcome.rows_loaded, "rows_quarantined": outcome.rows_quarantined,
-                "error": outcome.error, "finished_at": _utcnow(),
-            })
-            if outcome.status == LOADED:
-                loaded_hashes.add((spec.entity, sha))
-            if outcome.status in (LOADED, DUPLICATE):
-                recorded.add((spec.entity, rel, sha))
-            result.files.append(outcome)
-            if progress is not None:
-                progress(outcome)
+                waiting.append(attempt)
+        for attempt in waiting:  # same content as an earlier file of this run, now committed
+            if (attempt.spec.entity, attempt.sha) in loaded_hashes:
+                commit(attempt, FileOutcome(attempt.batch_id, profile.name, attempt.spec.entity,
+                                            attempt.rel, DUPLICATE), _utcnow())
+            else:
+                started, outcome = load(attempt)
+                commit(attempt, outcome, started)
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         con.close()
         shutil.rmtree(work_dir, ignore_errors=True)
     return result
+
+
+@dataclass
+class _Attempt:
+    """A file this run handles: decided up front (outcome) or loading (future), or waiting."""
+
+    spec: SourceSpec
+    path: Path
+    rel: str
+    sha: str | None
+    batch_id: str
+    batch_at: datetime
+    ledger_row: dict
+    outcome: FileOutcome | None = None
+    future: Future | None = None
 
 
 def _signature(path: Path) -> tuple[int, int]:

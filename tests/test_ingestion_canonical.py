@@ -376,3 +376,44 @@ def test_the_engine_keeps_to_the_given_limits(tmp_path, monkeypatch):
     result = run(tmp_path, duckdb_config={"memory_limit": "256MB", "threads": 1})
     assert result.rows_loaded == 1
     assert ("244.1 MiB", 1) in settings  # DuckDB reports 256 MB in MiB
+
+
+def test_files_load_two_at_a_time_and_commit_in_file_order(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    for day in range(1, 7):  # the first files are the slowest: they finish last
+        land(landing, f"orders/day{day}.csv", ORDERS_HEADER + f"O{day},A1,,,2024-01-0{day},completed,,\n"
+             + (",A1,,,2024-01-01,completed,,\n" if day % 2 else ""))
+    land(landing, "orders/day7.csv", "order_id\nO7\n")  # rejected: required columns missing
+    real_load, running, overlap = loader._load_file, [], []
+
+    def slow_load(con, spec, path, *args):
+        running.append(path.name)
+        overlap.append(len(running))
+        import time
+        time.sleep(0.3 if path.name in ("day1.csv", "day2.csv") else 0.05)
+        try:
+            return real_load(con, spec, path, *args)
+        finally:
+            running.remove(path.name)
+
+    monkeypatch.setattr(loader, "_load_file", slow_load)
+    committed = []
+    result = run(tmp_path, progress=lambda f: committed.append(f.file_path))
+    files = [f"orders/day{d}.csv" for d in range(1, 8)]
+    assert max(overlap) == 2  # two files at a time, never more
+    assert committed == [f.file_path for f in result.files] == files
+    assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in result.files] == [
+        ("loaded", 1, 1), ("loaded", 1, 0)] * 3 + [("rejected", 0, 0)]
+    ledger = read_ledger(tmp_path / "quality")
+    assert list(ledger.sort_values("batch_id").file_path) == files  # batch ids follow file order
+    assert (ledger.sort_values("batch_id").finished_at.is_monotonic_increasing)  # committed in that order
+    assert raw_rows(tmp_path, "orders", "order_id") == [(f"O{d}",) for d in range(1, 7)]
+
+
+def test_a_copy_of_a_rejected_file_in_the_same_run_is_tried_again_not_called_a_duplicate(tmp_path):
+    landing = tmp_path / "landing"
+    land(landing, "orders/a.csv", "order_id\nO1\n")
+    land(landing, "orders/b.csv", "order_id\nO1\n")
+    result = run(tmp_path)
+    assert [(f.file_path, f.status) for f in result.files] == [("orders/a.csv", "rejected"), ("orders/b.csv", "rejected")]
+    assert all("account_id" in f.error for f in result.files)
