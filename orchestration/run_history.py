@@ -4,8 +4,9 @@ Dagster's `SqliteEventLogStorage` creates (and disposes) a SQLAlchemy engine for
 stores, and a salesdw run stores about 1,600 (one per step, asset and asset check, planned and
 done). Measured on this 2-core machine, a scale-1 run spent about 10 s of its ~50 s there
 (`bench/`, `make bench`). This subclass keeps the engines, one per database file (the run's shard
-and the cross-run index), in a small LRU cache; everything else (schema, sharding, watchers) is
-Dagster's own. dagster.yaml selects it; production instances keep run history in PostgreSQL.
+and the cross-run index), in a small LRU cache, and remembers which tables exist (Dagster asks
+with yet another engine for every asset check event); everything else (schema, sharding,
+watchers) is Dagster's own. dagster.yaml selects it; production instances keep run history in PostgreSQL.
 
 Idle pooled connections hold no SQLite lock, so `dagster dev`, the daemon and CLI runs still share
 the files safely; the cache is bounded so a long-lived webserver does not keep every run's file open.
@@ -42,6 +43,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str | None = None, inst_data: Any = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._tables_found: set[str] = set()
         if base_dir is None:
             if not os.environ.get("DAGSTER_HOME"):
                 raise ValueError("PooledSqliteEventLogStorage: set DAGSTER_HOME (the instance folder) or base_dir")
@@ -81,12 +83,21 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    def has_table(self, table_name: str) -> bool:
+        """Dagster asks with a new engine and connection every time, and asks for every asset
+        check event it stores (`supports_asset_checks`): a third of the time a check result took
+        (py-spy). A table, once there, stays until `wipe`; a missing one is asked again."""
+        if table_name not in self._tables_found and super().has_table(table_name):
+            self._tables_found.add(table_name)
+        return table_name in self._tables_found
+
     def _dispose_engines(self) -> None:
         with self._db_lock:
             while self._engines:
                 self._engines.popitem()[1].dispose()
 
     def wipe(self) -> None:
+        self._tables_found.clear()
         self._dispose_engines()  # the run shards' files are deleted: no connection may outlive them
         super().wipe()
 

@@ -70,3 +70,25 @@ def test_open_databases_stay_bounded_and_wipe_starts_clean(home):
         assert set(storage._engines) <= {"index"}  # only the index, reopened to empty it
         assert instance.all_logs(run_ids[-1]) == []
         assert len(instance.all_logs(run_once(instance))) > 0
+
+
+def test_the_table_lookup_of_every_check_event_is_asked_of_sqlite_once(home, monkeypatch):
+    asked = []
+    dagster_has_table = SqliteEventLogStorage.has_table
+
+    def counting(self, table_name):
+        asked.append(table_name)
+        return dagster_has_table(self, table_name)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", counting)
+    with dg.DagsterInstance.get() as instance:
+        for _ in range(3):
+            run_once(instance)  # each run: a check planned and evaluated
+        assert instance.event_log_storage.supports_asset_checks
+        assert asked.count("asset_check_executions") == 1  # Dagster's own: once per check event
+        assert instance.event_log_storage.has_table("no_such_table") is False
+        assert instance.event_log_storage.has_table("no_such_table") is False
+        assert asked.count("no_such_table") == 2  # a missing table is asked again
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("numbers"), "numbers_are_positive"), limit=10)
+        assert len(history) == 3
