@@ -6,7 +6,8 @@ done). Measured on this 2-core machine, a scale-1 run spent about 10 s of its ~5
 (`bench/`, `make bench`). This subclass keeps the engines, one per database file (the run's shard
 and the cross-run index), in a small LRU cache, and remembers which tables exist (Dagster asks
 with yet another engine for every asset check event); everything else (schema, sharding,
-watchers) is Dagster's own. dagster.yaml selects it; production instances keep run history in PostgreSQL.
+watchers) is Dagster's own. dagster.yaml selects it; production instances keep run history in
+PostgreSQL.
 
 Idle pooled connections hold no SQLite lock, so `dagster dev`, the daemon and CLI runs still share
 the files safely; the cache is bounded so a long-lived webserver does not keep every run's file open.

@@ -3,7 +3,7 @@
   A staging view runs its latest-version window over every raw row each time it is read, and
   stg_orders, stg_order_lines, stg_activities, stg_cases and stg_opportunity_stage_history are read
   by several models, by their dbt tests and by the staging Great Expectations suite (121 queries):
-  stored once per build as tables, the staging suite at scale 50 went from 8.4 s to 1.8 s and the
+  stored once per build as tables, the staging suite at scale 50 went from 8.4 s to 2.4 s and the
   whole run from 55 s to 44 s (bench/, `make bench`). Only models without personal data or free
   text are stored (the serving file is readable by the BI role); stg_contacts, stg_leads, stg_reps
   and the rest stay views over the raw zone. Spark keeps views (its runs were not measured with

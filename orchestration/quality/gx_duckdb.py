@@ -156,7 +156,9 @@ def _stack_without_source(context: int = 0) -> list[_FrameNames]:
 _build_configuration = Expectation.configuration.fget  # GX's own property (7.)
 _model_setattr = Expectation.__setattr__
 _graph_validate = Validator.graph_validate
-_built: dict[int, tuple[Expectation, Any]] | None = None  # id -> (expectation, configuration), in graph_validate
+# id -> (expectation, configuration) while graph_validate runs. One validation at a time per
+# process: the runner's lock (orchestration/quality/runner.py) serialises the suites.
+_built: dict[int, tuple[Expectation, Any]] | None = None
 
 
 def _configuration_built_once(self):
@@ -196,6 +198,7 @@ def is_applied() -> bool:
         and EphemeralDataContext._save_project_config is _keep_ephemeral_config_in_memory
         and gx_util.stack is _stack_without_source
         and Validator.graph_validate is _graph_validate_building_configurations_once
+        and Expectation.__setattr__ is _setattr_forgetting_configuration
     )
 
 
