@@ -4,9 +4,12 @@
   stg_orders, stg_order_lines, stg_activities, stg_cases and stg_opportunity_stage_history are read
   by several models, by their dbt tests and by the staging Great Expectations suite (121 queries):
   stored once per build as tables, the staging suite at scale 50 went from 8.4 s to 2.4 s and the
-  whole run from 55 s to 44 s (bench/, `make bench`). Only models without personal data or free
-  text are stored (the serving file is readable by the BI role); stg_contacts, stg_leads, stg_reps
-  and the rest stay views over the raw zone. Spark keeps views (its runs were not measured with
+  whole run from 55 s to 44 s (bench/, `make bench`). The serving file is readable by the BI role,
+  so the models with personal data (stg_contacts, stg_leads, stg_reps) or customer-written text
+  (survey comments, return reasons, expense descriptions, lost reasons) stay views over the raw
+  zone. Stored models keep ids, dates, amounts, enums and an activity's short outcome: a CRM whose
+  activity outcome holds free-text notes should map it to NULL in its source profile, or drop the
+  config line from stg_activities. Spark keeps views (its runs were not measured with
   tables); PostgreSQL stores the whole staging layer anyway (dbt_project.yml).
 -#}
 {% macro stored_staging() -%}
