@@ -31,6 +31,9 @@ class Settings:
     # process (~0.6 GB) and dbt's own Python (~0.25 GB) come on top (measured by `make bench`).
     duckdb_memory_limit: str = "1GB"
     duckdb_threads: int = 2
+    # export files ingested at a time, on one DuckDB engine within the limits above (2: a file's
+    # row numbering and Parquet writer leave the second core idle; ingestion/loader.py)
+    ingest_parallel_files: int = 2
     as_of_date: str | None = None  # YYYY-MM-DD; default: derived from the data (marts.md)
     # publish the marts to PostgreSQL when set; kept out of repr() so no log line shows the password
     postgres_url: str | None = field(default=None, repr=False)
@@ -134,6 +137,7 @@ def get_settings(data_dir: str | Path | None = None) -> Settings:
         reporting_currency=os.environ.get("SALESDW_CURRENCY", "CNY"),
         duckdb_memory_limit=os.environ.get("SALESDW_DUCKDB_MEMORY_LIMIT", "1GB"),
         duckdb_threads=int(os.environ.get("SALESDW_DUCKDB_THREADS", "2")),
+        ingest_parallel_files=_positive("SALESDW_INGEST_PARALLEL_FILES", "2"),
         as_of_date=os.environ.get("SALESDW_AS_OF_DATE") or None,
         postgres_url=os.environ.get("SALESDW_POSTGRES_URL") or None,
         engine=_engine(os.environ.get("SALESDW_ENGINE") or "duckdb"),
@@ -141,6 +145,13 @@ def get_settings(data_dir: str | Path | None = None) -> Settings:
 
 
 ENGINES = ("duckdb", "spark")
+
+
+def _positive(variable: str, default: str) -> int:
+    value = os.environ.get(variable) or default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{variable}={value!r}: expected a whole number of at least 1")
+    return int(value)
 
 
 def _engine(name: str) -> str:

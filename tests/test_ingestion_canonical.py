@@ -417,3 +417,34 @@ def test_a_copy_of_a_rejected_file_in_the_same_run_is_tried_again_not_called_a_d
     result = run(tmp_path)
     assert [(f.file_path, f.status) for f in result.files] == [("orders/a.csv", "rejected"), ("orders/b.csv", "rejected")]
     assert all("account_id" in f.error for f in result.files)
+
+
+def test_the_number_of_files_at_a_time_comes_from_the_settings_to_the_dagster_asset(tmp_path, monkeypatch):
+    import dagster as dg
+
+    import orchestration.assets.ingestion as ingestion_asset
+    from orchestration.resources import SalesdwResource
+    from orchestration.settings import get_settings
+
+    monkeypatch.setenv("SALESDW_INGEST_PARALLEL_FILES", "x")
+    with pytest.raises(ValueError, match="SALESDW_INGEST_PARALLEL_FILES='x'"):
+        get_settings(tmp_path)
+    monkeypatch.setenv("SALESDW_INGEST_PARALLEL_FILES", "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        get_settings(tmp_path)
+    monkeypatch.setenv("SALESDW_INGEST_PARALLEL_FILES", "1")
+    land(tmp_path / "landing" / "canonical", "orders/a.csv", ORDERS_HEADER + "O1,A1,,,2024-01-02,completed,,\n")
+    land(tmp_path / "landing" / "canonical", "orders/b.csv", ORDERS_HEADER + "O2,A1,,,2024-01-03,completed,,\n")
+    asked = []
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs["parallel_files"])
+        return ingest(*args, **kwargs)
+
+    monkeypatch.setattr(ingestion_asset, "ingest", spy)
+    result = dg.materialize([ingestion_asset.ingest_exports], selection=[ingestion_asset.raw_key("orders")],
+                            resources={"salesdw": SalesdwResource(data_dir=str(tmp_path))})
+    assert result.success and asked == [1]
+    assert raw_rows(tmp_path, "orders", "order_id") == [("O1",), ("O2",)]
+    monkeypatch.delenv("SALESDW_INGEST_PARALLEL_FILES")
+    assert get_settings(tmp_path).ingest_parallel_files == 2  # the default
