@@ -6,6 +6,7 @@ Every fixture file is written here by hand, and every expected value is stated b
 import gzip
 import hashlib
 import json
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -389,7 +390,6 @@ def test_files_load_two_at_a_time_and_commit_in_file_order(tmp_path, monkeypatch
     def slow_load(con, spec, path, *args):
         running.append(path.name)
         overlap.append(len(running))
-        import time
         time.sleep(0.3 if path.name in ("day1.csv", "day2.csv") else 0.05)
         try:
             return real_load(con, spec, path, *args)

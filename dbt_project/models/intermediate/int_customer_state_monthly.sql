@@ -23,6 +23,10 @@ evaluation_points as (
     cross join calendar
 ),
 
+spine_start as (
+    select min(month) as first_month from evaluation_points
+),
+
 -- Nothing dated after the as_of date exists for any month of the spine.
 completed_orders as (
     select
@@ -73,7 +77,7 @@ history_by_month as (
         max(history_events.order_date) as last_order_date,
         sum(history_events.amount) as net_amount
     from history_events
-    cross join (select min(month) as first_month from evaluation_points) as spine_start
+    cross join spine_start
     group by history_events.account_id, greatest(history_events.month, spine_start.first_month)
 ),
 
@@ -101,7 +105,7 @@ order_windows as (
         orders.order_id,
         orders.account_id,
         orders.net_amount,
-        greatest(orders.order_month, spine.first_month) as entry_month,
+        greatest(orders.order_month, spine_start.first_month) as entry_month,
         case
             when orders.leaving_month < calendar.as_of_month then orders.leaving_month
             when orders.leaving_month = calendar.as_of_month and calendar.as_of_date >= orders.leaves_on
@@ -118,7 +122,7 @@ order_windows as (
         from completed_orders
     ) as orders
     cross join calendar
-    cross join (select min(month) as first_month from evaluation_points) as spine
+    cross join spine_start
 ),
 
 refund_windows as (
