@@ -78,6 +78,52 @@ def test_without_the_reflection_fix_column_expectations_still_fail(warehouse, mo
     assert "raised_exception': True" in str(validation.exception_info)
 
 
+@pytest.fixture(scope="module")
+def keyed_warehouse(tmp_path_factory):
+    path = tmp_path_factory.mktemp("gx_keys") / "keys.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema s")
+        con.execute("create table s.keyed (a int, b varchar, c int, primary key (b, a))")
+        con.execute("create table s.unkeyed (x int)")
+        con.execute("create view s.keyed_view as select * from s.keyed")
+    return path
+
+
+def _pk_inspector(path):
+    import sqlalchemy as sa
+
+    gx_context()  # applies the workaround
+    return sa.create_engine(f"duckdb:///{path}", connect_args={"read_only": True})
+
+
+def test_without_the_primary_key_fix_postgresql_reflection_still_fails(keyed_warehouse, monkeypatch):
+    import sqlalchemy as sa
+
+    engine = _pk_inspector(keyed_warehouse)
+    monkeypatch.delattr(duckdb_engine.Dialect, "get_pk_constraint")  # back to the PostgreSQL one
+    try:
+        with pytest.raises(sa.exc.ProgrammingError, match="REGCLASS"):
+            sa.inspect(engine).get_pk_constraint("keyed", schema="s")
+    finally:
+        engine.dispose()
+
+
+def test_primary_keys_are_reflected_from_duckdb_constraints(keyed_warehouse):
+    import sqlalchemy as sa
+
+    engine = _pk_inspector(keyed_warehouse)
+    try:
+        inspector = sa.inspect(engine)
+        keyed = inspector.get_pk_constraint("keyed", schema="s")
+        assert keyed["constrained_columns"] == ["b", "a"]  # in key order, not column order
+        assert keyed["name"]
+        assert inspector.get_pk_constraint("unkeyed", schema="s") == {"constrained_columns": [], "name": None}
+        assert inspector.get_pk_constraint("keyed_view", schema="s")["constrained_columns"] == []
+        assert inspector.get_pk_constraint("keyed", schema="main")["constrained_columns"] == []
+    finally:
+        engine.dispose()
+
+
 def test_patched_metrics_run_on_a_real_duckdb_file(warehouse):
     import great_expectations as gx
 
