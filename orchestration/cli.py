@@ -89,9 +89,14 @@ def run(
 
 
 def _run(settings, *, landing: Path | None, profile: str) -> int:
-    from orchestration.run_lock import RunLockBusy, run_lock
-    from orchestration.runner import run_pipeline
-    from orchestration.summary import print_run_summary
+    from orchestration import gc_policy
+
+    gc_policy.enable_for_this_process()  # one run, then the process exits
+    with gc_policy.long_lived_imports():
+        import orchestration.definitions  # noqa: F401  (Dagster, dagster-dbt, dbt: loaded once, kept)
+        from orchestration.run_lock import RunLockBusy, run_lock
+        from orchestration.runner import run_pipeline
+        from orchestration.summary import print_run_summary
 
     if landing is not None and not landing.is_dir():
         console.print(f"[red]--landing {landing}: not a folder[/]", soft_wrap=True)

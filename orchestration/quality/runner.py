@@ -59,16 +59,19 @@ _EVENT_DATES = (
 @cache
 def gx_context():
     """The process's ephemeral GX context (GX's import and start-up are slow: do them once)."""
+    from orchestration import gc_policy
+
     started = time.perf_counter()
-    from orchestration.quality import gx_duckdb  # sets GX_ANALYTICS_ENABLED=false before GX loads
+    with gc_policy.long_lived_imports():  # GX's classes and the context live as long as the process
+        from orchestration.quality import gx_duckdb  # sets GX_ANALYTICS_ENABLED=false before GX loads
 
-    gx_duckdb.apply()
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+        gx_duckdb.apply()
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # per-batch INFO chatter
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)  # per-batch INFO chatter
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     log.info("GX context ready in %.1f s", time.perf_counter() - started)
     return context
 
