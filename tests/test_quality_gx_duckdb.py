@@ -31,7 +31,7 @@ def warehouse(tmp_path_factory):
     return path
 
 
-def _validate(warehouse, *expectations):
+def _validate(warehouse, *expectations, result_format="SUMMARY"):
     """Validate on a fresh data source (engines are made per data source), then release it."""
     import great_expectations as gx
 
@@ -43,7 +43,7 @@ def _validate(warehouse, *expectations):
         asset = datasource.add_table_asset(name="lines", table_name="lines", schema_name="s")
         batch = asset.add_batch_definition_whole_table("all").get_batch()
         suite = gx.ExpectationSuite(name="t", expectations=list(expectations))
-        return {r.expectation_config.type: r for r in batch.validate(suite).results}
+        return {r.expectation_config.type: r for r in batch.validate(suite, result_format=result_format).results}
     finally:
         gx_duckdb.release(datasource)
         context.data_sources.delete(datasource.name)
@@ -256,3 +256,69 @@ def test_an_assigned_field_rebuilds_the_configuration():
     finally:
         gx_duckdb._built = None
     assert expectation.configuration is not expectation.configuration  # outside a validation: GX's own
+
+
+def _grouping(monkeypatch):
+    """Statements DuckDB receives that contain the test's GROUP BY."""
+    seen = []
+    original = duckdb_engine.CursorWrapper.execute
+
+    def spy(self, statement, *args, **kwargs):
+        if "group by line_id" in statement:
+            seen.append(" ".join(statement.split()))
+        return original(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb_engine.CursorWrapper, "execute", spy)
+    return seen
+
+
+_GROUPED = "select line_id, count(*) as row_count from {batch} group by line_id having count(*) >= 1"
+
+
+def test_a_run_once_query_is_grouped_once_with_the_same_result(warehouse, monkeypatch):
+    import great_expectations as gx
+
+    gx_context()
+    seen = _grouping(monkeypatch)
+    once = _validate(warehouse, gx.expectations.UnexpectedRowsExpectation(
+        unexpected_rows_query=gx_duckdb.RUN_ONCE + _GROUPED), result_format="COMPLETE")["unexpected_rows_expectation"]
+    assert len(seen) == 1 and seen[0].startswith("create or replace temporary table")
+    seen.clear()
+    twice = _validate(warehouse, gx.expectations.UnexpectedRowsExpectation(
+        unexpected_rows_query=_GROUPED), result_format="COMPLETE")["unexpected_rows_expectation"]
+    assert len(seen) == 2  # GX's own: the rows, then their count
+    assert (once.success, once.result["observed_value"]) == (twice.success, twice.result["observed_value"]) == (False, 3)
+    rows = lambda r: sorted(map(tuple, (d.values() for d in r.result["details"]["unexpected_rows"])))  # noqa: E731
+    assert rows(once) == rows(twice) == [("L1", 1), ("L2", 1), ("L3", 1)]
+
+
+def test_materialized_rows_are_dropped_when_the_validation_ends(warehouse, monkeypatch):
+    import great_expectations as gx
+    import sqlalchemy as sa
+
+    gx_context()
+    seen = {}
+    real_drop = gx_duckdb._drop_materialized
+
+    def drop_then_look(tables):
+        seen["made"] = sorted(name for _, name in tables.values())
+        real_drop(tables)
+        engines = {id(engine): engine for engine, _ in tables.values()}.values()
+        seen["left"] = [row[0] for engine in engines for row in engine.execute_query(
+            sa.text("select table_name from duckdb_tables() where temporary")).fetchall()]
+
+    monkeypatch.setattr(gx_duckdb, "_drop_materialized", drop_then_look)
+    _validate(warehouse, gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=gx_duckdb.RUN_ONCE + _GROUPED))
+    assert seen == {"made": ["salesdw_unexpected_rows_0"], "left": []}
+
+
+def test_a_failing_run_once_query_fails_as_gxs_own_does(warehouse):
+    import great_expectations as gx
+
+    gx_context()
+    broken = "select no_such_column from {batch} group by line_id"
+    results = [_validate(warehouse, gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=q))
+               ["unexpected_rows_expectation"] for q in (gx_duckdb.RUN_ONCE + broken, broken)]
+    assert [r.success for r in results] == [False, False]
+    messages = [str(r.exception_info) for r in results]
+    assert all('Referenced column "no_such_column" not found' in m for m in messages), messages

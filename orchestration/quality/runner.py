@@ -238,9 +238,12 @@ def _plan(checks: list[CheckDef], facts: _Facts, params: dict, previous: dict[in
 # --- Running GX -------------------------------------------------------------------------------
 
 def _gx_expectation(exp: ExpectationDef, meta: dict):
+    from orchestration.quality.gx_duckdb import RUN_ONCE
+
     if exp.type == UNIQUE_KEY:
         columns = ", ".join(exp.kwargs["columns"])
-        query = (f"select {columns}, count(*) as row_count from {{batch}} "
+        # a GROUP BY over the whole table: GX would run it twice (gx_duckdb, item 9)
+        query = (f"{RUN_ONCE}select {columns}, count(*) as row_count from {{batch}} "
                  f"group by {columns} having count(*) > 1")
         return _expectation_class(UNEXPECTED_ROWS)(unexpected_rows_query=query, meta=meta)
     return _expectation_class(exp.type)(**exp.kwargs, meta=meta)
