@@ -86,3 +86,28 @@ def test_great_expectations_is_frozen_once_loaded_in_a_one_run_process():
     """
     assert _probe(code.format(enable="gc_policy.enable_for_this_process()"))["frozen"] > 100_000
     assert _probe(code.format(enable=""))["frozen"] == 0
+
+
+def test_a_suite_run_imports_great_expectations_with_the_collector_off(tmp_path):
+    # the first GX import of a run happens inside the policy's block, wherever a suite starts it
+    seen = _probe(f"""
+        import gc, json, sys
+        import duckdb
+        from orchestration import gc_policy
+        gc_policy.enable_for_this_process()
+        state = {{}}
+
+        class Watch:
+            def find_spec(self, name, path=None, target=None):
+                if name == "great_expectations" and "collector_on" not in state:
+                    state["collector_on"] = gc.isenabled()
+                return None
+
+        sys.meta_path.insert(0, Watch())
+        warehouse = {str(tmp_path / "w.duckdb")!r}
+        duckdb.connect(warehouse).close()
+        from orchestration.quality import runner
+        runner._run_gx(warehouse, planned={{}}, params={{}}, limits={{}})
+        print(json.dumps(state))
+    """)
+    assert seen == {"collector_on": False}

@@ -30,7 +30,7 @@ Four costs of GX 1.24 are avoided here too (measured at scale 10):
    configurations into results (`Validator.graph_validate`), each expectation's configuration is
    built once; assigning any field of it drops that copy. Outside graph_validate: GX's own property.
 
-And one gap that only cost time:
+Two more costs, one of them a gap that never showed as an error:
 8. Primary keys. GX asks for the primary key of every table it validates; SQLAlchemy's PostgreSQL
    constraint query casts to REGCLASS, which DuckDB lacks, so each ask cost a catalog query and a
    failing one, with its exception (~8 ms; 35 tables a run), and GX, which swallows the error, never

@@ -332,9 +332,9 @@ def _validate_source(datasource, name: str, source: str, is_query: bool,
 
 
 def _run_gx(warehouse: Path, planned: dict[int, _Planned], params: dict, limits: dict) -> dict[int, _Outcome]:
+    context = gx_context()  # first: GX is imported there, once, under the process's collector policy
     from orchestration.quality import gx_duckdb
 
-    context = gx_context()
     by_source: dict[str, list[tuple[int, int, ExpectationDef]]] = {}
     for i, plan in planned.items():
         for j, exp in enumerate(plan.expectations):
