@@ -322,3 +322,11 @@ def test_a_failing_run_once_query_fails_as_gxs_own_does(warehouse):
     assert [r.success for r in results] == [False, False]
     messages = [str(r.exception_info) for r in results]
     assert all('Referenced column "no_such_column" not found' in m for m in messages), messages
+
+
+def test_is_applied_says_false_before_apply_and_true_after():
+    code = ("from orchestration.quality import gx_duckdb; print(gx_duckdb.is_applied()); "
+            "gx_duckdb.apply(); gx_duckdb.apply(); print(gx_duckdb.is_applied())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "True"]

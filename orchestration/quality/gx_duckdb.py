@@ -220,7 +220,8 @@ def _setattr_forgetting_configuration(self, name, value):
 
 
 RUN_ONCE = "/* salesdw: run once */ "  # prefix of an unexpected-rows query worth materializing (9.)
-_substitute_batch = QueryMetricProvider._get_substituted_batch_subquery_from_query_and_batch_selectable.__func__
+_SUBSTITUTE = "_get_substituted_batch_subquery_from_query_and_batch_selectable"  # GX's {batch} substitution
+_substitute_batch = getattr(QueryMetricProvider, _SUBSTITUTE).__func__
 # substituted query -> (execution engine, temporary table) while graph_validate runs (9.)
 _materialized: dict[str, tuple[Any, str]] | None = None
 
@@ -274,10 +275,8 @@ def is_applied() -> bool:
         and EphemeralDataContext._save_project_config is _keep_ephemeral_config_in_memory
         and gx_util.stack is _stack_without_source
         and Validator.graph_validate is _graph_validate_once_per_validation
-        and QueryRowCount.__dict__["_get_substituted_batch_subquery_from_query_and_batch_selectable"].__func__
-        is _unexpected_rows_materialized_once
-        and QueryTable.__dict__["_get_substituted_batch_subquery_from_query_and_batch_selectable"].__func__
-        is _unexpected_rows_materialized_once
+        and all(getattr(metric.__dict__.get(_SUBSTITUTE), "__func__", None) is _unexpected_rows_materialized_once
+                for metric in (QueryRowCount, QueryTable))
         and Expectation.__setattr__ is _setattr_forgetting_configuration
     )
 
@@ -299,8 +298,7 @@ def apply() -> None:
     Expectation.__setattr__ = _setattr_forgetting_configuration
     Validator.graph_validate = _graph_validate_once_per_validation
     for metric in (QueryRowCount, QueryTable):
-        metric._get_substituted_batch_subquery_from_query_and_batch_selectable = classmethod(
-            _unexpected_rows_materialized_once)
+        setattr(metric, _SUBSTITUTE, classmethod(_unexpected_rows_materialized_once))
 
 
 def release(datasource) -> None:
