@@ -133,11 +133,17 @@ class DuckDBType(sa.types.UserDefinedType):
         return f"DuckDBType({self.spelling!r})"
 
 
+def _catalog_and_schema(schema: str | None) -> tuple[str | None, str | None]:
+    """duckdb-engine reports schemas as "<database>.<schema>": split them (None: the current one)."""
+    if schema and "." in schema:
+        catalog, schema = schema.split(".", 1)
+        return catalog, schema
+    return None, schema
+
+
 def _get_columns(self, connection, table_name, schema=None, **kw):
     """Columns of schema.table from information_schema (dialect method; see module doc, 2)."""
-    catalog = None
-    if schema and "." in schema:  # duckdb-engine reports schemas as "<database>.<schema>"
-        catalog, schema = schema.split(".", 1)
+    catalog, schema = _catalog_and_schema(schema)
     rows = connection.execute(
         sa.text(
             "select column_name, data_type, is_nullable, column_default "
@@ -159,9 +165,7 @@ def _get_columns(self, connection, table_name, schema=None, **kw):
 
 def _get_pk_constraint(self, connection, table_name, schema=None, **kw):
     """Primary key of schema.table from duckdb_constraints() (dialect method; see module doc, 8)."""
-    catalog = None
-    if schema and "." in schema:
-        catalog, schema = schema.split(".", 1)
+    catalog, schema = _catalog_and_schema(schema)
     row = connection.execute(
         sa.text(
             "select constraint_column_names, constraint_name from duckdb_constraints() "
