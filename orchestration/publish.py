@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,8 +58,18 @@ def _freeze_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None
     con.execute(f"alter table {schema}.{name}__frozen rename to {name}")
 
 
-def publish(settings: Settings, run_id: str) -> PublishRecord:
-    failures = results_store.blocking_failures(settings.quality_dir, run_id)
+def publish(settings: Settings, run_id: str, audited_layers: Iterable[str] = ()) -> PublishRecord:
+    """Publish the build of run_id, unless a blocking check of the run failed or one of
+    audited_layers (the suites planned in the run) has not reported: the step order puts every
+    suite before the publish, but a suite that crashed or was skipped reports nothing, and
+    nothing is not a pass."""
+    results = results_store.latest(settings.quality_dir, run_id)
+    reported = {r.layer for r in results}
+    missing = [layer for layer in audited_layers if layer not in reported]
+    if missing:
+        raise PublishRefused(f"audit incomplete, serving warehouse left untouched: no result of the "
+                             f"{', '.join(missing)} suite in run {run_id}")
+    failures = [r for r in results if r.blocking]
     if failures:
         names = ", ".join(f"{f.asset}:{f.check_name}" for f in failures)
         raise PublishRefused(f"audit failed, serving warehouse left untouched; blocking checks failed: {names}")

@@ -63,6 +63,26 @@ def test_failed_audit_leaves_the_serving_warehouse_byte_for_byte_unchanged(tmp_p
     assert last_publish(settings).run_id == "run-1"
 
 
+def test_publish_is_refused_while_a_suite_of_the_run_has_not_reported(tmp_path):
+    settings = get_settings(tmp_path)
+    make_build(settings, 5)
+    publish(settings, "run-1")
+    before = sha(settings.serving_warehouse)
+    make_build(settings, 7)
+    results_store.append(settings.quality_dir, [CheckResult.now(
+        run_id="run-2", layer="marts", asset="marts/mart_demo", check_name="grain_unique", passed=True,
+        severity="error", observed_value="0", details="")])
+    # the raw suite was planned in run-2 but stored nothing (it crashed, or has not run yet)
+    with pytest.raises(PublishRefused, match="no result of the raw suite in run run-2"):
+        publish(settings, "run-2", audited_layers=["raw", "marts"])
+    assert sha(settings.serving_warehouse) == before
+    assert last_publish(settings).run_id == "run-1"
+    results_store.append(settings.quality_dir, [CheckResult.now(
+        run_id="run-2", layer="raw", asset="raw/orders", check_name="schema", passed=True,
+        severity="error", observed_value="ok", details="")])
+    assert publish(settings, "run-2", audited_layers=["raw", "marts"]).mart_rows == {"mart_demo": 7}
+
+
 READER = textwrap.dedent("""
     import sys, time, duckdb
     path, out = sys.argv[1], sys.argv[2]
