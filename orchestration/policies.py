@@ -22,3 +22,12 @@ DAILY_REFRESH_CRON = "0 6 * * *"
 
 # How often the landing-folder sensor looks for new files.
 LANDING_SENSOR_INTERVAL_SECONDS = 60
+
+# Step order within a run. The in-process executor runs one ready step at a time, the one with the
+# highest dagster/priority first. The raw suite does not hold the dbt build back (its checks block
+# the publish, not the build: orchestration/quality/asset_checks.py): it runs in the background
+# while dbt works in its own process (orchestration/quality/raw_audit.py), and its checks step, right
+# after the build, reports it. The publish comes after that step; publish.py refuses anyway while
+# a suite planned in the run has no result.
+BUILD_STEP_TAGS = {"dagster/priority": "2"}
+RAW_AUDIT_STEP_TAGS = {"dagster/priority": "1"}

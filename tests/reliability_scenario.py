@@ -35,7 +35,8 @@ from orchestration.faults import CRASH_AT_ENV
 from tests.conftest import REPO, SALESDW, DemoRun
 
 # Crash points in the order the runs hit them. checks:1 is the first audit suite (the raw layer's,
-# run right after ingestion); a later suite costs one more full dbt build per test session.
+# run in the background during the dbt build, which dies with the run); a later suite costs one
+# more full dbt build per test session.
 CRASHES = ("ingest:3", "checks:1", "dbt:12", "publish")
 RUN_TIMEOUT = 1200
 XDIST_GROUP = "reliability_scenario"

@@ -123,3 +123,24 @@ def test_published_warehouse_carries_the_quality_history(demo_run):
         "select count(*), count(*) filter (where not passed and severity = 'error') from quality.check_results")
     assert checks > 0
     assert failed_blocking == 0
+
+
+def test_the_raw_suite_ran_during_the_build_and_was_reported_before_the_publish(demo_run):
+    from datetime import timezone
+
+    from bench.stages import read_stages
+    from orchestration.quality import results_store
+    from orchestration.quality.suites import load_suite
+
+    run = read_stages(demo_run.data_dir)
+    build_started, build_ended = run.windows["dbt_warehouse"]
+    reported, _ = run.windows["raw_quality_checks"]
+    published, _ = run.windows["serving__sales_warehouse"]
+    assert build_ended <= reported <= published
+    suite = {(c.asset, c.name) for c in load_suite("raw")}
+    stored = results_store.read(demo_run.data_dir / "quality")
+    raw = stored[(stored.run_id == run.run_id) & (stored.layer == "raw")]
+    raw = raw[[(a, c) in suite for a, c in zip(raw.asset, raw.check_name)]]
+    assert len(raw) == len(suite)
+    checked = {t.replace(tzinfo=timezone.utc).timestamp() for t in raw.checked_at}
+    assert all(build_started < t < build_ended for t in checked)  # audited while dbt built

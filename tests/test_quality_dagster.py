@@ -6,7 +6,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.quality import results_store
+from orchestration.assets.serving import sales_warehouse
+from orchestration.assets.warehouse import dbt_warehouse, mart_keys
+from orchestration.policies import BUILD_STEP_TAGS
+from orchestration.quality import asset_checks, results_store
 from orchestration.quality.asset_checks import build_quality_checks
 from orchestration.resources import SalesdwResource
 from orchestration.quality.suites import load_suite
@@ -75,3 +78,74 @@ def test_results_land_in_the_store_under_the_dagster_run_id(run):
     result, settings = run
     [blocking] = results_store.blocking_failures(settings.quality_dir, result.run_id)
     assert (blocking.asset, blocking.check_name) == ("marts/mart_rep_kpi_monthly", "rates_within_0_1")
+
+
+def test_the_raw_suite_is_audited_after_the_build_and_blocks_only_the_publish():
+    # Blocking in Dagster's sense would hold the dbt build back until GX has started; the raw
+    # suite's errors refuse the publish instead (publish.py), and its step runs after the build's.
+    [checks] = build_quality_checks("raw")
+    specs = {(spec.asset_key.to_user_string(), spec.name): spec for spec in checks.check_specs}
+    suite = {(c.asset, c.name): c for c in load_suite("raw")}
+    assert specs.keys() == suite.keys()
+    errors = [key for key, c in suite.items() if c.severity == "error"]
+    assert errors and not any(spec.blocking for spec in specs.values())
+    assert all(specs[key].description.endswith("Blocks the publish.") for key in errors)
+    assert not any(specs[key].description.endswith("Blocks the publish.") for key in suite.keys() - set(errors))
+    [op_tags] = [node.tags for node in [checks.node_def]]
+    assert int(op_tags["dagster/priority"]) < int(dbt_warehouse.op.tags["dagster/priority"])
+
+
+@pytest.fixture(scope="module")
+def crashed_raw_suite(tmp_path_factory):
+    """A run of the raw suite and the real publish step in which the raw suite crashes (GX down):
+    no raw result in the store, nothing blocking either."""
+    data_dir = tmp_path_factory.mktemp("crashed")
+    settings = get_settings(data_dir)
+    build_marts_warehouse(settings.build_warehouse)
+    raw_keys = sorted({tuple(c.asset_key_path) for c in load_suite("raw")})
+
+    @dg.multi_asset(specs=[dg.AssetSpec(list(k)) for k in raw_keys])
+    def raw_zone():
+        """Stands in for the ingestion."""
+        for k in raw_keys:
+            yield dg.MaterializeResult(asset_key=list(k))
+
+    @dg.multi_asset(specs=[dg.AssetSpec(k, deps=[list(k) for k in raw_keys]) for k in mart_keys()],
+                    op_tags=BUILD_STEP_TAGS)
+    def build():
+        """Stands in for the dbt build (the warehouse is prepared by the test)."""
+        for k in mart_keys():
+            yield dg.MaterializeResult(asset_key=k)
+
+    original = asset_checks.audit
+
+    def audit(settings, layer, *, run_id):
+        if layer == "raw":
+            raise RuntimeError("Great Expectations is down")
+        return original(settings, layer, run_id=run_id)
+
+    asset_checks.audit = audit
+    try:
+        result = dg.materialize(
+            [raw_zone, build, sales_warehouse, *build_quality_checks("raw")],
+            resources={"salesdw": SalesdwResource(data_dir=str(data_dir))},
+            raise_on_error=False,
+        )
+    finally:
+        asset_checks.audit = original
+    return result, settings
+
+
+def test_a_crashed_raw_suite_refuses_the_publish(crashed_raw_suite):
+    result, settings = crashed_raw_suite
+    failures = {e.step_key: e for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    assert set(failures) == {"raw_quality_checks", "serving__sales_warehouse"}
+    message = failures["serving__sales_warehouse"].event_specific_data.error.cause.message
+    assert "audit incomplete" in message and "no result of the raw suite" in message
+    assert not settings.serving_warehouse.exists()
+
+
+def test_the_raw_suite_runs_after_the_build_and_before_the_publish(crashed_raw_suite):
+    result, _ = crashed_raw_suite
+    started = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+    assert started.index("build") < started.index("raw_quality_checks") < started.index("serving__sales_warehouse")

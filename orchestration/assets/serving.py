@@ -7,6 +7,7 @@ from orchestration.assets.warehouse import mart_keys
 from orchestration.policies import TRANSIENT_RETRY, WAREHOUSE_POOL
 from orchestration.publish import publish
 from orchestration.quality import write_quality_report
+from orchestration.quality.asset_checks import planned_suites
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
 from orchestration.serving.postgres import publish_to_postgres
@@ -22,12 +23,13 @@ SERVING_WAREHOUSE = AssetKey(["serving", "sales_warehouse"])
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
     description="The published warehouse (data/warehouse/sales.duckdb) that analysts and BI tools read. "
-    "Swapped in atomically, and only when no blocking check of this run failed (write-audit-publish).",
+    "Swapped in atomically, and only when every suite of this run has reported and no blocking check "
+    "failed (write-audit-publish).",
 )
 def sales_warehouse(context: AssetExecutionContext, salesdw: SalesdwResource) -> MaterializeResult:
     settings = salesdw.settings
     with run_lock(settings.lock_file):
-        record = publish(settings, context.run_id)
+        record = publish(settings, context.run_id, audited_layers=planned_suites(context))
     return MaterializeResult(metadata={
         "path": MetadataValue.path(record.warehouse),
         "bytes": record.bytes,

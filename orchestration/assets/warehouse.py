@@ -22,7 +22,9 @@ from ingestion.raw_zone import expose_file
 from orchestration.dbt_launcher import launch_env
 from orchestration.dbt_manifest import dbt_project, ensure_manifest, seed_partial_parse
 from orchestration.faults import crash_point
-from orchestration.policies import WAREHOUSE_POOL
+from orchestration.policies import BUILD_STEP_TAGS, WAREHOUSE_POOL
+from orchestration.quality import prewarm, raw_audit
+from orchestration.quality.asset_checks import planned_suites
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
 from orchestration.settings import Settings, environment
@@ -46,6 +48,7 @@ translator = SalesdwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_a
     project=dbt_project,
     dagster_dbt_translator=translator,
     pool=WAREHOUSE_POOL,
+    op_tags=BUILD_STEP_TAGS,
 )
 def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: SalesdwResource):
     settings = salesdw.settings
@@ -67,6 +70,13 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
         seed_partial_parse(target)
         # The dbt profile reads the warehouse path and engine limits from the environment; the dbt
         # launcher, which dbt to run, where, and which process it lives and dies with.
+        # The suites run after the build, in this process: the raw suite (it does not read the
+        # build) and GX's start-up for the others happen in the background while dbt works.
+        suites = planned_suites(context)
+        if "raw" in suites:
+            raw_audit.start(settings, context.run_id)
+        elif suites:
+            prewarm()
         with environment({**settings.dbt_run_env(), **launch_env()}):
             for event in dbt.cli(args, context=context, target_path=target).stream():
                 yield event

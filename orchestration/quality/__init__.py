@@ -29,4 +29,12 @@ def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
                       previous_warehouse=previous_warehouse, duckdb_limits=duckdb_limits)
 
 
-__all__ = ["CheckResult", "results_store", "run_suite", "write_quality_report"]
+def prewarm():
+    """Start Great Expectations (import and context) in a background thread of this process, for
+    the suites that run later in it (runner.prewarm)."""
+    from orchestration.quality.runner import prewarm as _prewarm
+
+    return _prewarm()
+
+
+__all__ = ["CheckResult", "prewarm", "results_store", "run_suite", "write_quality_report"]

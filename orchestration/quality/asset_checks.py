@@ -1,8 +1,13 @@
 """The expectation suites as Dagster asset checks: one multi-asset check per layer.
 
 Specs are declared up front from the suites (suites.load_suite), so the Dagster UI lists every
-check before it ever runs; an `error` check is blocking (a failure stops downstream assets and the
-publish), a `warn` check is not.
+check before it ever runs. A failed `error` check refuses the publish (publish.py reads the results
+store), a `warn` check does not. The staging and marts checks are also blocking in Dagster's sense:
+a failure stops the assets downstream of the checked table in the same run. The raw layer is
+audited after the dbt build instead of before it (AUDITED_AFTER_THE_BUILD): blocking there would
+make the build wait for the raw suite and Great Expectations' start-up (~2 s of every run), which
+otherwise run in the background during the build (orchestration/quality/raw_audit.py); and the
+build only writes the build warehouse, which no reader sees unless the audit passes.
 
     from orchestration.quality.asset_checks import build_quality_checks
     dg.Definitions(asset_checks=[*build_quality_checks("raw"), ...],
@@ -14,22 +19,30 @@ from datetime import date
 
 import dagster as dg
 
-from orchestration.quality.suites import load_suite
+from orchestration.policies import RAW_AUDIT_STEP_TAGS
+from orchestration.quality import raw_audit
+from orchestration.quality.suites import LAYERS, load_suite
 from orchestration.resources import SalesdwResource
 from orchestration.settings import Settings
 
 _SEVERITY = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
 
+# Layers whose suite runs after the dbt build (step order: orchestration/policies.py); their
+# `error` checks block the publish only.
+AUDITED_AFTER_THE_BUILD = {"raw": RAW_AUDIT_STEP_TAGS}
+
 
 def build_quality_checks(layer: str) -> list[dg.AssetChecksDefinition]:
     checks = load_suite(layer)
+    after_the_build = layer in AUDITED_AFTER_THE_BUILD
     specs = [
-        dg.AssetCheckSpec(name=c.name, asset=dg.AssetKey(c.asset_key_path), blocking=c.blocking,
-                          description=c.why)
+        dg.AssetCheckSpec(name=c.name, asset=dg.AssetKey(c.asset_key_path),
+                          blocking=c.blocking and not after_the_build,
+                          description=c.why + (" Blocks the publish." if c.blocking and after_the_build else ""))
         for c in checks
     ]
 
-    @dg.multi_asset_check(name=f"{layer}_quality_checks", specs=specs,
+    @dg.multi_asset_check(name=f"{layer}_quality_checks", specs=specs, op_tags=AUDITED_AFTER_THE_BUILD.get(layer),
                           description=f"Great Expectations suite of the {layer} layer "
                                       f"(orchestration/quality/suites/{layer}.yml)")
     def _quality_checks(context: dg.AssetCheckExecutionContext, salesdw: SalesdwResource):
@@ -49,8 +62,20 @@ def audit(settings: Settings, layer: str, *, run_id: str):
     """Audit the build warehouse; row counts compare with the serving warehouse once published."""
     from orchestration.quality import run_suite  # imports GX: only when a suite really runs
 
+    if layer == "raw":
+        started_during_the_build = raw_audit.take(run_id)
+        if started_during_the_build is not None:
+            return started_during_the_build
     serving = settings.serving_warehouse
     return run_suite(layer, settings.build_warehouse, run_id=run_id, quality_dir=settings.quality_dir,
                      as_of_date=date.fromisoformat(settings.as_of_date) if settings.as_of_date else None,
                      previous_warehouse=serving if serving.exists() else None,
                      duckdb_limits=settings.duckdb_limits())
+
+
+def planned_suites(context) -> list[str]:
+    """The layers whose suite is a step of this run. Not every run plans every suite: a run of a
+    few assets selected in the UI plans the checks of those assets only."""
+    snapshot = context.instance.get_execution_plan_snapshot(context.run.execution_plan_snapshot_id)
+    steps = set(snapshot.step_keys_to_execute)
+    return [layer for layer in LAYERS if f"{layer}_quality_checks" in steps]

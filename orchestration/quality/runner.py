@@ -56,9 +56,42 @@ _EVENT_DATES = (
 
 # --- Great Expectations context ---------------------------------------------------------------
 
-@cache
+_context_lock = threading.Lock()
+
+
 def gx_context():
-    """The process's ephemeral GX context (GX's import and start-up are slow: do them once)."""
+    """The process's ephemeral GX context (GX's import and start-up are slow: done once, by the
+    first caller; a caller that comes while prewarm() is at it waits for the same context)."""
+    with _context_lock:
+        return _create_context()
+
+
+def prewarm() -> threading.Thread:
+    """Start GX (import and context) in a background thread, once per process, so that a suite
+    that runs later in this process finds it ready. The dbt step calls this: dbt works in its own
+    process, and the GX start-up (~1 s) fits in the time this one spends waiting for it. An error
+    here is not lost: the suite's own gx_context() call raises it again."""
+    global _prewarm_thread
+    with _prewarm_start_lock:
+        if _prewarm_thread is None:
+            _prewarm_thread = threading.Thread(target=_prewarm, name="salesdw-gx-prewarm", daemon=True)
+            _prewarm_thread.start()
+        return _prewarm_thread
+
+
+_prewarm_start_lock = threading.Lock()
+_prewarm_thread: threading.Thread | None = None
+
+
+def _prewarm() -> None:
+    try:
+        gx_context()
+    except Exception:  # raised again, with its traceback, when a suite asks for the context
+        log.debug("GX prewarm failed", exc_info=True)
+
+
+@cache
+def _create_context():
     from orchestration import gc_policy
 
     started = time.perf_counter()

@@ -1,0 +1,96 @@
+"""The raw-layer audit, run in the background while dbt builds.
+
+dbt builds in its own process; the run's process only waits for it. The raw suite does not need
+the build: it validates the raw zone (the Parquet batches and the ingestion ledger), which the
+build does not change. So the dbt step starts it here, in a thread, and the raw checks step that
+follows the build (step order: orchestration/policies.py) takes its results, or its error.
+
+It cannot read the build warehouse, which dbt holds for writing (a DuckDB file has one writer and
+no readers beside it across processes): it reads its own DuckDB file under the data dir's temp
+folder, with the same `raw.*` and `quality.*` views over the same files (ingestion.raw_zone.expose),
+deleted afterwards. It stays small beside the build: one DuckDB thread, a quarter of the
+configured memory limit (it spills beyond that, like every other step).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future
+from datetime import date
+from pathlib import Path
+
+from orchestration.quality.check_result import CheckResult
+from orchestration.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_started: dict[str, Future] = {}  # run id -> the audit of that run, until its checks step takes it
+_guard = threading.Lock()
+
+
+def start(settings: Settings, run_id: str) -> Future:
+    """Start the raw suite of run_id in a background thread (once per run)."""
+    with _guard:
+        if run_id not in _started:
+            future: Future = Future()
+            _started[run_id] = future
+            threading.Thread(target=_audit, args=(settings, run_id, future), daemon=True,
+                             name=f"salesdw-raw-audit-{run_id[:8]}").start()
+        return _started[run_id]
+
+
+def take(run_id: str) -> list[CheckResult] | None:
+    """The results of run_id's background audit, waiting for it to finish; its error if it failed
+    (raised here, in the checks step); None when none was started for this run."""
+    with _guard:
+        future = _started.pop(run_id, None)
+    return None if future is None else future.result()
+
+
+def audit_file(settings: Settings, run_id: str) -> Path:
+    return settings.temp_dir / f"raw_audit_{run_id}.duckdb"
+
+
+def limits(settings: Settings) -> dict:
+    megabytes = max(64, _megabytes(settings.duckdb_memory_limit) // 4)
+    return {**settings.duckdb_limits(), "threads": 1, "memory_limit": f"{megabytes}MB"}
+
+
+def _audit(settings: Settings, run_id: str, future: Future) -> None:
+    from ingestion.raw_zone import expose_file
+    from orchestration.quality.runner import run_suite
+
+    path = audit_file(settings, run_id)
+    try:
+        # one run at a time writes the data dir (the run lock): any other audit file was left by a
+        # killed run
+        for stale in settings.temp_dir.glob("raw_audit_*.duckdb*"):
+            stale.unlink(missing_ok=True)
+        expose_file(path, settings.raw_dir, settings.quality_dir)
+        serving = settings.serving_warehouse
+        results = run_suite(
+            "raw", path, run_id=run_id, quality_dir=settings.quality_dir,
+            as_of_date=date.fromisoformat(settings.as_of_date) if settings.as_of_date else None,
+            previous_warehouse=serving if serving.exists() else None, duckdb_limits=limits(settings))
+    except BaseException as exc:  # handed to the checks step, which fails with it
+        log.debug("background raw audit failed", exc_info=True)
+        _remove(path)
+        future.set_exception(exc)
+        return
+    _remove(path)  # before the results are handed over: nothing of the audit outlives it
+    future.set_result(results)
+
+
+def _remove(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def _megabytes(limit: str) -> int:
+    """'1GB', '512MB', '2GiB' -> megabytes."""
+    text = limit.strip().upper().replace("IB", "B")
+    for unit, factor in (("TB", 1024 * 1024), ("GB", 1024), ("MB", 1), ("KB", 1 / 1024)):
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(float(text) / (1024 * 1024))  # bytes

@@ -1,0 +1,57 @@
+"""GX started in the background (orchestration.quality.prewarm): the dbt step starts it, the
+suites after the build find it ready. Each case runs in its own interpreter, where GX has not
+been imported yet."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import REPO
+
+
+def _probe(code: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_prewarm_starts_gx_once_in_the_background_and_the_suite_gets_that_context():
+    seen = _probe("""
+        import json, sys, threading
+        from orchestration.quality import prewarm
+        from orchestration.quality import runner
+        before = "great_expectations" in sys.modules
+        thread = prewarm()
+        again = prewarm()
+        background = thread is not threading.current_thread() and thread.daemon
+        context = runner.gx_context()  # may come while the thread is still at it: waits, same context
+        thread.join()
+        print(json.dumps({"before": before, "same_thread": again is thread, "background": background,
+                          "same_context": runner.gx_context() is context,
+                          "created": runner._create_context.cache_info().misses,
+                          "imported": "great_expectations" in sys.modules}))
+    """)
+    assert seen == {"before": False, "same_thread": True, "background": True, "same_context": True,
+                    "created": 1, "imported": True}
+
+
+def test_a_failed_prewarm_is_raised_by_the_suite_that_needs_gx():
+    seen = _probe("""
+        import json, sys
+        from orchestration.quality import prewarm, runner
+        sys.modules["great_expectations"] = None  # GX cannot be imported
+        prewarm().join()  # fails quietly in its thread
+        try:
+            runner.gx_context()
+            raised = None
+        except ImportError as exc:
+            raised = "great_expectations" in str(exc)
+        del sys.modules["great_expectations"]
+        recovered = runner.gx_context() is runner.gx_context()  # a failure is not cached
+        print(json.dumps({"raised": raised, "recovered": recovered}))
+    """)
+    assert seen == {"raised": True, "recovered": True}
