@@ -9,7 +9,7 @@ import pytest
 from orchestration.assets.serving import sales_warehouse
 from orchestration.assets.warehouse import dbt_warehouse, mart_keys
 from orchestration.policies import BUILD_STEP_TAGS
-from orchestration.quality import asset_checks, results_store
+from orchestration.quality import CheckResult, asset_checks, results_store
 from orchestration.quality.asset_checks import build_quality_checks
 from orchestration.resources import SalesdwResource
 from orchestration.quality.suites import load_suite
@@ -91,15 +91,14 @@ def test_the_raw_suite_is_audited_after_the_build_and_blocks_only_the_publish():
     assert errors and not any(spec.blocking for spec in specs.values())
     assert all(specs[key].description.endswith("Blocks the publish.") for key in errors)
     assert not any(specs[key].description.endswith("Blocks the publish.") for key in suite.keys() - set(errors))
-    [op_tags] = [node.tags for node in [checks.node_def]]
-    assert int(op_tags["dagster/priority"]) < int(dbt_warehouse.op.tags["dagster/priority"])
+    # when both are ready, the build first, then the raw checks, then the publish (policies.py)
+    priority = lambda tags: int(tags.get("dagster/priority", 0))  # noqa: E731
+    assert priority(dbt_warehouse.op.tags) > priority(checks.node_def.tags) > priority(sales_warehouse.op.tags)
 
 
-@pytest.fixture(scope="module")
-def crashed_raw_suite(tmp_path_factory):
-    """A run of the raw suite and the real publish step in which the raw suite crashes (GX down):
-    no raw result in the store, nothing blocking either."""
-    data_dir = tmp_path_factory.mktemp("crashed")
+def _raw_suite_then_publish(data_dir, raw_audit_outcome):
+    """The raw suite and the real publish step after a stand-in build, the raw suite replaced by
+    raw_audit_outcome(settings, run_id) (it returns results or raises)."""
     settings = get_settings(data_dir)
     build_marts_warehouse(settings.build_warehouse)
     raw_keys = sorted({tuple(c.asset_key_path) for c in load_suite("raw")})
@@ -110,9 +109,10 @@ def crashed_raw_suite(tmp_path_factory):
         for k in raw_keys:
             yield dg.MaterializeResult(asset_key=list(k))
 
+    # named to sort after raw_quality_checks: only the priority tags put it first
     @dg.multi_asset(specs=[dg.AssetSpec(k, deps=[list(k) for k in raw_keys]) for k in mart_keys()],
                     op_tags=BUILD_STEP_TAGS)
-    def build():
+    def warehouse_build():
         """Stands in for the dbt build (the warehouse is prepared by the test)."""
         for k in mart_keys():
             yield dg.MaterializeResult(asset_key=k)
@@ -120,20 +120,44 @@ def crashed_raw_suite(tmp_path_factory):
     original = asset_checks.audit
 
     def audit(settings, layer, *, run_id):
-        if layer == "raw":
-            raise RuntimeError("Great Expectations is down")
-        return original(settings, layer, run_id=run_id)
+        return raw_audit_outcome(settings, run_id) if layer == "raw" else original(settings, layer, run_id=run_id)
 
     asset_checks.audit = audit
     try:
         result = dg.materialize(
-            [raw_zone, build, sales_warehouse, *build_quality_checks("raw")],
+            [raw_zone, warehouse_build, sales_warehouse, *build_quality_checks("raw")],
             resources={"salesdw": SalesdwResource(data_dir=str(data_dir))},
             raise_on_error=False,
         )
     finally:
         asset_checks.audit = original
     return result, settings
+
+
+@pytest.fixture(scope="module")
+def crashed_raw_suite(tmp_path_factory):
+    """The raw suite crashes (GX down): no raw result in the store, nothing blocking either."""
+    def crash(settings, run_id):
+        raise RuntimeError("Great Expectations is down")
+
+    return _raw_suite_then_publish(tmp_path_factory.mktemp("crashed"), crash)
+
+
+@pytest.fixture(scope="module")
+def failed_raw_suite(tmp_path_factory):
+    """The raw suite finds a negative quantity (an error) and a future refund date (a warning)."""
+    def failing(settings, run_id):
+        results = [CheckResult.now(run_id=run_id, layer="raw", asset=c.asset, check_name=c.name,
+                                   passed=(c.asset, c.name) not in FAILED, severity=c.severity,
+                                   observed_value="seeded", details="")
+                   for c in load_suite("raw")]
+        results_store.append(settings.quality_dir, results)
+        return results
+
+    return _raw_suite_then_publish(tmp_path_factory.mktemp("failed"), failing)
+
+
+FAILED = {("raw/order_lines", "row_rules_hold"), ("raw/returns", "dates_not_in_future")}
 
 
 def test_a_crashed_raw_suite_refuses_the_publish(crashed_raw_suite):
@@ -145,7 +169,24 @@ def test_a_crashed_raw_suite_refuses_the_publish(crashed_raw_suite):
     assert not settings.serving_warehouse.exists()
 
 
+def test_a_failed_raw_error_check_fails_its_step_and_refuses_the_publish(failed_raw_suite):
+    # The step fails like a blocking check's step, so a re-execution from failure runs the suite
+    # again rather than publishing without it; every result is reported before it fails.
+    result, settings = failed_raw_suite
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert len(evaluations) == len(load_suite("raw"))
+    assert {k for k, e in evaluations.items() if not e.passed} == FAILED
+    failures = {e.step_key: e for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    assert set(failures) == {"raw_quality_checks", "serving__sales_warehouse"}
+    step_error = failures["raw_quality_checks"].event_specific_data.error
+    assert "raw/order_lines:row_rules_hold" in step_error.message
+    assert "raw/returns" not in step_error.message  # a warning does not fail the step
+    refusal = failures["serving__sales_warehouse"].event_specific_data.error.cause.message
+    assert "blocking checks failed: raw/order_lines:row_rules_hold" in refusal
+    assert not settings.serving_warehouse.exists()
+
+
 def test_the_raw_suite_runs_after_the_build_and_before_the_publish(crashed_raw_suite):
     result, _ = crashed_raw_suite
     started = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
-    assert started.index("build") < started.index("raw_quality_checks") < started.index("serving__sales_warehouse")
+    assert started.index("warehouse_build") < started.index("raw_quality_checks") < started.index("serving__sales_warehouse")

@@ -21,22 +21,37 @@ def _probe(code: str) -> dict:
 
 def test_prewarm_starts_gx_once_in_the_background_and_the_suite_gets_that_context():
     seen = _probe("""
-        import json, sys, threading
+        import json, os, sys, threading
         from orchestration.quality import prewarm
         from orchestration.quality import runner
         before = "great_expectations" in sys.modules
         thread = prewarm()
         again = prewarm()
         background = thread is not threading.current_thread() and thread.daemon
-        context = runner.gx_context()  # may come while the thread is still at it: waits, same context
         thread.join()
+        made_by_the_thread = runner._create_context.cache_info().misses  # before this thread asks
+        context = runner.gx_context()
         print(json.dumps({"before": before, "same_thread": again is thread, "background": background,
-                          "same_context": runner.gx_context() is context,
-                          "created": runner._create_context.cache_info().misses,
-                          "imported": "great_expectations" in sys.modules}))
+                          "made_by_the_thread": made_by_the_thread,
+                          "reused": runner._create_context.cache_info().misses == 1 and runner.gx_context() is context,
+                          "imported": "great_expectations" in sys.modules,
+                          "analytics": os.environ.get("GX_ANALYTICS_ENABLED")}))
     """)
-    assert seen == {"before": False, "same_thread": True, "background": True, "same_context": True,
-                    "created": 1, "imported": True}
+    assert seen == {"before": False, "same_thread": True, "background": True, "made_by_the_thread": 1,
+                    "reused": True, "imported": True, "analytics": "false"}
+
+
+def test_a_suite_that_asks_while_prewarm_is_at_it_waits_for_the_same_context():
+    seen = _probe("""
+        import json
+        from orchestration.quality import prewarm, runner
+        thread = prewarm()
+        context = runner.gx_context()  # most likely while the thread is still importing GX
+        thread.join()
+        print(json.dumps({"created": runner._create_context.cache_info().misses,
+                          "same": runner.gx_context() is context}))
+    """)
+    assert seen == {"created": 1, "same": True}
 
 
 def test_a_failed_prewarm_is_raised_by_the_suite_that_needs_gx():

@@ -135,3 +135,23 @@ def test_a_writer_can_open_the_warehouse_after_the_suite(runs):
     code = f"import duckdb; duckdb.connect({str(runs['broken_warehouse'])!r}).execute('create table w (x int)')"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_no_expectation_makes_gx_print_its_batch_hint(capsys):
+    # GX prints a hint to stdout for every unexpected-rows query that does not read {batch}; the
+    # raw suite now runs in a thread beside dbt, where stdout carries dbt's log lines, so nothing
+    # may print (and redirecting stdout would swallow dbt's lines for the whole process).
+    from orchestration.quality.runner import _gx_expectation, gx_context
+    from orchestration.quality.suites import LAYERS, UNEXPECTED_ROWS, UNIQUE_KEY
+
+    gx_context()
+    capsys.readouterr()
+    built = 0
+    for layer in LAYERS:
+        for check in load_suite(layer):
+            for exp in check.expectations:
+                if exp.type in (UNEXPECTED_ROWS, UNIQUE_KEY):
+                    _gx_expectation(exp, {})
+                    built += 1
+    assert built > 20
+    assert capsys.readouterr().out == ""

@@ -70,9 +70,15 @@ def test_a_failed_background_audit_is_raised_by_take(zone, monkeypatch):
     assert not raw_audit.audit_file(zone, "run-broken").exists()
 
 
-@pytest.mark.parametrize("configured, quarter", [
-    ("1GB", "256MB"), ("512MB", "128MB"), ("2GiB", "512MB"), ("100MB", "64MB"), ("1.5GB", "384MB")])
+@pytest.mark.parametrize("configured, quarter", [  # DuckDB reads GB/G/M as powers of 1000, GiB of 1024
+    ("1GB", "238MiB"), ("1G", "238MiB"), ("500M", "119MiB"), ("2GiB", "512MiB"), ("100MB", "64MiB")])
 def test_it_keeps_to_a_quarter_of_the_memory_limit_and_one_thread(tmp_path, configured, quarter):
     settings = Settings(data_dir=tmp_path, duckdb_memory_limit=configured)
     limits = raw_audit.limits(settings)
     assert limits == {**settings.duckdb_limits(), "memory_limit": quarter, "threads": 1}
+
+
+def test_a_share_of_the_machine_s_memory_is_a_quarter_of_that_share(tmp_path):
+    total_mib = int(open("/proc/meminfo").read().split("MemTotal:")[1].split()[0]) / 1024
+    limit = raw_audit.limits(Settings(data_dir=tmp_path, duckdb_memory_limit="80%"))["memory_limit"]
+    assert limit.endswith("MiB") and 0.19 * total_mib <= int(limit[:-3]) <= 0.21 * total_mib

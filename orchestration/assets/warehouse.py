@@ -70,17 +70,19 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
         seed_partial_parse(target)
         # The dbt profile reads the warehouse path and engine limits from the environment; the dbt
         # launcher, which dbt to run, where, and which process it lives and dies with.
+        with environment({**settings.dbt_run_env(), **launch_env()}):
+            build = dbt.cli(args, context=context, target_path=target)  # dbt starts, with this environment
         # The suites run after the build, in this process: the raw suite (it does not read the
-        # build) and GX's start-up for the others happen in the background while dbt works.
+        # build) and GX's start-up for the others happen in the background while dbt works. Only
+        # now, with the process environment back as it was and left alone.
         suites = planned_suites(context)
         if "raw" in suites:
             raw_audit.start(settings, context.run_id)
         elif suites:
             prewarm()
-        with environment({**settings.dbt_run_env(), **launch_env()}):
-            for event in dbt.cli(args, context=context, target_path=target).stream():
-                yield event
-                crash_point("dbt")
+        for event in build.stream():
+            yield event
+            crash_point("dbt")
         if settings.engine == "spark":
             # the checks and the publish step then read the Spark build from the DuckDB build file
             run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),

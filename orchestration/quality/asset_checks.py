@@ -46,7 +46,8 @@ def build_quality_checks(layer: str) -> list[dg.AssetChecksDefinition]:
                           description=f"Great Expectations suite of the {layer} layer "
                                       f"(orchestration/quality/suites/{layer}.yml)")
     def _quality_checks(context: dg.AssetCheckExecutionContext, salesdw: SalesdwResource):
-        for result in audit(salesdw.settings, layer, run_id=context.run.run_id):
+        results = audit(salesdw.settings, layer, run_id=context.run.run_id)
+        for result in results:
             yield dg.AssetCheckResult(
                 asset_key=dg.AssetKey(result.asset_key_path),
                 check_name=result.check_name,
@@ -54,6 +55,11 @@ def build_quality_checks(layer: str) -> list[dg.AssetChecksDefinition]:
                 severity=_SEVERITY[result.severity],
                 metadata={"observed_value": result.observed_value, "details": result.details},
             )
+        failed = [f"{r.asset}:{r.check_name}" for r in results if r.blocking]
+        if after_the_build and failed:
+            # The step fails as a blocking check's step does: a re-execution of the run from
+            # failure then runs this suite again instead of publishing without it.
+            raise dg.Failure(description=f"blocking checks failed: {', '.join(failed)}")
 
     return [_quality_checks]
 

@@ -14,23 +14,31 @@ configured memory limit (it spills beyond that, like every other step).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from concurrent.futures import Future
 from datetime import date
 from pathlib import Path
+
+import duckdb
 
 from orchestration.quality.check_result import CheckResult
 from orchestration.settings import Settings
 
 log = logging.getLogger(__name__)
 
+STALE_AFTER_SECONDS = 24 * 3600
 _started: dict[str, Future] = {}  # run id -> the audit of that run, until its checks step takes it
 _guard = threading.Lock()
 
 
 def start(settings: Settings, run_id: str) -> Future:
     """Start the raw suite of run_id in a background thread (once per run)."""
+    from orchestration.quality.runner import settle_environment
+
+    settle_environment()
     with _guard:
         if run_id not in _started:
             future: Future = Future()
@@ -53,8 +61,16 @@ def audit_file(settings: Settings, run_id: str) -> Path:
 
 
 def limits(settings: Settings) -> dict:
-    megabytes = max(64, _megabytes(settings.duckdb_memory_limit) // 4)
-    return {**settings.duckdb_limits(), "threads": 1, "memory_limit": f"{megabytes}MB"}
+    """The engine settings of the background audit: one thread, a quarter of the memory limit as
+    DuckDB reads the configured value ('1GB', '500M', '2GiB', '80%'), at least 64 MiB."""
+    with duckdb.connect(config={"memory_limit": settings.duckdb_memory_limit}) as con:
+        shown = con.execute("select current_setting('memory_limit')").fetchone()[0]  # '953.6 MiB'
+    number, unit = shown.split()
+    quarter = max(64, int(float(number) * _MIB[unit] / 4))
+    return {**settings.duckdb_limits(), "threads": 1, "memory_limit": f"{quarter}MiB"}
+
+
+_MIB = {"bytes": 1 / 2**20, "KiB": 1 / 2**10, "MiB": 1, "GiB": 2**10, "TiB": 2**20, "PiB": 2**30}
 
 
 def _audit(settings: Settings, run_id: str, future: Future) -> None:
@@ -63,10 +79,8 @@ def _audit(settings: Settings, run_id: str, future: Future) -> None:
 
     path = audit_file(settings, run_id)
     try:
-        # one run at a time writes the data dir (the run lock): any other audit file was left by a
-        # killed run
-        for stale in settings.temp_dir.glob("raw_audit_*.duckdb*"):
-            stale.unlink(missing_ok=True)
+        _remove(path)
+        _remove_stale(settings.temp_dir)
         expose_file(path, settings.raw_dir, settings.quality_dir)
         serving = settings.serving_warehouse
         results = run_suite(
@@ -82,15 +96,17 @@ def _audit(settings: Settings, run_id: str, future: Future) -> None:
     future.set_result(results)
 
 
+def _remove_stale(folder: Path) -> None:
+    """Audit files of killed runs (a finished audit removes its own). Only those older than a
+    day: another run's audit may still be reading its file (a run holds the run lock for its
+    writing steps only)."""
+    cutoff = time.time() - STALE_AFTER_SECONDS
+    for stale in folder.glob("raw_audit_*.duckdb*"):
+        with contextlib.suppress(FileNotFoundError):
+            if stale.stat().st_mtime < cutoff:
+                stale.unlink()
+
+
 def _remove(path: Path) -> None:
     for leftover in (path, path.with_name(path.name + ".wal")):
         leftover.unlink(missing_ok=True)
-
-
-def _megabytes(limit: str) -> int:
-    """'1GB', '512MB', '2GiB' -> megabytes."""
-    text = limit.strip().upper().replace("IB", "B")
-    for unit, factor in (("TB", 1024 * 1024), ("GB", 1024), ("MB", 1), ("KB", 1 / 1024)):
-        if text.endswith(unit):
-            return int(float(text[: -len(unit)]) * factor)
-    return int(float(text) / (1024 * 1024))  # bytes

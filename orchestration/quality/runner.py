@@ -8,9 +8,8 @@ released afterwards, because an open DuckDB handle blocks writers in other proce
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
+import os
 import math
 import threading
 import time
@@ -72,11 +71,19 @@ def prewarm() -> threading.Thread:
     process, and the GX start-up (~1 s) fits in the time this one spends waiting for it. An error
     here is not lost: the suite's own gx_context() call raises it again."""
     global _prewarm_thread
+    settle_environment()
     with _prewarm_start_lock:
         if _prewarm_thread is None:
             _prewarm_thread = threading.Thread(target=_prewarm, name="salesdw-gx-prewarm", daemon=True)
             _prewarm_thread.start()
         return _prewarm_thread
+
+
+def settle_environment() -> None:
+    """Write what GX's start-up would write into os.environ (gx_duckdb: no usage statistics), in
+    the calling thread, before GX starts in another: setenv while another thread reads the
+    environment (DuckDB, the C library's time zone code) is not thread-safe."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
 _prewarm_start_lock = threading.Lock()
@@ -350,14 +357,11 @@ def _validate_source(datasource, name: str, source: str, is_query: bool,
         chosen = [(i, j, e) for i, j, e in parts if (e.type in (UNIQUE_KEY, UNEXPECTED_ROWS)) == complete]
         if not chosen:
             continue
-        # GX prints a hint to stdout, on every copy of the expectation, for a query that does not
-        # read {batch} (the schema check reads the catalog on purpose): keep it out of the logs.
-        with contextlib.redirect_stdout(io.StringIO()):
-            suite = gx.ExpectationSuite(name=f"{name}-{int(complete)}", expectations=[
-                _gx_expectation(e, {"check": i, "part": j}) for i, j, e in chosen])
-            validation = batch.validate(
-                suite, result_format="COMPLETE" if complete else "SUMMARY",
-                expectation_parameters={k: v for k, v in params.items() if v is not None})
+        suite = gx.ExpectationSuite(name=f"{name}-{int(complete)}", expectations=[
+            _gx_expectation(e, {"check": i, "part": j}) for i, j, e in chosen])
+        validation = batch.validate(
+            suite, result_format="COMPLETE" if complete else "SUMMARY",
+            expectation_parameters={k: v for k, v in params.items() if v is not None})
         for er in validation.results:
             meta = er.expectation_config.meta
             results[(meta["check"], meta["part"])] = er
