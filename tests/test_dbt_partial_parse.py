@@ -38,3 +38,23 @@ def test_with_absolute_paths_the_same_parse_would_be_thrown_away(tmp_path):
                           env=env, capture_output=True, text=True, cwd=settings.data_dir)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert f"{NO_PARTIAL_PARSE} because profile has changed" in proc.stdout
+
+
+def test_a_prepared_parse_rewritten_by_a_dbt_command_run_by_hand_is_stale(tmp_path, monkeypatch):
+    # `dbt ls` or `dbt compile` in dbt_project/ with another profile rewrites target/ in place;
+    # seeded from that, every pipeline run would parse the whole project again. On a copy of the
+    # prepared target (the project's own is shared by the test workers).
+    from orchestration import dbt_manifest
+
+    ensure_manifest()
+    copy = tmp_path / "target"
+    for name in ("manifest.json", "partial_parse.msgpack", "parse_key.json"):
+        (copy / name).parent.mkdir(exist_ok=True)
+        (copy / name).write_bytes((MANIFEST.parent / name).read_bytes())
+    monkeypatch.setattr(dbt_manifest, "MANIFEST", copy / "manifest.json")
+    monkeypatch.setattr(dbt_manifest, "PARSE_KEY", copy / "parse_key.json")
+    (copy / "parse_key.json").write_text(dbt_manifest._parse_key())  # as _parse() leaves it
+    assert not dbt_manifest.manifest_is_stale()
+    prepared = copy / "partial_parse.msgpack"
+    prepared.write_bytes(prepared.read_bytes() + b"\0")  # what a hand-run dbt command does to it
+    assert dbt_manifest.manifest_is_stale()
