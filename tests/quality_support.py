@@ -104,3 +104,25 @@ def copy_warehouse(source: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     return target
+
+
+def assert_the_audit_refuses_the_publish(data_dir: Path, run_id: str, failed_check: str) -> None:
+    """Yesterday's build is published (by a run with no failed check); today's build differs, and
+    the publish of run_id, whose suite stored failed_check as failed, is refused: the serving
+    warehouse stays yesterday's, byte for byte."""
+    import hashlib
+
+    import pytest
+
+    from orchestration.publish import PublishRefused, last_publish, publish
+    from orchestration.settings import get_settings
+
+    settings = get_settings(data_dir)
+    publish(settings, "yesterday")
+    served = settings.serving_warehouse.read_bytes()
+    with duckdb.connect(str(settings.build_warehouse)) as con:
+        con.execute("create or replace table main.todays_build as select 1 as changed")
+    with pytest.raises(PublishRefused, match=failed_check):
+        publish(settings, run_id)
+    assert hashlib.sha256(settings.serving_warehouse.read_bytes()).digest() == hashlib.sha256(served).digest()
+    assert last_publish(settings).run_id == "yesterday"

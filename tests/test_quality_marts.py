@@ -6,7 +6,8 @@ import duckdb
 import pytest
 
 from orchestration.quality import results_store, run_suite
-from tests.quality_support import build_marts_warehouse, copy_warehouse
+from orchestration.settings import get_settings
+from tests.quality_support import assert_the_audit_refuses_the_publish, build_marts_warehouse, copy_warehouse
 
 
 def _by_key(results):
@@ -37,7 +38,15 @@ def runs(tmp_path_factory):
                             previous_warehouse=serving),
         "broken_vs_store": run_suite("marts", broken, run_id="broken", quality_dir=quality),
         "quality": quality,
+        "root": root,
+        "broken_build": broken,
     }
+
+
+def test_the_broken_marts_refuse_the_publish(runs):
+    settings = get_settings(runs["root"])  # its quality dir is the store of the "broken" run above
+    copy_warehouse(runs["broken_build"], settings.build_warehouse)
+    assert_the_audit_refuses_the_publish(runs["root"], "broken", "marts/mart_rep_kpi_monthly:rates_within_0_1")
 
 
 def test_clean_marts_pass_every_check(runs):

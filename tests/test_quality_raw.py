@@ -15,7 +15,7 @@ from ingestion.raw_zone import expose_file
 from orchestration.quality import run_suite
 from orchestration.quality.suites import load_suite
 from orchestration.settings import get_settings
-from tests.quality_support import write_ledger
+from tests.quality_support import assert_the_audit_refuses_the_publish, write_ledger
 from tests.support import write_raw_batch
 
 
@@ -89,6 +89,11 @@ def test_clean_raw_zone_passes_every_check(runs):
     # order_lines landed per the ledger and holds its one row
     assert _result(runs["clean"], "raw/order_lines", "rows_present_when_landed").observed_value == "1"
     assert _result(runs["clean"], "raw/cases", "rows_present_when_landed").observed_value == "not landed"
+
+
+def test_the_broken_raw_zone_refuses_the_publish(runs):
+    broken_dir = runs["broken_warehouse"].parent.parent
+    assert_the_audit_refuses_the_publish(broken_dir, "broken", "raw/order_lines:row_rules_hold")
 
 
 def test_negative_quantity_breaks_the_row_rule(runs):

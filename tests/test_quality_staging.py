@@ -14,7 +14,7 @@ import pytest
 
 from orchestration.quality import run_suite
 from orchestration.quality.suites import load_suite
-from tests.quality_support import copy_warehouse
+from tests.quality_support import assert_the_audit_refuses_the_publish, copy_warehouse
 from tests.support import build_warehouse, write_raw_batch
 
 
@@ -52,6 +52,7 @@ def runs(tmp_path_factory):
         con.execute("alter table staging.stg_orders_defects rename to stg_orders")
     quality = data_dir / "quality"
     return {
+        "data_dir": data_dir,
         "clean": run_suite("staging", clean, run_id="clean", quality_dir=quality),
         # as_of_date given: five months after the newest order
         "broken": run_suite("staging", broken, run_id="broken", quality_dir=quality,
@@ -70,6 +71,10 @@ def test_clean_staging_passes_every_check(runs):
     # as_of_date from int_calendar: the call of 2025-01-25; newest order 2025-01-20
     assert _result(runs["clean"], "staging/stg_orders", "orders_fresh").observed_value == "order_date: 2025-01-20"
     assert _result(runs["clean"], "staging/stg_order_lines", "key_unique").observed_value == "0 duplicated keys"
+
+
+def test_the_broken_staging_build_refuses_the_publish(runs):
+    assert_the_audit_refuses_the_publish(runs["data_dir"], "broken", "staging/stg_orders:key_unique")
 
 
 def test_duplicated_order_key_fails(runs):
