@@ -68,14 +68,14 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
         # the first run in a new data dir starts from the parse prepared at set-up.
         target = settings.data_dir / "dbt_target"
         seed_partial_parse(target)
+        # The suites run after the build, in this process: the raw suite (it does not read the
+        # build) and GX's start-up for the others happen in the background while dbt works, from
+        # when dbt has started and the process environment is back as it was (and left alone).
+        suites = planned_suites(context)  # asked first: nothing may fail while dbt runs unread
         # The dbt profile reads the warehouse path and engine limits from the environment; the dbt
         # launcher, which dbt to run, where, and which process it lives and dies with.
         with environment({**settings.dbt_run_env(), **launch_env()}):
             build = dbt.cli(args, context=context, target_path=target)  # dbt starts, with this environment
-        # The suites run after the build, in this process: the raw suite (it does not read the
-        # build) and GX's start-up for the others happen in the background while dbt works. Only
-        # now, with the process environment back as it was and left alone.
-        suites = planned_suites(context)
         if "raw" in suites:
             raw_audit.start(settings, context.run_id)
         elif suites:
