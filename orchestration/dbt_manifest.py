@@ -1,8 +1,9 @@
 """The dbt project as Dagster sees it, and a manifest that is never stale.
 
-dagster-dbt builds its asset graph from target/manifest.json. `dagster dev` prepares it itself;
-everywhere else (CLI, tests, CI) `ensure_manifest()` re-parses only when a project file is newer
-than the manifest, so definitions load in well under a second on the warm path.
+dagster-dbt builds its asset graph from target/manifest.json. `ensure_manifest()` prepares it when
+the definitions load (in `dagster dev`, the CLI, the tests, CI) and re-parses only when it is stale:
+a project file newer than the manifest, another profile, or a prepared parse that something else
+rewrote; so definitions load in well under a second on the warm path.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ def _parse_key() -> str:
     """What makes the prepared parse reusable by the pipeline's runs, besides the project files:
     the DuckDB profile as they render it (dbt keys partial parsing on it), and the prepared partial
     parse itself as this module left it. A `dbt` command run by hand in dbt_project/ rewrites
-    target/partial_parse.msgpack with its own profile; every run seeded from it would then parse
-    the whole project again (+2-3 s each), so that counts as stale and is parsed again once."""
+    target/partial_parse.msgpack with its own profile; every run in a new data dir (a user's
+    first, each bench scale, each test) seeded from it would then parse the whole project again
+    (+2-3 s each), so that counts as stale and is parsed again once."""
     env = _parse_env()
     profile = {k: env.get(k) for k in (*PORTABLE_DUCKDB_PATHS, "SALESDW_DUCKDB_MEMORY_LIMIT")}
     prepared = MANIFEST.parent / "partial_parse.msgpack"

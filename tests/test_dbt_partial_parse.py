@@ -47,6 +47,7 @@ def test_a_prepared_parse_rewritten_by_a_dbt_command_run_by_hand_is_stale(tmp_pa
     from orchestration import dbt_manifest
 
     ensure_manifest()
+    assert not dbt_manifest.manifest_is_stale()  # the key _parse() wrote matches what it left
     copy = tmp_path / "target"
     for name in ("manifest.json", "partial_parse.msgpack", "parse_key.json"):
         (copy / name).parent.mkdir(exist_ok=True)

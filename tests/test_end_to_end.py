@@ -144,3 +144,7 @@ def test_the_raw_suite_ran_during_the_build_and_was_reported_before_the_publish(
     assert len(raw) == len(suite)
     checked = {t.replace(tzinfo=timezone.utc).timestamp() for t in raw.checked_at}
     assert all(t > build_started for t in checked)  # audited after the build started, not before it
+    # and on its own file beside the build, not on the built warehouse: there the reference date
+    # would have come from intermediate.int_calendar
+    dates = raw[raw.check_name == "dates_not_in_future"].details
+    assert len(dates) > 5 and all("(latest event in raw)" in d for d in dates), list(dates)

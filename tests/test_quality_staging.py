@@ -14,6 +14,7 @@ import pytest
 
 from orchestration.quality import run_suite
 from orchestration.quality.suites import load_suite
+from orchestration.settings import get_settings
 from tests.quality_support import assert_the_audit_refuses_the_publish, copy_warehouse
 from tests.support import build_warehouse, write_raw_batch
 
@@ -53,6 +54,7 @@ def runs(tmp_path_factory):
     quality = data_dir / "quality"
     return {
         "data_dir": data_dir,
+        "broken_build": broken,
         "clean": run_suite("staging", clean, run_id="clean", quality_dir=quality),
         # as_of_date given: five months after the newest order
         "broken": run_suite("staging", broken, run_id="broken", quality_dir=quality,
@@ -74,6 +76,8 @@ def test_clean_staging_passes_every_check(runs):
 
 
 def test_the_broken_staging_build_refuses_the_publish(runs):
+    settings = get_settings(runs["data_dir"])  # today's build: the broken one the suite audited
+    copy_warehouse(runs["broken_build"], settings.build_warehouse)
     assert_the_audit_refuses_the_publish(runs["data_dir"], "broken", "staging/stg_orders:key_unique")
 
 

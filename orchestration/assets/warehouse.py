@@ -71,7 +71,7 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
         # The suites run after the build, in this process: the raw suite (it does not read the
         # build) and GX's start-up for the others happen in the background while dbt works, from
         # when dbt has started and the process environment is back as it was (and left alone).
-        suites = planned_suites(context)  # asked first: nothing may fail while dbt runs unread
+        suites = planned_suites(context)  # asked first: it reads the run storage and could fail
         # The dbt profile reads the warehouse path and engine limits from the environment; the dbt
         # launcher, which dbt to run, where, and which process it lives and dies with.
         with environment({**settings.dbt_run_env(), **launch_env()}):
