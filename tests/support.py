@@ -99,3 +99,14 @@ def build_warehouse(data_dir: Path, *, select: str | None = None, vars: dict | N
 def query(warehouse: Path, sql: str, params=None) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
+
+
+def probe_in_fresh_interpreter(code: str) -> dict:
+    """Run `code` in a new Python interpreter (nothing imported, frozen or started yet) from the
+    repository root; it prints a JSON object as its last line, returned here."""
+    import textwrap
+
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -4,19 +4,8 @@ been imported yet."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 
-from tests.conftest import REPO
-
-
-def _probe(code: str) -> dict:
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+from tests.support import probe_in_fresh_interpreter as _probe
 
 
 def test_prewarm_starts_gx_once_in_the_background_and_the_suite_gets_that_context():

@@ -65,18 +65,16 @@ def gx_context():
         return _create_context()
 
 
+@cache
 def prewarm() -> threading.Thread:
     """Start GX (import and context) in a background thread, once per process, so that a suite
     that runs later in this process finds it ready. The dbt step calls this: dbt works in its own
     process, and the GX start-up (~1 s) fits in the time this one spends waiting for it. An error
     here is not lost: the suite's own gx_context() call raises it again."""
-    global _prewarm_thread
     settle_environment()
-    with _prewarm_start_lock:
-        if _prewarm_thread is None:
-            _prewarm_thread = threading.Thread(target=_prewarm, name="salesdw-gx-prewarm", daemon=True)
-            _prewarm_thread.start()
-        return _prewarm_thread
+    thread = threading.Thread(target=_prewarm, name="salesdw-gx-prewarm", daemon=True)
+    thread.start()
+    return thread
 
 
 def settle_environment() -> None:
@@ -84,10 +82,6 @@ def settle_environment() -> None:
     the calling thread, before GX starts in another: setenv while another thread reads the
     environment (DuckDB, the C library's time zone code) is not thread-safe."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
-
-_prewarm_start_lock = threading.Lock()
-_prewarm_thread: threading.Thread | None = None
 
 
 def _prewarm() -> None:
