@@ -26,6 +26,9 @@ LINEAGE_COLUMNS: dict[str, str] = {
     "_source_file": VARCHAR,
     "_row_number": "BIGINT",
     "_loaded_at": TIMESTAMP,
+    # The file's snapshot date (exports.md "Snapshots are effective-dated"): the date its profile
+    # declares, else the UTC date it landed. Every batch carries it; snapshot entities use it.
+    "_snapshot_date": DATE,
 }
 
 STAGES = (
@@ -88,16 +91,17 @@ ENTITIES: dict[str, Entity] = {
         # --- CRM ---------------------------------------------------------------------------
         _e("teams", "S", "crm", ["team_id"], [
             C("team_id", required=True), C("team_name"), C("region"), C("manager_rep_id"),
+            C("valid_from", DATE),
         ], "Sales teams and their region."),
         _e("reps", "S", "crm", ["rep_id"], [
             C("rep_id", required=True), C("rep_name"), C("email"), C("team_id", required=True),
             C("manager_rep_id"), C("region"), C("hire_date", DATE), C("end_date", DATE),
-            C("status", enum=("active", "inactive")),
+            C("status", enum=("active", "inactive")), C("valid_from", DATE),
         ], "Sales reps, their team and employment dates."),
         _e("accounts", "S", "crm", ["account_id"], [
             C("account_id", required=True), C("account_name", required=True), C("industry"),
             C("region"), C("city"), C("owner_rep_id"), C("created_at", TIMESTAMP, required=True),
-            C("lead_source"),
+            C("lead_source"), C("valid_from", DATE),
         ], "Customer accounts (prospects included) and their owner."),
         _e("contacts", "S", "crm", ["contact_id"], [
             C("contact_id", required=True), C("account_id", required=True), C("full_name"),
@@ -119,8 +123,9 @@ ENTITIES: dict[str, Entity] = {
             [("amount >= 0", "amount must be >= 0")]),
         _e("opportunity_stage_history", "E", "crm", ["opportunity_id", "stage", "entered_at"], [
             C("opportunity_id", required=True), C("stage", required=True, enum=STAGES),
-            C("entered_at", TIMESTAMP, required=True),
-        ], "When each opportunity entered each stage."),
+            C("entered_at", TIMESTAMP, required=True), C("amount", MONEY), C("close_date", DATE),
+        ], "When each opportunity entered each stage, with its amount and expected close date then.",
+            [("amount >= 0", "amount must be >= 0")]),
         _e("activities", "E", "crm", ["activity_id"], [
             C("activity_id", required=True), C("rep_id", required=True), C("account_id"),
             C("opportunity_id"),

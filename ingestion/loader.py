@@ -342,6 +342,7 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
         lineage_values = {
             "_batch_id": quote_literal(batch_id), "_profile": quote_literal(profile_name),
             "_source_file": quote_literal(rel), "_row_number": ROW_NUMBER, "_loaded_at": loaded_at,
+            "_snapshot_date": f"cast({loaded_at} as timestamp)",
         }
         lineage = ", ".join(f"cast({lineage_values[c]} as {t}) as {c}" for c, t in LINEAGE_COLUMNS.items())
         typed = ", ".join(f"cast({quote_ident(c.name)} as {c.type}) as {quote_ident(c.name)}" for c in ent.columns)

@@ -61,12 +61,16 @@ def _empty_select(columns: dict[str, str]) -> str:
 
 
 def parquet_select(folder: Path, columns: dict[str, str]) -> str:
-    """Select over every batch in folder, cast to the contract (older batches may lack new columns)."""
+    """Select over every batch in folder, cast to the contract.
+
+    Batches written before a column joined the contract lack it, possibly all of them: the union
+    by name with the typed empty row set gives such a column NULL (DuckDB drops the empty side)."""
     if not folder.is_dir() or not any(folder.glob("*.parquet")):
         return _empty_select(columns)
     glob = _sql_str(str(folder / "*.parquet"))
     projection = ", ".join(f"cast({c} as {t}) as {c}" for c, t in columns.items())
-    return f"select {projection} from read_parquet({glob}, union_by_name = true)"
+    batches = f"select * from read_parquet({glob}, union_by_name = true)"
+    return f"select {projection} from (({_empty_select(columns)}) union all by name ({batches}))"
 
 
 def expose(con: duckdb.DuckDBPyConnection, raw_dir: Path, quality_dir: Path) -> None:

@@ -123,8 +123,8 @@ def test_landed_entity_without_rows_fails(runs):
 
 def test_view_off_the_contract_fails_the_schema_check(runs):
     result = _result(runs["broken"], "raw/teams", "schema_matches_contract")
-    # team_id has the wrong type, the other 3 canonical and 5 lineage columns are missing
-    assert (result.passed, result.observed_value) == (False, "9 columns differ from the contract")
+    # team_id has the wrong type, the other 4 canonical and 6 lineage columns are missing
+    assert (result.passed, result.observed_value) == (False, "11 columns differ from the contract")
     assert "column_name: team_id, contract_type: VARCHAR, actual_type: INTEGER" in result.details
 
 
