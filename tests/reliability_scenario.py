@@ -138,20 +138,28 @@ def state(data_dir: Path) -> dict:
     }
 
 
-def mart_totals(warehouse: Path) -> dict[str, dict[str, float | int]]:
-    """Per mart: row count and the sum of every numeric column (what "no row lost" compares)."""
-    totals: dict[str, dict[str, float | int]] = {}
+def mart_rows(warehouse: Path) -> dict[str, dict]:
+    """Per mart: its columns and every row, each value as JSON holds it (floats as floats, the rest
+    as exact text: decimals, dates), sorted, so two warehouses compare row for row whatever order
+    their rows are stored in."""
+    marts: dict[str, dict] = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        columns = con.execute(
-            "select table_name, column_name, data_type from information_schema.columns "
-            "where table_schema = 'marts' order by table_name, ordinal_position").fetchall()
-        for table in sorted({t for t, _, _ in columns}):
-            numeric = [c for t, c, d in columns if t == table and d.split("(")[0] in (
-                "DECIMAL", "DOUBLE", "FLOAT", "INTEGER", "BIGINT", "HUGEINT", "SMALLINT")]
-            sums = ", ".join(f'sum("{c}")::double' for c in numeric)
-            row = con.execute(f"select count(*){', ' + sums if sums else ''} from marts.{table}").fetchone()
-            totals[table] = {"rows": row[0], **{c: v for c, v in zip(numeric, row[1:])}}
-    return totals
+        tables = [t for (t,) in con.execute("select table_name from information_schema.tables "
+                                            "where table_schema = 'marts' order by 1").fetchall()]
+        for table in tables:
+            cursor = con.execute(f"select * from marts.{table}")
+            columns = [d[0] for d in cursor.description]
+            rows = [[v if v is None or isinstance(v, float) else str(v) for v in row] for row in cursor.fetchall()]
+            rows.sort(key=lambda row: [(v is None, "" if v is None else round(v, 9) if isinstance(v, float) else v)
+                                       for v in row])
+            marts[table] = {"columns": columns, "rows": rows}
+    return marts
+
+
+def reader_polls(logs: Path) -> int:
+    """Polls the reader has answered so far (one flushed line each)."""
+    path = logs / "reader.jsonl"
+    return len(path.read_text().splitlines()) if path.exists() else 0
 
 
 def run_scenario(data_dir: Path, demo: DemoRun) -> dict:
@@ -168,28 +176,30 @@ def run_scenario(data_dir: Path, demo: DemoRun) -> dict:
     try:
         for crash_at in CRASHES:
             log = logs / f"crash-{crash_at.replace(':', '-')}.log"
-            started = time.monotonic()
+            started, polls = time.monotonic(), reader_polls(logs)
             proc = start_run(data_dir, log, {CRASH_AT_ENV: crash_at})
             returncode = proc.wait(timeout=RUN_TIMEOUT)
             outcome["steps"].append({
                 "crash_at": crash_at, "returncode": returncode, "seconds": round(time.monotonic() - started, 1),
+                "reader_polls": [polls, reader_polls(logs)],
                 "orphaned_dbt": orphaned_dbt_after_kill(data_dir), "output": log.read_text()[-3000:],
                 **state(data_dir),
             })
         # Two plain runs started at once: the re-run after the last crash, and a second one.
-        started = time.monotonic()
+        started, polls = time.monotonic(), reader_polls(logs)
         runs = [start_run(data_dir, logs / f"final-{i}.log") for i in (1, 2)]
         codes = [p.wait(timeout=RUN_TIMEOUT) for p in runs]
         outcome["final"] = {
             "returncodes": codes, "pids": [p.pid for p in runs], "seconds": round(time.monotonic() - started, 1),
+            "reader_polls": [polls, reader_polls(logs)],
             "outputs": [(logs / f"final-{i}.log").read_text()[-6000:] for i in (1, 2)],
-            "mart_totals": mart_totals(serving), **state(data_dir),
+            "marts": mart_rows(serving), **state(data_dir),
         }
     finally:
         stop.touch()
         reader.wait(timeout=60)
     outcome["reader"] = [json.loads(line) for line in (logs / "reader.jsonl").read_text().splitlines()]
-    outcome["baseline"] = {"mart_totals": mart_totals(demo.warehouse), **state(demo.data_dir)}
+    outcome["baseline"] = {"marts": mart_rows(demo.warehouse), **state(demo.data_dir)}
     return outcome
 
 

@@ -4,6 +4,7 @@ computed here straight from the generated CSVs with pandas, independently of the
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 
 import duckdb
@@ -117,12 +118,46 @@ def test_all_six_lifecycle_stages_are_present(demo_run):
     assert stages == {"prospect", "new", "active", "loyal", "vip", "inactive"}
 
 
-def test_published_warehouse_carries_the_quality_history(demo_run):
-    [(checks, failed_blocking)] = marts(
-        demo_run.warehouse,
-        "select count(*), count(*) filter (where not passed and severity = 'error') from quality.check_results")
-    assert checks > 0
-    assert failed_blocking == 0
+def dagster_check_evaluations(data_dir) -> tuple[str, list[tuple]]:
+    """The latest Dagster run in data_dir/dagster and its asset-check evaluations, as
+    (asset, check name, passed, severity), read from the run's event log."""
+    import dagster as dg
+
+    from orchestration.settings import environment
+
+    home = str(data_dir / "dagster")
+    with environment({"DAGSTER_HOME": home}), dg.DagsterInstance.from_config(home) as instance:
+        (run,) = instance.get_runs(limit=1)
+        events = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        evaluations = [e.dagster_event.event_specific_data for e in events]
+    return run.run_id, [(e.asset_key.to_user_string(), e.check_name, e.passed, e.severity.value.lower())
+                        for e in evaluations]
+
+
+def test_published_check_history_is_the_runs_own_check_by_check(demo_run):
+    """The quality history in the serving file, the run's stored results and the checks Dagster
+    evaluated in the run are the same checks with the same outcomes (dbt's tests and the freshness
+    checks are asset checks too, but the results store keeps the suites' checks only)."""
+    import json
+
+    from orchestration.dbt_manifest import ensure_manifest
+    from orchestration.quality import results_store
+
+    run_id, evaluations = dagster_check_evaluations(demo_run.data_dir)
+    manifest = json.loads(ensure_manifest().read_text())
+    # not the suites': dbt's tests, and Dagster's freshness checks of the marts (definitions.py)
+    others = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"} | {"freshness_check"}
+    suites = Counter(e for e in evaluations if e[1] not in others)
+    stored = results_store.read(demo_run.data_dir / "quality")
+    stored = stored[stored.run_id == run_id]
+    in_store = Counter(zip(stored.asset, stored.check_name, stored.passed.astype(bool), stored.severity))
+    published = Counter(marts(demo_run.warehouse, "select asset, check_name, passed, severity from "
+                                                  "quality.check_results where run_id = ?", [run_id]))
+    [(runs,)] = marts(demo_run.warehouse, "select count(distinct run_id) from quality.check_results")
+    assert runs == 1  # the demo's only run
+    assert {layer for layer in stored.layer} == {"raw", "staging", "marts"}
+    assert len(suites) > 100 and set(suites.values()) == {1}  # each check evaluated once in the run
+    assert published == in_store == suites
 
 
 def test_the_raw_suite_ran_during_the_build_and_was_reported_before_the_publish(demo_run):

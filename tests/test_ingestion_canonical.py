@@ -6,7 +6,7 @@ Every fixture file is written here by hand, and every expected value is stated b
 import gzip
 import hashlib
 import json
-import time
+import threading
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -46,6 +46,8 @@ def quarantine(tmp_path: Path) -> list[tuple]:
     return sql(f"select entity, file_path, row_number, reason, raw_record from "
                f"read_parquet('{tmp_path}/quality/quarantine/*.parquet') order by batch_id, row_number")
 
+
+HANG_GUARD = 120  # seconds: only a guard against a hang, never an expected duration
 
 ORDERS_HEADER = "order_id,account_id,rep_id,opportunity_id,order_date,status,channel,currency\n"
 
@@ -381,26 +383,38 @@ def test_the_engine_keeps_to_the_given_limits(tmp_path, monkeypatch):
 
 def test_files_load_two_at_a_time_and_commit_in_file_order(tmp_path, monkeypatch):
     landing = tmp_path / "landing"
-    for day in range(1, 7):  # the first files are the slowest: they finish last
+    for day in range(1, 7):
         land(landing, f"orders/day{day}.csv", ORDERS_HEADER + f"O{day},A1,,,2024-01-0{day},completed,,\n"
              + (",A1,,,2024-01-01,completed,,\n" if day % 2 else ""))
     land(landing, "orders/day7.csv", "order_id\nO7\n")  # rejected: required columns missing
-    real_load, running, overlap = loader._load_file, [], []
+    real_load, lock, running, overlap, finished = loader._load_file, threading.Lock(), [], [], []
+    # Events, not sleeps: day1 and day2 meet (two files at once), and day1 finishes only after
+    # day6, loaded meanwhile by the other worker. The timeouts only guard against a hang.
+    both_started, day6_done = threading.Barrier(2, timeout=HANG_GUARD), threading.Event()
 
-    def slow_load(con, spec, path, *args):
-        running.append(path.name)
-        overlap.append(len(running))
-        time.sleep(0.3 if path.name in ("day1.csv", "day2.csv") else 0.05)
+    def ordered_load(con, spec, path, *args):
+        with lock:
+            running.append(path.name)
+            overlap.append(len(running))
         try:
+            if path.name in ("day1.csv", "day2.csv"):
+                both_started.wait()
+            if path.name == "day1.csv":
+                assert day6_done.wait(HANG_GUARD), "day6 never finished while day1 waited"
             return real_load(con, spec, path, *args)
         finally:
-            running.remove(path.name)
+            with lock:
+                running.remove(path.name)
+                finished.append(path.name)
+            if path.name == "day6.csv":
+                day6_done.set()
 
-    monkeypatch.setattr(loader, "_load_file", slow_load)
+    monkeypatch.setattr(loader, "_load_file", ordered_load)
     committed = []
     result = run(tmp_path, progress=lambda f: committed.append(f.file_path))
     files = [f"orders/day{d}.csv" for d in range(1, 8)]
     assert max(overlap) == 2  # two files at a time, never more
+    assert finished.index("day1.csv") > finished.index("day6.csv")  # the first file finished last...
     assert committed == [f.file_path for f in result.files] == files
     assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in result.files] == [
         ("loaded", 1, 1), ("loaded", 1, 0)] * 3 + [("rejected", 0, 0)]

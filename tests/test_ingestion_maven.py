@@ -2,26 +2,17 @@
 straight from the CSVs with the csv module, then through dbt's staging layer."""
 
 import csv
-import os
 from collections import Counter
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from ingestion.ledger import read_ledger
 from ingestion.loader import ingest
+from tests.conftest import shared_path
 from tests.support import build_warehouse, query
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
-
-def shared_path(*parts: str) -> Path:
-    if not SHARED.is_dir() and not os.environ.get("CI"):
-        pytest.skip(f"{SHARED} is absent: the shared datasets live beside the repository")
-    return SHARED.joinpath(*parts)
 
 
 def read_csv(name: str) -> list[dict]:

@@ -2,8 +2,9 @@
 or the serving warehouse; quarantined rows keep their original text, in the raw zone only.
 
 The personal data to look for is read straight from the demo exports (the CSVs), and every
-text value of every mart, every table of the published warehouse and every report page is
-searched for it, so a new column or mart that leaks it fails here.
+value (cast to text, through SQL: a search of the file's bytes cannot see compressed strings) of
+every table and view of the published warehouse, and every report page, is searched for it, so a
+new column, mart or view that leaks it fails here.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def export(exports: Path, entity: str) -> pd.DataFrame:
 def personal_data(demo_run) -> dict[str, set[str]]:
     contacts, leads, reps = (export(demo_run.exports, e) for e in ("contacts", "leads", "reps"))
     found = {
-        "email": set(contacts.email) | set(leads.email),
+        "email": set(contacts.email) | set(leads.email) | set(reps.email),
         "phone": set(contacts.phone),
         # a contact whose name is also a rep's name may appear as that rep: not the contact's data
         "name": set(contacts.full_name) - set(reps.rep_name),
@@ -41,56 +42,64 @@ def personal_data(demo_run) -> dict[str, set[str]]:
     return found
 
 
-def text_values(con, schema_filter: str) -> dict[str, set[str]]:
-    """Every distinct text value of every table and view matching the filter, by relation."""
-    columns = con.execute(
-        "select c.table_schema, c.table_name, c.column_name from information_schema.columns c "
-        f"where c.data_type = 'VARCHAR' and {schema_filter}").fetchall()
-    values: dict[str, set[str]] = {}
-    for schema, table, column in columns:
-        rows = con.execute(f'select distinct "{column}" from "{schema}"."{table}" where "{column}" is not null').fetchall()
-        values.setdefault(f"{schema}.{table}", set()).update(v for (v,) in rows)
-    return values
+# DuckDB's regular expressions (RE2) have no look-around: a mobile number is bounded by non-digits.
+SQL_EMAIL = r"[\w.+-]+@[\w-]+(\.[\w-]+)+"
+SQL_CN_MOBILE = r"(^|\D)1[3-9]\d{9}(\D|$)"
 
 
-def leaks(texts: dict[str, set[str]], personal: dict[str, set[str]]) -> list[tuple[str, str, str]]:
-    found = []
-    for where, values in texts.items():
-        for value in values:
-            for kind, secrets in personal.items():
-                if value in secrets or (kind != "name" and any(s in value for s in secrets if len(s) > 6)):
-                    found.append((where, kind, value))
-            if EMAIL.search(value) or CN_MOBILE.search(value):
-                found.append((where, "pattern", value))
-    return found
+def leaks_in(warehouse: Path, personal: dict[str, set[str]]) -> tuple[list[str], list[tuple]]:
+    """Search every column of every table and view of the file through SQL, each value cast to
+    text (what a reader's query returns, however DuckDB compresses it on disk): a personal value
+    equal to it (or, for e-mails and phones, inside it), or anything shaped like one.
+    Returns the relations searched and the leaks as (relation, column, kind, value)."""
+    with duckdb.connect() as con:
+        con.execute(f"attach '{warehouse}' as w (read_only)")
+        con.execute("create table secrets (kind varchar, value varchar)")
+        con.executemany("insert into secrets values (?, ?)", [(k, v) for k, vs in personal.items() for v in vs])
+        columns = con.execute("select table_schema, table_name, column_name from information_schema.columns "
+                              "where table_catalog = 'w' order by all").fetchall()
+        relations = sorted({(schema, table) for schema, table, _ in columns})
+        found = []
+        for schema, table in relations:
+            values = " union all ".join(
+                f"select '{c}' as col, cast(\"{c}\" as varchar) as v from w.\"{schema}\".\"{table}\""
+                for s, t, c in columns if (s, t) == (schema, table))
+            found += con.execute(f"""
+                with vals as (select distinct col, v from ({values}) where v is not null)
+                select '{schema}.{table}', col, s.kind, v from vals join secrets s
+                    on vals.v = s.value or (s.kind <> 'name' and length(s.value) > 6 and contains(vals.v, s.value))
+                union all
+                select '{schema}.{table}', col, 'pattern', v from vals
+                where regexp_matches(v, ?) or regexp_matches(v, ?)""", [SQL_EMAIL, SQL_CN_MOBILE]).fetchall()
+    return [f"{schema}.{table}" for schema, table in relations], sorted(found)
 
 
 def test_no_email_phone_or_contact_name_in_any_mart(demo_run, personal_data):
-    with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
-        texts = text_values(con, "c.table_schema = 'marts'")
-    assert len(texts) >= 10  # every mart was searched
-    assert leaks(texts, personal_data) == []
+    searched, found = leaks_in(demo_run.warehouse, personal_data)
+    assert len([r for r in searched if r.startswith("marts.")]) >= 10  # every mart was searched
+    assert [leak for leak in found if leak[0].startswith("marts.")] == []
 
 
-def test_no_personal_data_in_the_published_warehouse_beyond_the_raw_zone_views(demo_run, personal_data):
-    """Everything in the serving file (what the BI role reads) but the raw and staging views, which
-    store no data and read the raw zone's Parquet files (operators only): marts, seeds, every
-    intermediate table and view, the staging tables (macros/stored_staging.sql), the frozen ledger
-    and check results."""
+@pytest.mark.xfail(strict=True, reason="serving file exposes staging views until issue 17 item 2 lands "
+                                       "(the raw views read the raw zone's contacts too)")
+def test_no_personal_data_in_any_table_or_view_of_the_published_warehouse(demo_run, personal_data):
+    """Everything in the serving file (what the BI role reads), views included: a view stores no
+    data, but whoever reads it gets the rows of the files it reads."""
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
         relations = dict(con.execute("select table_schema || '.' || table_name, table_type "
                                      "from information_schema.tables").fetchall())
-        texts = text_values(con, "not (c.table_schema in ('raw', 'staging') and exists ("
-                                 "select 1 from information_schema.views v where v.table_schema = "
-                                 "c.table_schema and v.table_name = c.table_name))")
+    searched, found = leaks_in(demo_run.warehouse, personal_data)
     assert "quality.quarantine" not in relations
     assert relations["quality.ingestion_ledger"] == relations["quality.check_results"] == "BASE TABLE"
-    assert {kind for name, kind in relations.items() if name.split(".")[0] == "raw"} == {"VIEW"}
-    # the staging models of the entities with personal data or free text store nothing
-    for entity in ("contacts", "leads", "reps", "survey_responses", "returns", "expenses", "opportunities"):
-        assert relations[f"staging.stg_{entity}"] == "VIEW", entity
-    assert {"marts", "intermediate", "config", "quality", "staging"} <= {w.split(".")[0] for w in texts}
-    assert leaks(texts, personal_data) == []
+    assert sorted(searched) == sorted(relations)  # every table and view was searched
+    assert {"marts", "intermediate", "config", "quality"} <= {r.split(".")[0] for r in searched}
+    assert found == []
+
+
+def report_tokens(html: str) -> set[str]:
+    """The page cut at markup and punctuation: a name in a table cell, a label or the page's
+    embedded JSON data is one token."""
+    return set(re.split(r"[\s<>\"'=,:;()\[\]{}/|·、，。：；（）]+", html))
 
 
 def test_no_personal_data_in_the_reports(demo_run, personal_data):
@@ -98,11 +107,13 @@ def test_no_personal_data_in_the_reports(demo_run, personal_data):
     assert {p.name for p in pages} >= {"sales_report.html", "sales_report.zh.html", "data_quality.html"}
     for page in pages:
         html = page.read_text(encoding="utf-8")
+        tokens = report_tokens(html)
         for kind, secrets in personal_data.items():
-            if kind == "name":
-                continue  # 2-character Chinese names occur inside ordinary words of the zh page
-            assert not [s for s in secrets if s in html], (page.name, kind)
+            assert not [s for s in secrets if s in html and (kind != "name" or len(s) >= 3)], (page.name, kind)
+            # 2-character Chinese names may occur inside ordinary words of the zh page: whole tokens only
+            assert not [s for s in secrets if s in tokens], (page.name, kind)
         assert not CN_MOBILE.search(html), page.name
+        assert not EMAIL.search(html), page.name
 
 
 def test_quarantined_personal_data_stays_in_the_raw_zone_and_is_not_published(tmp_path):
@@ -129,5 +140,9 @@ def test_quarantined_personal_data_stays_in_the_raw_zone_and_is_not_published(tm
         quality = {t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = 'quality'").fetchall()}
         assert con.execute("select status, rows_quarantined from quality.ingestion_ledger").fetchall() == [("loaded", 1)]
     assert quality == {"ingestion_ledger", "check_results"}
-    stored = settings.serving_warehouse.read_bytes()
-    assert b"lei.li@example.cn" not in stored and b"13887654321" not in stored
+    # the quarantined row's values, searched through SQL in every table and view of the file (the
+    # loaded row, C1, is the raw zone's: what the raw views show is the business of the test above)
+    searched, found = leaks_in(settings.serving_warehouse, {"email": {"lei.li@example.cn"},
+                                                             "phone": {"13887654321"}, "name": {"Li Lei"}})
+    found = [leak for leak in found if leak[2] != "pattern" or "lei.li" in leak[3] or "13887654321" in leak[3]]
+    assert "marts.mart_demo" in searched and found == []

@@ -84,24 +84,34 @@ def test_publish_is_refused_while_a_suite_of_the_run_has_not_reported(tmp_path):
 
 
 READER = textwrap.dedent("""
-    import sys, time, duckdb
+    import os, sys, duckdb
     path, out = sys.argv[1], sys.argv[2]
     con = duckdb.connect(path, read_only=True)
-    seen, errors = set(), 0
-    deadline = time.monotonic() + 6
-    with open(out + ".ready", "w"):
-        pass
-    while time.monotonic() < deadline:
+    seen, errors, reads = set(), 0, 0
+    while True:
+        stop = os.path.exists(out + ".stop")  # looked at before the read: the last read follows it
         try:
             seen.add(con.execute("select count(*) from marts.mart_demo").fetchone()[0])
         except Exception as exc:
             errors += 1
             print(repr(exc), file=sys.stderr)
-        time.sleep(0.01)
+        reads += 1
+        if reads == 1:
+            open(out + ".ready", "w").close()
+        if stop:
+            break
     con.close()
     after = duckdb.connect(path, read_only=True).execute("select count(*) from marts.mart_demo").fetchone()[0]
     open(out, "w").write(f"{sorted(seen)}|{errors}|{after}")
 """)
+HANG_GUARD = 120  # seconds: only a guard against a hang, never an expected duration
+
+
+def wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + HANG_GUARD
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
 
 
 def test_reader_keeps_reading_during_publish_and_sees_new_data_after_reconnect(tmp_path):
@@ -110,14 +120,15 @@ def test_reader_keeps_reading_during_publish_and_sees_new_data_after_reconnect(t
     publish(settings, "run-1")
     out = tmp_path / "reader.txt"
     reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.serving_warehouse), str(out)])
-    for _ in range(200):
-        if (tmp_path / "reader.txt.ready").exists():
-            break
-        time.sleep(0.05)
-    for n in (7, 9, 11):  # three publishes while the reader holds its connection
-        make_build(settings, n)
-        publish(settings, f"run-{n}")
-    assert reader.wait(timeout=60) == 0
+    try:
+        wait_for(lambda: (tmp_path / "reader.txt.ready").exists(), "the reader's first read")
+        for n in (7, 9, 11):  # three publishes while the reader holds its connection and reads
+            make_build(settings, n)
+            publish(settings, f"run-{n}")
+        (tmp_path / "reader.txt.stop").touch()  # its last read comes after the three publishes
+        assert reader.wait(timeout=HANG_GUARD) == 0
+    finally:
+        reader.kill()
     seen, errors, after = out.read_text().split("|")
     assert errors == "0"
     assert seen == "[5]"  # the open connection keeps its snapshot: never a partial file
