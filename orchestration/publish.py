@@ -23,9 +23,12 @@ import duckdb
 from ingestion.raw_zone import expose
 from orchestration.faults import crash_point
 from orchestration.quality import results_store
+from orchestration.quality.suites import LAYERS
 from orchestration.settings import Settings
 
 PUBLISH_LOG = "publish_log.jsonl"
+# Beside the build warehouse: the id of the run whose dbt step built it (stamp_build).
+BUILD_STAMP = "build_run.json"
 # quality.quarantine is not among them: it keeps rejected rows' original text (names, e-mails).
 PUBLISHED_QUALITY_TABLES = ("ingestion_ledger", "check_results")
 
@@ -58,21 +61,57 @@ def _freeze_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None
     con.execute(f"alter table {schema}.{name}__frozen rename to {name}")
 
 
-def publish(settings: Settings, run_id: str, audited_layers: Iterable[str] = ()) -> PublishRecord:
-    """Publish the build of run_id, unless a blocking check of the run failed or one of
-    audited_layers (the suites planned in the run) has not reported: the step order puts every
-    suite before the publish, but a suite that crashed or was skipped reports nothing, and
-    nothing is not a pass."""
-    results = results_store.latest(settings.quality_dir, run_id)
-    reported = {r.layer for r in results}
-    missing = [layer for layer in audited_layers if layer not in reported]
-    if missing:
-        raise PublishRefused(f"audit incomplete, serving warehouse left untouched: no result of the "
-                             f"{', '.join(missing)} suite in run {run_id}")
-    failures = [r for r in results if r.blocking]
+def stamp_build(settings: Settings, run_id: str | None) -> None:
+    """Record which run built the build warehouse (None: it is being rebuilt, no run vouches for
+    it). The dbt step clears the stamp before dbt starts and writes it once dbt has succeeded, so a
+    half-built or failed build never carries the id of a run whose audits passed."""
+    path = settings.warehouse_dir / BUILD_STAMP
+    if run_id is None:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"run_id": run_id, "built_at": datetime.now().isoformat(timespec="seconds")}))
+    os.replace(tmp, path)
+
+
+def built_by(settings: Settings) -> str | None:
+    """The id of the run that built the build warehouse, or None (no stamp, or unreadable)."""
+    try:
+        return json.loads((settings.warehouse_dir / BUILD_STAMP).read_text())["run_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def audit_refusal(settings: Settings, run_id: str, lineage: Iterable[str] = ()) -> str | None:
+    """Why the build may not be published, or None. The build's own audits decide, whichever run
+    publishes: every suite (raw, staging, marts) must have stored results for the run that built
+    it and no blocking check may have failed. lineage: the runs the publishing run re-executes
+    (parent, root); when the build is theirs, a suite re-run in this run counts for it too."""
+    build_run = built_by(settings)
+    if build_run is None:
+        return ("the build warehouse carries no run id (not built by a salesdw run, or its dbt step "
+                "failed or was interrupted): serving warehouse left untouched")
+    related = {run_id, *lineage}
+    runs = related | {build_run} if build_run in related else {build_run}
+    results = results_store.latest_of_runs(settings.quality_dir, runs)
+    problems = [f"no result of the {layer} suite" for layer in LAYERS
+                if layer not in {r.layer for r in results}]
+    failures = [f"{r.asset}:{r.check_name}" for r in results if r.blocking]
     if failures:
-        names = ", ".join(f"{f.asset}:{f.check_name}" for f in failures)
-        raise PublishRefused(f"audit failed, serving warehouse left untouched; blocking checks failed: {names}")
+        problems.insert(0, f"blocking checks failed: {', '.join(failures)}")
+    if not problems:
+        return None
+    verdict = "audit failed" if failures else "audit incomplete"
+    return f"{verdict} for the build of run {build_run}, serving warehouse left untouched; {'; '.join(problems)}"
+
+
+def publish(settings: Settings, run_id: str, lineage: Iterable[str] = ()) -> PublishRecord:
+    """Publish the build warehouse, unless its audit (audit_refusal) forbids it. A suite that
+    crashed or was skipped reports nothing, and nothing is not a pass."""
+    refusal = audit_refusal(settings, run_id, lineage)
+    if refusal:
+        raise PublishRefused(refusal)
 
     build, serving = settings.build_warehouse, settings.serving_warehouse
     staged = serving.with_name(serving.name + ".tmp")

@@ -8,6 +8,7 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from orchestration import run_status
 from orchestration.publish import last_publish
 from orchestration.runner import RunOutcome, warehouse_counts
 from orchestration.settings import Settings
@@ -121,6 +122,7 @@ def print_status(console: Console, settings: Settings) -> None:
         console.print(table)
         for _, row in ledger[ledger.status == "rejected"].iterrows():
             console.print(f"  [red]rejected[/] {row.file_path}: {row.error}")
+    _print_last_run(console, settings)
     record = last_publish(settings)
     if record:
         console.print(f"Last published {record.published_at} (run {record.run_id}): {record.warehouse}")
@@ -136,6 +138,22 @@ def print_status(console: Console, settings: Settings) -> None:
         last_run = results.sort_values("checked_at").run_id.iloc[-1]
         latest = results[results.run_id == last_run]
         failed = latest[~latest.passed.astype(bool)]
-        console.print(f"Last run {last_run}: {int(latest.passed.sum())} checks passed, {len(failed)} failed")
+        console.print(f"Checks of run {last_run}: {int(latest.passed.sum())} passed, {len(failed)} failed")
         for _, row in failed.head(15).iterrows():
             console.print(f"  {row.severity:<5} {row.asset}: {row.check_name} (observed {row.observed_value})")
+
+
+def _print_last_run(console: Console, settings: Settings) -> None:
+    """The last run that reached the serving steps (or ended in the CLI): published or why not."""
+    last = run_status.last_run(settings)
+    if last is None:
+        return
+    events = last.events
+    if last.published:
+        verdict = "published"
+    else:
+        why = events.get("publish_refused") or events.get("finished") or "no publish recorded"
+        verdict = f"NOT published: {why}"
+    console.print(f"Last run {last.run_id} ({last.at}): {verdict}", markup=False, soft_wrap=True)
+    if "postgres_failed" in events:
+        console.print(f"  PostgreSQL copy failed: {events['postgres_failed']}", markup=False, soft_wrap=True)

@@ -87,6 +87,14 @@ def latest(quality_dir: Path, run_id: str | None = None) -> list[CheckResult]:
     return [_to_result(row) for row in frame.to_dict("records")]
 
 
+def latest_of_runs(quality_dir: Path, run_ids: Iterable[str]) -> list[CheckResult]:
+    """The latest result of every (layer, asset, check) over the given runs together."""
+    frame = read(quality_dir)
+    frame = frame[frame["run_id"].isin(list(run_ids))].sort_values("checked_at", kind="stable")
+    frame = frame.drop_duplicates(["layer", "asset", "check_name"], keep="last")
+    return [_to_result(row) for row in frame.to_dict("records")]
+
+
 def blocking_failures(quality_dir: Path, run_id: str) -> list[CheckResult]:
     """Failed error-severity checks of a run (by each check's latest result in that run)."""
     return [r for r in latest(quality_dir, run_id) if r.blocking]
