@@ -1,8 +1,10 @@
 """Write-audit-publish: the only code that replaces the serving warehouse.
 
-The build warehouse is copied beside the serving file, the quality tables are frozen into the
-copy as of this publish (all but the quarantine: rejected rows as landed, with personal data, stay
-in the raw zone for the people who fix exports), and the copy is renamed over the serving path.
+A new DuckDB file is written beside the serving file with what a reader may see, as tables: the
+marts of the build warehouse and the quality tables as of this publish (all but the quarantine:
+rejected rows as landed, with personal data, stay in the raw zone for the people who fix exports).
+No view, no raw, staging or intermediate schema: nothing in it reaches the raw zone or a personal
+column. The new file is then renamed over the serving path.
 rename() is atomic on POSIX: a reader that opened the old file keeps reading the old inode; a
 reader that (re)connects sees the new one; nobody ever sees a half-written file. A refused publish
 touches nothing.
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.file_modes import reader_file
 from ingestion.raw_zone import expose
 from orchestration.faults import crash_point
 from orchestration.quality import results_store
@@ -54,11 +56,36 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _freeze_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
-    """Replace a view over the live Parquet logs by a table holding its rows as of now."""
-    con.execute(f"create or replace table {schema}.{name}__frozen as select * from {schema}.{name}")
-    con.execute(f"drop view {schema}.{name}")
-    con.execute(f"alter table {schema}.{name}__frozen rename to {name}")
+def _write_serving_file(settings: Settings, staged: Path) -> dict[str, int]:
+    """Write a new DuckDB file at `staged` holding what readers may see, as tables: every mart and
+    the published quality tables as of now. Nothing else of the build goes there (no raw or staging
+    view reaching the raw zone, no intermediate model); returns the rows per mart."""
+    with duckdb.connect(config=settings.duckdb_limits()) as con:
+        # the ledger and check-results views over their Parquet logs, in this in-memory catalog
+        expose(con, settings.raw_dir, settings.quality_dir)
+        results_store.expose(con, settings.quality_dir)
+        con.execute(f"attach {_sql_str(settings.build_warehouse)} as build (read_only)")
+        con.execute(f"attach {_sql_str(staged)} as serving")
+        marts = [t for (t,) in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'build' and table_schema = 'marts' order by 1").fetchall()]
+        con.execute("create schema serving.marts")
+        for table in marts:
+            con.execute(f"create table serving.marts.{_ident(table)} as select * from build.marts.{_ident(table)}")
+        con.execute("create schema serving.quality")
+        for table in PUBLISHED_QUALITY_TABLES:
+            con.execute(f"create table serving.quality.{table} as select * from memory.quality.{table}")
+        mart_rows = {t: con.execute(f"select count(*) from serving.marts.{_ident(t)}").fetchone()[0] for t in marts}
+        con.execute("detach serving")  # checkpointed on detach: everything in the file, no WAL
+    return mart_rows
+
+
+def _sql_str(value: Path | str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def stamp_build(settings: Settings, run_id: str | None) -> None:
@@ -113,27 +140,13 @@ def publish(settings: Settings, run_id: str, lineage: Iterable[str] = ()) -> Pub
     if refusal:
         raise PublishRefused(refusal)
 
-    build, serving = settings.build_warehouse, settings.serving_warehouse
+    serving = settings.serving_warehouse
     staged = serving.with_name(serving.name + ".tmp")
-    with duckdb.connect(str(build)) as con:
-        con.execute("checkpoint")  # everything in the main file, nothing left in the WAL
     # A publish killed midway leaves its staged copy, perhaps with a WAL that belongs to that copy.
     for leftover in (staged, staged.with_name(staged.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    shutil.copyfile(build, staged)
-    with duckdb.connect(str(staged)) as con:
-        expose(con, settings.raw_dir, settings.quality_dir)
-        results_store.expose(con, settings.quality_dir)
-        for name in PUBLISHED_QUALITY_TABLES:
-            _freeze_view(con, "quality", name)
-        con.execute("drop view quality.quarantine")  # never reaches the readers of the serving file
-        mart_rows = {
-            table: con.execute(f"select count(*) from marts.{table}").fetchone()[0]
-            for (table,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-            ).fetchall()
-        }
-        con.execute("checkpoint")
+    mart_rows = _write_serving_file(settings, staged)
+    reader_file(staged)
     _fsync(staged)
     crash_point("publish")
     os.replace(staged, serving)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestion.file_modes import private_dir
 from orchestration.dbt_launcher import DBT_CWD_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -94,9 +95,11 @@ class Settings:
         return self.data_dir / ".run.lock"
 
     def ensure_dirs(self) -> None:
-        for d in (self.landing_dir, self.raw_dir, self.quality_dir, self.warehouse_dir,
-                  self.reports_dir, self.temp_dir, self.dagster_home):
+        for d in (self.landing_dir, self.warehouse_dir, self.reports_dir, self.dagster_home):
             d.mkdir(parents=True, exist_ok=True)
+        # exports as landed, rejected rows, work files and spills: owner only (ingestion/file_modes.py)
+        for d in (self.raw_dir, self.quality_dir, self.temp_dir):
+            private_dir(d)
 
     def duckdb_limits(self) -> dict[str, str | int]:
         """DuckDB config for every connection that may scan a whole table (ingestion, the checks,

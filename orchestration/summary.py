@@ -69,7 +69,10 @@ def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome,
                        f"{by_status.get('duplicate_file', 0)} duplicate; {int(ledger.rows_quarantined.sum()):,} rows quarantined")
     else:
         layers.add_row("landing → raw (this run)", "0", "0", "no new files")
-    counts = warehouse_counts(settings.serving_warehouse if outcome.published else settings.build_warehouse, settings)
+    # staging lives in the build warehouse only; the serving file holds marts and quality tables
+    counts = {"staging": warehouse_counts(settings.build_warehouse, settings).get("staging", {}),
+              "marts": warehouse_counts(settings.serving_warehouse if outcome.published
+                                        else settings.build_warehouse, settings).get("marts", {})}
     for schema in ("staging", "marts"):
         tables = counts.get(schema, {})
         empty = [t for t, n in tables.items() if n == 0]
