@@ -65,7 +65,8 @@ def _write_serving_file(settings: Settings, staged: Path) -> dict[str, int]:
         expose(con, settings.raw_dir, settings.quality_dir)
         results_store.expose(con, settings.quality_dir)
         con.execute(f"attach {_sql_str(settings.build_warehouse)} as build (read_only)")
-        con.execute(f"attach {_sql_str(staged)} as serving")
+        con.execute(f"attach {_sql_str(staged)} as serving "
+                    f"(storage_version {_sql_str(settings.serving_storage_version)})")
         marts = [t for (t,) in con.execute(
             "select table_name from information_schema.tables "
             "where table_catalog = 'build' and table_schema = 'marts' order by 1").fetchall()]

@@ -42,6 +42,9 @@ class Settings:
     # which engine runs the dbt build: duckdb (embedded, the default) or spark (the `spark` target
     # of the dbt profile; its build is copied back into the DuckDB build warehouse for the checks)
     engine: str = "duckdb"
+    # the DuckDB storage format of the serving file: v1.4.0 opens in DuckDB 1.4 and later (the LTS
+    # line that BI tools and client libraries embed), which cannot read a file written as 2.0's
+    serving_storage_version: str = "v1.4.0"
 
     @property
     def landing_dir(self) -> Path:
@@ -145,6 +148,7 @@ def get_settings(data_dir: str | Path | None = None) -> Settings:
         as_of_date=os.environ.get("SALESDW_AS_OF_DATE") or None,
         postgres_url=os.environ.get("SALESDW_POSTGRES_URL") or None,
         engine=_engine(os.environ.get("SALESDW_ENGINE") or "duckdb"),
+        serving_storage_version=os.environ.get("SALESDW_SERVING_STORAGE_VERSION") or "v1.4.0",
     )
 
 

@@ -133,3 +133,55 @@ def test_private_folders_are_owner_only_even_when_they_existed(tmp_path, umask):
     finally:
         os.umask(previous)
     assert [oct(mode(d)) for d in (settings.raw_dir, settings.quality_dir, settings.temp_dir)] == ["0o700"] * 3
+
+
+# Reads every mart and prints {table: [rows, digest]}: the digest is over the sorted reprs of the
+# rows as Python values (Decimal, date, str, ...), the same whichever DuckDB version fetched them.
+READ_MARTS = """
+import hashlib, json, sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+out = {"version": duckdb.__version__}
+for (t,) in con.execute("select table_name from information_schema.tables where table_schema = 'marts'").fetchall():
+    rows = con.execute(f'select * from marts."{t}"').fetchall()
+    out[t] = [len(rows), hashlib.sha256("\\n".join(sorted(map(repr, rows))).encode()).hexdigest()]
+print(json.dumps(out))
+"""
+
+
+def uv_executable() -> str:
+    import shutil
+
+    from tests.conftest import REPO
+
+    found = shutil.which("uv") or (str(REPO / ".uv" / "bin" / "uv") if (REPO / ".uv" / "bin" / "uv").exists() else None)
+    if found is None:
+        if os.environ.get("CI"):
+            raise AssertionError("uv is missing in CI (the Makefile bootstraps it)")
+        pytest.skip("uv is not installed (make setup bootstraps it): cannot make a DuckDB 1.4 environment")
+    return found
+
+
+def read_marts(python: list[str], warehouse: Path) -> dict:
+    import json
+    import subprocess
+
+    proc = subprocess.run([*python, "-c", READ_MARTS, str(warehouse)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_duckdb_1_4_client_reads_every_mart_of_the_serving_file_as_duckdb_2_does(demo_run):
+    import sys
+
+    lts = read_marts([uv_executable(), "run", "--isolated", "--no-project", "--quiet",
+                      "--with", "duckdb==1.4.*", "python"], demo_run.warehouse)
+    current = read_marts([sys.executable], demo_run.warehouse)
+    assert lts.pop("version").startswith("1.4.") and current.pop("version").startswith("2.")
+    assert len(current) >= 10 and all(rows > 0 for rows, _ in current.values())
+    assert lts == current
+
+
+def test_the_serving_storage_version_is_a_setting(monkeypatch):
+    assert get_settings("/tmp/x").serving_storage_version == "v1.4.0"
+    monkeypatch.setenv("SALESDW_SERVING_STORAGE_VERSION", "v1.2.0")
+    assert get_settings("/tmp/x").serving_storage_version == "v1.2.0"
