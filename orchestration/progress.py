@@ -4,12 +4,25 @@ progress messages, instead of Dagster's full event stream (which stays in the ru
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from dagster import Field, logger
 from rich.console import Console
+from rich.text import Text
 
 _console = Console(stderr=True, highlight=False)
+
+
+def step_failure_cause(event) -> str:
+    """One line saying why a step failed: the first line of the error that caused it (the user
+    code's exception, not Dagster's wrapper nor the last line of a stack trace), without the
+    exception's module path, at most 400 characters."""
+    error = getattr(event.event_specific_data, "error", None)
+    cause = error.cause if error is not None and error.cause is not None else error
+    message = (cause.message if cause is not None else "").strip()
+    first = message.splitlines()[0] if message else "unknown cause"
+    return re.sub(r"^(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*: ", "", first)[:400]
 
 
 class _ProgressHandler(logging.Handler):
@@ -33,7 +46,7 @@ class _ProgressHandler(logging.Handler):
             took = time.monotonic() - self._started.get(step, time.monotonic())
             _console.print(f"[green]✔ {step}[/] ({took:.1f} s)")
         elif kind == "STEP_FAILURE":
-            _console.print(f"[red]✘ {step} failed[/]: {record.getMessage().splitlines()[-1][:300]}", soft_wrap=True)
+            _console.print(Text.assemble((f"✘ {step} failed", "red"), ": ", step_failure_cause(event)), soft_wrap=True)
         elif kind == "STEP_SKIPPED":
             _console.print(f"[yellow]– {step} skipped[/] (an upstream step or blocking check failed)")
         elif kind == "ASSET_MATERIALIZATION" and event.asset_key is not None:

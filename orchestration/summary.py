@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from orchestration import run_status
 from orchestration.publish import last_publish
@@ -96,7 +97,10 @@ def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome,
         for label, value in headline_kpis(settings.serving_warehouse).items():
             kpis.add_row(label, value)
         console.print(kpis)
-        console.print(f"[green]Published[/] {settings.serving_warehouse}")
+        console.print(Text.assemble(("Published", "green"), f" {settings.serving_warehouse}"))
+        if outcome.postgres_failure:
+            console.print(Text.assemble(("PostgreSQL copy failed", "red"), f": {outcome.postgres_failure} "
+                                        "(PostgreSQL keeps its previous publish)"), soft_wrap=True)
         console.print(f"Report     {settings.reports_dir / 'sales_report.html'}")
     else:
         console.print("[red]Not published[/]: the previous warehouse (if any) is untouched. "
@@ -153,10 +157,16 @@ def _print_last_run(console: Console, settings: Settings) -> None:
         return
     events = last.events
     if last.published:
-        verdict = "published"
+        verdict = "published" + (f" ({events['finished']})" if "finished" in events else "")
     else:
         why = events.get("publish_refused") or events.get("finished") or "no publish recorded"
         verdict = f"NOT published: {why}"
     console.print(f"Last run {last.run_id} ({last.at}): {verdict}", markup=False, soft_wrap=True)
     if "postgres_failed" in events:
         console.print(f"  PostgreSQL copy failed: {events['postgres_failed']}", markup=False, soft_wrap=True)
+
+
+def record_finished(settings: Settings, outcome: RunOutcome, code: int) -> None:
+    """The CLI run's end for `salesdw status`: its exit code and, when nothing was published, why."""
+    why = "" if outcome.published else "; ".join(outcome.failure_messages) or "no publish (see the run log)"
+    run_status.record(settings, outcome.run_id, "finished", f"exit code {code}" + (f": {why}" if why else ""))

@@ -10,7 +10,7 @@ from orchestration.publish import PublishRefused, built_by, publish
 from orchestration.quality import write_quality_report
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
-from orchestration.serving.postgres import publish_to_postgres
+from orchestration.serving.postgres import PublishError, publish_to_postgres
 from orchestration.serving.report import write_report
 
 SERVING_WAREHOUSE = AssetKey(["serving", "sales_warehouse"])
@@ -85,5 +85,9 @@ def postgres_marts(context: AssetExecutionContext, salesdw: SalesdwResource):
     if not settings.postgres_url:
         context.log.info("SALESDW_POSTGRES_URL is not set: PostgreSQL publish skipped")
         return
-    summary = publish_to_postgres(settings.serving_warehouse, settings.postgres_url)
+    try:
+        summary = publish_to_postgres(settings.serving_warehouse, settings.postgres_url)
+    except PublishError as exc:
+        run_status.record(settings, context.run_id, "postgres_failed", str(exc).strip().splitlines()[0])
+        raise
     yield MaterializeResult(metadata={"summary": MetadataValue.text(str(summary))})
