@@ -96,7 +96,7 @@ def _run(settings, *, landing: Path | None, profile: str) -> int:
         from orchestration.summary import print_run_summary, record_finished
 
     if landing is not None and not landing.is_dir():
-        console.print(f"[red]--landing {landing}: not a folder[/]", soft_wrap=True)
+        console.print(f"--landing {landing}: not a folder", style="red", markup=False, soft_wrap=True)
         return EXIT_FAILED
     settings.ensure_dirs()
     started = time.monotonic()

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestration import run_status
+from orchestration.progress import literal
 from orchestration.publish import last_publish
 from orchestration.runner import RunOutcome, warehouse_counts
 from orchestration.settings import Settings
@@ -88,9 +89,10 @@ def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome,
                    str(len(outcome.failed_checks) - len(outcome.blocking_failures)))
     console.print(checks)
     for asset, check, severity in outcome.failed_checks[:15]:
-        console.print(f"  [{'red' if severity == 'ERROR' else 'yellow'}]{severity.lower():<5}[/] {asset}: {check}")
+        console.print(Text.assemble("  ", (f"{severity.lower():<5}", "red" if severity == "ERROR" else "yellow"),
+                                    " ", literal(f"{asset}: {check}")))
     for path, error in outcome.rejected_files:
-        console.print(f"  [red]rejected[/] {path}: {error}")
+        console.print(Text.assemble("  ", ("rejected", "red"), " ", literal(f"{path}: {error}")), soft_wrap=True)
 
     if outcome.published:
         kpis = Table(title="Headline KPIs", show_edge=False, show_header=False)
@@ -106,7 +108,7 @@ def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome,
         console.print("[red]Not published[/]: the previous warehouse (if any) is untouched. "
                       f"Failed steps: {', '.join(outcome.failed_steps) or 'none'}")
         for message in outcome.failure_messages:
-            console.print(f"  [red]{message}[/]")
+            console.print(Text("  ") + literal(message, "red"), soft_wrap=True)
     console.print(f"Data quality report {settings.reports_dir / 'data_quality.html'}")
     console.print(f"dbt and run log {settings.logs_dir / 'last_run.log'}")
     console.print(f"run {outcome.run_id} finished in {elapsed:.1f} s")
@@ -124,11 +126,12 @@ def print_status(console: Console, settings: Settings) -> None:
             table.add_column(col, justify="left" if col in ("profile", "entity", "last file") else "right")
         for (profile, entity), g in ledger.groupby(["profile", "entity"]):
             s = g.status.value_counts()
-            table.add_row(profile, entity, str(s.get("loaded", 0)), str(s.get("rejected", 0)), str(s.get("duplicate_file", 0)),
+            table.add_row(literal(profile), literal(entity), str(s.get("loaded", 0)), str(s.get("rejected", 0)), str(s.get("duplicate_file", 0)),
                           f"{int(g.rows_loaded.sum()):,}", f"{int(g.rows_quarantined.sum()):,}", str(g.finished_at.max())[:19])
         console.print(table)
         for _, row in ledger[ledger.status == "rejected"].iterrows():
-            console.print(f"  [red]rejected[/] {row.file_path}: {row.error}")
+            console.print(Text.assemble("  ", ("rejected", "red"), " ", literal(f"{row.file_path}: {row.error}")),
+                          soft_wrap=True)
     _print_last_run(console, settings)
     record = last_publish(settings)
     if record:
@@ -147,7 +150,7 @@ def print_status(console: Console, settings: Settings) -> None:
         failed = latest[~latest.passed.astype(bool)]
         console.print(f"Checks of run {last_run}: {int(latest.passed.sum())} passed, {len(failed)} failed")
         for _, row in failed.head(15).iterrows():
-            console.print(f"  {row.severity:<5} {row.asset}: {row.check_name} (observed {row.observed_value})")
+            console.print(literal(f"  {row.severity:<5} {row.asset}: {row.check_name} (observed {row.observed_value})"))
 
 
 def _print_last_run(console: Console, settings: Settings) -> None:
@@ -161,9 +164,9 @@ def _print_last_run(console: Console, settings: Settings) -> None:
     else:
         why = events.get("publish_refused") or events.get("finished") or "no publish recorded"
         verdict = f"NOT published: {why}"
-    console.print(f"Last run {last.run_id} ({last.at}): {verdict}", markup=False, soft_wrap=True)
+    console.print(literal(f"Last run {last.run_id} ({last.at}): {verdict}"), soft_wrap=True)
     if "postgres_failed" in events:
-        console.print(f"  PostgreSQL copy failed: {events['postgres_failed']}", markup=False, soft_wrap=True)
+        console.print(literal(f"  PostgreSQL copy failed: {events['postgres_failed']}"), soft_wrap=True)
 
 
 def record_finished(settings: Settings, outcome: RunOutcome, code: int) -> None:
