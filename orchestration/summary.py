@@ -170,6 +170,11 @@ def _print_last_run(console: Console, settings: Settings) -> None:
 
 
 def record_finished(settings: Settings, outcome: RunOutcome, code: int) -> None:
-    """The CLI run's end for `salesdw status`: its exit code and, when nothing was published, why."""
+    """The CLI run's end for `salesdw status`: its exit code and, when nothing was published, why;
+    and then the data-quality report, which the report step (after a publish only) did not write."""
     why = "" if outcome.published else "; ".join(outcome.failure_messages) or "no publish (see the run log)"
     run_status.record(settings, outcome.run_id, "finished", f"exit code {code}" + (f": {why}" if why else ""))
+    if not outcome.published:
+        from orchestration.quality import write_quality_report
+
+        write_quality_report(settings.quality_dir, settings.reports_dir)

@@ -38,6 +38,7 @@ def sales_warehouse(context: AssetExecutionContext, salesdw: SalesdwResource):
             # yielded, not logged: a step's logged events are dropped when it then fails
             yield _refusal(settings, str(refused))
             run_status.record(settings, context.run_id, "publish_refused", str(refused))
+            write_quality_report(settings.quality_dir, settings.reports_dir)  # what the refusal was about
             raise
     run_status.record(settings, context.run_id, "published", record.warehouse)
     yield MaterializeResult(metadata={
