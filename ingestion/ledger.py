@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ingestion.file_modes import private_dir, private_file
 from ingestion.profile import quote_literal
 from ingestion.raw_zone import LEDGER_COLUMNS
 
@@ -30,11 +31,12 @@ def quarantine_dir(quality_dir: Path) -> Path:
 
 def copy_to_parquet(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path, params=None) -> int:
     """Write the query's rows to `target` atomically (temp name, then rename); returns the row count."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)  # raw zone, quarantine and ledger hold exports as landed
     tmp = target.with_name(f".{target.name}{TMP_SUFFIX}")
     (count,) = con.execute(
         f"copy ({select_sql}) to {quote_literal(str(tmp))} (format parquet)", params or []
     ).fetchone()
+    private_file(tmp)  # before the rename: never readable by others under its final name
     os.replace(tmp, target)
     return int(count)
 

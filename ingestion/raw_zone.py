@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.canonical import ENTITIES, LINEAGE_COLUMNS, Entity
+from ingestion.file_modes import private_file
 
 LEDGER_COLUMNS: dict[str, str] = {
     "batch_id": "VARCHAR",
@@ -93,3 +94,4 @@ def expose_file(warehouse: Path, raw_dir: Path, quality_dir: Path) -> None:
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(warehouse)) as con:
         expose(con, raw_dir, quality_dir)
+    private_file(warehouse)  # the build warehouse's staging models and views read personal data

@@ -1,10 +1,6 @@
 """`salesdw`: generate demo exports, run the pipeline, inspect what happened.
 
-Exit codes of `salesdw run` / `salesdw demo`:
-  0  every file loaded, every blocking check passed, the warehouse was published
-  1  the build or the audit failed: nothing was published (the previous warehouse is untouched)
-  3  published, but some files were rejected (named on screen and in quality.ingestion_ledger)
-  4  another run holds the warehouse lock
+Exit codes of `salesdw run` / `salesdw demo`: orchestration/exit_codes.py.
 """
 
 from __future__ import annotations
@@ -20,12 +16,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from orchestration import exit_codes
 from orchestration.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
 console = Console(highlight=False)
 
-EXIT_OK, EXIT_FAILED, EXIT_REJECTED_FILES, EXIT_LOCKED = 0, 1, 3, 4
+EXIT_FAILED, EXIT_LOCKED = exit_codes.FAILED, exit_codes.LOCKED
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default $SALESDW_DATA_DIR or ./data).")]
 
@@ -96,10 +93,10 @@ def _run(settings, *, landing: Path | None, profile: str) -> int:
         import orchestration.definitions  # noqa: F401  (Dagster, dagster-dbt, dbt: loaded once, kept)
         from orchestration.run_lock import RunLockBusy, run_lock
         from orchestration.runner import run_pipeline
-        from orchestration.summary import print_run_summary
+        from orchestration.summary import print_run_summary, record_finished
 
     if landing is not None and not landing.is_dir():
-        console.print(f"[red]--landing {landing}: not a folder[/]", soft_wrap=True)
+        console.print(f"--landing {landing}: not a folder", style="red", markup=False, soft_wrap=True)
         return EXIT_FAILED
     settings.ensure_dirs()
     started = time.monotonic()
@@ -110,9 +107,9 @@ def _run(settings, *, landing: Path | None, profile: str) -> int:
         console.print(f"[red]{exc}[/]", soft_wrap=True)
         return EXIT_LOCKED
     print_run_summary(console, settings, outcome, elapsed=time.monotonic() - started)
-    if not outcome.success or not outcome.published:
-        return EXIT_FAILED
-    return EXIT_REJECTED_FILES if outcome.rejected_files else EXIT_OK
+    code = exit_codes.exit_code(outcome)
+    record_finished(settings, outcome, code)
+    return code
 
 
 @app.command()

@@ -28,6 +28,6 @@ LANDING_SENSOR_INTERVAL_SECONDS = 60
 # the publish, not the build: orchestration/quality/asset_checks.py): it runs in the background
 # while dbt works in its own process (orchestration/quality/raw_audit.py), and its checks step, right
 # after the build, reports it. The publish comes after that step; publish.py refuses anyway while
-# a suite planned in the run has no result.
+# a suite has no result for the build it would publish.
 BUILD_STEP_TAGS = {"dagster/priority": "2"}
 RAW_AUDIT_STEP_TAGS = {"dagster/priority": "1"}

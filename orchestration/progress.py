@@ -4,12 +4,37 @@ progress messages, instead of Dagster's full event stream (which stays in the ru
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from dagster import Field, logger
 from rich.console import Console
+from rich.text import Text
 
 _console = Console(stderr=True, highlight=False)
+
+
+def printable(value) -> str:
+    """str(value) with every control character (an ANSI escape's ESC, a carriage return, a NUL)
+    shown as its escape sequence: a file name must not drive the operator's terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(value))
+
+
+def literal(value, style: str = "") -> Text:
+    """Data (file names, errors, check names) for the console: printed as is, never read as Rich
+    markup (a file named `x[/]y.csv` would otherwise crash the print), control characters escaped."""
+    return Text(printable(value), style=style)
+
+
+def step_failure_cause(event) -> str:
+    """One line saying why a step failed: the first line of the error that caused it (the user
+    code's exception, not Dagster's wrapper nor the last line of a stack trace), without the
+    exception's module path, at most 400 characters."""
+    error = getattr(event.event_specific_data, "error", None)
+    cause = error.cause if error is not None and error.cause is not None else error
+    message = (cause.message if cause is not None else "").strip()
+    first = message.splitlines()[0] if message else "unknown cause"
+    return re.sub(r"^(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*: ", "", first)[:400]
 
 
 class _ProgressHandler(logging.Handler):
@@ -22,7 +47,7 @@ class _ProgressHandler(logging.Handler):
         meta = getattr(record, "dagster_meta", {}) or {}
         if event is None:
             if record.levelno >= logging.INFO and meta.get("step_key"):
-                _console.print(f"  [dim]{meta.get('orig_message') or record.getMessage()}[/]")
+                _console.print(Text("  ") + literal(meta.get("orig_message") or record.getMessage(), "dim"))
             return
         kind = event.event_type_value
         step = event.step_key or ""
@@ -33,7 +58,8 @@ class _ProgressHandler(logging.Handler):
             took = time.monotonic() - self._started.get(step, time.monotonic())
             _console.print(f"[green]✔ {step}[/] ({took:.1f} s)")
         elif kind == "STEP_FAILURE":
-            _console.print(f"[red]✘ {step} failed[/]: {record.getMessage().splitlines()[-1][:300]}", soft_wrap=True)
+            _console.print(Text.assemble((f"✘ {step} failed", "red"), ": ", literal(step_failure_cause(event))),
+                           soft_wrap=True)
         elif kind == "STEP_SKIPPED":
             _console.print(f"[yellow]– {step} skipped[/] (an upstream step or blocking check failed)")
         elif kind == "ASSET_MATERIALIZATION" and event.asset_key is not None:

@@ -1,8 +1,10 @@
 """Write-audit-publish: the only code that replaces the serving warehouse.
 
-The build warehouse is copied beside the serving file, the quality tables are frozen into the
-copy as of this publish (all but the quarantine: rejected rows as landed, with personal data, stay
-in the raw zone for the people who fix exports), and the copy is renamed over the serving path.
+A new DuckDB file is written beside the serving file with what a reader may see, as tables: the
+marts of the build warehouse and the quality tables as of this publish (all but the quarantine:
+rejected rows as landed, with personal data, stay in the raw zone for the people who fix exports).
+No view, no raw, staging or intermediate schema: nothing in it reaches the raw zone or a personal
+column. The new file is then renamed over the serving path.
 rename() is atomic on POSIX: a reader that opened the old file keeps reading the old inode; a
 reader that (re)connects sees the new one; nobody ever sees a half-written file. A refused publish
 touches nothing.
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -20,12 +21,16 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.file_modes import reader_file
 from ingestion.raw_zone import expose
 from orchestration.faults import crash_point
 from orchestration.quality import results_store
+from orchestration.quality.suites import LAYERS
 from orchestration.settings import Settings
 
 PUBLISH_LOG = "publish_log.jsonl"
+# Beside the build warehouse: the id of the run whose dbt step built it (stamp_build).
+BUILD_STAMP = "build_run.json"
 # quality.quarantine is not among them: it keeps rejected rows' original text (names, e-mails).
 PUBLISHED_QUALITY_TABLES = ("ingestion_ledger", "check_results")
 
@@ -51,50 +56,98 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _freeze_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
-    """Replace a view over the live Parquet logs by a table holding its rows as of now."""
-    con.execute(f"create or replace table {schema}.{name}__frozen as select * from {schema}.{name}")
-    con.execute(f"drop view {schema}.{name}")
-    con.execute(f"alter table {schema}.{name}__frozen rename to {name}")
+def _write_serving_file(settings: Settings, staged: Path) -> dict[str, int]:
+    """Write a new DuckDB file at `staged` holding what readers may see, as tables: every mart and
+    the published quality tables as of now. Nothing else of the build goes there (no raw or staging
+    view reaching the raw zone, no intermediate model); returns the rows per mart."""
+    with duckdb.connect(config=settings.duckdb_limits()) as con:
+        # the ledger and check-results views over their Parquet logs, in this in-memory catalog
+        expose(con, settings.raw_dir, settings.quality_dir)
+        results_store.expose(con, settings.quality_dir)
+        con.execute(f"attach {_sql_str(settings.build_warehouse)} as build (read_only)")
+        con.execute(f"attach {_sql_str(staged)} as serving "
+                    f"(storage_version {_sql_str(settings.serving_storage_version)})")
+        marts = [t for (t,) in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'build' and table_schema = 'marts' order by 1").fetchall()]
+        con.execute("create schema serving.marts")
+        for table in marts:
+            con.execute(f"create table serving.marts.{_ident(table)} as select * from build.marts.{_ident(table)}")
+        con.execute("create schema serving.quality")
+        for table in PUBLISHED_QUALITY_TABLES:
+            con.execute(f"create table serving.quality.{table} as select * from memory.quality.{table}")
+        mart_rows = {t: con.execute(f"select count(*) from serving.marts.{_ident(t)}").fetchone()[0] for t in marts}
+        con.execute("detach serving")  # checkpointed on detach: everything in the file, no WAL
+    return mart_rows
 
 
-def publish(settings: Settings, run_id: str, audited_layers: Iterable[str] = ()) -> PublishRecord:
-    """Publish the build of run_id, unless a blocking check of the run failed or one of
-    audited_layers (the suites planned in the run) has not reported: the step order puts every
-    suite before the publish, but a suite that crashed or was skipped reports nothing, and
-    nothing is not a pass."""
-    results = results_store.latest(settings.quality_dir, run_id)
-    reported = {r.layer for r in results}
-    missing = [layer for layer in audited_layers if layer not in reported]
-    if missing:
-        raise PublishRefused(f"audit incomplete, serving warehouse left untouched: no result of the "
-                             f"{', '.join(missing)} suite in run {run_id}")
-    failures = [r for r in results if r.blocking]
+def _sql_str(value: Path | str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def stamp_build(settings: Settings, run_id: str | None) -> None:
+    """Record which run built the build warehouse (None: it is being rebuilt, no run vouches for
+    it). The dbt step clears the stamp before dbt starts and writes it once dbt has succeeded, so a
+    half-built or failed build never carries the id of a run whose audits passed."""
+    path = settings.warehouse_dir / BUILD_STAMP
+    if run_id is None:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"run_id": run_id, "built_at": datetime.now().isoformat(timespec="seconds")}))
+    os.replace(tmp, path)
+
+
+def built_by(settings: Settings) -> str | None:
+    """The id of the run that built the build warehouse, or None (no stamp, or unreadable)."""
+    try:
+        return json.loads((settings.warehouse_dir / BUILD_STAMP).read_text())["run_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def audit_refusal(settings: Settings, run_id: str, lineage: Iterable[str] = ()) -> str | None:
+    """Why the build may not be published, or None. The build's own audits decide, whichever run
+    publishes: every suite (raw, staging, marts) must have stored results for the run that built
+    it and no blocking check may have failed. lineage: the runs the publishing run re-executes
+    (parent, root); when the build is theirs, a suite re-run in this run counts for it too."""
+    build_run = built_by(settings)
+    if build_run is None:
+        return ("the build warehouse carries no run id (not built by a salesdw run, or its dbt step "
+                "failed or was interrupted): serving warehouse left untouched")
+    related = {run_id, *lineage}
+    runs = related | {build_run} if build_run in related else {build_run}
+    results = results_store.latest_of_runs(settings.quality_dir, runs)
+    problems = [f"no result of the {layer} suite" for layer in LAYERS
+                if layer not in {r.layer for r in results}]
+    failures = [f"{r.asset}:{r.check_name}" for r in results if r.blocking]
     if failures:
-        names = ", ".join(f"{f.asset}:{f.check_name}" for f in failures)
-        raise PublishRefused(f"audit failed, serving warehouse left untouched; blocking checks failed: {names}")
+        problems.insert(0, f"blocking checks failed: {', '.join(failures)}")
+    if not problems:
+        return None
+    verdict = "audit failed" if failures else "audit incomplete"
+    return f"{verdict} for the build of run {build_run}, serving warehouse left untouched; {'; '.join(problems)}"
 
-    build, serving = settings.build_warehouse, settings.serving_warehouse
+
+def publish(settings: Settings, run_id: str, lineage: Iterable[str] = ()) -> PublishRecord:
+    """Publish the build warehouse, unless its audit (audit_refusal) forbids it. A suite that
+    crashed or was skipped reports nothing, and nothing is not a pass."""
+    refusal = audit_refusal(settings, run_id, lineage)
+    if refusal:
+        raise PublishRefused(refusal)
+
+    serving = settings.serving_warehouse
     staged = serving.with_name(serving.name + ".tmp")
-    with duckdb.connect(str(build)) as con:
-        con.execute("checkpoint")  # everything in the main file, nothing left in the WAL
     # A publish killed midway leaves its staged copy, perhaps with a WAL that belongs to that copy.
     for leftover in (staged, staged.with_name(staged.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    shutil.copyfile(build, staged)
-    with duckdb.connect(str(staged)) as con:
-        expose(con, settings.raw_dir, settings.quality_dir)
-        results_store.expose(con, settings.quality_dir)
-        for name in PUBLISHED_QUALITY_TABLES:
-            _freeze_view(con, "quality", name)
-        con.execute("drop view quality.quarantine")  # never reaches the readers of the serving file
-        mart_rows = {
-            table: con.execute(f"select count(*) from marts.{table}").fetchone()[0]
-            for (table,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-            ).fetchall()
-        }
-        con.execute("checkpoint")
+    mart_rows = _write_serving_file(settings, staged)
+    reader_file(staged)
     _fsync(staged)
     crash_point("publish")
     os.replace(staged, serving)

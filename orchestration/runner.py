@@ -18,7 +18,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.progress import step_failure_cause
 from orchestration.settings import PROJECT_ROOT, Settings
+
+POSTGRES_STEP = "serving__postgres_marts"
 
 
 @dataclass
@@ -33,6 +36,18 @@ class RunOutcome:
     checks_passed: int = 0
     ledger: pd.DataFrame | None = None  # this run's ledger rows
     published: bool = False
+    postgres_failure: str | None = None  # the one-line cause when the PostgreSQL copy failed
+
+    @property
+    def other_failed_steps(self) -> list[str]:
+        """Failed steps but the PostgreSQL copy (which fails after the DuckDB publish)."""
+        return [s for s in self.failed_steps if s != POSTGRES_STEP]
+
+    @property
+    def rows_quarantined(self) -> int:
+        if self.ledger is None or self.ledger.empty:
+            return 0
+        return int(self.ledger.rows_quarantined.fillna(0).sum())
 
     @property
     def rejected_files(self) -> list[tuple[str, str]]:
@@ -121,10 +136,10 @@ def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: st
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
                 outcome.failed_steps.append(event.step_key)
-                error = getattr(event.event_specific_data, "error", None)
-                cause = error.cause if error is not None and error.cause is not None else error
-                if cause is not None:
-                    outcome.failure_messages.append(f"{event.step_key}: {cause.message.strip().splitlines()[0][:400]}")
+                cause = step_failure_cause(event)
+                outcome.failure_messages.append(f"{event.step_key}: {cause}")
+                if event.step_key == POSTGRES_STEP:
+                    outcome.postgres_failure = cause
             elif event.event_type_value == "STEP_SKIPPED":
                 outcome.skipped_steps.append(event.step_key)
         for evaluation in result.get_asset_check_evaluations():

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestion.file_modes import private_dir
 from orchestration.dbt_launcher import DBT_CWD_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,9 @@ class Settings:
     # which engine runs the dbt build: duckdb (embedded, the default) or spark (the `spark` target
     # of the dbt profile; its build is copied back into the DuckDB build warehouse for the checks)
     engine: str = "duckdb"
+    # the DuckDB storage format of the serving file: v1.4.0 opens in DuckDB 1.4 and later (the LTS
+    # line that BI tools and client libraries embed), which cannot read a file written as 2.0's
+    serving_storage_version: str = "v1.4.0"
 
     @property
     def landing_dir(self) -> Path:
@@ -94,9 +98,11 @@ class Settings:
         return self.data_dir / ".run.lock"
 
     def ensure_dirs(self) -> None:
-        for d in (self.landing_dir, self.raw_dir, self.quality_dir, self.warehouse_dir,
-                  self.reports_dir, self.temp_dir, self.dagster_home):
+        for d in (self.landing_dir, self.warehouse_dir, self.reports_dir, self.dagster_home):
             d.mkdir(parents=True, exist_ok=True)
+        # exports as landed, rejected rows, work files and spills: owner only (ingestion/file_modes.py)
+        for d in (self.raw_dir, self.quality_dir, self.temp_dir):
+            private_dir(d)
 
     def duckdb_limits(self) -> dict[str, str | int]:
         """DuckDB config for every connection that may scan a whole table (ingestion, the checks,
@@ -142,6 +148,7 @@ def get_settings(data_dir: str | Path | None = None) -> Settings:
         as_of_date=os.environ.get("SALESDW_AS_OF_DATE") or None,
         postgres_url=os.environ.get("SALESDW_POSTGRES_URL") or None,
         engine=_engine(os.environ.get("SALESDW_ENGINE") or "duckdb"),
+        serving_storage_version=os.environ.get("SALESDW_SERVING_STORAGE_VERSION") or "v1.4.0",
     )
 
 

@@ -7,7 +7,10 @@ from pathlib import Path
 import duckdb
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from orchestration import run_status
+from orchestration.progress import literal
 from orchestration.publish import last_publish
 from orchestration.runner import RunOutcome, warehouse_counts
 from orchestration.settings import Settings
@@ -68,7 +71,10 @@ def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome,
                        f"{by_status.get('duplicate_file', 0)} duplicate; {int(ledger.rows_quarantined.sum()):,} rows quarantined")
     else:
         layers.add_row("landing → raw (this run)", "0", "0", "no new files")
-    counts = warehouse_counts(settings.serving_warehouse if outcome.published else settings.build_warehouse, settings)
+    # staging lives in the build warehouse only; the serving file holds marts and quality tables
+    counts = {"staging": warehouse_counts(settings.build_warehouse, settings).get("staging", {}),
+              "marts": warehouse_counts(settings.serving_warehouse if outcome.published
+                                        else settings.build_warehouse, settings).get("marts", {})}
     for schema in ("staging", "marts"):
         tables = counts.get(schema, {})
         empty = [t for t, n in tables.items() if n == 0]
@@ -83,22 +89,26 @@ def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome,
                    str(len(outcome.failed_checks) - len(outcome.blocking_failures)))
     console.print(checks)
     for asset, check, severity in outcome.failed_checks[:15]:
-        console.print(f"  [{'red' if severity == 'ERROR' else 'yellow'}]{severity.lower():<5}[/] {asset}: {check}")
+        console.print(Text.assemble("  ", (f"{severity.lower():<5}", "red" if severity == "ERROR" else "yellow"),
+                                    " ", literal(f"{asset}: {check}")))
     for path, error in outcome.rejected_files:
-        console.print(f"  [red]rejected[/] {path}: {error}")
+        console.print(Text.assemble("  ", ("rejected", "red"), " ", literal(f"{path}: {error}")), soft_wrap=True)
 
     if outcome.published:
         kpis = Table(title="Headline KPIs", show_edge=False, show_header=False)
         for label, value in headline_kpis(settings.serving_warehouse).items():
             kpis.add_row(label, value)
         console.print(kpis)
-        console.print(f"[green]Published[/] {settings.serving_warehouse}")
+        console.print(Text.assemble(("Published", "green"), f" {settings.serving_warehouse}"))
+        if outcome.postgres_failure:
+            console.print(Text.assemble(("PostgreSQL copy failed", "red"), f": {outcome.postgres_failure} "
+                                        "(PostgreSQL keeps its previous publish)"), soft_wrap=True)
         console.print(f"Report     {settings.reports_dir / 'sales_report.html'}")
     else:
         console.print("[red]Not published[/]: the previous warehouse (if any) is untouched. "
                       f"Failed steps: {', '.join(outcome.failed_steps) or 'none'}")
         for message in outcome.failure_messages:
-            console.print(f"  [red]{message}[/]")
+            console.print(Text("  ") + literal(message, "red"), soft_wrap=True)
     console.print(f"Data quality report {settings.reports_dir / 'data_quality.html'}")
     console.print(f"dbt and run log {settings.logs_dir / 'last_run.log'}")
     console.print(f"run {outcome.run_id} finished in {elapsed:.1f} s")
@@ -116,11 +126,13 @@ def print_status(console: Console, settings: Settings) -> None:
             table.add_column(col, justify="left" if col in ("profile", "entity", "last file") else "right")
         for (profile, entity), g in ledger.groupby(["profile", "entity"]):
             s = g.status.value_counts()
-            table.add_row(profile, entity, str(s.get("loaded", 0)), str(s.get("rejected", 0)), str(s.get("duplicate_file", 0)),
+            table.add_row(literal(profile), literal(entity), str(s.get("loaded", 0)), str(s.get("rejected", 0)), str(s.get("duplicate_file", 0)),
                           f"{int(g.rows_loaded.sum()):,}", f"{int(g.rows_quarantined.sum()):,}", str(g.finished_at.max())[:19])
         console.print(table)
         for _, row in ledger[ledger.status == "rejected"].iterrows():
-            console.print(f"  [red]rejected[/] {row.file_path}: {row.error}")
+            console.print(Text.assemble("  ", ("rejected", "red"), " ", literal(f"{row.file_path}: {row.error}")),
+                          soft_wrap=True)
+    _print_last_run(console, settings)
     record = last_publish(settings)
     if record:
         console.print(f"Last published {record.published_at} (run {record.run_id}): {record.warehouse}")
@@ -136,6 +148,33 @@ def print_status(console: Console, settings: Settings) -> None:
         last_run = results.sort_values("checked_at").run_id.iloc[-1]
         latest = results[results.run_id == last_run]
         failed = latest[~latest.passed.astype(bool)]
-        console.print(f"Last run {last_run}: {int(latest.passed.sum())} checks passed, {len(failed)} failed")
+        console.print(f"Checks of run {last_run}: {int(latest.passed.sum())} passed, {len(failed)} failed")
         for _, row in failed.head(15).iterrows():
-            console.print(f"  {row.severity:<5} {row.asset}: {row.check_name} (observed {row.observed_value})")
+            console.print(literal(f"  {row.severity:<5} {row.asset}: {row.check_name} (observed {row.observed_value})"))
+
+
+def _print_last_run(console: Console, settings: Settings) -> None:
+    """The last run that reached the serving steps (or ended in the CLI): published or why not."""
+    last = run_status.last_run(settings)
+    if last is None:
+        return
+    events = last.events
+    if last.published:
+        verdict = "published" + (f" ({events['finished']})" if "finished" in events else "")
+    else:
+        why = events.get("publish_refused") or events.get("finished") or "no publish recorded"
+        verdict = f"NOT published: {why}"
+    console.print(literal(f"Last run {last.run_id} ({last.at}): {verdict}"), soft_wrap=True)
+    if "postgres_failed" in events:
+        console.print(literal(f"  PostgreSQL copy failed: {events['postgres_failed']}"), soft_wrap=True)
+
+
+def record_finished(settings: Settings, outcome: RunOutcome, code: int) -> None:
+    """The CLI run's end for `salesdw status`: its exit code and, when nothing was published, why;
+    and then the data-quality report, which the report step (after a publish only) did not write."""
+    why = "" if outcome.published else "; ".join(outcome.failure_messages) or "no publish (see the run log)"
+    run_status.record(settings, outcome.run_id, "finished", f"exit code {code}" + (f": {why}" if why else ""))
+    if not outcome.published:
+        from orchestration.quality import write_quality_report
+
+        write_quality_report(settings.quality_dir, settings.reports_dir)

@@ -106,20 +106,36 @@ def copy_warehouse(source: Path, target: Path) -> Path:
     return target
 
 
+def stamp_passing_audit(settings, run_id: str) -> None:
+    """The build warehouse as a run that built it and whose three suites passed leaves it: stamped
+    with run_id (publish.stamp_build), and one passing result per suite stored for run_id."""
+    from orchestration.publish import stamp_build
+    from orchestration.quality import CheckResult, results_store
+    from orchestration.quality.suites import LAYERS
+
+    stamp_build(settings, run_id)
+    for layer in LAYERS:
+        results_store.append(settings.quality_dir, [CheckResult.now(
+            run_id=run_id, layer=layer, asset=f"{layer}/stand_in", check_name="passes", passed=True,
+            severity="error", observed_value="0", details="")])
+
+
 def assert_the_audit_refuses_the_publish(data_dir: Path, run_id: str, failed_check: str) -> None:
-    """Yesterday's build is published (by a run that stored no check result); today's build
-    differs, and the publish of run_id, whose suite stored failed_check as failed, is refused: the
-    serving warehouse stays yesterday's, byte for byte."""
+    """Yesterday's build is published (its audit passed); today's build, made by run_id, differs,
+    and its publish, whose suite stored failed_check as failed, is refused: the serving warehouse
+    stays yesterday's, byte for byte."""
     import pytest
 
-    from orchestration.publish import PublishRefused, last_publish, publish
+    from orchestration.publish import PublishRefused, last_publish, publish, stamp_build
     from orchestration.settings import get_settings
 
     settings = get_settings(data_dir)
+    stamp_passing_audit(settings, "yesterday")
     publish(settings, "yesterday")
     served = settings.serving_warehouse.read_bytes()
     with duckdb.connect(str(settings.build_warehouse)) as con:
         con.execute("create or replace table main.todays_build as select 1 as changed")
+    stamp_build(settings, run_id)
     with pytest.raises(PublishRefused, match=failed_check):
         publish(settings, run_id)
     assert settings.serving_warehouse.read_bytes() == served

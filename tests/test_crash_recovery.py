@@ -21,6 +21,7 @@ from orchestration.publish import PUBLISH_LOG, last_publish, publish
 from orchestration.quality import CheckResult, results_store
 from orchestration.settings import get_settings
 from tests.reliability_scenario import CRASHES, XDIST_GROUP, scenario
+from tests.quality_support import stamp_passing_audit
 
 SIGKILLED = -9
 
@@ -181,6 +182,7 @@ def test_a_torn_last_line_of_the_publish_log_does_not_hide_the_last_publish(tmp_
     with duckdb.connect(str(settings.build_warehouse)) as con:
         con.execute("create schema marts")
         con.execute("create table marts.mart_demo as select 1 as id")
+    stamp_passing_audit(settings, "run-1")
     publish(settings, "run-1")
     with open(settings.warehouse_dir / PUBLISH_LOG, "a") as log:
         log.write('{"run_id": "run-2", "published_at": "2030-')  # killed mid-append
@@ -198,6 +200,7 @@ def test_a_publish_after_a_killed_publish_ignores_its_staged_copy_and_wal(tmp_pa
         con.execute("create schema marts")
         con.execute("create table marts.mart_demo as select 99 as id")
     staged.with_name("sales.duckdb.tmp.wal").write_bytes(b"not this database's log")
+    stamp_passing_audit(settings, "run-1")
     publish(settings, "run-1")
     with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
         assert con.execute("select count(*), sum(id) from marts.mart_demo").fetchone() == (3, 3)

@@ -1,16 +1,16 @@
 """Serving assets: publish after the audit, then the report and the optional PostgreSQL copy."""
 
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, AssetObservation, MaterializeResult, MetadataValue, asset
 
 from orchestration.assets.warehouse import mart_keys
 from orchestration.policies import TRANSIENT_RETRY, WAREHOUSE_POOL
-from orchestration.publish import publish
+from orchestration import run_status
+from orchestration.publish import PublishRefused, built_by, publish
 from orchestration.quality import write_quality_report
-from orchestration.quality.asset_checks import planned_suites
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
-from orchestration.serving.postgres import publish_to_postgres
+from orchestration.serving.postgres import PublishError, publish_to_postgres
 from orchestration.serving.report import write_report
 
 SERVING_WAREHOUSE = AssetKey(["serving", "sales_warehouse"])
@@ -23,17 +23,36 @@ SERVING_WAREHOUSE = AssetKey(["serving", "sales_warehouse"])
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
     description="The published warehouse (data/warehouse/sales.duckdb) that analysts and BI tools read. "
-    "Swapped in atomically, and only when every suite of this run has reported and no blocking check "
-    "failed (write-audit-publish).",
+    "Swapped in atomically, and only when every suite (raw, staging, marts) has reported on the build "
+    "warehouse, for the run that built it, and no blocking check failed (write-audit-publish); a "
+    "refusal is recorded as an observation of this asset.",
 )
-def sales_warehouse(context: AssetExecutionContext, salesdw: SalesdwResource) -> MaterializeResult:
+def sales_warehouse(context: AssetExecutionContext, salesdw: SalesdwResource):
     settings = salesdw.settings
+    # a re-execution (from failure) of the run that built the warehouse audits the same build
+    lineage = [r for r in (context.run.parent_run_id, context.run.root_run_id) if r]
     with run_lock(settings.lock_file):
-        record = publish(settings, context.run_id, audited_layers=planned_suites(context))
-    return MaterializeResult(metadata={
+        try:
+            record = publish(settings, context.run_id, lineage)
+        except PublishRefused as refused:
+            # yielded, not logged: a step's logged events are dropped when it then fails
+            yield _refusal(settings, str(refused))
+            run_status.record(settings, context.run_id, "publish_refused", str(refused))
+            write_quality_report(settings.quality_dir, settings.reports_dir)  # what the refusal was about
+            raise
+    run_status.record(settings, context.run_id, "published", record.warehouse)
+    yield MaterializeResult(metadata={
         "path": MetadataValue.path(record.warehouse),
         "bytes": record.bytes,
         "mart_rows": MetadataValue.json(record.mart_rows),
+    })
+
+
+def _refusal(settings, reason: str) -> AssetObservation:
+    """The refusal on the asset: the UI shows it in the asset's history."""
+    return AssetObservation(asset_key=SERVING_WAREHOUSE, metadata={
+        "publish_refused": MetadataValue.text(reason),
+        "build_run_id": MetadataValue.text(built_by(settings) or "none"),
     })
 
 
@@ -67,5 +86,9 @@ def postgres_marts(context: AssetExecutionContext, salesdw: SalesdwResource):
     if not settings.postgres_url:
         context.log.info("SALESDW_POSTGRES_URL is not set: PostgreSQL publish skipped")
         return
-    summary = publish_to_postgres(settings.serving_warehouse, settings.postgres_url)
+    try:
+        summary = publish_to_postgres(settings.serving_warehouse, settings.postgres_url)
+    except PublishError as exc:
+        run_status.record(settings, context.run_id, "postgres_failed", str(exc).strip().splitlines()[0])
+        raise
     yield MaterializeResult(metadata={"summary": MetadataValue.text(str(summary))})

@@ -18,11 +18,13 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from ingestion.file_modes import private_file
 from ingestion.raw_zone import expose_file
 from orchestration.dbt_launcher import launch_env
 from orchestration.dbt_manifest import dbt_project, ensure_manifest, seed_partial_parse
 from orchestration.faults import crash_point
 from orchestration.policies import BUILD_STEP_TAGS, WAREHOUSE_POOL
+from orchestration.publish import stamp_build
 from orchestration.quality import prewarm, raw_audit
 from orchestration.quality.asset_checks import planned_suites
 from orchestration.resources import SalesdwResource
@@ -58,6 +60,8 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
     if settings.as_of_date:
         args += ["--vars", json.dumps({"as_of_date": settings.as_of_date})]
     with run_lock(settings.lock_file):
+        # From here until dbt has succeeded, no run vouches for the build (publish.audit_refusal).
+        stamp_build(settings, None)
         # Also here, so a dbt-only run on a fresh (or deleted) build warehouse still finds raw.*
         # (on Spark too: the raw-layer checks and the publish step read raw.* from this file)
         expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
@@ -87,6 +91,8 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
             # the checks and the publish step then read the Spark build from the DuckDB build file
             run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),
                              "--export-dir", str(settings.spark_dir / "export"))
+        private_file(settings.build_warehouse)
+        stamp_build(settings, context.run_id)
 
 
 def run_spark_helper(context: AssetExecutionContext, settings: Settings, *args: str) -> None:

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.file_modes import private_dir
 from ingestion.raw_zone import parquet_select
 from orchestration.quality.check_result import CHECK_RESULT_COLUMNS, CheckResult
 
@@ -45,8 +46,7 @@ def append(quality_dir: Path, results: Iterable[CheckResult]) -> Path | None:
     results = list(results)
     if not results:
         return None
-    folder = results_dir(quality_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(results_dir(quality_dir))
     stem = _file_stem(results[0].run_id, results[0].layer)
     table = pa.Table.from_pylist([r.as_row() for r in results], schema=_ARROW_SCHEMA)
     # Written under a temp name first: a process killed mid-write must not leave a torn Parquet
@@ -83,6 +83,14 @@ def latest(quality_dir: Path, run_id: str | None = None) -> list[CheckResult]:
     if run_id is not None:
         frame = frame[frame["run_id"] == run_id]
     frame = frame.sort_values("checked_at", kind="stable")
+    frame = frame.drop_duplicates(["layer", "asset", "check_name"], keep="last")
+    return [_to_result(row) for row in frame.to_dict("records")]
+
+
+def latest_of_runs(quality_dir: Path, run_ids: Iterable[str]) -> list[CheckResult]:
+    """The latest result of every (layer, asset, check) over the given runs together."""
+    frame = read(quality_dir)
+    frame = frame[frame["run_id"].isin(list(run_ids))].sort_values("checked_at", kind="stable")
     frame = frame.drop_duplicates(["layer", "asset", "check_name"], keep="last")
     return [_to_result(row) for row in frame.to_dict("records")]
 

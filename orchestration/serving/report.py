@@ -26,6 +26,7 @@ import jinja2
 import pandas as pd
 import vl_convert
 
+from ingestion.file_modes import reader_file
 from orchestration.serving.labels import LIFECYCLE_STAGES, labels_for
 
 log = logging.getLogger(__name__)
@@ -699,8 +700,9 @@ def _vega_bundle() -> str:
 
 
 def _script_json(value) -> str:
-    # Inside <script>, "</" could close the tag early; JSON allows "<\/".
-    return json.dumps(value, ensure_ascii=False, default=str).replace("</", "<\\/")
+    # Inside <script>, "</" could close the tag early and "<!--" (then "<script") puts the parser in
+    # its double-escaped state, blanking every chart: no "<" at all, "\u003c" is the same JSON string.
+    return json.dumps(value, ensure_ascii=False, default=str).replace("<", "\\u003c")
 
 
 def render_report(data: ReportData, *, lang: str = "en", currency: str | None = None) -> str:
@@ -738,6 +740,7 @@ def write_report(warehouse: Path, out_dir: Path, *, lang: str = "en", currency: 
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(html)
+    reader_file(tmp)  # readers' pages: no personal data (ingestion/file_modes.py)
     os.replace(tmp, path)
     log.info("wrote %s (%d KiB)", path, len(html.encode()) // 1024)
     return path
