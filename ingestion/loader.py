@@ -37,7 +37,7 @@ from ingestion.ledger import (
 from ingestion.mapping import RAW_RECORD, REASON, MappingError, build_query
 from ingestion.profile import NO_EXTENSION_DOWNLOADS, Profile, SourceSpec, load_profile, quote_ident, quote_literal
 from ingestion.raw_zone import QUARANTINE_COLUMNS
-from ingestion.readers import ROW_NUMBER, ReadError, SourceTable, one_line, open_source
+from ingestion.readers import ROW_NUMBER, ReadError, fields_beyond, needs_serial_read, one_line, open_source
 from orchestration.faults import crash_point
 
 LOADED, DUPLICATE, REJECTED = "loaded", "duplicate_file", "rejected"
@@ -316,20 +316,13 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
     fmt = spec.file_format(path)
     if fmt is None:
         return rejected("unsupported file type (expected csv, csv.gz, tsv, xlsx, json, jsonl or parquet)")
-    source: SourceTable | None = None
     staged = f"staged_{batch_id.replace('-', '_')}"
     try:
-        source = open_source(con, path, fmt, spec, work_dir)
-        # No columns at all: a JSON file holding no records, a valid empty export (like a header-only CSV).
-        sql = build_query(spec, ent, source, currency) if source.columns else _empty_query(ent)
-        con.execute(f"create temp table {staged} as {sql}")
+        _stage(con, spec, ent, path, fmt, currency, work_dir, staged)
     except (ReadError, MappingError) as exc:
         return rejected(str(exc))
     except duckdb.Error as exc:
         return rejected(one_line(exc))
-    finally:
-        if source is not None:
-            source.close()
     if _changed_since(path, signature):
         # Still being written (a copy in progress): what was read matches neither the hash nor the
         # finished file. Nothing is committed; the finished file has a new hash and loads next run.
@@ -368,6 +361,31 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
     if rows_loaded + rows_quarantined != rows_read:  # cannot happen; never commit if it does
         raise RuntimeError(f"{rel}: {rows_read} rows read but {rows_loaded} loaded + {rows_quarantined} quarantined")
     return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, rows_read, rows_loaded, rows_quarantined)
+
+
+def _stage(con, spec: SourceSpec, ent, path: Path, fmt: str, currency: str, work_dir: Path, staged: str) -> None:
+    """Read the file into temp table `staged` (the mapping query's rows). A delimited file with a
+    row wider than the reader's columns is read again with enough columns for it, so that row is
+    quarantined with its field count instead of the whole file being rejected; a file with quoted
+    newlines is read again on one thread (DuckDB's parallel reader cannot pad its short rows)."""
+    extra_fields, serial = 1, False
+    while True:
+        source = open_source(con, path, fmt, spec, work_dir, extra_fields, serial)
+        try:
+            # No columns at all: a JSON file holding no records, a valid empty export (like a header-only CSV).
+            sql = build_query(spec, ent, source, currency) if source.columns else _empty_query(ent)
+            con.execute(f"create temp table {staged} as {sql}")
+            return
+        except duckdb.Error as exc:
+            if not serial and needs_serial_read(exc):
+                serial = True
+                continue
+            wider = fields_beyond(exc, source)
+            if wider is None:
+                raise
+            extra_fields = wider
+        finally:
+            source.close()
 
 
 def _empty_query(ent) -> str:

@@ -116,13 +116,20 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
     originals = [(quote_ident(f"__o{i}"), h) for i, h in enumerate(source.columns)]
     orig_cols = ", ".join(alias for alias, _ in originals)
     orig_list = (", " + orig_cols) if originals else ""
+    # The reader's facts about each row (its field count...), carried to the reason.
+    carried = [c for c in (source.field_count, source.cut_short) if c] + [c for _, c in source.extra_fields]
+    orig_list += "".join(", " + c for c in carried)
 
     cleaned = ", ".join(
-        [ROW_NUMBER]
+        [ROW_NUMBER] + carried
         + [f"{quote_ident(h)} as {alias}" for alias, h in originals]
         + [f"{_clean(quote_ident(h), spec)} as {quote_ident(h)}" for h in source.columns]
     )
-    where = f"where coalesce(cast(({spec.filter}) as boolean), false)" if spec.filter else ""
+    where = ""
+    if spec.filter:
+        # a row whose values are shifted cannot be filtered on them: it is quarantined instead
+        shifted = f" or {source.field_count} is not null" if source.field_count else ""
+        where = f"where coalesce(cast(({spec.filter}) as boolean), false){shifted}"
 
     mapped_names = {c.name: quote_ident(f"__m_{c.name}") for c in ent.columns}
     mapped = ", ".join(
@@ -149,17 +156,36 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
             f"case when currency is not null and currency <> {cur} then 'currency: ''' || "
             f"{_shown('currency')} || ''' is not the reporting currency ' || {cur} end"
         )
+    reason = f"nullif(concat_ws('; ', {', '.join(reasons) or 'null'}), '')"
     raw_json = "json_object(" + ", ".join(f"{quote_literal(h)}, {alias}" for alias, h in originals) + ")"
+    if source.field_count:
+        # A row with a field too many or too few: its values sit under the wrong columns, so the
+        # other reasons would only describe the shift.
+        reason = f"coalesce({_field_count_reason(source)}, {reason})"
+        # the fields beyond the header's, as many as the row has (a merge patch skips NULLs)
+        extras = ", ".join(f"{quote_literal(name)}, {c}" for name, c in source.extra_fields)
+        raw_json = (f"case when {source.field_count} is null then {raw_json} "
+                    f"else json_merge_patch({raw_json}, json_object({extras})) end")
     canonical = ", ".join(quote_ident(c.name) for c in ent.columns)
     return (
         f"with cleaned as (select {cleaned} from {source.relation}), "
         f"selected as (select * from cleaned {where}), "
         f"mapped as (select {mapped} from selected){dedupe}, "
         f"typed as (select {typed} from {'deduped' if spec.distinct else 'mapped'}), "
-        f"checked as (select *, nullif(concat_ws('; ', {', '.join(reasons) or 'null'}), '') as {REASON} from typed) "
+        f"checked as (select *, {reason} as {REASON} from typed) "
         f"select {ROW_NUMBER}, {canonical}, {REASON}, "
         f"case when {REASON} is not null then {raw_json} end as {RAW_RECORD} from checked"
     )
+
+
+def _field_count_reason(source: SourceTable) -> str:
+    """'row has 7 fields, header has 6', or the truncated last row of a cut file."""
+    width, count = len(source.columns), source.field_count
+    text = f"'row has ' || {count} || ' fields, header has {width}'"
+    if source.cut_short:
+        text = (f"case when {source.cut_short} then 'truncated: the file ends without a newline in its last row, "
+                f"which has ' || {count} || ' of {width} fields (cut short?)' else {text} end")
+    return f"case when {count} is not null then {text} end"
 
 
 def _clean(value_sql: str, spec: SourceSpec) -> str:
