@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
-from ingestion.canonical import DATE, INTEGER, TIMESTAMP, VARCHAR, Column, Entity
+from ingestion.canonical import DATE, FUTURE_DATE_HORIZON_DAYS, INTEGER, TIMESTAMP, VARCHAR, Column, Entity
 from ingestion.profile import EXCEL_SERIAL, ColumnMapping, SourceSpec, quote_ident, quote_literal
 from ingestion.readers import ROW_NUMBER, SourceTable
 
@@ -111,7 +112,22 @@ def resolve(spec: SourceSpec, ent: Entity, headers: list[str],
     return resolved
 
 
-def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_currency: str) -> str:
+@dataclass(frozen=True)
+class Horizon:
+    """Dates later than `days` after `landed` (the day the file is ingested) are quarantined."""
+
+    landed: date
+    days: int = FUTURE_DATE_HORIZON_DAYS
+
+    @property
+    def last_day(self) -> date:
+        return self.landed + timedelta(days=self.days)
+
+
+def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_currency: str,
+                horizon: Horizon | None = None) -> str:
+    """horizon: default, the file landed today (UTC) and the default horizon."""
+    horizon = horizon or Horizon(_utc_today())
     resolved = resolve(spec, ent, source.columns, source.duplicated)
     originals = [(quote_ident(f"__o{i}"), h) for i, h in enumerate(source.columns)]
     orig_cols = ", ".join(alias for alias, _ in originals)
@@ -148,7 +164,7 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
         + list(mapped_names.values())
         + [f"{_typed(c, mapped_names[c.name], spec, resolved[c.name].mapping)} as {quote_ident(c.name)}" for c in ent.columns]
     )
-    reasons = [r for c in ent.columns for r in _column_reasons(c, mapped_names[c.name])]
+    reasons = [r for c in ent.columns for r in _column_reasons(c, mapped_names[c.name], horizon)]
     reasons += [_rule_reason(ent, sql, text) for sql, text in ent.rules]
     if "currency" in ent.column_names:
         cur = quote_literal(reporting_currency)
@@ -271,7 +287,21 @@ def _shown(value_sql: str) -> str:
     return f"left({value_sql}, {_SHOWN_VALUE_CHARS})"
 
 
-def _column_reasons(col: Column, m: str) -> list[str]:
+def _utc_today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def _future_reason(col: Column, horizon: Horizon) -> str:
+    name = quote_ident(col.name)
+    allowed = f" and not coalesce(({col.future_ok}), false)" if col.future_ok else ""
+    return (
+        f"case when cast({name} as date) > date {quote_literal(horizon.last_day.isoformat())}{allowed} then "
+        f"{quote_literal(col.name + ': ')} || strftime(cast({name} as date), '%Y-%m-%d') || "
+        f"{quote_literal(f' is more than {horizon.days} days after the file landed ({horizon.landed.isoformat()})')} end"
+    )
+
+
+def _column_reasons(col: Column, m: str, horizon: Horizon) -> list[str]:
     name = quote_ident(col.name)
     reasons = []
     if col.required:
@@ -287,6 +317,8 @@ def _column_reasons(col: Column, m: str) -> list[str]:
             f"{quote_literal(col.name + ': ')} || '''' || {_shown(m)} || "
             f"{quote_literal(chr(39) + ' is before ' + EARLIEST_DATE + ' (a 2-digit year?)')} end"
         )
+        if col.future_ok != "true":
+            reasons.append(_future_reason(col, horizon))
     if col.enum:
         allowed = ", ".join(quote_literal(v) for v in col.enum)
         reasons.append(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestion.canonical import FUTURE_DATE_HORIZON_DAYS
 from orchestration.dbt_launcher import DBT_CWD_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,8 @@ class Settings:
     # which engine runs the dbt build: duckdb (embedded, the default) or spark (the `spark` target
     # of the dbt profile; its build is copied back into the DuckDB build warehouse for the checks)
     engine: str = "duckdb"
+    # a row dated more than this many days after its file is ingested is quarantined (a typo year)
+    future_date_horizon_days: int = FUTURE_DATE_HORIZON_DAYS
 
     @property
     def landing_dir(self) -> Path:
@@ -142,6 +145,7 @@ def get_settings(data_dir: str | Path | None = None) -> Settings:
         as_of_date=os.environ.get("SALESDW_AS_OF_DATE") or None,
         postgres_url=os.environ.get("SALESDW_POSTGRES_URL") or None,
         engine=_engine(os.environ.get("SALESDW_ENGINE") or "duckdb"),
+        future_date_horizon_days=_positive("SALESDW_FUTURE_DATE_HORIZON_DAYS", str(FUTURE_DATE_HORIZON_DAYS)),
     )
 
 

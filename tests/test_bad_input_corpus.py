@@ -516,3 +516,66 @@ def test_duplicate_keys_within_and_across_files_keep_every_version_and_staging_t
         ("O1", "cancelled"), ("O2", "completed")]
     assert query(warehouse, "select team_id, team_name from staging.stg_teams order by 1") == [
         ("T1", "North-East"), ("T2", "South")]
+
+
+# --- dates beyond the future horizon ---------------------------------------------------------------
+
+OPPORTUNITIES = "opportunity_id,owner_rep_id,stage,created_at,close_date,amount,updated_at\n"
+
+
+def landed_day(result: IngestResult, file_path: str) -> date:
+    """The UTC day the file was ingested, from its batch id (`YYYYMMDDTHHMMSS...-<sha>-<entity>`)."""
+    stamp = outcome(result, file_path).batch_id[:8]
+    return date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]))
+
+
+def test_a_typo_year_is_quarantined_beyond_the_future_horizon(tmp_path):
+    land(tmp_path, "orders/o.csv", ORDERS
+         + "O1,A1,R1,,2024-01-03,completed,web,CNY\n"
+         + "O2,A1,R1,,2205-03-01,completed,web,CNY\n"   # 2025 typed 2205
+         + "O3,A1,R1,,9999-12-31,completed,web,CNY\n")  # a placeholder
+    land(tmp_path, "opportunities/p.csv", OPPORTUNITIES
+         + "P1,R1,prospecting,2024-01-02 10:00:00,9999-12-31,100,2024-01-05 10:00:00\n"  # open: an expectation
+         + "P2,R1,closed_won,2024-01-02 10:00:00,2205-03-01,100,2024-01-05 10:00:00\n"   # closed: an event
+         + "P3,R1,closed_lost,2024-01-02 10:00:00,2024-02-01,100,2024-02-01 10:00:00\n")
+    land(tmp_path, "reps/r.csv", "rep_id,team_id,hire_date,end_date\nR1,T1,2020-01-01,9999-12-31\n")
+    result = run(tmp_path)
+    assert status(result) == {"orders/o.csv": ("loaded", 3, 1, 2), "opportunities/p.csv": ("loaded", 3, 2, 1),
+                              "reps/r.csv": ("loaded", 1, 1, 0)}
+    day = landed_day(result, "orders/o.csv")
+    assert landed_day(result, "opportunities/p.csv") == day
+    after = f"is more than 366 days after the file landed ({day.isoformat()})"
+    assert sorted(q[:3] for q in quarantined(tmp_path)) == [
+        ("opportunities/p.csv", 2, f"close_date: 2205-03-01 {after}"),
+        ("orders/o.csv", 2, f"order_date: 2205-03-01 {after}"),
+        ("orders/o.csv", 3, f"order_date: 9999-12-31 {after}"),
+    ]
+    assert raw(tmp_path, "opportunities", "opportunity_id, close_date") == [
+        ("P1", date(9999, 12, 31)), ("P3", date(2024, 2, 1))]
+    assert raw(tmp_path, "reps", "rep_id, end_date") == [("R1", date(9999, 12, 31))]
+
+
+def test_the_future_horizon_is_configurable(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    soon = datetime.now(timezone.utc).date() + timedelta(days=40)
+    land(tmp_path, "orders/o.csv", ORDERS + f"O1,A1,R1,,{soon.isoformat()},pending,web,CNY\n")
+    default = run(tmp_path)
+    assert status(default) == {"orders/o.csv": ("loaded", 1, 1, 0)}  # 40 days ahead: within 366
+    land(tmp_path / "strict", "orders/o.csv", ORDERS + f"O1,A1,R1,,{soon.isoformat()},pending,web,CNY\n")
+    strict = ingest(tmp_path / "strict" / "landing", "canonical", tmp_path / "strict" / "raw",
+                    tmp_path / "strict" / "quality", future_date_horizon_days=30)
+    assert_ledger_adds_up(tmp_path / "strict", strict)
+    assert status(strict) == {"orders/o.csv": ("loaded", 1, 0, 1)}
+    day = landed_day(strict, "orders/o.csv")
+    assert quarantined(tmp_path / "strict")[0][2] == (
+        f"order_date: {soon.isoformat()} is more than 30 days after the file landed ({day.isoformat()})")
+
+
+@pytest.mark.slow
+def test_a_quarantined_typo_year_is_not_the_as_of_date(tmp_path):
+    land(tmp_path, "orders/o.csv", ORDERS + "O1,A1,R1,,2024-01-03,completed,web,CNY\n"
+         + "O2,A1,R1,,2205-03-01,completed,web,CNY\n")
+    run(tmp_path)
+    warehouse = build_warehouse(tmp_path, select="+int_calendar")
+    assert query(warehouse, "select as_of_date from intermediate.int_calendar") == [(date(2024, 1, 3),)]

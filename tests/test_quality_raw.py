@@ -217,3 +217,19 @@ def test_a_cut_accounts_snapshot_after_a_full_one_refuses_the_publish(tmp_path):
                       & ~results.passed].itertuples()
     assert f"accounts: {rows} → {loaded} rows, {relative}" in check.details
     assert "snapshot_not_shrunk" in second.stdout + second.stderr
+
+
+def test_a_placeholder_date_9999_12_31_does_not_crash_the_suite(tmp_path):
+    # An open deal's expected close_date (exempt from the ingestion horizon) and an order date
+    # written around ingestion, both 9999-12-31: the as_of date becomes Python's last day.
+    raw, quality = tmp_path / "raw", tmp_path / "quality"
+    write_raw_batch(raw, "opportunities", [{"opportunity_id": "P1", "owner_rep_id": "R1", "stage": "prospecting",
+                                            "created_at": "2024-01-02 10:00:00", "close_date": "9999-12-31"}])
+    write_raw_batch(raw, "orders", [{"order_id": "O1", "account_id": "A1", "order_date": "9999-12-31",
+                                     "status": "completed"}])
+    settings = get_settings(tmp_path)
+    expose_file(settings.build_warehouse, raw, quality)
+    results = run_suite("raw", settings.build_warehouse, run_id="far", quality_dir=quality)
+    assert [(r.asset, r.check_name, r.details) for r in results if not r.passed] == []
+    dates = _result(results, "raw/orders", "dates_not_in_future")
+    assert "as_of_date 9999-12-31 (latest event in raw)" in dates.details
