@@ -301,9 +301,25 @@ def _future_reason(col: Column, horizon: Horizon) -> str:
     )
 
 
+# C0 control characters but tab, newline and carriage return (RE2 syntax): PostgreSQL refuses a
+# NUL in text (the whole publish rolls back) and the others corrupt reports and CSV extracts.
+_CONTROL_CHARACTERS = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+
+
+def _control_character_reason(col: Column, m: str) -> str:
+    pattern = quote_literal(_CONTROL_CHARACTERS)
+    return (
+        f"case when regexp_matches({m}, {pattern}) then {quote_literal(col.name + ': contains control character ')} "
+        f"|| printf('U+%04X', unicode(regexp_extract({m}, {pattern}))) || "
+        "' (only tab, newline and carriage return are allowed in text)' end"
+    )
+
+
 def _column_reasons(col: Column, m: str, horizon: Horizon) -> list[str]:
     name = quote_ident(col.name)
     reasons = []
+    if col.type == VARCHAR:
+        reasons.append(_control_character_reason(col, m))
     if col.required:
         reasons.append(f"case when {m} is null then {quote_literal(col.name + ': required value is empty')} end")
     if col.type != VARCHAR:

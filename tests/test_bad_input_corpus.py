@@ -579,3 +579,24 @@ def test_a_quarantined_typo_year_is_not_the_as_of_date(tmp_path):
     run(tmp_path)
     warehouse = build_warehouse(tmp_path, select="+int_calendar")
     assert query(warehouse, "select as_of_date from intermediate.int_calendar") == [(date(2024, 1, 3),)]
+
+
+# --- control characters and invisible characters ----------------------------------------------------
+
+ACCOUNTS = "account_id,account_name,created_at,lead_source\n"
+
+
+def test_nul_and_other_control_characters_in_text_are_quarantined(tmp_path):
+    land(tmp_path, "accounts/a.csv", ACCOUNTS
+         + "A1,Acme\x00 Ltd,2024-01-02 09:00:00,web\n"    # a NUL made PostgreSQL roll the publish back
+         + "A2,Beta,2024-01-02 09:00:00,we\x07b\n"        # BEL
+         + 'A3,"Gamma\tTab\r\nNew line",2024-01-02 09:00:00,web\n')  # tab, CR and LF are text
+    result = run(tmp_path)
+    assert status(result) == {"accounts/a.csv": ("loaded", 3, 1, 2)}
+    assert raw(tmp_path, "accounts", "account_id, account_name") == [("A3", "Gamma\tTab\r\nNew line")]
+    allowed = " (only tab, newline and carriage return are allowed in text)"
+    rows = [(n, reason, json.loads(record)) for _, n, reason, record in quarantined(tmp_path)]
+    assert [r[:2] for r in rows] == [
+        (1, "account_name: contains control character U+0000" + allowed),
+        (2, "lead_source: contains control character U+0007" + allowed)]
+    assert rows[0][2]["account_name"] == "Acme\x00 Ltd"  # the original text is kept
