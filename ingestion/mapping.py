@@ -129,7 +129,10 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
     """horizon: default, the file landed today (UTC) and the default horizon."""
     horizon = horizon or Horizon(_utc_today())
     resolved = resolve(spec, ent, source.columns, source.duplicated)
-    originals = [(quote_ident(f"__o{i}"), h) for i, h in enumerate(source.columns)]
+    # Header names live beside internal ones only up to `selected`: those are lengthened to
+    # differ from every header (a file may well have a `__row_number` column).
+    prefix = _free_prefix("__o", source.columns)
+    originals = [(quote_ident(f"{prefix}{i}"), h) for i, h in enumerate(source.columns)]
     orig_cols = ", ".join(alias for alias, _ in originals)
     orig_list = (", " + orig_cols) if originals else ""
     # The reader's facts about each row (its field count...), carried to the reason.
@@ -137,7 +140,7 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
     orig_list += "".join(", " + c for c in carried)
 
     cleaned = ", ".join(
-        [ROW_NUMBER] + carried
+        [source.row_number] + carried
         + [f"{quote_ident(h)} as {alias}" for alias, h in originals]
         + [f"{_clean(quote_ident(h), spec)} as {quote_ident(h)}" for h in source.columns]
     )
@@ -149,7 +152,7 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
 
     mapped_names = {c.name: quote_ident(f"__m_{c.name}") for c in ent.columns}
     mapped = ", ".join(
-        [ROW_NUMBER + orig_list]
+        [f"{source.row_number} as {ROW_NUMBER}{orig_list}"]
         + [f"{_mapped_text(resolved[c.name], spec)} as {mapped_names[c.name]}" for c in ent.columns]
     )
     dedupe = ""
@@ -192,6 +195,14 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
         f"select {ROW_NUMBER}, {canonical}, {REASON}, "
         f"case when {REASON} is not null then {raw_json} end as {RAW_RECORD} from checked"
     )
+
+
+def _free_prefix(prefix: str, headers: list[str]) -> str:
+    """`prefix`, lengthened until no header starts with it (DuckDB ignores case)."""
+    lowered = [h.lower() for h in headers]
+    while any(h.startswith(prefix.lower()) for h in lowered):
+        prefix = "_" + prefix
+    return prefix
 
 
 def _field_count_reason(source: SourceTable) -> str:

@@ -25,7 +25,8 @@ from python_calamine import CalamineWorkbook
 
 from ingestion.profile import SourceSpec, quote_ident, quote_literal
 
-ROW_NUMBER = "__row_number"  # internal name: cannot clash with a real export's columns
+# Internal column names: a source's relation lengthens them when a header is named so (internal_name).
+ROW_NUMBER = "__row_number"
 _CHUNK_BYTES = 1 << 20
 _XLSX_BATCH_ROWS = 20_000
 _NATIVE_ENCODINGS = ("utf-8", "utf-8-sig")  # DuckDB reads these itself (a BOM is skipped)
@@ -57,6 +58,8 @@ class SourceTable:
     # The values of fields beyond the header's, as (name in raw_record, SQL column), so a
     # quarantined row keeps all its text.
     extra_fields: list[tuple[str, str]] = field(default_factory=list)
+    # The relation's row-number column: ROW_NUMBER, lengthened if a header is named so.
+    row_number: str = ROW_NUMBER
 
     def close(self) -> None:
         for fn in reversed(self.cleanup):
@@ -251,9 +254,9 @@ def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path, extra_
     # A compressed file's last byte is only known after decompressing it all: there a cut last
     # row is quarantined for its field count only.
     cut_possible = not compressed and not _ends_with_newline(text_path)
-    relation, columns, count, cut, extras = _csv_relation(text_path, columns, delimiter, spec.quote, compressed,
-                                                          extra_fields, cut_possible, serial)
-    return SourceTable(relation, columns, cleanup, duplicated, count, cut, extras)
+    relation, columns, count, cut, extras, row_number = _csv_relation(
+        text_path, columns, delimiter, spec.quote, compressed, extra_fields, cut_possible, serial)
+    return SourceTable(relation, columns, cleanup, duplicated, count, cut, extras, row_number)
 
 
 # DuckDB reads a field equal to its null string as NULL. This one no export holds (and a field
@@ -264,7 +267,7 @@ _NO_NULL_TEXT = "\x01\x02salesdw:no-null\x02\x01"
 
 def _csv_relation(text_path: Path, columns: list[str], delimiter: str, quote: str, compressed: bool,
                   extra_fields: int, cut_possible: bool, serial: bool = False) -> tuple:
-    """(relation, columns, field_count, cut_short, extra_fields) of SourceTable for a CSV file.
+    """(relation, columns, field_count, cut_short, extra_fields, row_number) of SourceTable for a CSV file.
 
     The header's columns plus `extra_fields` more are read, padded with NULL where a row is short
     (null_padding), so every row's field count is known: DuckDB would otherwise drop the empty
@@ -275,8 +278,8 @@ def _csv_relation(text_path: Path, columns: list[str], delimiter: str, quote: st
     extras = []
     for i in range(extra_fields):
         extras.append(internal_name(f"__salesdw_field_{len(columns) + i + 1}", taken + extras))
-    row_number = ROW_NUMBER
-    count, cut = (internal_name(n, taken + extras) for n in ("__salesdw_field_count", "__salesdw_cut_short"))
+    row_number, count, cut = (internal_name(n, taken + extras) for n in (
+        ROW_NUMBER, "__salesdw_field_count", "__salesdw_cut_short"))
     read = columns + extras
     # No sniffing: the dialect and the columns are given, so DuckDB cannot guess its way into
     # skipping "odd" leading rows or a comment character; every data row is read as text.
@@ -302,7 +305,8 @@ def _csv_relation(text_path: Path, columns: list[str], delimiter: str, quote: st
                 f"(select row_number() over () as {quote_ident(row_number)}, {count_sql} as {quote_ident(count)}, * "
                 f"from {reader}))")
     extra_pairs = [(f"(field {len(columns) + i + 1})", quote_ident(c)) for i, c in enumerate(extras)]
-    return (relation, columns, quote_ident(count), quote_ident(cut) if cut_possible else None, extra_pairs)
+    return (relation, columns, quote_ident(count), quote_ident(cut) if cut_possible else None, extra_pairs,
+            quote_ident(row_number))
 
 
 def _open_parquet(con, path: Path) -> SourceTable:
@@ -310,7 +314,9 @@ def _open_parquet(con, path: Path) -> SourceTable:
     columns = [c for c in con.sql(f"select * from {reader} limit 0").columns if c != "file_row_number"]
     _checked_columns(columns)
     projection = ", ".join(f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}" for c in columns)
-    return SourceTable(f"(select file_row_number + 1 as {ROW_NUMBER}, {projection} from {reader})", columns)
+    row_number = quote_ident(internal_name(ROW_NUMBER, columns))
+    return SourceTable(f"(select file_row_number + 1 as {row_number}, {projection} from {reader})", columns,
+                       row_number=row_number)
 
 
 def _first_character(path: Path) -> str:
@@ -361,7 +367,9 @@ def _open_json(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> So
     projection = "".join(
         f", json_extract_string(json, {quote_literal('$.' + quote_ident(k))}) as {quote_ident(k)}" for k in keys
     )
-    return SourceTable(f"(select {ROW_NUMBER}{projection} from {table})", keys, drop)
+    row_number = quote_ident(internal_name(ROW_NUMBER, keys))
+    return SourceTable(f"(select {ROW_NUMBER} as {row_number}{projection} from {table})", keys, drop,
+                       row_number=row_number)
 
 
 def _cell_text(value) -> str | None:
@@ -423,9 +431,10 @@ def _open_xlsx(con, path: Path, spec: SourceSpec) -> SourceTable:
 
     view = _unique_name("xlsx_src")
     con.register(view, pa.RecordBatchReader.from_batches(schema, batches()))
+    row_number = quote_ident(internal_name(ROW_NUMBER, columns))
     return SourceTable(
-        f"(select row_number() over () as {ROW_NUMBER}, * from {view})", columns,
-        [lambda: con.unregister(view)], duplicated,
+        f"(select row_number() over () as {row_number}, * from {view})", columns,
+        [lambda: con.unregister(view)], duplicated, row_number=row_number,
     )
 
 

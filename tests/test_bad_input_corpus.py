@@ -600,3 +600,18 @@ def test_nul_and_other_control_characters_in_text_are_quarantined(tmp_path):
         (1, "account_name: contains control character U+0000" + allowed),
         (2, "lead_source: contains control character U+0007" + allowed)]
     assert rows[0][2]["account_name"] == "Acme\x00 Ltd"  # the original text is kept
+
+
+def test_export_columns_named_like_internal_ones_load_as_plain_columns(tmp_path):
+    header = "order_id,account_id,order_date,status,__row_number,__reason,__o0,__raw_record\n"
+    land(tmp_path, "orders/o.csv", header + "O1,A1,2024-01-02,completed,7,x,y,z\nO2,A1,bad,completed,8,x,y,z\n")
+    land(tmp_path, "orders/o.jsonl", json.dumps({"order_id": "O3", "account_id": "A1", "order_date": "2024-01-03",
+                                                  "status": "completed", "__ROW_NUMBER": "9"}) + "\n")
+    result = run(tmp_path)
+    assert status(result) == {"orders/o.csv": ("loaded", 2, 1, 1), "orders/o.jsonl": ("loaded", 1, 1, 0)}
+    assert raw(tmp_path, "orders", "order_id, _row_number") == [("O1", 1), ("O3", 1)]  # the file's row, not its column
+    [(path, n, reason, record)] = quarantined(tmp_path)
+    assert (path, n, reason) == ("orders/o.csv", 2, "order_date: cannot parse 'bad' as date")
+    assert json.loads(record) == {"order_id": "O2", "account_id": "A1", "order_date": "bad", "status": "completed",
+                                  "__row_number": "8", "__reason": "x", "__o0": "y", "__raw_record": "z"}
+
