@@ -153,7 +153,7 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
     mapped_names = {c.name: quote_ident(f"__m_{c.name}") for c in ent.columns}
     mapped = ", ".join(
         [f"{source.row_number} as {ROW_NUMBER}{orig_list}"]
-        + [f"{_mapped_text(resolved[c.name], spec)} as {mapped_names[c.name]}" for c in ent.columns]
+        + [f"{_identifier_text(c, _mapped_text(resolved[c.name], spec))} as {mapped_names[c.name]}" for c in ent.columns]
     )
     dedupe = ""
     if spec.distinct:
@@ -243,6 +243,19 @@ def _mapped_text(res: ResolvedColumn, spec: SourceSpec) -> str:
     if m.default is not None:
         text = f"coalesce({text}, {quote_literal(m.default)})"
     return text
+
+
+# Zero-width space, non-joiner and joiner, word joiner, and U+FEFF (a byte-order mark in mid-file,
+# where two exports were concatenated): invisible, so `A1` + one of them looks like `A1` and
+# does not join to it.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def _identifier_text(col: Column, text: str) -> str:
+    """An identifier (`*_id`) without invisible characters: it joins to the key it shows."""
+    if not col.name.endswith("_id"):
+        return text
+    return f"nullif(trim(translate({text}, {quote_literal(_INVISIBLE)}, '')), '')"
 
 
 def _number_text(m: str, spec: SourceSpec) -> str:

@@ -615,3 +615,19 @@ def test_export_columns_named_like_internal_ones_load_as_plain_columns(tmp_path)
     assert json.loads(record) == {"order_id": "O2", "account_id": "A1", "order_date": "bad", "status": "completed",
                                   "__row_number": "8", "__reason": "x", "__o0": "y", "__raw_record": "z"}
 
+
+def test_invisible_characters_in_keys_are_stripped_so_nothing_is_orphaned(tmp_path):
+    land(tmp_path, "accounts/a.csv", ACCOUNTS + "A1,Acme,2024-01-02 09:00:00,web\n")
+    land(tmp_path, "orders/o.csv", ORDERS
+         + "O1,A1\u200b,R1,,2024-01-02,completed,web,CNY\n"     # a zero-width space after the key
+         + "\ufeffO2,\u2060A1,R1,,2024-01-03,completed,web,CNY\n"  # a mid-file BOM, a word joiner
+         + "O3,\u200b,R1,,2024-01-04,completed,web,CNY\n")      # nothing but an invisible character
+    result = run(tmp_path)
+    assert status(result) == {"accounts/a.csv": ("loaded", 1, 1, 0), "orders/o.csv": ("loaded", 3, 2, 1)}
+    assert raw(tmp_path, "orders", "order_id, account_id") == [("O1", "A1"), ("O2", "A1")]
+    with duckdb.connect() as con:
+        orphans = con.execute(
+            f"select o.order_id from read_parquet('{tmp_path}/raw/orders/*.parquet') as o anti join "
+            f"read_parquet('{tmp_path}/raw/accounts/*.parquet') as a using (account_id)").fetchall()
+    assert orphans == []
+    assert [q[1:3] for q in quarantined(tmp_path)] == [(3, "account_id: required value is empty")]
