@@ -19,6 +19,10 @@ PRICE = "DECIMAL(18,4)"
 INTEGER = "INTEGER"
 MONTH = "DATE"  # `YYYY-MM` in files, first day of the month in the raw zone
 
+# Dates more than this many days after the day a file is ingested are typos (2205 for 2025) or
+# placeholders: quarantined, unless the column's `future_ok` allows it (Settings overrides it).
+FUTURE_DATE_HORIZON_DAYS = 366
+
 # Lineage columns appended to every raw batch.
 LINEAGE_COLUMNS: dict[str, str] = {
     "_batch_id": VARCHAR,
@@ -40,6 +44,7 @@ STAGES = (
     "closed_won",
     "closed_lost",
 )
+CLOSED_STAGES = ("closed_won", "closed_lost")
 EXPENSE_CATEGORIES = ("personnel", "marketing", "incentives", "travel", "training", "tools", "other")
 
 
@@ -51,6 +56,9 @@ class Column:
     enum: tuple[str, ...] | None = None
     # Month columns are written `YYYY-MM` and stored as the first day of that month.
     is_month: bool = False
+    # Dates: SQL (over the row's typed columns) that is true where a date beyond the future
+    # horizon is legitimate, e.g. the expected close date of an open deal; "true" always.
+    future_ok: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,8 @@ ENTITIES: dict[str, Entity] = {
         ], "Sales teams and their region."),
         _e("reps", "S", "crm", ["rep_id"], [
             C("rep_id", required=True), C("rep_name"), C("email"), C("team_id", required=True),
-            C("manager_rep_id"), C("region"), C("hire_date", DATE), C("end_date", DATE),
+            C("manager_rep_id"), C("region"), C("hire_date", DATE),
+            C("end_date", DATE, future_ok="true"),  # HR systems write 9999-12-31 for "no end"
             C("status", enum=("active", "inactive")), C("valid_from", DATE),
         ], "Sales reps, their team and employment dates."),
         _e("accounts", "S", "crm", ["account_id"], [
@@ -117,7 +126,9 @@ ENTITIES: dict[str, Entity] = {
         _e("opportunities", "E", "crm", ["opportunity_id"], [
             C("opportunity_id", required=True), C("owner_rep_id", required=True),
             C("stage", required=True, enum=STAGES), C("account_id"), C("lead_id"), C("product_id"),
-            C("created_at", TIMESTAMP), C("close_date", DATE), C("amount", MONEY), C("currency"),
+            # an open deal's close_date is an expectation; a closed deal's is the day it closed
+            C("created_at", TIMESTAMP), C("close_date", DATE, future_ok=f"stage not in {CLOSED_STAGES}"),
+            C("amount", MONEY), C("currency"),
             C("lost_reason"), C("updated_at", TIMESTAMP),
         ], "Deals; a newer row for the same opportunity_id is a newer version.",
             [("amount >= 0", "amount must be >= 0")]),

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.canonical import ENTITIES, LINEAGE_COLUMNS
+from ingestion.canonical import ENTITIES, FUTURE_DATE_HORIZON_DAYS, LINEAGE_COLUMNS
 from ingestion.ledger import (
     cleanup_orphans,
     copy_to_parquet,
@@ -34,10 +34,10 @@ from ingestion.ledger import (
     read_ledger,
     write_ledger_row,
 )
-from ingestion.mapping import RAW_RECORD, REASON, MappingError, build_query
+from ingestion.mapping import RAW_RECORD, REASON, Horizon, MappingError, build_query
 from ingestion.profile import NO_EXTENSION_DOWNLOADS, Profile, SourceSpec, load_profile, quote_ident, quote_literal
 from ingestion.raw_zone import QUARANTINE_COLUMNS
-from ingestion.readers import ROW_NUMBER, ReadError, SourceTable, one_line, open_source
+from ingestion.readers import ROW_NUMBER, ReadError, fields_beyond, needs_serial_read, one_line, open_source
 from orchestration.faults import crash_point
 
 LOADED, DUPLICATE, REJECTED = "loaded", "duplicate_file", "rejected"
@@ -158,6 +158,7 @@ def ingest(
     duckdb_config: Mapping[str, str | int] | None = None,
     progress: Callable[[FileOutcome], None] | None = None,
     parallel_files: int = 2,
+    future_date_horizon_days: int = FUTURE_DATE_HORIZON_DAYS,
 ) -> IngestResult:
     """Load every new file the profile matches under landing_dir (the profile's landing folder,
     e.g. <data>/landing/<profile>); see the module docstring for what each file gets.
@@ -167,7 +168,9 @@ def ingest(
     parallel_files: files loaded at a time, on one engine (its memory limit and threads shared).
     A CSV's row numbering and the Parquet writer run partly on one thread, so a second file keeps
     the other core busy (the scale-50 exports: 8.4 s -> 5.7 s). Ledger rows commit in file order;
-    a copy of an earlier file of the same run commits after the others."""
+    a copy of an earlier file of the same run commits after the others.
+    future_date_horizon_days: a date more than this many days after the day a file is ingested is
+    quarantined (Settings.future_date_horizon_days; canonical columns with `future_ok` are exempt)."""
     profile = load_profile(profile)
     landing_dir, raw_dir, quality_dir = Path(landing_dir).resolve(), Path(raw_dir), Path(quality_dir)
     if entities is not None:
@@ -202,9 +205,10 @@ def ingest(
         try:
             cursor.execute("set enable_progress_bar = false")
             started = _utcnow()
+            horizon = Horizon(attempt.batch_at.date(), future_date_horizon_days)
             return started, _load_file(cursor, attempt.spec, attempt.path, attempt.rel, profile.name,
                                        attempt.batch_id, attempt.batch_at, raw_dir, quality_dir,
-                                       reporting_currency, work_dir, signatures[attempt.path])
+                                       reporting_currency, work_dir, signatures[attempt.path], horizon)
         finally:
             cursor.close()
 
@@ -307,7 +311,7 @@ def _changed_since(path: Path, signature: tuple[int, int]) -> bool:
 
 def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, batch_id: str,
                batch_at: datetime, raw_dir: Path, quality_dir: Path, currency: str, work_dir: Path,
-               signature: tuple[int, int]) -> FileOutcome:
+               signature: tuple[int, int], horizon: Horizon) -> FileOutcome:
     ent = ENTITIES[spec.entity]
 
     def rejected(reason: str) -> FileOutcome:
@@ -316,20 +320,13 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
     fmt = spec.file_format(path)
     if fmt is None:
         return rejected("unsupported file type (expected csv, csv.gz, tsv, xlsx, json, jsonl or parquet)")
-    source: SourceTable | None = None
     staged = f"staged_{batch_id.replace('-', '_')}"
     try:
-        source = open_source(con, path, fmt, spec, work_dir)
-        # No columns at all: a JSON file holding no records, a valid empty export (like a header-only CSV).
-        sql = build_query(spec, ent, source, currency) if source.columns else _empty_query(ent)
-        con.execute(f"create temp table {staged} as {sql}")
+        _stage(con, spec, ent, path, fmt, currency, work_dir, staged, horizon)
     except (ReadError, MappingError) as exc:
         return rejected(str(exc))
     except duckdb.Error as exc:
         return rejected(one_line(exc))
-    finally:
-        if source is not None:
-            source.close()
     if _changed_since(path, signature):
         # Still being written (a copy in progress): what was read matches neither the hash nor the
         # finished file. Nothing is committed; the finished file has a new hash and loads next run.
@@ -369,6 +366,32 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
     if rows_loaded + rows_quarantined != rows_read:  # cannot happen; never commit if it does
         raise RuntimeError(f"{rel}: {rows_read} rows read but {rows_loaded} loaded + {rows_quarantined} quarantined")
     return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, rows_read, rows_loaded, rows_quarantined)
+
+
+def _stage(con, spec: SourceSpec, ent, path: Path, fmt: str, currency: str, work_dir: Path, staged: str,
+           horizon: Horizon) -> None:
+    """Read the file into temp table `staged` (the mapping query's rows). A delimited file with a
+    row wider than the reader's columns is read again with enough columns for it, so that row is
+    quarantined with its field count instead of the whole file being rejected; a file with quoted
+    newlines is read again on one thread (DuckDB's parallel reader cannot pad its short rows)."""
+    extra_fields, serial = 1, False
+    while True:
+        source = open_source(con, path, fmt, spec, work_dir, extra_fields, serial)
+        try:
+            # No columns at all: a JSON file holding no records, a valid empty export (like a header-only CSV).
+            sql = build_query(spec, ent, source, currency, horizon) if source.columns else _empty_query(ent)
+            con.execute(f"create temp table {staged} as {sql}")
+            return
+        except duckdb.Error as exc:
+            if not serial and needs_serial_read(exc):
+                serial = True
+                continue
+            wider = fields_beyond(exc, source)
+            if wider is None:
+                raise
+            extra_fields = wider
+        finally:
+            source.close()
 
 
 def _empty_query(ent) -> str:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
-from ingestion.canonical import DATE, INTEGER, TIMESTAMP, VARCHAR, Column, Entity
+from ingestion.canonical import DATE, FUTURE_DATE_HORIZON_DAYS, INTEGER, TIMESTAMP, VARCHAR, Column, Entity
 from ingestion.profile import EXCEL_SERIAL, ColumnMapping, SourceSpec, quote_ident, quote_literal
 from ingestion.readers import ROW_NUMBER, SourceTable
 
@@ -111,23 +112,48 @@ def resolve(spec: SourceSpec, ent: Entity, headers: list[str],
     return resolved
 
 
-def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_currency: str) -> str:
+@dataclass(frozen=True)
+class Horizon:
+    """Dates later than `days` after `landed` (the day the file is ingested) are quarantined."""
+
+    landed: date
+    days: int = FUTURE_DATE_HORIZON_DAYS
+
+    @property
+    def last_day(self) -> date:
+        return self.landed + timedelta(days=self.days)
+
+
+def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_currency: str,
+                horizon: Horizon | None = None) -> str:
+    """horizon: default, the file landed today (UTC) and the default horizon."""
+    horizon = horizon or Horizon(_utc_today())
     resolved = resolve(spec, ent, source.columns, source.duplicated)
-    originals = [(quote_ident(f"__o{i}"), h) for i, h in enumerate(source.columns)]
+    # Header names live beside internal ones only up to `selected`: those are lengthened to
+    # differ from every header (a file may well have a `__row_number` column).
+    prefix = _free_prefix("__o", source.columns)
+    originals = [(quote_ident(f"{prefix}{i}"), h) for i, h in enumerate(source.columns)]
     orig_cols = ", ".join(alias for alias, _ in originals)
     orig_list = (", " + orig_cols) if originals else ""
+    # The reader's facts about each row (its field count...), carried to the reason.
+    carried = [c for c in (source.field_count, source.cut_short) if c] + [c for _, c in source.extra_fields]
+    orig_list += "".join(", " + c for c in carried)
 
     cleaned = ", ".join(
-        [ROW_NUMBER]
+        [source.row_number] + carried
         + [f"{quote_ident(h)} as {alias}" for alias, h in originals]
         + [f"{_clean(quote_ident(h), spec)} as {quote_ident(h)}" for h in source.columns]
     )
-    where = f"where coalesce(cast(({spec.filter}) as boolean), false)" if spec.filter else ""
+    where = ""
+    if spec.filter:
+        # a row whose values are shifted cannot be filtered on them: it is quarantined instead
+        shifted = f" or {source.field_count} is not null" if source.field_count else ""
+        where = f"where coalesce(cast(({spec.filter}) as boolean), false){shifted}"
 
     mapped_names = {c.name: quote_ident(f"__m_{c.name}") for c in ent.columns}
     mapped = ", ".join(
-        [ROW_NUMBER + orig_list]
-        + [f"{_mapped_text(resolved[c.name], spec)} as {mapped_names[c.name]}" for c in ent.columns]
+        [f"{source.row_number} as {ROW_NUMBER}{orig_list}"]
+        + [f"{_identifier_text(c, _mapped_text(resolved[c.name], spec))} as {mapped_names[c.name]}" for c in ent.columns]
     )
     dedupe = ""
     if spec.distinct:
@@ -141,7 +167,7 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
         + list(mapped_names.values())
         + [f"{_typed(c, mapped_names[c.name], spec, resolved[c.name].mapping)} as {quote_ident(c.name)}" for c in ent.columns]
     )
-    reasons = [r for c in ent.columns for r in _column_reasons(c, mapped_names[c.name])]
+    reasons = [r for c in ent.columns for r in _column_reasons(c, mapped_names[c.name], horizon)]
     reasons += [_rule_reason(ent, sql, text) for sql, text in ent.rules]
     if "currency" in ent.column_names:
         cur = quote_literal(reporting_currency)
@@ -149,17 +175,44 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
             f"case when currency is not null and currency <> {cur} then 'currency: ''' || "
             f"{_shown('currency')} || ''' is not the reporting currency ' || {cur} end"
         )
+    reason = f"nullif(concat_ws('; ', {', '.join(reasons) or 'null'}), '')"
     raw_json = "json_object(" + ", ".join(f"{quote_literal(h)}, {alias}" for alias, h in originals) + ")"
+    if source.field_count:
+        # A row with a field too many or too few: its values sit under the wrong columns, so the
+        # other reasons would only describe the shift.
+        reason = f"coalesce({_field_count_reason(source)}, {reason})"
+        # the fields beyond the header's, as many as the row has (a merge patch skips NULLs)
+        extras = ", ".join(f"{quote_literal(name)}, {c}" for name, c in source.extra_fields)
+        raw_json = (f"case when {source.field_count} is null then {raw_json} "
+                    f"else json_merge_patch({raw_json}, json_object({extras})) end")
     canonical = ", ".join(quote_ident(c.name) for c in ent.columns)
     return (
         f"with cleaned as (select {cleaned} from {source.relation}), "
         f"selected as (select * from cleaned {where}), "
         f"mapped as (select {mapped} from selected){dedupe}, "
         f"typed as (select {typed} from {'deduped' if spec.distinct else 'mapped'}), "
-        f"checked as (select *, nullif(concat_ws('; ', {', '.join(reasons) or 'null'}), '') as {REASON} from typed) "
+        f"checked as (select *, {reason} as {REASON} from typed) "
         f"select {ROW_NUMBER}, {canonical}, {REASON}, "
         f"case when {REASON} is not null then {raw_json} end as {RAW_RECORD} from checked"
     )
+
+
+def _free_prefix(prefix: str, headers: list[str]) -> str:
+    """`prefix`, lengthened until no header starts with it (DuckDB ignores case)."""
+    lowered = [h.lower() for h in headers]
+    while any(h.startswith(prefix.lower()) for h in lowered):
+        prefix = "_" + prefix
+    return prefix
+
+
+def _field_count_reason(source: SourceTable) -> str:
+    """'row has 7 fields, header has 6', or the truncated last row of a cut file."""
+    width, count = len(source.columns), source.field_count
+    text = f"'row has ' || {count} || ' fields, header has {width}'"
+    if source.cut_short:
+        text = (f"case when {source.cut_short} then 'truncated: the file ends without a newline in its last row, "
+                f"which has ' || {count} || ' of {width} fields (cut short?)' else {text} end")
+    return f"case when {count} is not null then {text} end"
 
 
 def _clean(value_sql: str, spec: SourceSpec) -> str:
@@ -190,6 +243,19 @@ def _mapped_text(res: ResolvedColumn, spec: SourceSpec) -> str:
     if m.default is not None:
         text = f"coalesce({text}, {quote_literal(m.default)})"
     return text
+
+
+# Zero-width space, non-joiner and joiner, word joiner, and U+FEFF (a byte-order mark in mid-file,
+# where two exports were concatenated): invisible, so `A1` + one of them looks like `A1` and
+# does not join to it.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def _identifier_text(col: Column, text: str) -> str:
+    """An identifier (`*_id`) without invisible characters: it joins to the key it shows."""
+    if not col.name.endswith("_id"):
+        return text
+    return f"nullif(trim(translate({text}, {quote_literal(_INVISIBLE)}, '')), '')"
 
 
 def _number_text(m: str, spec: SourceSpec) -> str:
@@ -245,9 +311,39 @@ def _shown(value_sql: str) -> str:
     return f"left({value_sql}, {_SHOWN_VALUE_CHARS})"
 
 
-def _column_reasons(col: Column, m: str) -> list[str]:
+def _utc_today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def _future_reason(col: Column, horizon: Horizon) -> str:
+    name = quote_ident(col.name)
+    allowed = f" and not coalesce(({col.future_ok}), false)" if col.future_ok else ""
+    return (
+        f"case when cast({name} as date) > date {quote_literal(horizon.last_day.isoformat())}{allowed} then "
+        f"{quote_literal(col.name + ': ')} || strftime(cast({name} as date), '%Y-%m-%d') || "
+        f"{quote_literal(f' is more than {horizon.days} days after the file landed ({horizon.landed.isoformat()})')} end"
+    )
+
+
+# C0 control characters but tab, newline and carriage return (RE2 syntax): PostgreSQL refuses a
+# NUL in text (the whole publish rolls back) and the others corrupt reports and CSV extracts.
+_CONTROL_CHARACTERS = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+
+
+def _control_character_reason(col: Column, m: str) -> str:
+    pattern = quote_literal(_CONTROL_CHARACTERS)
+    return (
+        f"case when regexp_matches({m}, {pattern}) then {quote_literal(col.name + ': contains control character ')} "
+        f"|| printf('U+%04X', unicode(regexp_extract({m}, {pattern}))) || "
+        "' (only tab, newline and carriage return are allowed in text)' end"
+    )
+
+
+def _column_reasons(col: Column, m: str, horizon: Horizon) -> list[str]:
     name = quote_ident(col.name)
     reasons = []
+    if col.type == VARCHAR:
+        reasons.append(_control_character_reason(col, m))
     if col.required:
         reasons.append(f"case when {m} is null then {quote_literal(col.name + ': required value is empty')} end")
     if col.type != VARCHAR:
@@ -261,6 +357,8 @@ def _column_reasons(col: Column, m: str) -> list[str]:
             f"{quote_literal(col.name + ': ')} || '''' || {_shown(m)} || "
             f"{quote_literal(chr(39) + ' is before ' + EARLIEST_DATE + ' (a 2-digit year?)')} end"
         )
+        if col.future_ok != "true":
+            reasons.append(_future_reason(col, horizon))
     if col.enum:
         allowed = ", ".join(quote_literal(v) for v in col.enum)
         reasons.append(

@@ -25,7 +25,8 @@ from python_calamine import CalamineWorkbook
 
 from ingestion.profile import SourceSpec, quote_ident, quote_literal
 
-ROW_NUMBER = "__row_number"  # internal name: cannot clash with a real export's columns
+# Internal column names: a source's relation lengthens them when a header is named so (internal_name).
+ROW_NUMBER = "__row_number"
 _CHUNK_BYTES = 1 << 20
 _XLSX_BATCH_ROWS = 20_000
 _NATIVE_ENCODINGS = ("utf-8", "utf-8-sig")  # DuckDB reads these itself (a BOM is skipped)
@@ -49,6 +50,16 @@ class SourceTable:
     # Header names (lower case) the file holds more than once; `columns` renamed the repeats
     # (`status`, `status_1`), so a mapping that names one of them is ambiguous.
     duplicated: frozenset[str] = frozenset()
+    # Delimited text only: a SQL text giving the row's field count where it differs from the
+    # header's (NULL where it matches), and one that is true for a last row cut short (the file
+    # ends without a newline in the middle of that row).
+    field_count: str | None = None
+    cut_short: str | None = None
+    # The values of fields beyond the header's, as (name in raw_record, SQL column), so a
+    # quarantined row keeps all its text.
+    extra_fields: list[tuple[str, str]] = field(default_factory=list)
+    # The relation's row-number column: ROW_NUMBER, lengthened if a header is named so.
+    row_number: str = ROW_NUMBER
 
     def close(self) -> None:
         for fn in reversed(self.cleanup):
@@ -56,13 +67,17 @@ class SourceTable:
         self.cleanup.clear()
 
 
-def open_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> SourceTable:
-    """Expose `path` (read as `fmt`) in `con`; raises ReadError when it cannot be read."""
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path,
+                extra_fields: int = 1, serial: bool = False) -> SourceTable:
+    """Expose `path` (read as `fmt`) in `con`; raises ReadError when it cannot be read.
+    extra_fields: delimited text is read with this many columns beyond the header's, so a row
+    with more fields than the header is seen as such (see fields_beyond). serial: read it on one
+    thread (see needs_serial_read)."""
     if path.stat().st_size == 0:
         raise ReadError("file is empty (no header row)")
     try:
         if fmt in ("csv", "csv.gz", "tsv", "tsv.gz"):
-            return _open_csv(con, path, fmt, spec, tmp_dir)
+            return _open_csv(con, path, fmt, spec, tmp_dir, extra_fields, serial)
         if fmt == "xlsx":
             return _open_xlsx(con, path, spec)
         if fmt in ("json", "jsonl"):
@@ -94,6 +109,26 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     kept = [lines[0]] + [ln for ln in lines[1:] if _INFORMATIVE.search(ln) and ln not in lines[0]]
     text = " ".join(kept)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_TOO_MANY_FIELDS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def fields_beyond(exc: BaseException, source: SourceTable) -> int | None:
+    """When DuckDB stopped at a row with more fields than `source` reads (header plus its extra
+    columns), how many extra columns a new read needs; None for any other error."""
+    found = _TOO_MANY_FIELDS.search(str(exc))
+    if source.field_count is None or found is None or int(found.group(2)) <= int(found.group(1)):
+        return None
+    wanted = int(found.group(2)) - len(source.columns)
+    # at least double: a file whose rows keep getting wider is re-read a few times, not once per row
+    wanted = max(wanted, 2 * len(source.extra_fields))
+    return wanted if len(source.columns) + wanted <= MAX_COLUMNS else None
+
+
+def needs_serial_read(exc: BaseException) -> bool:
+    """DuckDB's parallel CSV scanner cannot pad short rows in a file with quoted newlines."""
+    return "does not support null_padding in conjunction with quoted new lines" in str(exc)
 
 
 def _unique_name(prefix: str) -> str:
@@ -190,7 +225,23 @@ def _checked_columns(names: list[str]) -> tuple[list[str], frozenset[str]]:
     return _dedupe(names), frozenset(k for k, n in counts.items() if n > 1)
 
 
-def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> SourceTable:
+def internal_name(base: str, taken: list[str]) -> str:
+    """`base`, lengthened until it differs from every name in `taken` (DuckDB ignores case)."""
+    used = {t.lower() for t in taken}
+    name = base
+    while name.lower() in used:
+        name += "_"
+    return name
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, 2)
+        return fh.read(1) in (b"\n", b"\r")
+
+
+def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path, extra_fields: int = 1,
+              serial: bool = False) -> SourceTable:
     text_path, cleanup = _text_file(path, fmt, spec.encoding, tmp_dir)
     delimiter = spec.delimiter or ("\t" if fmt.startswith("tsv") else ",")
     compressed = text_path == path and fmt.endswith(".gz")
@@ -200,17 +251,62 @@ def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> Sou
         for fn in cleanup:
             fn()
         raise
+    # A compressed file's last byte is only known after decompressing it all: there a cut last
+    # row is quarantined for its field count only.
+    cut_possible = not compressed and not _ends_with_newline(text_path)
+    relation, columns, count, cut, extras, row_number = _csv_relation(
+        text_path, columns, delimiter, spec.quote, compressed, extra_fields, cut_possible, serial)
+    return SourceTable(relation, columns, cleanup, duplicated, count, cut, extras, row_number)
+
+
+# DuckDB reads a field equal to its null string as NULL. This one no export holds (and a field
+# that did would change the row's field count: quarantined, not misread), so an empty field is ''
+# and only the fields a row lacks are NULL: that is how short rows are told apart.
+_NO_NULL_TEXT = "\x01\x02salesdw:no-null\x02\x01"
+
+
+def _csv_relation(text_path: Path, columns: list[str], delimiter: str, quote: str, compressed: bool,
+                  extra_fields: int, cut_possible: bool, serial: bool = False) -> tuple:
+    """(relation, columns, field_count, cut_short, extra_fields, row_number) of SourceTable for a CSV file.
+
+    The header's columns plus `extra_fields` more are read, padded with NULL where a row is short
+    (null_padding), so every row's field count is known: DuckDB would otherwise drop the empty
+    field after a trailing delimiter and read `RG1,2,P1,2,1,000,` as if `1,000` were two values.
+    A row wider than that stops the read with "Expected Number of Columns" (see fields_beyond).
+    """
+    taken = list(columns)
+    extras = []
+    for i in range(extra_fields):
+        extras.append(internal_name(f"__salesdw_field_{len(columns) + i + 1}", taken + extras))
+    row_number, count, cut = (internal_name(n, taken + extras) for n in (
+        ROW_NUMBER, "__salesdw_field_count", "__salesdw_cut_short"))
+    read = columns + extras
     # No sniffing: the dialect and the columns are given, so DuckDB cannot guess its way into
     # skipping "odd" leading rows or a comment character; every data row is read as text.
-    column_types = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
+    column_types = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in read) + "}"
     reader = (
         f"read_csv({quote_literal(str(text_path))}, auto_detect = false, header = true, "
-        f"columns = {column_types}, delim = {quote_literal(delimiter)}, quote = {quote_literal(spec.quote)}, "
-        f"escape = {quote_literal(spec.quote)}, strict_mode = true, null_padding = false, "
-        f"compression = {quote_literal('gzip' if compressed else 'none')}, encoding = 'utf-8')"
+        f"columns = {column_types}, delim = {quote_literal(delimiter)}, quote = {quote_literal(quote)}, "
+        f"escape = {quote_literal(quote)}, strict_mode = true, null_padding = true, "
+        f"nullstr = {quote_literal(_NO_NULL_TEXT)}, "
+        f"compression = {quote_literal('gzip' if compressed else 'none')}, encoding = 'utf-8'"
+        f"{', parallel = false' if serial else ''})"
     )
-    relation = f"(select row_number() over () as {ROW_NUMBER}, * from {reader})"
-    return SourceTable(relation, columns, cleanup, duplicated)
+    fields = " + ".join(f"cast({quote_ident(c)} is not null as integer)" for c in read)
+    # Short rows end in NULLs (padding): the last header field set and the first extra one not
+    # set is the common case, and the only one that needs no count.
+    count_sql = (f"case when {quote_ident(columns[-1])} is not null and {quote_ident(extras[0])} is null "
+                 f"then null else {fields} end")
+    cut_sql = (f", coalesce({quote_ident(count)} < {len(columns)} and {quote_ident(row_number)} = count(*) over (), "
+               f"false) as {quote_ident(cut)}") if cut_possible else ""
+    projection = ", ".join([f"nullif({quote_ident(c)}, '') as {quote_ident(c)}" for c in columns]
+                           + [quote_ident(c) for c in extras])
+    relation = (f"(select {quote_ident(row_number)}, {quote_ident(count)}{cut_sql}, {projection} from "
+                f"(select row_number() over () as {quote_ident(row_number)}, {count_sql} as {quote_ident(count)}, * "
+                f"from {reader}))")
+    extra_pairs = [(f"(field {len(columns) + i + 1})", quote_ident(c)) for i, c in enumerate(extras)]
+    return (relation, columns, quote_ident(count), quote_ident(cut) if cut_possible else None, extra_pairs,
+            quote_ident(row_number))
 
 
 def _open_parquet(con, path: Path) -> SourceTable:
@@ -218,7 +314,9 @@ def _open_parquet(con, path: Path) -> SourceTable:
     columns = [c for c in con.sql(f"select * from {reader} limit 0").columns if c != "file_row_number"]
     _checked_columns(columns)
     projection = ", ".join(f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}" for c in columns)
-    return SourceTable(f"(select file_row_number + 1 as {ROW_NUMBER}, {projection} from {reader})", columns)
+    row_number = quote_ident(internal_name(ROW_NUMBER, columns))
+    return SourceTable(f"(select file_row_number + 1 as {row_number}, {projection} from {reader})", columns,
+                       row_number=row_number)
 
 
 def _first_character(path: Path) -> str:
@@ -269,7 +367,9 @@ def _open_json(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> So
     projection = "".join(
         f", json_extract_string(json, {quote_literal('$.' + quote_ident(k))}) as {quote_ident(k)}" for k in keys
     )
-    return SourceTable(f"(select {ROW_NUMBER}{projection} from {table})", keys, drop)
+    row_number = quote_ident(internal_name(ROW_NUMBER, keys))
+    return SourceTable(f"(select {ROW_NUMBER} as {row_number}{projection} from {table})", keys, drop,
+                       row_number=row_number)
 
 
 def _cell_text(value) -> str | None:
@@ -331,9 +431,10 @@ def _open_xlsx(con, path: Path, spec: SourceSpec) -> SourceTable:
 
     view = _unique_name("xlsx_src")
     con.register(view, pa.RecordBatchReader.from_batches(schema, batches()))
+    row_number = quote_ident(internal_name(ROW_NUMBER, columns))
     return SourceTable(
-        f"(select row_number() over () as {ROW_NUMBER}, * from {view})", columns,
-        [lambda: con.unregister(view)], duplicated,
+        f"(select row_number() over () as {row_number}, * from {view})", columns,
+        [lambda: con.unregister(view)], duplicated, row_number=row_number,
     )
 
 

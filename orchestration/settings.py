@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.file_modes import private_dir
+from ingestion.canonical import FUTURE_DATE_HORIZON_DAYS
 from orchestration.dbt_launcher import DBT_CWD_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,8 @@ class Settings:
     # the DuckDB storage format of the serving file: v1.4.0 opens in DuckDB 1.4 and later (the LTS
     # line that BI tools and client libraries embed), which cannot read a file written as 2.0's
     serving_storage_version: str = "v1.4.0"
+    # a row dated more than this many days after its file is ingested is quarantined (a typo year)
+    future_date_horizon_days: int = FUTURE_DATE_HORIZON_DAYS
 
     @property
     def landing_dir(self) -> Path:
@@ -149,6 +152,7 @@ def get_settings(data_dir: str | Path | None = None) -> Settings:
         postgres_url=os.environ.get("SALESDW_POSTGRES_URL") or None,
         engine=_engine(os.environ.get("SALESDW_ENGINE") or "duckdb"),
         serving_storage_version=os.environ.get("SALESDW_SERVING_STORAGE_VERSION") or "v1.4.0",
+        future_date_horizon_days=_positive("SALESDW_FUTURE_DATE_HORIZON_DAYS", str(FUTURE_DATE_HORIZON_DAYS)),
     )
 
 

@@ -432,16 +432,48 @@ def test_the_same_file_under_two_names(tmp_path):
 
 def test_file_still_being_written_with_a_partial_last_line(tmp_path):
     complete = ORDERS + "O1,A1,R1,,2024-01-02,completed,web,CNY\nO2,A1,R1,,2024-01-03,completed,web,CNY\n"
-    path = land(tmp_path, "orders/export.csv", complete[:-25])  # the copy stopped mid-line
+    path = land(tmp_path, "orders/export.csv", complete[:-25])  # the copy stopped mid-line: `O2,A1,R1,,2024`
     land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
     first = run(tmp_path)
-    error = rejected_with(first, "orders/export.csv")
-    assert "CSV Error on Line: 3" in error and "Expected Number of Columns: 8 Found: 5" in error
+    assert status(first)["orders/export.csv"] == ("loaded", 2, 1, 1)
+    [(file_path, row_number, reason, record)] = quarantined(tmp_path)
+    assert (file_path, row_number, reason) == ("orders/export.csv", 2, (
+        "truncated: the file ends without a newline in its last row, which has 5 of 8 fields (cut short?)"))
+    assert json.loads(record)["order_date"] == "2024"
     good_order_loaded(tmp_path, first)
-    path.write_text(complete)  # the copy finished: read again, in full, once
+    path.write_text(complete)  # the copy finished: a new file, read in full, once
     second = run(tmp_path)
     assert status(second) == {"orders/export.csv": ("loaded", 2, 2, 0)}
-    assert sorted(raw(tmp_path, "orders", "order_id")) == [("G1",), ("O1",), ("O2",)]
+    assert sorted(raw(tmp_path, "orders", "order_id")) == [("G1",), ("O1",), ("O1",), ("O2",)]
+
+
+def test_a_row_with_a_field_too_many_or_too_few_is_quarantined_not_shifted(tmp_path):
+    header = "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
+    land(tmp_path, "order_lines/l.csv", header
+         + "RG1,1,P00001,2,5,\n"          # 6 fields, the last one empty: loads
+         + "RG1,2,P00001,2,1,000,\n"      # `1,000` unquoted: 7 fields (DuckDB alone reads unit_price 1)
+         + "RG1,3,P00001,1\n"             # 4 fields
+         + "RG1,4,P00001,1,2,0,x,y,z\n"   # 9 fields: wider than the reader's first try
+         + "RG1,5,P00001,1,2,0\n")
+    # A file with quoted newlines is read on one thread (DuckDB's parallel reader cannot pad there).
+    land(tmp_path, "order_lines/notes.csv", header + 'RG2,1,"P\n2",1,2,0,\nRG2,2,P2,1,2,0\n')
+    result = run(tmp_path)
+    assert status(result) == {"order_lines/l.csv": ("loaded", 5, 2, 3), "order_lines/notes.csv": ("loaded", 2, 1, 1)}
+    assert raw(tmp_path, "order_lines", "order_id, line_number, unit_price, discount_amount, _row_number") == [
+        ("RG1", 1, Decimal("5.0000"), None, 1), ("RG1", 5, Decimal("2.0000"), Decimal("0.00"), 5),
+        ("RG2", 2, Decimal("2.0000"), Decimal("0.00"), 2)]
+    rows = [(path, n, reason, json.loads(record)) for path, n, reason, record in quarantined(tmp_path)]
+    fields = header.strip().split(",")
+    assert rows == [
+        ("order_lines/l.csv", 2, "row has 7 fields, header has 6",
+         dict(zip(fields, ["RG1", "2", "P00001", "2", "1", "000"]), **{"(field 7)": ""})),
+        ("order_lines/l.csv", 3, "row has 4 fields, header has 6",
+         dict(zip(fields, ["RG1", "3", "P00001", "1", None, None]))),
+        ("order_lines/l.csv", 4, "row has 9 fields, header has 6",
+         dict(zip(fields, ["RG1", "4", "P00001", "1", "2", "0"]), **{"(field 7)": "x", "(field 8)": "y", "(field 9)": "z"})),
+        ("order_lines/notes.csv", 1, "row has 7 fields, header has 6",
+         dict(zip(fields, ["RG2", "1", "P\n2", "1", "2", "0"]), **{"(field 7)": ""})),
+    ]
 
 
 def test_file_growing_while_it_is_read(tmp_path, monkeypatch):
@@ -484,3 +516,118 @@ def test_duplicate_keys_within_and_across_files_keep_every_version_and_staging_t
         ("O1", "cancelled"), ("O2", "completed")]
     assert query(warehouse, "select team_id, team_name from staging.stg_teams order by 1") == [
         ("T1", "North-East"), ("T2", "South")]
+
+
+# --- dates beyond the future horizon ---------------------------------------------------------------
+
+OPPORTUNITIES = "opportunity_id,owner_rep_id,stage,created_at,close_date,amount,updated_at\n"
+
+
+def landed_day(result: IngestResult, file_path: str) -> date:
+    """The UTC day the file was ingested, from its batch id (`YYYYMMDDTHHMMSS...-<sha>-<entity>`)."""
+    stamp = outcome(result, file_path).batch_id[:8]
+    return date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]))
+
+
+def test_a_typo_year_is_quarantined_beyond_the_future_horizon(tmp_path):
+    land(tmp_path, "orders/o.csv", ORDERS
+         + "O1,A1,R1,,2024-01-03,completed,web,CNY\n"
+         + "O2,A1,R1,,2205-03-01,completed,web,CNY\n"   # 2025 typed 2205
+         + "O3,A1,R1,,9999-12-31,completed,web,CNY\n")  # a placeholder
+    land(tmp_path, "opportunities/p.csv", OPPORTUNITIES
+         + "P1,R1,prospecting,2024-01-02 10:00:00,9999-12-31,100,2024-01-05 10:00:00\n"  # open: an expectation
+         + "P2,R1,closed_won,2024-01-02 10:00:00,2205-03-01,100,2024-01-05 10:00:00\n"   # closed: an event
+         + "P3,R1,closed_lost,2024-01-02 10:00:00,2024-02-01,100,2024-02-01 10:00:00\n")
+    land(tmp_path, "reps/r.csv", "rep_id,team_id,hire_date,end_date\nR1,T1,2020-01-01,9999-12-31\n")
+    result = run(tmp_path)
+    assert status(result) == {"orders/o.csv": ("loaded", 3, 1, 2), "opportunities/p.csv": ("loaded", 3, 2, 1),
+                              "reps/r.csv": ("loaded", 1, 1, 0)}
+    day = landed_day(result, "orders/o.csv")
+    assert landed_day(result, "opportunities/p.csv") == day
+    after = f"is more than 366 days after the file landed ({day.isoformat()})"
+    assert sorted(q[:3] for q in quarantined(tmp_path)) == [
+        ("opportunities/p.csv", 2, f"close_date: 2205-03-01 {after}"),
+        ("orders/o.csv", 2, f"order_date: 2205-03-01 {after}"),
+        ("orders/o.csv", 3, f"order_date: 9999-12-31 {after}"),
+    ]
+    assert raw(tmp_path, "opportunities", "opportunity_id, close_date") == [
+        ("P1", date(9999, 12, 31)), ("P3", date(2024, 2, 1))]
+    assert raw(tmp_path, "reps", "rep_id, end_date") == [("R1", date(9999, 12, 31))]
+
+
+def test_the_future_horizon_is_configurable(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    soon = datetime.now(timezone.utc).date() + timedelta(days=40)
+    land(tmp_path, "orders/o.csv", ORDERS + f"O1,A1,R1,,{soon.isoformat()},pending,web,CNY\n")
+    default = run(tmp_path)
+    assert status(default) == {"orders/o.csv": ("loaded", 1, 1, 0)}  # 40 days ahead: within 366
+    land(tmp_path / "strict", "orders/o.csv", ORDERS + f"O1,A1,R1,,{soon.isoformat()},pending,web,CNY\n")
+    strict = ingest(tmp_path / "strict" / "landing", "canonical", tmp_path / "strict" / "raw",
+                    tmp_path / "strict" / "quality", future_date_horizon_days=30)
+    assert_ledger_adds_up(tmp_path / "strict", strict)
+    assert status(strict) == {"orders/o.csv": ("loaded", 1, 0, 1)}
+    day = landed_day(strict, "orders/o.csv")
+    assert quarantined(tmp_path / "strict")[0][2] == (
+        f"order_date: {soon.isoformat()} is more than 30 days after the file landed ({day.isoformat()})")
+
+
+@pytest.mark.slow
+def test_a_quarantined_typo_year_is_not_the_as_of_date(tmp_path):
+    land(tmp_path, "orders/o.csv", ORDERS + "O1,A1,R1,,2024-01-03,completed,web,CNY\n"
+         + "O2,A1,R1,,2205-03-01,completed,web,CNY\n")
+    run(tmp_path)
+    warehouse = build_warehouse(tmp_path, select="+int_calendar")
+    assert query(warehouse, "select as_of_date from intermediate.int_calendar") == [(date(2024, 1, 3),)]
+
+
+# --- control characters and invisible characters ----------------------------------------------------
+
+ACCOUNTS = "account_id,account_name,created_at,lead_source\n"
+
+
+def test_nul_and_other_control_characters_in_text_are_quarantined(tmp_path):
+    land(tmp_path, "accounts/a.csv", ACCOUNTS
+         + "A1,Acme\x00 Ltd,2024-01-02 09:00:00,web\n"    # a NUL made PostgreSQL roll the publish back
+         + "A2,Beta,2024-01-02 09:00:00,we\x07b\n"        # BEL
+         + 'A3,"Gamma\tTab\r\nNew line",2024-01-02 09:00:00,web\n')  # tab, CR and LF are text
+    result = run(tmp_path)
+    assert status(result) == {"accounts/a.csv": ("loaded", 3, 1, 2)}
+    assert raw(tmp_path, "accounts", "account_id, account_name") == [("A3", "Gamma\tTab\r\nNew line")]
+    allowed = " (only tab, newline and carriage return are allowed in text)"
+    rows = [(n, reason, json.loads(record)) for _, n, reason, record in quarantined(tmp_path)]
+    assert [r[:2] for r in rows] == [
+        (1, "account_name: contains control character U+0000" + allowed),
+        (2, "lead_source: contains control character U+0007" + allowed)]
+    assert rows[0][2]["account_name"] == "Acme\x00 Ltd"  # the original text is kept
+
+
+def test_export_columns_named_like_internal_ones_load_as_plain_columns(tmp_path):
+    header = "order_id,account_id,order_date,status,__row_number,__reason,__o0,__raw_record\n"
+    land(tmp_path, "orders/o.csv", header + "O1,A1,2024-01-02,completed,7,x,y,z\nO2,A1,bad,completed,8,x,y,z\n")
+    land(tmp_path, "orders/o.jsonl", json.dumps({"order_id": "O3", "account_id": "A1", "order_date": "2024-01-03",
+                                                  "status": "completed", "__ROW_NUMBER": "9"}) + "\n")
+    result = run(tmp_path)
+    assert status(result) == {"orders/o.csv": ("loaded", 2, 1, 1), "orders/o.jsonl": ("loaded", 1, 1, 0)}
+    assert raw(tmp_path, "orders", "order_id, _row_number") == [("O1", 1), ("O3", 1)]  # the file's row, not its column
+    [(path, n, reason, record)] = quarantined(tmp_path)
+    assert (path, n, reason) == ("orders/o.csv", 2, "order_date: cannot parse 'bad' as date")
+    assert json.loads(record) == {"order_id": "O2", "account_id": "A1", "order_date": "bad", "status": "completed",
+                                  "__row_number": "8", "__reason": "x", "__o0": "y", "__raw_record": "z"}
+
+
+def test_invisible_characters_in_keys_are_stripped_so_nothing_is_orphaned(tmp_path):
+    land(tmp_path, "accounts/a.csv", ACCOUNTS + "A1,Acme,2024-01-02 09:00:00,web\n")
+    land(tmp_path, "orders/o.csv", ORDERS
+         + "O1,A1\u200b,R1,,2024-01-02,completed,web,CNY\n"     # a zero-width space after the key
+         + "\ufeffO2,\u2060A1,R1,,2024-01-03,completed,web,CNY\n"  # a mid-file BOM, a word joiner
+         + "O3,\u200b,R1,,2024-01-04,completed,web,CNY\n")      # nothing but an invisible character
+    result = run(tmp_path)
+    assert status(result) == {"accounts/a.csv": ("loaded", 1, 1, 0), "orders/o.csv": ("loaded", 3, 2, 1)}
+    assert raw(tmp_path, "orders", "order_id, account_id") == [("O1", "A1"), ("O2", "A1")]
+    with duckdb.connect() as con:
+        orphans = con.execute(
+            f"select o.order_id from read_parquet('{tmp_path}/raw/orders/*.parquet') as o anti join "
+            f"read_parquet('{tmp_path}/raw/accounts/*.parquet') as a using (account_id)").fetchall()
+    assert orphans == []
+    assert [q[1:3] for q in quarantined(tmp_path)] == [(3, "account_id: required value is empty")]

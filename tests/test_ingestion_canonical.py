@@ -182,17 +182,24 @@ def test_missing_required_column_rejects_the_file_and_other_files_still_load(tmp
 
 def test_unreadable_files_are_rejected_with_the_cause(tmp_path):
     landing = tmp_path / "landing"
-    land(landing, "orders/ragged.csv", ORDERS_HEADER + "O1,A1,,,2024-01-02,completed,,\nO2,A1,,\n")
     land(landing, "orders/gbk.csv", ORDERS_HEADER + "O3,客户,,,2024-01-02,completed,,\n", encoding="gb18030")
     land(landing, "orders/fake.xlsx", "this is not a workbook")
     outcomes = {f.file_path: f for f in run(tmp_path).files}
-    assert {p: f.status for p, f in outcomes.items()} == {
-        "orders/fake.xlsx": "rejected", "orders/gbk.csv": "rejected", "orders/ragged.csv": "rejected"}
+    assert {p: f.status for p, f in outcomes.items()} == {"orders/fake.xlsx": "rejected", "orders/gbk.csv": "rejected"}
     assert outcomes["orders/gbk.csv"].error.startswith("orders/gbk.csv: ")
     assert "not utf-8 encoded" in outcomes["orders/gbk.csv"].error
-    assert "\n" not in outcomes["orders/ragged.csv"].error and "CSV Error on Line" in outcomes["orders/ragged.csv"].error
     assert outcomes["orders/fake.xlsx"].error.startswith("orders/fake.xlsx: cannot read the first sheet of the workbook")
     assert not (tmp_path / "raw" / "orders").exists() or not any((tmp_path / "raw" / "orders").iterdir())
+
+
+def test_a_ragged_row_is_quarantined_with_its_field_count_and_the_others_load(tmp_path):
+    landing = tmp_path / "landing"
+    land(landing, "orders/ragged.csv", ORDERS_HEADER + "O1,A1,,,2024-01-02,completed,,\nO2,A1,,\n")
+    (ragged,) = run(tmp_path).files
+    assert (ragged.status, ragged.rows_read, ragged.rows_loaded, ragged.rows_quarantined) == ("loaded", 2, 1, 1)
+    assert sql(f"select order_id from read_parquet('{tmp_path}/raw/orders/*.parquet')") == [("O1",)]
+    assert sql(f"select row_number, reason from read_parquet('{tmp_path}/quality/quarantine/*.parquet')") == [
+        (2, f"row has 4 fields, header has {ORDERS_HEADER.count(',') + 1}")]
 
 
 def test_empty_file_is_rejected_and_header_only_file_loads_zero_rows(tmp_path):

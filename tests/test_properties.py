@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import ingestion.readers as readers
 from ingestion.canonical import ENTITIES
 from ingestion.loader import ingest
-from ingestion.mapping import EARLIEST_DATE, REASON, build_query
+from ingestion.mapping import EARLIEST_DATE, REASON, Horizon, build_query
 from ingestion.profile import load_profile
 from ingestion.readers import ROW_NUMBER, SourceTable
 
@@ -60,7 +60,9 @@ def parse(prof, entity: str, column: str, texts: list[str | None], fixed: dict[s
     _con.executemany(f"insert into src values ({', '.join('?' for _ in columns)})",
                      [[t, *fixed.values()] for t in texts])
     source = SourceTable(f"(select row_number() over () as {ROW_NUMBER}, * from src)", columns)
-    sql = build_query(spec, ENTITIES[entity], source, "CNY")
+    # the future-date horizon is tested in test_bad_input_corpus; here every date up to 9999 reads
+    no_horizon = Horizon(EARLIEST, (date.max - EARLIEST).days)
+    sql = build_query(spec, ENTITIES[entity], source, "CNY", no_horizon)
     return _con.execute(f"select {column}, {REASON} from ({sql}) order by {ROW_NUMBER}").fetchall()
 
 

@@ -45,6 +45,11 @@ def _write_clean_zone(data_dir):
         {"batch_id": "b2", "entity": "order_lines", "status": "loaded", "rows_read": 1, "rows_loaded": 1, "rows_quarantined": 0},
         {"batch_id": "b3", "entity": "orders", "status": "duplicate_file", "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0},
         {"batch_id": "b4", "entity": "teams", "status": "rejected", "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0},
+        # two accounts snapshots: 1,000 then 701 rows (a 29.9 % drop, under the 30 % limit)
+        {"batch_id": "b5", "profile": "canonical", "entity": "accounts", "file_path": "accounts.csv",
+         "status": "loaded", "rows_read": 1000, "rows_loaded": 1000, "rows_quarantined": 0},
+        {"batch_id": "b6", "profile": "canonical", "entity": "accounts", "file_path": "accounts_2.csv",
+         "status": "loaded", "rows_read": 701, "rows_loaded": 701, "rows_quarantined": 0},
     ])
 
 
@@ -65,6 +70,12 @@ def runs(tmp_path_factory):
         {"batch_id": "b9", "entity": "orders", "status": "loaded", "rows_read": 5, "rows_loaded": 2, "rows_quarantined": 1},
         # the ledger says cases landed, but no cases batch is in the raw zone
         {"batch_id": "b10", "entity": "cases", "status": "loaded", "rows_read": 3, "rows_loaded": 3, "rows_quarantined": 0},
+        # a third accounts snapshot, 30.1 % smaller than the 701 rows before it
+        {"batch_id": "b7", "profile": "canonical", "entity": "accounts", "file_path": "accounts_3.csv",
+         "status": "loaded", "rows_read": 490, "rows_loaded": 490, "rows_quarantined": 0},
+        # another profile's accounts: compared with its own snapshots only
+        {"batch_id": "b8", "profile": "maven_crm", "entity": "accounts", "file_path": "maven/accounts.csv",
+         "status": "loaded", "rows_read": 10, "rows_loaded": 10, "rows_quarantined": 0},
     ], batch_id="ledger-2")
     results = {}
     for name, data_dir in (("clean", clean_dir), ("broken", broken_dir)):
@@ -128,6 +139,15 @@ def test_view_off_the_contract_fails_the_schema_check(runs):
     assert "column_name: team_id, contract_type: VARCHAR, actual_type: INTEGER" in result.details
 
 
+def test_a_snapshot_file_shrunk_by_30_percent_or_more_blocks_naming_the_file(runs):
+    assert _result(runs["clean"], "raw/accounts", "snapshot_not_shrunk").passed  # 1000 -> 701
+    result = _result(runs["broken"], "raw/accounts", "snapshot_not_shrunk")
+    assert (result.passed, result.severity) == (False, "error")
+    assert result.observed_value == "1 snapshot files shrunk by 30% or more"
+    assert "shrunk: accounts: 701 → 490 rows, accounts_3.csv" in result.details
+    assert "previous_file: accounts_2.csv" in result.details
+
+
 def test_refund_after_the_as_of_date_is_a_warning(runs):
     # as_of_date = latest business event = survey of 2025-01-31; a return on 2025-03-01 is later
     result = _result(runs["broken"], "raw/returns", "dates_not_in_future")
@@ -160,3 +180,56 @@ def test_no_expectation_makes_gx_print_its_batch_hint(capsys):
                     built += 1
     assert built > 20
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.slow
+def test_a_cut_accounts_snapshot_after_a_full_one_refuses_the_publish(tmp_path):
+    from ingestion.ledger import read_ledger
+    from orchestration.quality.results_store import read
+    from tests.conftest import salesdw
+
+    exports = tmp_path / "landing" / "canonical"
+    gen = salesdw("generate", "--out", str(exports), "--scale", "0.02", "--seed", "3", "--months", "6",
+                  data_dir=tmp_path)
+    assert gen.returncode == 0, gen.stdout + gen.stderr
+    first = salesdw("run", data_dir=tmp_path)
+    assert first.returncode == 0, (first.stdout + first.stderr)[-3000:]
+    settings = get_settings(tmp_path)
+    served = settings.serving_warehouse.read_bytes()
+    [full] = list(exports.rglob("accounts*.csv"))
+    text = full.read_bytes()
+    rows = text.count(b"\n") - 1  # no newline inside the generated accounts' values
+    # the same export cut at half its size, mid-line, as a newer snapshot
+    # (at a character boundary: a cut inside a UTF-8 character rejects the whole file instead)
+    cut = text[: len(text) // 2].decode("utf-8", errors="ignore").encode("utf-8")
+    assert not cut.endswith(b"\n")
+    complete_rows = cut.count(b"\n") - 1  # the header's newline excluded; the cut last line may load too
+    (full.parent / "accounts_cut.csv").write_bytes(cut)
+    second = salesdw("run", data_dir=tmp_path)
+    assert second.returncode == 1, (second.stdout + second.stderr)[-3000:]
+    assert settings.serving_warehouse.read_bytes() == served
+    relative = (full.parent / "accounts_cut.csv").relative_to(exports).as_posix()
+    ledger = read_ledger(settings.quality_dir).set_index("file_path")
+    loaded = int(ledger.loc[relative, "rows_loaded"])
+    assert complete_rows <= loaded <= complete_rows + 1 and loaded <= rows * 0.7
+    results = read(settings.quality_dir)
+    [check] = results[(results.asset == "raw/accounts") & (results.check_name == "snapshot_not_shrunk")
+                      & ~results.passed].itertuples()
+    assert f"accounts: {rows} → {loaded} rows, {relative}" in check.details
+    assert "snapshot_not_shrunk" in second.stdout + second.stderr
+
+
+def test_a_placeholder_date_9999_12_31_does_not_crash_the_suite(tmp_path):
+    # An open deal's expected close_date (exempt from the ingestion horizon) and an order date
+    # written around ingestion, both 9999-12-31: the as_of date becomes Python's last day.
+    raw, quality = tmp_path / "raw", tmp_path / "quality"
+    write_raw_batch(raw, "opportunities", [{"opportunity_id": "P1", "owner_rep_id": "R1", "stage": "prospecting",
+                                            "created_at": "2024-01-02 10:00:00", "close_date": "9999-12-31"}])
+    write_raw_batch(raw, "orders", [{"order_id": "O1", "account_id": "A1", "order_date": "9999-12-31",
+                                     "status": "completed"}])
+    settings = get_settings(tmp_path)
+    expose_file(settings.build_warehouse, raw, quality)
+    results = run_suite("raw", settings.build_warehouse, run_id="far", quality_dir=quality)
+    assert [(r.asset, r.check_name, r.details) for r in results if not r.passed] == []
+    dates = _result(results, "raw/orders", "dates_not_in_future")
+    assert "as_of_date 9999-12-31 (latest event in raw)" in dates.details

@@ -167,12 +167,23 @@ def _max_event_date(con, relations: set[str], schema: str) -> date | None:
 def _parameters(layer: str, facts: _Facts) -> dict[str, Any]:
     as_of = facts.as_of_date
     # "now" for event times is the end of the as_of day, as in the marts (marts.md)
-    now_ts = None if as_of is None else datetime.combine(as_of, datetime.min.time()) + timedelta(days=1)
+    now_ts = None if as_of is None else _end_of_day(as_of)
     params: dict[str, Any] = {"as_of_date": as_of, "now_ts": now_ts}
     for name, rule in suite_parameters(layer).items():
         days = rule["days_before_as_of"]
-        params[name] = None if as_of is None else as_of - timedelta(days=days)
+        params[name] = None if as_of is None else _days_before(as_of, days)
     return params
+
+
+# Python's dates stop at 9999-12-31 and DuckDB's do not: a placeholder date (9999-12-31) that
+# became the as_of date must not crash the suite with an OverflowError.
+def _end_of_day(day: date) -> datetime:
+    start = datetime.combine(day, datetime.min.time())
+    return datetime.max if day == date.max else start + timedelta(days=1)
+
+
+def _days_before(day: date, days: int) -> date:
+    return date.min if day.toordinal() <= days else day - timedelta(days=days)
 
 
 def _parameter_names(value: Any) -> set[str]:

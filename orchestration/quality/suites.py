@@ -135,13 +135,33 @@ def _ledger_balance(entity: str) -> list[ExpectationDef]:
     return [ExpectationDef(UNEXPECTED_ROWS, {"unexpected_rows_query": query}, unit="files unbalanced")]
 
 
+def _snapshot_shrink(entity: str, max_drop: float) -> list[ExpectationDef]:
+    """The newest snapshot file of the entity (per profile) against the one before it: rows loaded
+    dropping by max_drop or more is a cut or half-exported file, named with its counts."""
+    if ENTITIES[entity].kind != "S":
+        return []
+    query = (
+        "with loaded as (select profile, file_path, rows_loaded, row_number() over ("
+        "partition by profile order by batch_id desc) as recency "
+        f"from {{batch}} where entity = '{entity}' and status = 'loaded') "
+        f"select '{entity}: ' || previous.rows_loaded || ' → ' || newest.rows_loaded || ' rows, ' "
+        "|| newest.file_path as shrunk, previous.file_path as previous_file "
+        "from loaded as newest inner join loaded as previous "
+        "on previous.profile is not distinct from newest.profile and previous.recency = 2 "
+        "where newest.recency = 1 and newest.rows_loaded < previous.rows_loaded "
+        f"and newest.rows_loaded <= previous.rows_loaded * {1 - max_drop!r}"
+    )
+    return [ExpectationDef(UNEXPECTED_ROWS, {"unexpected_rows_query": query},
+                           unit=f"snapshot files shrunk by {max_drop:.0%} or more")]
+
+
 def _enum_domains(entity: str) -> list[ExpectationDef]:
     return [ExpectationDef("expect_column_values_to_be_in_set",
                            {"column": c.name, "value_set": list(c.enum)}, c.name)
             for c in ENTITIES[entity].columns if c.enum]
 
 
-def _generated(layer: str, family: str, common: dict) -> list[CheckDef]:
+def _generated(layer: str, family: str, common: dict, kwargs: dict | None = None) -> list[CheckDef]:
     """One check per canonical entity for a family whose facts live in ingestion/canonical.py."""
     checks = []
     for entity, ent in ENTITIES.items():
@@ -158,6 +178,9 @@ def _generated(layer: str, family: str, common: dict) -> list[CheckDef]:
             expectations = _row_rules(entity)
         elif family == "ledger_balance":
             expectations = _ledger_balance(entity)
+            extra["batch_table"] = LEDGER_TABLE
+        elif family == "snapshot_shrink":
+            expectations = _snapshot_shrink(entity, float((kwargs or {})["max_drop"]))
             extra["batch_table"] = LEDGER_TABLE
         elif family == "key_unique":
             expectations = [ExpectationDef(UNIQUE_KEY, {"columns": list(ent.key)}, unit="duplicated keys")]
@@ -181,7 +204,7 @@ def _expand(layer: str, spec: dict) -> list[CheckDef]:
     if spec["severity"] not in SEVERITIES:
         raise ValueError(f"{layer}.{spec['name']}: severity must be one of {SEVERITIES}")
     if "generate" in spec:
-        return _generated(layer, spec["generate"], common)
+        return _generated(layer, spec["generate"], common, spec.get("kwargs"))
     if "columns" in spec:
         return [CheckDef(table=table, expectations=tuple(_expectation(spec, column=c) for c in columns),
                          **common) for table, columns in spec["columns"].items()]
