@@ -26,6 +26,7 @@ from dagster import (
     sensor,
 )
 from ingestion.loader import pending_files
+from orchestration.alerts import NEW_FILES_TAG, failure_alert_sensor
 from orchestration.assets.ingestion import ingest_exports
 from orchestration.assets.serving import postgres_marts, sales_report, sales_warehouse
 from orchestration.assets.warehouse import dbt_warehouse, mart_keys
@@ -72,7 +73,22 @@ def landing_folder_sensor(context: SensorEvaluationContext):
     fingerprint = "\n".join(f"{p}|{Path(p).stat().st_size}|{Path(p).stat().st_mtime_ns}" for p in sorted(new_files))
     run_key = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
     context.update_cursor(run_key)
-    return RunRequest(run_key=run_key, tags={"salesdw/new_files": str(len(new_files))})
+    return RunRequest(run_key=run_key, tags={"salesdw/new_files": str(len(new_files)),
+                                             NEW_FILES_TAG: file_names_tag(new_files, settings.landing_dir)})
+
+
+def file_names_tag(paths: list[str], landing_dir: Path, limit: int = 500) -> str:
+    """The new files, relative to the landing folder, as one tag value of at most `limit`
+    characters: the run's page in the UI (and a failure alert) says which files started it."""
+    names = [str(Path(p).relative_to(landing_dir)) if Path(p).is_relative_to(landing_dir) else p for p in sorted(paths)]
+    value = ""
+    for i, name in enumerate(names):
+        more = f" (+{len(names) - i} more)"
+        candidate = f"{value}, {name}" if value else name
+        if len(candidate) + (len(more) if i < len(names) - 1 else 0) > limit:
+            return (value + more) if value else more.strip()
+        value = candidate
+    return value
 
 
 # Freshness as asset checks the UI shows per mart. (Dagster 1.13 marks this builder superseded by
@@ -91,7 +107,7 @@ defs = Definitions(
     ],
     jobs=[full_refresh],
     schedules=[daily_full_refresh],
-    sensors=[landing_folder_sensor],
+    sensors=[landing_folder_sensor, failure_alert_sensor],
     resources={
         "salesdw": SalesdwResource(),
         # dbt from this environment, whatever PATH the scheduler or the CLI was started with, through
