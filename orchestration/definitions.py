@@ -14,6 +14,7 @@ import warnings
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
+    DagsterInvalidDefinitionError,
     DefaultSensorStatus,
     Definitions,
     RunRequest,
@@ -34,7 +35,7 @@ from orchestration.dbt_launcher import LAUNCHER
 from orchestration.dbt_manifest import dbt_project
 from orchestration.dbt_resource import SalesdwDbtCliResource
 from orchestration.progress import progress_logger
-from orchestration.policies import DAILY_REFRESH_CRON, LANDING_SENSOR_INTERVAL_SECONDS, MART_FRESHNESS
+from orchestration.policies import LANDING_SENSOR_INTERVAL_SECONDS, MART_FRESHNESS
 from orchestration.quality.asset_checks import build_quality_checks
 from orchestration.resources import SalesdwResource
 from orchestration.settings import get_settings
@@ -46,13 +47,27 @@ full_refresh = define_asset_job(
     description="Ingest every landing folder, build and test the warehouse, audit it, publish it.",
 )
 
-daily_full_refresh = ScheduleDefinition(
-    name="daily_full_refresh",
-    job=full_refresh,
-    cron_schedule=DAILY_REFRESH_CRON,
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="The full refresh every morning, before the sales managers' day starts.",
-)
+
+
+def daily_schedule(settings) -> ScheduleDefinition:
+    """The daily full refresh at Settings.schedule_cron in Settings.schedule_timezone (policies.py)."""
+    try:
+        return ScheduleDefinition(
+            name="daily_full_refresh",
+            job=full_refresh,
+            cron_schedule=settings.schedule_cron,
+            execution_timezone=settings.schedule_timezone,
+            default_status=DefaultScheduleStatus.RUNNING,
+            description=f"The full refresh every morning, before the sales managers' day starts "
+                        f"({settings.schedule_cron}, {settings.schedule_timezone}).",
+        )
+    except DagsterInvalidDefinitionError as error:
+        raise ValueError(f"SALESDW_SCHEDULE_CRON={settings.schedule_cron!r} / SALESDW_SCHEDULE_TIMEZONE="
+                         f"{settings.schedule_timezone!r}: expected a 5-field cron expression and an IANA "
+                         f"time zone name such as Asia/Shanghai ({error})") from error
+
+
+daily_full_refresh = daily_schedule(get_settings())
 
 
 @sensor(
