@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+import duckdb
 import pytest
 
 from orchestration.definitions import defs
@@ -36,6 +37,10 @@ def subset_run(tmp_path_factory):
         assert full.success, full.failure_messages
         outcome = run_pipeline(get_settings(data_dir), landing=landing, asset_selection=sorted(selection))
         with dg.DagsterInstance.from_config(str(get_settings(data_dir).dagster_home)) as instance:
+            row_counts = {r.get_dagster_event().asset_key.to_user_string():
+                          r.get_dagster_event().event_specific_data.materialization.metadata.get("dagster/row_count")
+                          for r in instance.all_logs(full.run_id)
+                          if r.dagster_event and r.dagster_event.event_type_value == "ASSET_MATERIALIZATION"}
             records = instance.all_logs(outcome.run_id)
             evaluations = [r.get_dagster_event().event_specific_data for r in records
                            if r.dagster_event and r.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
@@ -44,11 +49,25 @@ def subset_run(tmp_path_factory):
         os.environ.clear()
         os.environ.update(saved)
     stored = results_store.latest(get_settings(data_dir).quality_dir, outcome.run_id)
-    return outcome, selection, evaluations, messages, stored
+    return outcome, selection, evaluations, messages, stored, row_counts, get_settings(data_dir).build_warehouse
+
+
+def test_the_full_run_reports_the_row_count_of_every_stored_dbt_table(subset_run):
+    *_, row_counts, build_warehouse = subset_run
+    with duckdb.connect(str(build_warehouse), read_only=True) as con:
+        relations = con.execute("select table_schema, table_name, table_type from information_schema.tables "
+                                "where table_schema in ('config', 'staging', 'intermediate', 'marts')").fetchall()
+        tables = {f"{schema}/{name}": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+                  for schema, name, kind in relations if kind == "BASE TABLE"}
+        views = {f"{schema}/{name}" for schema, name, kind in relations if kind == "VIEW"}
+    assert "marts/dim_customers" in tables and "staging/stg_accounts" in views
+    reported = {key: value.value for key, value in row_counts.items() if value is not None}
+    assert reported == tables  # the same subset runs again on unchanged data: counts as after the full run
+    assert not views & set(reported)
 
 
 def test_one_mart_and_its_upstream_run_with_their_checks_only(subset_run):
-    outcome, selection, evaluations, messages, stored = subset_run
+    outcome, selection, evaluations, messages, stored, *_ = subset_run
     assert outcome.success, outcome.failure_messages
     selected = {k.to_user_string() for k in selection}
     # the selection is the mart, its models and its two raw entities; not the whole graph
