@@ -48,7 +48,7 @@ test-spark: | $(UV)  ## the Spark parity tests, in .venv-spark (the optional `sp
 	$(SPARK_VENV)/bin/pytest -q -m spark
 
 dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000 for the same definitions
-	mkdir -p $(DATA_DIR)/dagster && cp dagster.yaml $(DATA_DIR)/dagster/dagster.yaml
+	$(VENV)/bin/python -m orchestration.instance_config $(DATA_DIR)/dagster
 	DAGSTER_HOME=$(DATA_DIR)/dagster $(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 bench: $(STAMP)  ## benchmarks at scales 1, 10, 50 (not part of make test)

@@ -14,6 +14,7 @@ import warnings
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
+    DagsterInvalidDefinitionError,
     DefaultSensorStatus,
     Definitions,
     RunRequest,
@@ -26,6 +27,7 @@ from dagster import (
     sensor,
 )
 from ingestion.loader import pending_files
+from orchestration.alerts import NEW_FILES_TAG, failure_alert_sensor
 from orchestration.assets.ingestion import ingest_exports
 from orchestration.assets.serving import postgres_marts, sales_report, sales_warehouse
 from orchestration.assets.warehouse import dbt_warehouse, mart_keys
@@ -33,7 +35,7 @@ from orchestration.dbt_launcher import LAUNCHER
 from orchestration.dbt_manifest import dbt_project
 from orchestration.dbt_resource import SalesdwDbtCliResource
 from orchestration.progress import progress_logger
-from orchestration.policies import DAILY_REFRESH_CRON, LANDING_SENSOR_INTERVAL_SECONDS, MART_FRESHNESS
+from orchestration.policies import LANDING_SENSOR_INTERVAL_SECONDS, MART_FRESHNESS
 from orchestration.quality.asset_checks import build_quality_checks
 from orchestration.resources import SalesdwResource
 from orchestration.settings import get_settings
@@ -45,13 +47,27 @@ full_refresh = define_asset_job(
     description="Ingest every landing folder, build and test the warehouse, audit it, publish it.",
 )
 
-daily_full_refresh = ScheduleDefinition(
-    name="daily_full_refresh",
-    job=full_refresh,
-    cron_schedule=DAILY_REFRESH_CRON,
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="The full refresh every morning, before the sales managers' day starts.",
-)
+
+
+def daily_schedule(settings) -> ScheduleDefinition:
+    """The daily full refresh at Settings.schedule_cron in Settings.schedule_timezone (policies.py)."""
+    try:
+        return ScheduleDefinition(
+            name="daily_full_refresh",
+            job=full_refresh,
+            cron_schedule=settings.schedule_cron,
+            execution_timezone=settings.schedule_timezone,
+            default_status=DefaultScheduleStatus.RUNNING,
+            description=f"The full refresh every morning, before the sales managers' day starts "
+                        f"({settings.schedule_cron}, {settings.schedule_timezone}).",
+        )
+    except DagsterInvalidDefinitionError as error:
+        raise ValueError(f"SALESDW_SCHEDULE_CRON={settings.schedule_cron!r} / SALESDW_SCHEDULE_TIMEZONE="
+                         f"{settings.schedule_timezone!r}: expected a 5-field cron expression and an IANA "
+                         f"time zone name such as Asia/Shanghai ({error})") from error
+
+
+daily_full_refresh = daily_schedule(get_settings())
 
 
 @sensor(
@@ -72,7 +88,22 @@ def landing_folder_sensor(context: SensorEvaluationContext):
     fingerprint = "\n".join(f"{p}|{Path(p).stat().st_size}|{Path(p).stat().st_mtime_ns}" for p in sorted(new_files))
     run_key = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
     context.update_cursor(run_key)
-    return RunRequest(run_key=run_key, tags={"salesdw/new_files": str(len(new_files))})
+    return RunRequest(run_key=run_key, tags={"salesdw/new_files": str(len(new_files)),
+                                             NEW_FILES_TAG: file_names_tag(new_files, settings.landing_dir)})
+
+
+def file_names_tag(paths: list[str], landing_dir: Path, limit: int = 500) -> str:
+    """The new files, relative to the landing folder, as one tag value of at most `limit`
+    characters: the run's page in the UI (and a failure alert) says which files started it."""
+    names = [str(Path(p).relative_to(landing_dir)) if Path(p).is_relative_to(landing_dir) else p for p in sorted(paths)]
+    value = ""
+    for i, name in enumerate(names):
+        more = f" (+{len(names) - i} more)"
+        candidate = f"{value}, {name}" if value else name
+        if len(candidate) + (len(more) if i < len(names) - 1 else 0) > limit:
+            return (value + more) if value else more.strip()
+        value = candidate
+    return value
 
 
 # Freshness as asset checks the UI shows per mart. (Dagster 1.13 marks this builder superseded by
@@ -91,7 +122,7 @@ defs = Definitions(
     ],
     jobs=[full_refresh],
     schedules=[daily_full_refresh],
-    sensors=[landing_folder_sensor],
+    sensors=[landing_folder_sensor, failure_alert_sensor],
     resources={
         "salesdw": SalesdwResource(),
         # dbt from this environment, whatever PATH the scheduler or the CLI was started with, through

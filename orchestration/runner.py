@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.instance_config import install_instance_yaml
 from orchestration.progress import step_failure_cause
 from orchestration.settings import PROJECT_ROOT, Settings
 
@@ -67,10 +67,7 @@ def prepare_environment(settings: Settings) -> None:
     os.environ["SALESDW_DATA_DIR"] = str(settings.data_dir)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     os.environ.update(settings.dbt_env())
-    instance_yaml = settings.dagster_home / "dagster.yaml"
-    source = PROJECT_ROOT / "dagster.yaml"
-    if not instance_yaml.exists() or instance_yaml.read_bytes() != source.read_bytes():
-        shutil.copyfile(source, instance_yaml)
+    install_instance_yaml(settings.dagster_home)  # never over an operator's edit
 
 
 _RELAXED_HOMES: set[str] = set()

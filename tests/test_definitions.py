@@ -81,3 +81,40 @@ def test_every_dbt_test_is_an_asset_check():
     check_keys = defs.get_repository_def().asset_graph.asset_check_keys
     reconciliation = {k.asset_key.to_user_string() for k in check_keys if k.name == "rep_net_revenue_matches_orders_and_refunds"}
     assert reconciliation == {"marts/mart_rep_kpi_monthly"}
+
+
+def test_every_asset_check_has_a_description():
+    # the UI lists every check with its description; dbt tests have none of their own
+    # (orchestration/assets/warehouse.py describes them)
+    repo = defs.get_repository_def()
+    specs = [spec for assets_def in repo.asset_graph.assets_defs for spec in assets_def.check_specs]
+    assert len({(s.asset_key, s.name) for s in specs}) == len(repo.asset_graph.asset_check_keys)
+    from orchestration.assets.warehouse import dbt_warehouse
+
+    assert len(list(dbt_warehouse.check_specs)) > 100
+    assert [f"{s.asset_key.to_user_string()}:{s.name}" for s in specs if not (s.description or "").strip()] == []
+
+
+def test_dbt_tests_are_described_from_their_arguments_or_their_sql_header():
+    from orchestration.assets.warehouse import describe_dbt_test
+
+    manifest = {"nodes": {"model.salesdw.stg_orders": {"name": "stg_orders"}}}
+
+    def generic(name, **kwargs):
+        return {"name": "t", "description": "", "attached_node": "model.salesdw.stg_orders",
+                "test_metadata": {"name": name, "kwargs": {**kwargs, "model": "{{ ref('stg_orders') }}"}}}
+
+    assert describe_dbt_test(generic("unique", column_name="order_id"), manifest) == "order_id is unique in stg_orders."
+    assert describe_dbt_test(generic("relationships", column_name="account_id", to="ref('stg_accounts')",
+                                     field="account_id"), manifest) \
+        == "Every account_id of stg_orders exists as account_id in stg_accounts."
+    assert describe_dbt_test(generic("accepted_values", column_name="status", values=["a", "b"]), manifest) \
+        == "status in stg_orders only takes the values a, b."
+    assert describe_dbt_test(generic("unique_combination", columns=["rep_id", "month"]), manifest) \
+        == "One row of stg_orders per (rep_id, month)."
+    assert describe_dbt_test(generic("expression_is_true", expression="x > 0"), manifest) \
+        == "dbt test expression_is_true on stg_orders (expression=x > 0)."
+    singular = {"name": "totals_match", "description": "", "test_metadata": {},
+                "raw_code": "-- Totals match.\n-- Returns a row when they differ.\nselect 1\n-- not this"}
+    assert describe_dbt_test(singular, manifest) == "Totals match. Returns a row when they differ."
+    assert describe_dbt_test({**singular, "description": "Own words."}, manifest) == "Own words."

@@ -121,8 +121,8 @@ def _raw_suite_then_publish(data_dir, raw_audit_outcome):
 
     original = asset_checks.audit
 
-    def audit(settings, layer, *, run_id):
-        return raw_audit_outcome(settings, run_id) if layer == "raw" else original(settings, layer, run_id=run_id)
+    def audit(settings, layer, *, run_id, only=None):
+        return raw_audit_outcome(settings, run_id) if layer == "raw" else original(settings, layer, run_id=run_id, only=only)
 
     asset_checks.audit = audit
     try:

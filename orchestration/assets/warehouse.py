@@ -15,7 +15,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
+import duckdb
+from dagster import AssetExecutionContext, AssetKey, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ingestion.file_modes import private_file
@@ -40,6 +41,45 @@ class SalesdwDbtTranslator(DagsterDbtTranslator):
             return "config"
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else super().get_group_name(dbt_resource_props)
+
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        # dagster-dbt takes a check's description from the test's, which generic tests and the
+        # singular tests here do not set: the UI would list 136 checks without a word of what they test.
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is not None and not spec.description:
+            spec = spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id], manifest))
+        return spec
+
+
+def describe_dbt_test(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
+    """What a dbt test checks, in a sentence: its own description, the leading comment of a singular
+    test's SQL, or a sentence made from a generic test's name and arguments."""
+    if test.get("description"):
+        return test["description"]
+    meta = test.get("test_metadata") or {}
+    if not meta:
+        header = []
+        for line in test.get("raw_code", "").splitlines():
+            if not line.startswith("--"):
+                break
+            header.append(line[2:].strip())
+        return " ".join(header) or f"Singular dbt test {test['name']}: returns no row."
+    kwargs = meta.get("kwargs", {})
+    attached = manifest["nodes"].get(test.get("attached_node") or "", {}).get("name", "the model")
+    column, columns = kwargs.get("column_name"), ", ".join(kwargs.get("columns") or [])
+    sentences = {
+        "unique": f"{column} is unique in {attached}.",
+        "not_null": f"{column} is never null in {attached}.",
+        "not_null_columns": f"No null in {columns} of {attached}.",
+        "unique_combination": f"One row of {attached} per ({columns}).",
+        "accepted_values": f"{column} in {attached} only takes the values "
+                           f"{', '.join(str(v) for v in kwargs.get('values') or [])}.",
+        "relationships": f"Every {column} of {attached} exists as {kwargs.get('field')} in "
+                         f"{str(kwargs.get('to', '')).removeprefix('ref(').removesuffix(')').strip(chr(39))}.",
+    }
+    arguments = ", ".join(f"{k}={v}" for k, v in kwargs.items() if k != "model")
+    return sentences.get(meta.get("name"), f"dbt test {meta.get('name')} on {attached} ({arguments}).")
 
 
 translator = SalesdwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -84,15 +124,71 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
             raw_audit.start(settings, context.run_id)
         elif suites:
             prewarm()
-        for event in build.stream():
-            yield event
-            crash_point("dbt")
-        if settings.engine == "spark":
+        # From the first stored table on, the events wait for the build to end, when the tables'
+        # row counts can be read (dbt holds the DuckDB file until then); Dagster wants a step's
+        # assets in dependency order, so what follows a held event is held too.
+        held, failure = [], None
+        try:
+            for event in build.stream():
+                if held or _asset_of(context, event) in STORED_RELATIONS:
+                    held.append(event)
+                else:
+                    yield event
+                crash_point("dbt")
+        except Exception as error:  # the models built before it are still reported below
+            failure = error
+        if settings.engine == "spark" and failure is None:
             # the checks and the publish step then read the Spark build from the DuckDB build file
             run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),
                              "--export-dir", str(settings.spark_dir / "export"))
-        private_file(settings.build_warehouse)
-        stamp_build(settings, context.run_id)
+        if failure is None:
+            private_file(settings.build_warehouse)
+            stamp_build(settings, context.run_id)
+        yield from with_row_counts(context, held, settings)
+        if failure is not None:
+            raise failure
+
+
+def _stored_relations() -> dict[AssetKey, str]:
+    """The dbt assets stored as tables (table, incremental, seed), by asset key: `schema`.`table`."""
+    manifest = json.loads(ensure_manifest().read_text())
+    return {
+        translator.get_asset_spec(manifest, uid, dbt_project).key: f'"{node["schema"]}"."{node["alias"]}"'
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed") and node["config"].get("materialized") in ("table", "incremental", "seed")
+    }
+
+
+STORED_RELATIONS = _stored_relations()
+
+
+def _asset_of(context: AssetExecutionContext, event) -> AssetKey | None:
+    if isinstance(event, Output):
+        return context.asset_key_for_output(event.output_name)
+    return getattr(event, "asset_key", None)
+
+
+def with_row_counts(context: AssetExecutionContext, events: list, settings: Settings):
+    """The held events, each stored table's materialization with `dagster/row_count` (the UI's row
+    count), read in one query from the build warehouse. dagster-dbt's fetch_row_counts() cannot do
+    it here: it queries through a dbt adapter in this process while dbt still holds the DuckDB file."""
+    built = {_asset_of(context, e) for e in events if isinstance(e, Output)} & STORED_RELATIONS.keys()
+    counts = row_counts(settings, [STORED_RELATIONS[k] for k in sorted(built, key=str)]) if built else {}
+    for event in events:
+        relation = STORED_RELATIONS.get(_asset_of(context, event)) if isinstance(event, Output) else None
+        if relation in counts:
+            event = event.with_metadata({**event.metadata, "dagster/row_count": counts[relation]})
+        yield event
+
+
+def row_counts(settings: Settings, relations: list[str]) -> dict[str, int]:
+    """Rows of each stored relation of the build warehouse (one query); {} where it cannot be read."""
+    sql = " union all ".join(f"select '{r}' as relation, count(*) as n from {r}" for r in relations)
+    try:
+        with duckdb.connect(str(settings.build_warehouse), read_only=True, config=settings.duckdb_limits()) as con:
+            return dict(con.execute(sql).fetchall())
+    except duckdb.Error:  # e.g. a table a failed build left out: the counts are extra, not the build
+        return {}
 
 
 def run_spark_helper(context: AssetExecutionContext, settings: Settings, *args: str) -> None:

@@ -42,11 +42,16 @@ def build_quality_checks(layer: str) -> list[dg.AssetChecksDefinition]:
         for c in checks
     ]
 
+    # Subsettable: a run of one mart (or one entity, or a mart and its upstream) selected in the UI
+    # plans the checks of those assets only, and only those run.
     @dg.multi_asset_check(name=f"{layer}_quality_checks", specs=specs, op_tags=AUDITED_AFTER_THE_BUILD.get(layer),
+                          can_subset=True,
                           description=f"Great Expectations suite of the {layer} layer "
                                       f"(orchestration/quality/suites/{layer}.yml)")
     def _quality_checks(context: dg.AssetCheckExecutionContext, salesdw: SalesdwResource):
-        results = audit(salesdw.settings, layer, run_id=context.run.run_id)
+        selected = {(k.asset_key.to_user_string(), k.name) for k in context.selected_asset_check_keys}
+        only = None if len(selected) == len(specs) else selected
+        results = audit(salesdw.settings, layer, run_id=context.run.run_id, only=only)
         for result in results:
             yield dg.AssetCheckResult(
                 asset_key=dg.AssetKey(result.asset_key_path),
@@ -64,19 +69,20 @@ def build_quality_checks(layer: str) -> list[dg.AssetChecksDefinition]:
     return [_quality_checks]
 
 
-def audit(settings: Settings, layer: str, *, run_id: str):
-    """Audit the build warehouse; row counts compare with the serving warehouse once published."""
+def audit(settings: Settings, layer: str, *, run_id: str, only: set[tuple[str, str]] | None = None):
+    """Audit the build warehouse; row counts compare with the serving warehouse once published.
+    only: the (asset, check name) pairs selected in the run (None: the whole suite)."""
     from orchestration.quality import run_suite  # imports GX: only when a suite really runs
 
     if layer == "raw":
         started_during_the_build = raw_audit.take(run_id)
         if started_during_the_build is not None:
-            return started_during_the_build
+            return [r for r in started_during_the_build if only is None or (r.asset, r.check_name) in only]
     serving = settings.serving_warehouse
     return run_suite(layer, settings.build_warehouse, run_id=run_id, quality_dir=settings.quality_dir,
                      as_of_date=date.fromisoformat(settings.as_of_date) if settings.as_of_date else None,
                      previous_warehouse=serving if serving.exists() else None,
-                     duckdb_limits=settings.duckdb_limits())
+                     duckdb_limits=settings.duckdb_limits(), only=only)
 
 
 def planned_suites(context) -> list[str]:

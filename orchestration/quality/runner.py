@@ -420,9 +420,10 @@ def _outcome(plan: _Planned, validations: list, failure: str | None, params: dic
 
 def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
               as_of_date: date | None = None, previous_warehouse: Path | None = None,
-              duckdb_limits: dict | None = None) -> list[CheckResult]:
+              duckdb_limits: dict | None = None, only: set[tuple[str, str]] | None = None) -> list[CheckResult]:
     """Run every check of `layer` against `warehouse`, append the results to the store, return them.
 
+    only: run just these (asset, check name) pairs of the suite (a subset selected in the UI).
     as_of_date: the reference "today" (default: intermediate.int_calendar, else the latest business
     event in the layer's schema). previous_warehouse: the serving warehouse of the previous publish,
     for row-count changes (default: the latest passed result of the same check in the store).
@@ -430,7 +431,7 @@ def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
     folder, threads); without it DuckDB may take 80% of the machine's memory on a large layer.
     """
     started = time.perf_counter()
-    checks = list(load_suite(layer))
+    checks = [c for c in load_suite(layer) if only is None or (c.asset, c.name) in only]
     warehouse, quality_dir = Path(warehouse), Path(quality_dir)
     if not warehouse.exists():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist")
