@@ -104,7 +104,8 @@ def test_missing_mart_fails_with_a_clear_message(runs):
 
 def test_results_are_stored_and_blocking_failures_listed(runs):
     stored = results_store.read(runs["quality"])
-    assert sorted(stored["run_id"].unique()) == ["broken", "clean"]
+    # test_the_broken_marts_refuse_the_publish stores yesterday's passing audit in the same store
+    assert sorted(set(stored["run_id"].unique()) - {"yesterday"}) == ["broken", "clean"]
     assert results_store.blocking_failures(runs["quality"], "clean") == []
     blocking = {(r.asset, r.check_name) for r in results_store.blocking_failures(runs["quality"], "broken")}
     assert ("marts/mart_rep_kpi_monthly", "rates_within_0_1") in blocking

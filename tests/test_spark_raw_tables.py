@@ -31,7 +31,7 @@ def test_raw_tables_are_external_parquet_tables_with_the_contract_columns(tmp_pa
     budgets = next(s for s in creates if s.startswith("create table raw.budgets "))
     assert ("(`month` date, `team_id` string, `category` string, `budget_amount` decimal(18,2), `currency` string, "
             "`_batch_id` string, `_profile` string, `_source_file` string, `_row_number` bigint, "
-            "`_loaded_at` timestamp) using parquet") in budgets
+            "`_loaded_at` timestamp, `_snapshot_date` date) using parquet") in budgets
     assert budgets.endswith(f"location '{(tmp_path / 'raw' / 'budgets').resolve().as_uri()}'")
     # each create is preceded by its drop (a re-declared table forgets Spark's cached file listing)
     assert statements.index(budgets) - 1 == statements.index("drop table if exists raw.budgets")
