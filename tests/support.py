@@ -64,6 +64,18 @@ def write_raw_batch(raw_dir: Path, entity: str, rows: list[dict], *, profile: st
     return path
 
 
+def land_two_contacts(landing_dir: Path) -> Path:
+    """A canonical contacts export with personal data: C1 loads, C2 (no account) is quarantined.
+    Returns the profile's landing folder."""
+    contacts = landing_dir / "canonical" / "contacts"
+    contacts.mkdir(parents=True)
+    (contacts / "c.csv").write_text(
+        "contact_id,account_id,full_name,email,phone,title,created_at\n"
+        "C1,A1,Wang Fang,fang.wang@example.cn,13912345678,CFO,2024-01-02 10:00:00\n"
+        "C2,,Li Lei,lei.li@example.cn,13887654321,CEO,2024-01-03 10:00:00\n")
+    return contacts.parent
+
+
 def dbt(data_dir: Path, *args: str, vars: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run the dbt CLI on the project against data_dir's build warehouse (own target/log paths,
     so concurrent builds never share dbt_project/target)."""

@@ -19,6 +19,7 @@ import pytest
 from ingestion.loader import ingest
 from orchestration.publish import publish
 from orchestration.settings import get_settings
+from tests.support import land_two_contacts
 from tests.quality_support import stamp_passing_audit
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -119,13 +120,8 @@ def test_no_personal_data_in_the_reports(demo_run, personal_data):
 def test_quarantined_personal_data_stays_in_the_raw_zone_and_is_not_published(tmp_path):
     settings = get_settings(tmp_path)
     settings.ensure_dirs()
-    contacts = settings.landing_dir / "canonical" / "contacts"
-    contacts.mkdir(parents=True)
-    (contacts / "c.csv").write_text(
-        "contact_id,account_id,full_name,email,phone,title,created_at\n"
-        "C1,A1,Wang Fang,fang.wang@example.cn,13912345678,CFO,2024-01-02 10:00:00\n"
-        "C2,,Li Lei,lei.li@example.cn,13887654321,CEO,2024-01-03 10:00:00\n")  # no account: quarantined
-    (result,) = ingest(contacts.parent, "canonical", settings.raw_dir, settings.quality_dir).files
+    landing = land_two_contacts(settings.landing_dir)  # C2 has no account: quarantined
+    (result,) = ingest(landing, "canonical", settings.raw_dir, settings.quality_dir).files
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     # The quarantine keeps the original text, for the people who fix the export...
     with duckdb.connect() as con:

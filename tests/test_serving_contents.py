@@ -18,6 +18,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from tests.support import land_two_contacts
+
 from ingestion.loader import ingest
 from orchestration.settings import get_settings
 
@@ -104,15 +106,10 @@ def test_the_demo_run_leaves_private_files_owner_only_and_the_serving_file_reada
 def test_an_ingest_writes_raw_quarantine_and_ledger_owner_only_whatever_the_umask(tmp_path):
     settings = get_settings(tmp_path)
     settings.ensure_dirs()
-    contacts = settings.landing_dir / "canonical" / "contacts"
-    contacts.mkdir(parents=True)
-    (contacts / "c.csv").write_text(
-        "contact_id,account_id,full_name,email,phone,title,created_at\n"
-        "C1,A1,Wang Fang,fang.wang@example.cn,13912345678,CFO,2024-01-02 10:00:00\n"
-        "C2,,Li Lei,lei.li@example.cn,13887654321,CEO,2024-01-03 10:00:00\n")  # no account: quarantined
+    landing = land_two_contacts(settings.landing_dir)  # C2 has no account: quarantined
     previous = os.umask(0o022)
     try:
-        (result,) = ingest(contacts.parent, "canonical", settings.raw_dir, settings.quality_dir).files
+        (result,) = ingest(landing, "canonical", settings.raw_dir, settings.quality_dir).files
     finally:
         os.umask(previous)
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
