@@ -104,6 +104,7 @@ def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw
                 reporting_currency=settings.reporting_currency, entities=selected, tmp_dir=settings.temp_dir,
                 duckdb_config=settings.duckdb_limits(), parallel_files=settings.ingest_parallel_files,
                 future_date_horizon_days=settings.future_date_horizon_days,
+                read_limits=settings.read_limits(),
                 progress=lambda f: context.log.info(
                     f"{f.status:<14} {f.entity:<26} {f.file_path} read={f.rows_read} "
                     f"loaded={f.rows_loaded} quarantined={f.rows_quarantined}" + (f" - {f.error}" if f.error else "")),

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ingestion.safe_yaml import safe_load
 
 from ingestion.canonical import ENTITIES
 from ingestion.raw_zone import LINEAGE_COLUMNS
@@ -225,7 +225,7 @@ def _expand(layer: str, spec: dict) -> list[CheckDef]:
 def _document(layer: str) -> dict:
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}; layers: {', '.join(LAYERS)}")
-    return yaml.safe_load((SUITES_DIR / f"{layer}.yml").read_text(encoding="utf-8"))
+    return safe_load((SUITES_DIR / f"{layer}.yml").read_text(encoding="utf-8"))
 
 
 def suite_parameters(layer: str) -> dict[str, dict]:
