@@ -157,7 +157,7 @@ def pending_files(landing_dir: Path, profile: Profile | str, quality_dir: Path) 
     """Files the profile would read whose content is not yet in the ledger for that profile."""
     profile = load_profile(profile)
     ledger = read_ledger(quality_dir)
-    known = set(ledger.loc[ledger["profile"] == profile.name, "file_sha256"])
+    known = set(ledger.loc[(ledger["profile"] == profile.name) & ledger["retired_at"].isna(), "file_sha256"])
     paths = sorted({path for _, path in _matched_files(Path(landing_dir), profile, None)})
     return [p for p in paths if file_sha256(p) not in known]
 
@@ -199,7 +199,8 @@ def ingest(
     result.orphans_removed = cleanup_orphans(raw_dir, quality_dir)
 
     ledger = read_ledger(quality_dir)
-    mine = ledger[ledger["profile"] == profile.name]
+    # a retired batch's content counts as never loaded: landed again, it loads again (ingestion/retire.py)
+    mine = ledger[(ledger["profile"] == profile.name) & ledger["retired_at"].isna()]
     loaded_hashes = {(r.entity, r.file_sha256) for r in mine.itertuples() if r.status == LOADED}
     recorded = {(r.entity, r.file_path, r.file_sha256) for r in mine.itertuples() if r.status in (LOADED, DUPLICATE)}
     clock = _BatchClock(ledger["batch_id"].tolist())

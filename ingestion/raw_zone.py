@@ -33,6 +33,9 @@ LEDGER_COLUMNS: dict[str, str] = {
     "error": "VARCHAR",
     "started_at": "TIMESTAMP",
     "finished_at": "TIMESTAMP",
+    # set by `salesdw retire` (ingestion/retire.py): the batch stays in raw, unread from then on
+    "retired_at": "TIMESTAMP",
+    "retired_reason": "VARCHAR",
 }
 
 QUARANTINE_COLUMNS: dict[str, str] = {
@@ -78,8 +81,11 @@ def expose(con: duckdb.DuckDBPyConnection, raw_dir: Path, quality_dir: Path) -> 
     """(Re)create raw.<entity> and quality.{ingestion_ledger,quarantine} views in `con`."""
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists quality")
+    retired = f"select batch_id from ({parquet_select(quality_dir / 'ledger', LEDGER_COLUMNS)}) where retired_at is not null"
     for name, ent in ENTITIES.items():
-        con.execute(f"create or replace view raw.{name} as {parquet_select(raw_dir / name, raw_columns(ent))}")
+        # a retired batch (ingestion/retire.py) stays in the raw zone but is read by nothing downstream
+        con.execute(f"create or replace view raw.{name} as select * from "
+                    f"({parquet_select(raw_dir / name, raw_columns(ent))}) where _batch_id not in ({retired})")
     con.execute(
         "create or replace view quality.ingestion_ledger as "
         + parquet_select(quality_dir / "ledger", LEDGER_COLUMNS)

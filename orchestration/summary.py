@@ -132,6 +132,10 @@ def print_status(console: Console, settings: Settings) -> None:
         for _, row in ledger[ledger.status == "rejected"].iterrows():
             console.print(Text.assemble("  ", ("rejected", "red"), " ", literal(f"{row.file_path}: {row.error}")),
                           soft_wrap=True)
+        for _, row in ledger[ledger.retired_at.notna()].iterrows():
+            console.print(Text.assemble("  ", ("retired", "yellow"), " ", literal(
+                f"{row.file_path} (batch {row.batch_id}, {int(row.rows_loaded):,} rows) at "
+                f"{str(row.retired_at)[:19]}: {row.retired_reason}")), soft_wrap=True)
     _print_last_run(console, settings)
     record = last_publish(settings)
     if record:

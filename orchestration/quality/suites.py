@@ -143,7 +143,7 @@ def _snapshot_shrink(entity: str, max_drop: float) -> list[ExpectationDef]:
     query = (
         "with loaded as (select profile, file_path, rows_loaded, row_number() over ("
         "partition by profile order by batch_id desc) as recency "
-        f"from {{batch}} where entity = '{entity}' and status = 'loaded') "
+        f"from {{batch}} where entity = '{entity}' and status = 'loaded' and retired_at is null) "
         f"select '{entity}: ' || previous.rows_loaded || ' → ' || newest.rows_loaded || ' rows, ' "
         "|| newest.file_path as shrunk, previous.file_path as previous_file "
         "from loaded as newest inner join loaded as previous "
