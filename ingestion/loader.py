@@ -35,6 +35,7 @@ from ingestion.ledger import (
     read_ledger,
     write_ledger_row,
 )
+from ingestion.ignored import IgnoredFile, ignored_files
 from ingestion.limits import ReadLimits
 from ingestion.mapping import RAW_RECORD, REASON, Horizon, MappingError, build_query
 from ingestion.profile import NO_EXTENSION_DOWNLOADS, Profile, SourceSpec, load_profile, quote_ident, quote_literal
@@ -76,6 +77,7 @@ class IngestResult:
     profile: str
     files: list[FileOutcome] = field(default_factory=list)
     orphans_removed: list[Path] = field(default_factory=list)
+    ignored: list[IgnoredFile] = field(default_factory=list)  # files under the folder no source reads
 
     def by_entity(self) -> dict[str, EntitySummary]:
         summary: dict[str, EntitySummary] = {}
@@ -197,6 +199,8 @@ def ingest(
             raise ValueError(f"unknown entities: {', '.join(sorted(unknown))}")
     result = IngestResult(profile=profile.name)
     result.orphans_removed = cleanup_orphans(raw_dir, quality_dir)
+    # every entity's sources, selected or not: a file another run reads is not ignored
+    result.ignored = ignored_files(landing_dir, profile, {p for _, p in _matched_files(landing_dir, profile, None)})
 
     ledger = read_ledger(quality_dir)
     # a retired batch's content counts as never loaded: landed again, it loads again (ingestion/retire.py)

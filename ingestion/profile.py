@@ -20,6 +20,7 @@ import yaml
 
 from ingestion.canonical import ENTITIES
 from ingestion.expr_check import bind_error
+from ingestion.ignored import case_insensitive
 from ingestion.safe_yaml import safe_load as safe_yaml_load
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
@@ -108,7 +109,7 @@ class SourceSpec:
         root = Path(landing_dir).resolve()
         found: set[Path] = set()
         for pattern in self.patterns():
-            for path in root.glob(pattern):
+            for path in root.glob(case_insensitive(pattern)):  # ORDERS.CSV is orders.csv
                 if path.is_dir():  # a folder means every file in it the format can read
                     found.update(p for p in path.iterdir() if p.is_file() and self._readable(p))
                 elif path.is_file():

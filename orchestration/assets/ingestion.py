@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from ingestion.canonical import ENTITIES
+from ingestion.ignored import write_ignored
 from ingestion.loader import IngestResult, ingest
 from ingestion.profile import ProfileError, is_profile_name
 from ingestion.raw_zone import expose_file
@@ -112,6 +113,10 @@ def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw
         # The raw assets as the warehouse sees them: raw.<entity> views over every batch, which
         # the raw quality suite audits and dbt reads as sources.
         expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
+        ignored = [i for r in results for i in r.ignored]
+        write_ignored(settings.quality_dir, context.run_id, ignored)  # `salesdw status` shows the last list
+    for item in ignored:
+        context.log.warning(f"ignored {item.profile}/{item.file_path}: {item.reason}")
     files = [f for r in results for f in r.files]
     check_rows: list[CheckResult] = []
     for entity in selected:
