@@ -77,15 +77,19 @@ def parquet_select(folder: Path, columns: dict[str, str]) -> str:
     return f"select {projection} from (({_empty_select(columns)}) union all by name ({batches}))"
 
 
+def live_select(raw_dir: Path, quality_dir: Path, entity: str, columns: dict[str, str]) -> str:
+    """parquet_select over an entity's batches but the retired ones (ingestion/retire.py: a retired
+    batch stays in the raw zone, and nothing downstream reads it)."""
+    retired = f"select batch_id from ({parquet_select(Path(quality_dir) / 'ledger', LEDGER_COLUMNS)}) where retired_at is not null"
+    return f"select * from ({parquet_select(Path(raw_dir) / entity, columns)}) where _batch_id not in ({retired})"
+
+
 def expose(con: duckdb.DuckDBPyConnection, raw_dir: Path, quality_dir: Path) -> None:
     """(Re)create raw.<entity> and quality.{ingestion_ledger,quarantine} views in `con`."""
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists quality")
-    retired = f"select batch_id from ({parquet_select(quality_dir / 'ledger', LEDGER_COLUMNS)}) where retired_at is not null"
     for name, ent in ENTITIES.items():
-        # a retired batch (ingestion/retire.py) stays in the raw zone but is read by nothing downstream
-        con.execute(f"create or replace view raw.{name} as select * from "
-                    f"({parquet_select(raw_dir / name, raw_columns(ent))}) where _batch_id not in ({retired})")
+        con.execute(f"create or replace view raw.{name} as {live_select(raw_dir, quality_dir, name, raw_columns(ent))}")
     con.execute(
         "create or replace view quality.ingestion_ledger as "
         + parquet_select(quality_dir / "ledger", LEDGER_COLUMNS)
