@@ -19,6 +19,9 @@ import duckdb
 import yaml
 
 from ingestion.canonical import ENTITIES
+from ingestion.expr_check import bind_error
+from ingestion.ignored import case_insensitive
+from ingestion.safe_yaml import safe_load as safe_yaml_load
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 
@@ -106,7 +109,7 @@ class SourceSpec:
         root = Path(landing_dir).resolve()
         found: set[Path] = set()
         for pattern in self.patterns():
-            for path in root.glob(pattern):
+            for path in root.glob(case_insensitive(pattern)):  # ORDERS.CSV is orders.csv
                 if path.is_dir():  # a folder means every file in it the format can read
                     found.update(p for p in path.iterdir() if p.is_file() and self._readable(p))
                 elif path.is_file():
@@ -167,7 +170,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
             f"profile {text!r} not found ({path}); built-in profiles: {', '.join(available_profiles())}"
         )
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = safe_yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ProfileError(f"{path}: bad YAML: {' '.join(str(exc).split())}") from None
     except UnicodeDecodeError as exc:
@@ -415,10 +418,10 @@ class _Parser:
         columns = tuple(dict.fromkeys(_column_refs(node["select_list"])))
         # Bind it against stand-in VARCHAR source columns: catches unknown functions and type errors now.
         stand_ins = ", ".join(f"cast(null as varchar) as {quote_ident(c)}" for c in columns) or "1 as _"
-        try:
-            self._con.execute(f"select ({expr}) from (select {stand_ins}) limit 0").fetchall()
-        except duckdb.Error as exc:
-            raise self.fail(where, f"invalid SQL expression: {_first_line(exc)}") from None
+        # In a child process under limits: binding folds constants, i.e. runs them (expr_check).
+        error = bind_error(f"select ({expr}) from (select {stand_ins}) limit 0")
+        if error is not None:
+            raise self.fail(where, f"invalid SQL expression: {error}")
         return columns
 
 
