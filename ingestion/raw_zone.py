@@ -33,6 +33,7 @@ LEDGER_COLUMNS: dict[str, str] = {
     "error": "VARCHAR",
     "started_at": "TIMESTAMP",
     "finished_at": "TIMESTAMP",
+    "snapshot_date": "DATE",  # of a loaded file (exports.md "Snapshots are effective-dated")
 }
 
 QUARANTINE_COLUMNS: dict[str, str] = {
