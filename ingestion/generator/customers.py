@@ -250,18 +250,30 @@ def company_names(city, brand, industry, fragment, suffix) -> pa.Array:
 
 
 def accounts_table(acc: Accounts, rows: slice) -> out.Table:
-    idx = np.arange(acc.n)[rows]
-    source = acc.lead_source[rows]
+    """One row per account; an account whose owner left (its accounts went to a successor) has
+    its owner history: the first owner from the account's creation (valid_from), then the
+    successor from the day after the first owner's last day."""
+    changed = acc.init_owner[rows] != acc.owner[rows]
+    row_of = np.repeat(np.arange(len(changed)), 1 + changed)  # the first of a pair: the first owner
+    first_owner = changed[row_of] & np.r_[True, row_of[1:] != row_of[:-1]]
+
+    def at(column: np.ndarray) -> np.ndarray:  # each account's value on its rows
+        return column[rows][row_of]
+
+    idx = np.arange(acc.n)[rows][row_of]
+    source = at(acc.lead_source)
+    valid_from = np.where(first_owner, at(acc.created_ts) // SECONDS_PER_DAY, at(acc.init_owner_until) + 1)
     return {
         "account_id": account_ids(idx),
-        "account_name": company_names(acc.city[rows], acc.name_brand[rows], acc.industry[rows],
-                                      acc.name_fragment[rows], acc.name_suffix[rows]),
-        "industry": out.pick([i for i, _ in INDUSTRIES], acc.industry[rows]),
-        "region": out.pick([r for r, _ in REGIONS], _CITY_REGION[acc.city[rows]]),
-        "city": out.pick(CITIES, acc.city[rows]),
-        "owner_rep_id": rep_ids(acc.owner[rows]),
-        "created_at": out.timestamps(acc.created_ts[rows]),
+        "account_name": company_names(at(acc.city), at(acc.name_brand), at(acc.industry),
+                                      at(acc.name_fragment), at(acc.name_suffix)),
+        "industry": out.pick([i for i, _ in INDUSTRIES], at(acc.industry)),
+        "region": out.pick([r for r, _ in REGIONS], _CITY_REGION[at(acc.city)]),
+        "city": out.pick(CITIES, at(acc.city)),
+        "owner_rep_id": rep_ids(np.where(first_owner, at(acc.init_owner), at(acc.owner))),
+        "created_at": out.timestamps(at(acc.created_ts)),
         "lead_source": out.pick(LEAD_SOURCES, np.maximum(source, 0), null_mask=source < 0),
+        "valid_from": out.dates(np.where(changed[row_of], valid_from, 0), null_mask=~changed[row_of]),
     }
 
 
