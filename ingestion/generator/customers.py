@@ -47,6 +47,8 @@ MEAN_CUSTOMER_LIFETIME_DAYS = 5 * 365
 # about a third of the customers buy only now and then (the `active` rather than `loyal` ones)
 SHARE_OCCASIONAL_BUYERS = 0.35
 OCCASIONAL_RATE_FACTOR = 0.08
+SHARE_REASSIGNED = 0.03  # customers handed to another rep during the period
+MIN_REASSIGNED = 3
 
 CITIES = [city for _, cities in REGIONS for city in cities]
 _CITY_REGION = np.array([r for r, (_, cities) in enumerate(REGIONS) for _ in cities])
@@ -224,7 +226,29 @@ def build_accounts_and_leads(period: Period, org: Org, scale: float, seed: int) 
         company_fragment=ordered(fragment[n_existing:], other_fragment),
         company_industry=ordered(industry[n_existing:], other_industry),
     )
+    _reassign(accounts, org, period, seed)
     return accounts, leads
+
+
+def _reassign(acc: Accounts, org: Org, period: Period, seed: int) -> None:
+    """A few customers are handed to another rep during the period (besides the accounts of reps
+    who left), so orders without a rep_id fall to different owners before and after. Own random
+    stream: everything drawn before is unchanged."""
+    rng = rng_for(seed, "owner_changes")
+    keep = np.flatnonzero(acc.buying_at_start & (acc.init_owner == acc.owner))
+    chosen = np.sort(rng.choice(keep, min(len(keep), max(MIN_REASSIGNED, round(SHARE_REASSIGNED * acc.n))),
+                                replace=False))
+    day = period.start_day + 30 + rng.integers(0, max(1, period.n_days - 60), len(chosen))
+    stayers = np.flatnonzero(~org.rep_left)
+    new = stayers[rng.integers(0, len(stayers), len(chosen))]
+    for _ in range(30):  # a colleague hired by then, not the owner already
+        redo = (new == acc.init_owner[chosen]) | (org.rep_hire_day[new] > day)
+        if not redo.any():
+            break
+        new[redo] = stayers[rng.integers(0, len(stayers), int(redo.sum()))]
+    ok = (new != acc.init_owner[chosen]) & (org.rep_hire_day[new] <= day)
+    acc.owner[chosen[ok]] = new[ok]
+    acc.init_owner_until[chosen[ok]] = day[ok] - 1
 
 
 # --- ids and names ------------------------------------------------------------------------------
