@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -37,8 +37,10 @@ from ingestion.ledger import (
 )
 from ingestion.ignored import IgnoredFile, ignored_files
 from ingestion.limits import ReadLimits
-from ingestion.mapping import RAW_RECORD, REASON, Horizon, MappingError, build_query
-from ingestion.profile import NO_EXTENSION_DOWNLOADS, Profile, SourceSpec, load_profile, quote_ident, quote_literal
+from ingestion.mapping import RAW_RECORD, REASON, Horizon, MappingError, build_query, column_snapshot_date
+from ingestion.profile import (
+    NO_EXTENSION_DOWNLOADS, Profile, SnapshotDateError, SourceSpec, load_profile, quote_ident, quote_literal,
+)
 from ingestion.raw_zone import QUARANTINE_COLUMNS
 from ingestion.readers import ROW_NUMBER, ReadError, fields_beyond, needs_serial_read, one_line, open_source
 from orchestration.faults import crash_point
@@ -60,6 +62,7 @@ class FileOutcome:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     error: str | None = None
+    snapshot_date: date | None = None  # of a loaded file: declared by the profile, else the day it landed
 
 
 @dataclass
@@ -241,6 +244,7 @@ def ingest(
             **attempt.ledger_row, "started_at": started, "status": outcome.status,
             "rows_read": outcome.rows_read, "rows_loaded": outcome.rows_loaded,
             "rows_quarantined": outcome.rows_quarantined, "error": outcome.error, "finished_at": _utcnow(),
+            "snapshot_date": outcome.snapshot_date,
         })
         if outcome.status == LOADED:
             loaded_hashes.add((attempt.spec.entity, attempt.sha))
@@ -373,8 +377,10 @@ def _load_copy(con, spec: SourceSpec, path: Path, copy: Path, fmt: str, rel: str
                         "it is read again on the next run")
     staged = f"staged_{batch_id.replace('-', '_')}"
     try:
-        _stage(con, spec, ent, copy, fmt, currency, work_dir, staged, horizon, limits)
-    except (ReadError, MappingError) as exc:
+        snapshot_date = _name_snapshot_date(spec, path) or batch_at.date()
+        declared = _stage(con, spec, ent, copy, fmt, currency, work_dir, staged, horizon, limits)
+        snapshot_date = declared or snapshot_date
+    except (ReadError, MappingError, SnapshotDateError) as exc:
         return rejected(str(exc))
     except duckdb.Error as exc:
         return rejected(one_line(exc, max_line_bytes=limits.max_line_bytes))
@@ -389,7 +395,7 @@ def _load_copy(con, spec: SourceSpec, path: Path, copy: Path, fmt: str, rel: str
         lineage_values = {
             "_batch_id": quote_literal(batch_id), "_profile": quote_literal(profile_name),
             "_source_file": quote_literal(rel), "_row_number": ROW_NUMBER, "_loaded_at": loaded_at,
-            "_snapshot_date": f"cast({loaded_at} as timestamp)",
+            "_snapshot_date": f"date {quote_literal(snapshot_date.isoformat())}",
         }
         lineage = ", ".join(f"cast({lineage_values[c]} as {t}) as {c}" for c, t in LINEAGE_COLUMNS.items())
         typed = ", ".join(f"cast({quote_ident(c.name)} as {c.type}) as {quote_ident(c.name)}" for c in ent.columns)
@@ -415,12 +421,20 @@ def _load_copy(con, spec: SourceSpec, path: Path, copy: Path, fmt: str, rel: str
         con.execute(f"drop table if exists {staged}")
     if rows_loaded + rows_quarantined != rows_read:  # cannot happen; never commit if it does
         raise RuntimeError(f"{rel}: {rows_read} rows read but {rows_loaded} loaded + {rows_quarantined} quarantined")
-    return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, rows_read, rows_loaded, rows_quarantined)
+    return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, rows_read, rows_loaded, rows_quarantined,
+                       snapshot_date=snapshot_date)
+
+
+def _name_snapshot_date(spec: SourceSpec, path: Path) -> date | None:
+    if spec.snapshot_date is None or spec.snapshot_date.name is None:
+        return None
+    return spec.snapshot_date.from_file_name(path, spec.date_formats)
 
 
 def _stage(con, spec: SourceSpec, ent, path: Path, fmt: str, currency: str, work_dir: Path, staged: str,
-           horizon: Horizon, limits: ReadLimits = ReadLimits()) -> None:
-    """Read the file into temp table `staged` (the mapping query's rows). A delimited file with a
+           horizon: Horizon, limits: ReadLimits = ReadLimits()) -> date | None:
+    """Read the file into temp table `staged` (the mapping query's rows); return the snapshot date
+    the file declares in a column, if its profile says so. A delimited file with a
     row wider than the reader's columns is read again with enough columns for it, so that row is
     quarantined with its field count instead of the whole file being rejected; a file with quoted
     newlines is read again on one thread (DuckDB's parallel reader cannot pad its short rows)."""
@@ -430,8 +444,11 @@ def _stage(con, spec: SourceSpec, ent, path: Path, fmt: str, currency: str, work
         try:
             # No columns at all: a JSON file holding no records, a valid empty export (like a header-only CSV).
             sql = build_query(spec, ent, source, currency, horizon) if source.columns else _empty_query(ent)
+            declared = None
+            if spec.snapshot_date is not None and spec.snapshot_date.column is not None:
+                declared = column_snapshot_date(con, spec, source)
             con.execute(f"create temp table {staged} as {sql}")
-            return
+            return declared
         except duckdb.Error as exc:
             if not serial and needs_serial_read(exc):
                 serial = True

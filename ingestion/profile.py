@@ -12,6 +12,7 @@ import codecs
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -53,8 +54,9 @@ _READ_KEYS = {
     "thousands", "currency_symbols", "null_values", "date_formats", "timestamp_formats",
     "month_formats", "columns_by_name",
 }
-_SOURCE_KEYS = _READ_KEYS | {"columns", "filter", "distinct"}
+_SOURCE_KEYS = _READ_KEYS | {"columns", "filter", "distinct", "snapshot_date"}
 _MAPPING_KEYS = {"column", "const", "expr", "values", "default", "formats", "optional"}
+_SNAPSHOT_DATE_KEYS = {"name", "column", "formats"}
 
 
 class ProfileError(ValueError):
@@ -74,6 +76,35 @@ class ColumnMapping:
     formats: tuple[str, ...] | None = None  # overrides the source's date/timestamp/month formats
     optional: bool = False  # a missing source column gives NULL instead of rejecting the file
     expr_columns: tuple[str, ...] = ()  # source columns the expression reads
+
+
+@dataclass(frozen=True)
+class SnapshotDate:
+    """Where a file's snapshot date comes from (exports.md "Snapshots are effective-dated"):
+    the one capture group of `name` searched in the file name, or the dates in `column`."""
+
+    name: re.Pattern | None = None
+    column: str | None = None
+    formats: tuple[str, ...] = ()  # strptime formats; empty: the source's date formats
+
+    def from_file_name(self, path: Path, default_formats: tuple[str, ...]) -> date:
+        """The date the file name declares; SnapshotDateError says why there is none."""
+        assert self.name is not None
+        found = self.name.search(path.name)
+        if found is None:
+            raise SnapshotDateError(f"the file name holds no snapshot date matching {self.name.pattern!r}")
+        text = found.group(1)
+        for fmt in self.formats or default_formats:
+            try:
+                return datetime.strptime(text, fmt).date()
+            except ValueError:
+                continue
+        shown = ", ".join(self.formats or default_formats)
+        raise SnapshotDateError(f"cannot parse the snapshot date {text!r} of the file name as a date ({shown})")
+
+
+class SnapshotDateError(ValueError):
+    """A file whose declared snapshot date is missing or cannot be parsed (the file is rejected)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +131,7 @@ class SourceSpec:
     filter: str | None = None  # SQL boolean over source columns: rows where it is not true are skipped
     filter_columns: tuple[str, ...] = ()
     distinct: bool = False  # keep the first row of each set of identical mapped values
+    snapshot_date: SnapshotDate | None = None  # None: a file's snapshot date is the day it landed
 
     def patterns(self) -> list[str]:
         return [p.replace("{entity}", self.entity) for p in self.files]
@@ -117,7 +149,16 @@ class SourceSpec:
         # Hidden files and Office lock files (`~$budget.xlsx`) are editors' scratch, not exports;
         # a symlink must not lead the reader out of the landing folder.
         inside = [p for p in found if not p.name.startswith((".", "~$")) and p.resolve().is_relative_to(root)]
-        return sorted(inside, key=lambda p: p.relative_to(root).as_posix())
+        return sorted(inside, key=lambda p: (self._name_date(p), p.relative_to(root).as_posix()))
+
+    def _name_date(self, path: Path) -> date:
+        """Files dated by name load in date order (one without a date last: it is rejected)."""
+        if self.snapshot_date is None or self.snapshot_date.name is None:
+            return date.min
+        try:
+            return self.snapshot_date.from_file_name(path, self.date_formats)
+        except SnapshotDateError:
+            return date.max
 
     def _readable(self, path: Path) -> bool:
         return self.format != "auto" or format_of(path) is not None
@@ -317,7 +358,32 @@ class _Parser:
         if spec.get("filter") is not None:
             kw["filter"] = spec["filter"]
             kw["filter_columns"] = self.sql_expression(spec["filter"], f"{where}.filter")
+        if spec.get("snapshot_date") is not None:
+            kw["snapshot_date"] = self.snapshot_date(spec["snapshot_date"], f"{where}.snapshot_date")
         return SourceSpec(**kw)
+
+    def snapshot_date(self, value: Any, where: str) -> SnapshotDate:
+        """`{name: <regex with one group>}` or `{column: <source column>}`, optional `formats`."""
+        if not isinstance(value, dict):
+            raise self.fail(where, "must be a mapping: {name: <regex with one group>} or {column: <source column>}")
+        self._unknown_keys(value, _SNAPSHOT_DATE_KEYS, where)
+        if len([k for k in ("name", "column") if k in value]) != 1:
+            raise self.fail(where, "needs exactly one of name (a regex over the file name) or column")
+        formats = self._formats(value["formats"], f"{where}.formats") if "formats" in value else ()
+        if "column" in value:
+            if not isinstance(value["column"], str) or not value["column"]:
+                raise self.fail(f"{where}.column", "must be a source column name")
+            return SnapshotDate(column=value["column"], formats=formats)
+        if EXCEL_SERIAL in formats:
+            raise self.fail(f"{where}.formats", f"{EXCEL_SERIAL!r} cannot read a date in a file name")
+        try:
+            pattern = re.compile(str(value["name"]))
+        except re.error as exc:
+            raise self.fail(f"{where}.name", f"bad regular expression {value['name']!r}: {exc}") from None
+        if pattern.groups != 1:
+            raise self.fail(f"{where}.name", f"{pattern.pattern!r} must have exactly one (group) around the date, "
+                                             f"it has {pattern.groups}")
+        return SnapshotDate(name=pattern, formats=formats)
 
     def mapping(self, target: str, mapping: Any, where: str) -> ColumnMapping:
         if isinstance(mapping, str):

@@ -33,6 +33,7 @@ LEDGER_COLUMNS: dict[str, str] = {
     "error": "VARCHAR",
     "started_at": "TIMESTAMP",
     "finished_at": "TIMESTAMP",
+    "snapshot_date": "DATE",  # of a loaded file (exports.md "Snapshots are effective-dated")
     # set by `salesdw retire` (ingestion/retire.py): the batch stays in raw, unread from then on
     "retired_at": "TIMESTAMP",
     "retired_reason": "VARCHAR",
