@@ -97,9 +97,9 @@ def test_waterfall_that_does_not_add_up_fails_both_reconciliations(runs):
     clean, broken = _by_key(runs["clean"]), _by_key(runs["broken"])
     asset = "marts/mart_pipeline_movement_monthly"
     # by hand (tests/quality_support.py): 300 + 100 + 20 - 120 = 300 over 2 deals; broken ends at 305 over 3
-    assert clean[(asset, "pipeline_movement_reconciles")].observed_value == "amount_gap: 0"
-    assert clean[(asset, "pipeline_movement_counts_reconcile")].observed_value == "count_gap: 0"
-    amounts, counts = broken[(asset, "pipeline_movement_reconciles")], broken[(asset, "pipeline_movement_counts_reconcile")]
+    assert clean[(asset, "waterfall_amounts_reconcile")].observed_value == "amount_gap: 0"
+    assert clean[(asset, "waterfall_counts_reconcile")].observed_value == "count_gap: 0"
+    amounts, counts = broken[(asset, "waterfall_amounts_reconcile")], broken[(asset, "waterfall_counts_reconcile")]
     assert (amounts.passed, amounts.severity, amounts.observed_value) == (False, "error", "amount_gap: 5")
     assert (counts.passed, counts.observed_value) == (False, "count_gap: 1")
 
