@@ -82,8 +82,8 @@ def _deals(exports, landed: date) -> dict[str, Deal]:
         open_stage = row["stage"] if STAGES.get(row["stage"]) and row["stage"] not in CLOSED else None
         deal = deals[row["opportunity_id"]]
         deal.history.append((_dt(row["entered_at"]), row["stage"]))
-        deal.events.append((_dt(row["entered_at"]), 0, i, open_stage, Decimal(row["amount"]) if row.get("amount") else None,
-                            _day(row.get("close_date", "")), None))
+        amount = Decimal(row["amount"]) if row.get("amount") else None
+        deal.events.append((_dt(row["entered_at"]), 0, i, open_stage, amount, _day(row.get("close_date", "")), None))
     for name, i, row in _rows(exports / "opportunities"):
         at = _dt(row["updated_at"]) if row["updated_at"] else datetime.combine(landed, datetime.min.time())
         open_stage = row["stage"] if row["stage"] not in CLOSED else None

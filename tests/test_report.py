@@ -200,7 +200,8 @@ def _insert_history_marts(con) -> None:
     _insert(con, "mart_stage_win_rates", [
         {"stage_order": o, "stage": s, "team_id": t, "closed_reached": n, "won": w, "historical_win_rate": r,
          "seed_probability": p}
-        for o, s, t, n, w, r, p in [(1, "prospecting", None, 10, 4, 0.4, "0.10"), (5, "negotiation", None, 5, 4, 0.8, "0.80"),
+        for o, s, t, n, w, r, p in [(1, "prospecting", None, 10, 4, 0.4, "0.10"),
+                                    (5, "negotiation", None, 5, 4, 0.8, "0.80"),
                                     (1, "prospecting", "T1", 2, 2, 1.0, "0.10")]])
 
 
@@ -464,7 +465,8 @@ def test_rendered_charts_show_the_fixture_values(rendered):
     assert "100" not in en.charts["funnel"]["text"].replace("10 · 80.0%", "")
     assert "Over budget" in en.charts["budget"]["text"] and "Within budget" in en.charts["budget"]["text"]
     assert en.kpis["net_revenue"]["text"] == "1,500.50"
-    assert "Moved in" in en.charts["pipeline_waterfall"]["text"] and "2025-02" in en.charts["pipeline_waterfall"]["text"]
+    waterfall = en.charts["pipeline_waterfall"]["text"]
+    assert "Moved in" in waterfall and "2025-02" in waterfall
     assert "Negotiation" in en.charts["stage_win_rates"]["text"]
     assert "2025-01" in en.charts["forecast_accuracy"]["text"] and "Forecast (seed probabilities)" in en.charts[
         "forecast_accuracy"]["text"]
