@@ -26,14 +26,12 @@ rep_ids as (
 month_days as (
     select
         months.month,
-        {%- if attribution == 'current' %}
-        calendar.as_of_date as state_date
-        {%- else %}
         case
-            when months.month >= calendar.as_of_month then calendar.as_of_date
+            -- the var as a literal: the compiled SQL shows which rule it was built with
+            when '{{ attribution }}' = 'current' or months.month >= calendar.as_of_month
+                then calendar.as_of_date
             else cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'months.month')) }} as date)
         end as state_date
-        {%- endif %}
     from months
     cross join calendar
 ),
