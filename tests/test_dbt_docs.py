@@ -59,7 +59,8 @@ REMOTE_RESOURCE = {
 # A script injected at run time from a remote address.
 INJECTED_SCRIPT = re.compile(r"\.src\s*=\s*[\"']" + REMOTE + r"[^\"']*", re.I)
 # Column names of ratios and averages: their description must name the parts (numerator / denominator).
-RATIO_COLUMN = re.compile(r"(_rate|_ratio|attainment|growth_|utilization|variance_pct|^avg_|^nps$)")
+# run_rate_* and *_run_rate are amounts (a run rate of revenue), not ratios.
+RATIO_COLUMN = re.compile(r"((?<!run)_rate|_ratio|attainment|growth_|utilization|variance_pct|^avg_|^nps$)")
 
 
 def _offline_dbt(*args: str, env: dict) -> subprocess.CompletedProcess:

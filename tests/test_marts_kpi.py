@@ -11,9 +11,11 @@ as_of_date = 2025-03-28 (order O8, the latest event); first month of data = 2025
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from decimal import Decimal
 
+import duckdb
 import pytest
 
 from ingestion.raw_zone import expose_file
@@ -352,3 +354,33 @@ def test_budget_vs_actual(warehouse):
     assert got[(MAR, "T2", "marketing")]["ytd_budget"] == D("500")
     assert got[(MAR, "T2", "marketing")]["ytd_actual"] == D("30")
     assert got[(JAN, "T2", "marketing")]["utilization"] == 0.0
+
+
+# The models whose rows depend on the dbt var team_attribution, in build order.
+ATTRIBUTION_MODELS = (("intermediate", "int_rep_teams_monthly", "view"), ("intermediate", "int_rep_monthly", "table"),
+                      ("marts", "mart_rep_kpi_monthly", "table"), ("marts", "mart_team_kpi_monthly", "table"))
+
+
+def test_current_attribution_equals_point_in_time_with_one_snapshot_per_entity(warehouse, tmp_path):
+    """marts.md "Point in time": with a single snapshot per entity, team_attribution = current gives
+    the marts row for row. Without a second dbt run (a full re-parse, ~20 s): a copy of this
+    warehouse re-executes dbt's compiled SQL of the models that depend on the var, with the var's
+    one literal (int_rep_teams_monthly renders it as '<value>' = 'current') set to current."""
+    compiled = warehouse.parents[1] / "dbt_target" / "compiled" / "salesdw" / "models"
+    copy = tmp_path / warehouse.name  # same file name: the compiled SQL names the catalog
+    shutil.copyfile(warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        for schema, model, kind in ATTRIBUTION_MODELS:
+            sql = (compiled / schema / f"{model}.sql").read_text()
+            if model == "int_rep_teams_monthly":
+                assert sql.count("'point_in_time' = 'current'") == 1
+                sql = sql.replace("'point_in_time' = 'current'", "'current' = 'current'")
+            con.execute(f"create or replace {kind} {schema}.{model}__current as {sql}")
+            con.execute(f"drop {kind} {schema}.{model}")
+            con.execute(f"alter {kind} {schema}.{model}__current rename to {model}")
+        con.execute(f"attach '{warehouse}' as built (read_only)")
+        for schema, model, _ in ATTRIBUTION_MODELS:
+            (rows,) = con.execute(f"select count(*) from {schema}.{model}").fetchone()
+            assert rows > 0, model
+            for a, b in ((f"{schema}.{model}", f"built.{schema}.{model}"), (f"built.{schema}.{model}", f"{schema}.{model}")):
+                assert con.execute(f"select * from {a} except all select * from {b}").fetchall() == [], (model, a)

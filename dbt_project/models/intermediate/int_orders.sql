@@ -1,10 +1,14 @@
 -- One row per completed order (only completed orders count as sales), attributed to its rep:
--- the order's rep_id, or when empty the account's owner (marts.md "Attribution").
+-- the order's rep_id, or when empty the account's owner on the order date (marts.md "Attribution").
 -- A table, built once per run: a view would re-aggregate every order line for each of the models
 -- and tests that read it (measured by bench/, `make bench`).
 {{ config(materialized='table') }}
 
-with completed_orders as (
+with account_owners as (
+    select * from {{ ref('int_account_owners') }}
+),
+
+completed_orders as (
     select order_id, account_id, rep_id, opportunity_id, order_date, channel, _loaded_at
     from {{ ref('stg_orders') }}
     where status = 'completed'
@@ -23,7 +27,7 @@ line_totals as (
 select
     orders.order_id,
     orders.account_id,
-    coalesce(orders.rep_id, accounts.owner_rep_id) as rep_id,
+    coalesce(orders.rep_id, owners.owner_rep_id) as rep_id,
     orders.opportunity_id,
     orders.channel,
     orders.order_date,
@@ -39,8 +43,9 @@ select
         else orders._loaded_at
     end as _loaded_at
 from completed_orders as orders
-left join {{ ref('stg_accounts') }} as accounts
-    on orders.account_id = accounts.account_id
+left join account_owners as owners
+    on orders.account_id = owners.account_id
+   and {{ holds_on('owners', 'orders.order_date') }}
 left join line_totals
     on orders.order_id = line_totals.order_id
 cross join (select max(_loaded_at) as max_loaded_at from {{ ref('stg_accounts') }}) as accounts_loaded

@@ -1,7 +1,9 @@
--- PLACEHOLDER until the organisation history lands: one open-ended interval per rep from the
--- current staging reps (valid_from 1900-01-01, valid_to NULL).
-with reps as (
-    select * from {{ ref('stg_reps') }}
+-- The rep -> team contract of point-in-time attribution (marts.md "Point in time"): one row per
+-- rep_id and validity interval [valid_from, valid_to). The rep's earliest interval starts on
+-- 1900-01-01 (the first known version stands for the time before it); the last is open (NULL).
+-- Use {{ '{{' }} holds_on('assignment', 'day') {{ '}}' }} to pick the interval holding on a day.
+with reps_history as (
+    select * from {{ ref('int_reps_history') }}
 ),
 
 teams as (
@@ -10,14 +12,16 @@ teams as (
 
 final as (
     select
-        reps.rep_id,
-        reps.team_id,
-        coalesce(reps.region, teams.region) as region,
-        cast('1900-01-01' as date) as valid_from,
-        cast(null as date) as valid_to
-    from reps
+        reps_history.rep_id,
+        reps_history.team_id,
+        -- The rep's own region, else the team's (as int_reps); a team's region is taken from
+        -- its current export.
+        coalesce(reps_history.region, teams.region) as region,
+        reps_history.valid_from,
+        reps_history.valid_to
+    from reps_history
     left join teams
-        on reps.team_id = teams.team_id
+        on reps_history.team_id = teams.team_id
 )
 
 select * from final

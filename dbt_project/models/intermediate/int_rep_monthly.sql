@@ -2,6 +2,8 @@
 -- each month of the rep's employment span (int_reps.first_kpi_month .. last_kpi_month) plus any
 -- other month in which a fact is attributed to the rep, so no fact ever falls out. A rep_id that
 -- facts name but the rep export lacks (late-arriving reference) gets rows too, without name/team.
+-- The rep's team and region are those of the month (int_rep_teams_monthly, marts.md "Point in
+-- time"); a month outside the calendar (no state computed for it) falls back to the current team.
 -- A table, built once per run: as a view, the rep KPI mart and each test on this model would
 -- recompute all four fact models from the order lines up (measured by bench/, `make bench`).
 {{ config(materialized='table') }}
@@ -41,8 +43,8 @@ select
     rep_months.rep_id,
     rep_months.month,
     reps.rep_name,
-    reps.team_id,
-    reps.region,
+    coalesce(rep_teams.team_id, reps.team_id) as team_id,
+    case when rep_teams.rep_id is null then reps.region else rep_teams.region end as region,
     case when employment_months.rep_id is null then false else true end as is_in_employment_span
     {%- for fact_model in fact_models %}
     {%- for measure in measures[fact_model] %},
@@ -56,6 +58,8 @@ select
 from rep_months
 left join {{ ref('int_reps') }} as reps
     on rep_months.rep_id = reps.rep_id
+left join {{ ref('int_rep_teams_monthly') }} as rep_teams
+    on rep_months.rep_id = rep_teams.rep_id and rep_months.month = rep_teams.month
 left join employment_months
     on rep_months.rep_id = employment_months.rep_id and rep_months.month = employment_months.month
 {%- for fact_model in fact_models %}

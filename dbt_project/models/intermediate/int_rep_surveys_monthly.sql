@@ -1,17 +1,22 @@
 -- Survey facts per rep and month of submitted_at (marts.md "Attribution"): a response belongs to
--- the rep of its order when order_id is given (the order's rep_id, else that account's owner), else
--- to its account's owner. An order_id that matches no known order falls back to the account owner.
+-- the rep of its order when order_id is given (the order's rep_id, else that account's owner on the
+-- order date), else to its account's owner on the submission date. An order_id that matches no known order falls back to the account owner.
 -- A table (a few rows per rep and month), built once per run: int_rep_monthly reads it twice and
 -- its tests once each, and as a view each read would redo the work from the staging rows up.
 {{ config(materialized='table') }}
 
-with orders as (
+with account_owners as (
+    select * from {{ ref('int_account_owners') }}
+),
+
+orders as (
     select
         orders.order_id,
-        coalesce(orders.rep_id, accounts.owner_rep_id) as rep_id
+        coalesce(orders.rep_id, owners.owner_rep_id) as rep_id
     from {{ ref('stg_orders') }} as orders
-    left join {{ ref('stg_accounts') }} as accounts
-        on orders.account_id = accounts.account_id
+    left join account_owners as owners
+        on orders.account_id = owners.account_id
+       and {{ holds_on('owners', 'orders.order_date') }}
 ),
 
 responses as (
@@ -23,8 +28,9 @@ responses as (
     from {{ ref('stg_survey_responses') }} as responses
     left join orders
         on responses.order_id = orders.order_id
-    left join {{ ref('stg_accounts') }} as accounts
+    left join account_owners as accounts
         on responses.account_id = accounts.account_id
+       and {{ holds_on('accounts', 'cast(responses.submitted_at as date)') }}
 )
 
 select

@@ -1,7 +1,10 @@
 -- Every team a mart reports on: the team export, plus any team that a rep names but the team
--- export lacks (a late-arriving reference must not drop that rep's figures from the team marts).
+-- export lacks (a late-arriving reference must not drop that rep's figures from the team marts),
+-- now or in any earlier version of the rep (point-in-time attribution credits past teams).
 with named_by_reps as (
-    select distinct team_id from {{ ref('stg_reps') }}
+    select team_id from {{ ref('stg_reps') }}
+    union
+    select team_id from {{ ref('int_reps_history') }}
 ),
 
 all_teams as (

@@ -1,9 +1,18 @@
 -- One row per account as of as_of_date: who the customer is, what it bought, its RFM scores,
 -- lifecycle stage and the treatment that stage calls for, and its service signals.
 -- The order measures and the stage come from int_customer_state_monthly (the as_of month's rows),
--- the one place the lifecycle rule lives. No e-mail address or phone number is published here.
+-- the one place the lifecycle rule lives. The owner and team are those on as_of_date (marts.md
+-- "Point in time"). No e-mail address or phone number is published here.
 with calendar as (
-    select as_of_month from {{ ref('int_calendar') }}
+    select as_of_date, as_of_month from {{ ref('int_calendar') }}
+),
+
+account_owners as (
+    select * from {{ ref('int_account_owners') }}
+),
+
+assignments as (
+    select * from {{ ref('int_rep_assignments') }}
 ),
 
 as_of_state as (
@@ -19,7 +28,7 @@ select
     accounts.industry,
     accounts.region,
     accounts.city,
-    accounts.owner_rep_id,
+    owners.owner_rep_id,
     reps.team_id,
     cast(accounts.created_at as date) as created_date,
     as_of_state.first_order_date,
@@ -40,8 +49,13 @@ select
 from {{ ref('stg_accounts') }} as accounts
 inner join as_of_state
     on accounts.account_id = as_of_state.account_id
-left join {{ ref('int_reps') }} as reps
-    on accounts.owner_rep_id = reps.rep_id
+cross join calendar
+left join account_owners as owners
+    on accounts.account_id = owners.account_id
+   and {{ holds_on('owners', 'calendar.as_of_date') }}
+left join assignments as reps
+    on owners.owner_rep_id = reps.rep_id
+   and {{ holds_on('reps', 'calendar.as_of_date') }}
 left join {{ ref('int_customer_rfm') }} as rfm
     on accounts.account_id = rfm.account_id
 left join {{ ref('lifecycle_actions') }} as actions

@@ -1,5 +1,6 @@
 -- One row per opportunity (marts.md fct_opportunities). An opportunity belongs to its owner and
--- the owner's current team; a deal without amount counts as 0 in every amount (exports.md).
+-- the owner's team and region on as_of_date (marts.md "Point in time": a column describing the
+-- present); a deal without amount counts as 0 in every amount (exports.md).
 with calendar as (
     select as_of_date from {{ ref('int_calendar') }}
 ),
@@ -7,6 +8,10 @@ with calendar as (
 stages as (
     select stage, stage_order, probability, is_closed, is_won
     from {{ ref('opportunity_stages') }}
+),
+
+assignments as (
+    select * from {{ ref('int_rep_assignments') }}
 ),
 
 max_reached as (
@@ -41,8 +46,10 @@ opportunities as (
     from {{ ref('stg_opportunities') }} as opps
     left join stages
         on opps.stage = stages.stage
-    left join {{ ref('int_reps') }} as reps
+    cross join calendar
+    left join assignments as reps
         on opps.owner_rep_id = reps.rep_id
+       and {{ holds_on('reps', 'calendar.as_of_date') }}
     left join {{ ref('stg_leads') }} as leads
         on opps.lead_id = leads.lead_id
     left join max_reached

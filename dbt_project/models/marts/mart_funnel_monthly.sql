@@ -2,7 +2,8 @@
 -- stage. Cohort = month of created_date; deals without created_date form the NULL cohort. Rows:
 -- every team (int_teams) x every month from the first month of data to the as_of month, plus the
 -- NULL cohort when such deals exist (and a NULL team for deals of unknown owners) x every stage
--- of order 1-6; counts 0 and ratios NULL there.
+-- of order 1-6; counts 0 and ratios NULL there. A deal's team is its owner's team in the cohort
+-- month (int_rep_teams_monthly); the current team (fct_opportunities) for the NULL cohort.
 with stages as (
     select stage_order, stage
     from {{ ref('opportunity_stages') }}
@@ -13,12 +14,28 @@ funnel_bounds as (
     select min(stage_order) as first_order, max(stage_order) as last_order from stages
 ),
 
-opportunities as (
+rep_teams as (
+    select * from {{ ref('int_rep_teams_monthly') }}
+),
+
+dated_opportunities as (
     select
         opportunity_id,
-        team_id,
+        owner_rep_id,
+        team_id as current_team_id,
         cast({{ dbt.date_trunc('month', 'created_date') }} as date) as cohort_month
     from {{ ref('fct_opportunities') }}
+),
+
+opportunities as (
+    select
+        dated_opportunities.opportunity_id,
+        coalesce(rep_teams.team_id, dated_opportunities.current_team_id) as team_id,
+        dated_opportunities.cohort_month
+    from dated_opportunities
+    left join rep_teams
+        on dated_opportunities.owner_rep_id = rep_teams.rep_id
+       and dated_opportunities.cohort_month = rep_teams.month
 ),
 
 cohorts as (

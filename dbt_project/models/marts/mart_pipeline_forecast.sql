@@ -1,8 +1,23 @@
 -- Will we make the month (marts.md mart_pipeline_forecast): one row per team x close month, from
 -- the as_of month through var('forecast_months_ahead') months after it. Open deals whose expected
--- close_date is past or missing are still to be closed, so they count in the as_of month.
+-- close_date is past or missing are still to be closed, so they count in the as_of month. Teams are
+-- those on as_of_date (fct_opportunities; marts.md "Point in time"). Revenue from no deal (repeat
+-- orders) is not in the pipeline: the run rate adds the team's mean monthly net revenue of
+-- completed orders without an opportunity_id over the three complete months before the as_of month.
 with calendar as (
-    select as_of_month from {{ ref('int_calendar') }}
+    select as_of_date, as_of_month from {{ ref('int_calendar') }}
+),
+
+orders as (
+    select * from {{ ref('int_orders') }}
+),
+
+refunds as (
+    select * from {{ ref('int_refunds') }}
+),
+
+assignments as (
+    select * from {{ ref('int_rep_assignments') }}
 ),
 
 month_offsets as (
@@ -51,6 +66,46 @@ deal_totals as (
     group by team_id, close_month
 ),
 
+run_rate_window as (
+    select
+        cast({{ dbt.dateadd('month', -3, 'as_of_month') }} as date) as first_month,
+        as_of_month as end_month,
+        as_of_date
+    from calendar
+),
+
+-- Net revenue of completed orders without a deal in the window: line net amounts of those dated
+-- in it, minus the refunds dated in it on those orders (refunds count in the month of return_date).
+no_deal_revenue as (
+    select orders.rep_id, orders.net_amount as amount
+    from orders
+    cross join run_rate_window
+    where orders.opportunity_id is null
+      and orders.order_date >= run_rate_window.first_month
+      and orders.order_date < run_rate_window.end_month
+    union all
+    select refunds.rep_id, -refunds.refund_amount as amount
+    from refunds
+    inner join orders
+        on refunds.order_id = orders.order_id
+    cross join run_rate_window
+    where orders.opportunity_id is null
+      and refunds.return_date >= run_rate_window.first_month
+      and refunds.return_date < run_rate_window.end_month
+),
+
+run_rates as (
+    select
+        assignments.team_id,
+        sum(no_deal_revenue.amount) / 3 as run_rate_amount
+    from no_deal_revenue
+    cross join run_rate_window
+    inner join assignments
+        on no_deal_revenue.rep_id = assignments.rep_id
+       and {{ holds_on('assignments', 'run_rate_window.as_of_date') }}
+    group by assignments.team_id
+),
+
 forecast as (
     select
         close_months.close_month,
@@ -58,13 +113,16 @@ forecast as (
         team_targets.revenue_target,
         coalesce(deal_totals.won_amount, 0) as won_amount,
         coalesce(deal_totals.open_pipeline_amount, 0) as open_pipeline_amount,
-        coalesce(deal_totals.weighted_pipeline_amount, 0) as weighted_pipeline_amount
+        coalesce(deal_totals.weighted_pipeline_amount, 0) as weighted_pipeline_amount,
+        coalesce(run_rates.run_rate_amount, 0) as run_rate_amount
     from close_months
     cross join {{ ref('int_teams') }} as teams
     left join team_targets
         on close_months.close_month = team_targets.month and teams.team_id = team_targets.team_id
     left join deal_totals
         on close_months.close_month = deal_totals.close_month and teams.team_id = deal_totals.team_id
+    left join run_rates
+        on teams.team_id = run_rates.team_id
 ),
 
 with_remaining as (
@@ -87,5 +145,8 @@ select
     -- NULL when the team has no target for the month (then coverage and gap are NULL too)
     cast(case when revenue_target is not null then remaining_target end as decimal(18, 2)) as remaining_target,
     {{ safe_divide('open_pipeline_amount', 'remaining_target') }} as coverage_ratio,
-    cast(revenue_target - forecast_amount as decimal(18, 2)) as gap_to_target
+    cast(revenue_target - forecast_amount as decimal(18, 2)) as gap_to_target,
+    cast(run_rate_amount as decimal(18, 2)) as run_rate_amount,
+    cast(forecast_amount + run_rate_amount as decimal(18, 2)) as forecast_with_run_rate,
+    cast(revenue_target - (forecast_amount + run_rate_amount) as decimal(18, 2)) as gap_with_run_rate
 from with_remaining

@@ -1,14 +1,27 @@
 -- Are complaints handled (marts.md mart_service_monthly): one row per team x month, zero-filled.
--- A case belongs to its account owner's team. Durations run to first response / resolution;
+-- A case belongs to its account's owner on the day it was opened, and counts for that rep's team
+-- in the month it was opened (marts.md "Point in time"). Durations run to first response / resolution;
 -- a case still without a response is measured against "now" (the end of the as_of day).
 with calendar as (
     select now_ts from {{ ref('int_calendar') }}
 ),
 
+account_owners as (
+    select * from {{ ref('int_account_owners') }}
+),
+
+rep_teams as (
+    select * from {{ ref('int_rep_teams_monthly') }}
+),
+
+reps as (
+    select * from {{ ref('int_reps') }}
+),
+
 cases as (
     select
         cases.case_id,
-        reps.team_id,
+        coalesce(rep_teams.team_id, reps.team_id) as team_id,
         cases.category,
         cast({{ dbt.date_trunc('month', 'cases.opened_at') }} as date) as opened_month,
         cast({{ dbt.date_trunc('month', 'cases.resolved_at') }} as date) as resolved_month,
@@ -24,10 +37,15 @@ cases as (
         end as is_first_response_breach
     from {{ ref('stg_cases') }} as cases
     cross join calendar
-    inner join {{ ref('stg_accounts') }} as accounts
-        on cases.account_id = accounts.account_id
-    inner join {{ ref('int_reps') }} as reps
-        on accounts.owner_rep_id = reps.rep_id
+    inner join account_owners as owners
+        on cases.account_id = owners.account_id
+       and {{ holds_on('owners', 'cast(cases.opened_at as date)') }}
+    left join rep_teams
+        on owners.owner_rep_id = rep_teams.rep_id
+       and rep_teams.month = cast({{ dbt.date_trunc('month', 'cases.opened_at') }} as date)
+    left join reps
+        on owners.owner_rep_id = reps.rep_id
+    where rep_teams.team_id is not null or reps.team_id is not null
 ),
 
 opened as (

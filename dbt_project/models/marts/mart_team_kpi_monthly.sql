@@ -1,5 +1,5 @@
--- Monthly KPIs per team (marts.md mart_team_kpi_monthly): the sum of the rows of the team's
--- current reps in mart_rep_kpi_monthly (ratios recomputed from the summed parts), zero-filled for
+-- Monthly KPIs per team (marts.md mart_team_kpi_monthly): the sum of the rep rows of the month
+-- that carry the team (the rep's team in that month, marts.md "Point in time") in mart_rep_kpi_monthly (ratios recomputed from the summed parts), zero-filled for
 -- every team from the first month of data to the as_of month, plus team targets, spend, the open
 -- pipeline at the month's start and sales velocity.
 {%- set additive_parts = [
@@ -56,6 +56,23 @@ team_targets as (
     group by team_id, month
 ),
 
+-- The team of a deal in month m: its owner's team in m (the current team outside the calendar).
+opportunity_teams as (
+    select
+        opportunities.opportunity_id,
+        opportunities.created_date,
+        opportunities.status,
+        opportunities.close_date,
+        months.month,
+        coalesce(rep_teams.team_id, opportunities.team_id) as team_id
+    from {{ ref('fct_opportunities') }} as opportunities
+    cross join (select distinct month from team_months) as months
+    left join {{ ref('int_rep_teams_monthly') }} as rep_teams
+        on opportunities.owner_rep_id = rep_teams.rep_id
+       and months.month = rep_teams.month
+    where opportunities.created_date < months.month
+),
+
 -- Open at the month's start: created before it and not closed before it (a closed deal without
 -- a close_date cannot be shown closed before, so it stays open). A count of deals, not amounts.
 open_pipeline as (
@@ -64,9 +81,9 @@ open_pipeline as (
         team_months.month,
         count(*) as open_pipeline_start
     from team_months
-    inner join {{ ref('fct_opportunities') }} as opportunities
+    inner join opportunity_teams as opportunities
         on opportunities.team_id = team_months.team_id
-       and opportunities.created_date < team_months.month
+       and opportunities.month = team_months.month
        and (
             opportunities.status = 'open'
             or opportunities.close_date is null
