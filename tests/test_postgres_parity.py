@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from ingestion.canonical import ENTITIES
-from ingestion.generator import generate
+from demo import generate
 from ingestion.loader import ingest
 from ingestion.raw_postgres import load_raw_zone
 from ingestion.raw_zone import parquet_select, raw_columns

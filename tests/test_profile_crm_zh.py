@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from ingestion.canonical import ENTITIES
-from ingestion.generator import generate
+from demo import generate
 from ingestion.loader import ingest
 from ingestion.raw_zone import expose_file
 from orchestration.settings import get_settings

@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from ingestion.canonical import ENTITIES
-from ingestion.generator import output as out
-from ingestion.generator.exports import Exports, FileRecord
-from ingestion.generator.period import rng_for
+from demo import output as out
+from demo.exports import Exports, FileRecord
+from demo.period import rng_for
 
 QUARANTINED, LOADED = "quarantined", "loaded"
 ORDER_UPDATES = 10

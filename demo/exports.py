@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ingestion.canonical import ENTITIES
-from ingestion.generator.output import CsvSink, Table
+from demo.output import CsvSink, Table
 
 # At the top of the output directory, outside the entity folders, so ingestion never reads it.
 MANIFEST_NAME = "_manifest.json"
