@@ -4,7 +4,7 @@ Before dbt runs, the raw zone is exposed to the build warehouse as `raw.<entity>
 dbt sources (linked to the ingestion assets through meta.dagster.asset_key) read every batch.
 With SALESDW_ENGINE=spark, dbt builds on Spark (profile target `spark`) from external Parquet
 tables over the same raw zone, and the Spark build is then copied into the DuckDB build warehouse
-(ingestion/raw_spark.py), where the GX checks and the publish step read it as on DuckDB.
+(engines/raw_spark.py), where the GX checks and the publish step read it as on DuckDB.
 """
 
 
@@ -192,12 +192,12 @@ def row_counts(settings: Settings, relations: list[str]) -> dict[str, int]:
 
 
 def run_spark_helper(context: AssetExecutionContext, settings: Settings, *args: str) -> None:
-    """ingestion.raw_spark in its own process: Spark's Derby metastore admits one process at a
+    """engines.raw_spark in its own process: Spark's Derby metastore admits one process at a
     time, so it must be closed again before (and after) dbt opens it."""
-    proc = subprocess.run([sys.executable, "-m", "ingestion.raw_spark", *args], env={**os.environ, **settings.dbt_env()},
+    proc = subprocess.run([sys.executable, "-m", "engines.raw_spark", *args], env={**os.environ, **settings.dbt_env()},
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"ingestion.raw_spark {args[0]} failed:\n{proc.stderr[-4000:]}")
+        raise RuntimeError(f"engines.raw_spark {args[0]} failed:\n{proc.stderr[-4000:]}")
     context.log.info(proc.stdout.strip())
 
 

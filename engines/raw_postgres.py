@@ -22,7 +22,7 @@ import pyarrow.csv as arrow_csv
 from psycopg import sql
 
 from ingestion.canonical import ENTITIES
-from ingestion.postgres import ensure_database, postgres_type
+from engines.postgres import ensure_database, postgres_type
 from ingestion.raw_zone import parquet_select, raw_columns
 
 log = logging.getLogger(__name__)
