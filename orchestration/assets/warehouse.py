@@ -19,11 +19,11 @@ import duckdb
 from dagster import AssetExecutionContext, AssetKey, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from common.faults import crash_point
 from ingestion.file_modes import private_file
 from ingestion.raw_zone import expose_file
 from orchestration.dbt_launcher import launch_env
 from orchestration.dbt_manifest import dbt_project, ensure_manifest, seed_partial_parse
-from orchestration.faults import crash_point
 from orchestration.policies import BUILD_STEP_TAGS, WAREHOUSE_POOL
 from orchestration.publish import stamp_build
 from orchestration.quality import prewarm, raw_audit

@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.faults import crash_point
+from common.faults import crash_point
 from orchestration.quality import results_store
 from orchestration.quality.check_result import CheckResult
 from orchestration.quality.suites import (
