@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -85,6 +86,23 @@ def describe_dbt_test(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> s
 translator = SalesdwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+def _dbt_args(as_of_date: str | None) -> list[str]:
+    """The dbt command of the build step. Unit tests pin SQL logic on fixed inputs: they run in
+    `make test` (every hand-fixture build), not on every production refresh, where they would only
+    add minutes. as_of_date (SALESDW_AS_OF_DATE) becomes the dbt variable the calendar ends at."""
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    if as_of_date:
+        args += ["--vars", json.dumps({"as_of_date": as_of_date})]
+    return args
+
+
+def _dbt_env(settings: Settings, launcher: Mapping[str, str]) -> dict[str, str]:
+    """The environment dbt starts with: what the dbt profile reads (the warehouse path, engine
+    limits; settings.dbt_run_env) and what the dbt launcher needs (launch_env: which dbt, the
+    working directory, the process it lives and dies with)."""
+    return {**settings.dbt_run_env(), **launcher}
+
+
 @dbt_assets(
     manifest=ensure_manifest(),
     project=dbt_project,
@@ -94,59 +112,81 @@ translator = SalesdwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_a
 )
 def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: SalesdwResource):
     settings = salesdw.settings
-    # Unit tests pin SQL logic on fixed inputs: they run in `make test` (every hand-fixture build),
-    # not on every production refresh, where they would only add minutes.
-    args = ["build", "--exclude-resource-type", "unit_test"]
-    if settings.as_of_date:
-        args += ["--vars", json.dumps({"as_of_date": settings.as_of_date})]
     with run_lock(settings.lock_file):
-        # From here until dbt has succeeded, no run vouches for the build (publish.audit_refusal).
-        stamp_build(settings, None)
-        # Also here, so a dbt-only run on a fresh (or deleted) build warehouse still finds raw.*
-        # (on Spark too: the raw-layer checks and the publish step read raw.* from this file)
-        expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
-        if settings.engine == "spark":
-            run_spark_helper(context, settings, "expose", "--raw-dir", str(settings.raw_dir))
-        # One target folder per data dir: dbt's partial parse survives between runs (a new folder
-        # per run would re-parse the whole project every time), and artifacts stay beside the data;
-        # the first run in a new data dir starts from the parse prepared at set-up.
-        target = settings.data_dir / "dbt_target"
-        seed_partial_parse(target)
-        # The suites run after the build, in this process: the raw suite (it does not read the
-        # build) and GX's start-up for the others happen in the background while dbt works, from
-        # when dbt has started and the process environment is back as it was (and left alone).
+        _unvouch_and_expose_raw(context, settings)
+        target = _dbt_target(settings)
         suites = planned_suites(context)  # asked first: it reads the run storage and could fail
-        # The dbt profile reads the warehouse path and engine limits from the environment; the dbt
-        # launcher, which dbt to run, where, and which process it lives and dies with.
-        with environment({**settings.dbt_run_env(), **launch_env()}):
-            build = dbt.cli(args, context=context, target_path=target)  # dbt starts, with this environment
-        if "raw" in suites:
-            raw_audit.start(settings, context.run_id)
-        elif suites:
-            prewarm()
-        # From the first stored table on, the events wait for the build to end, when the tables'
-        # row counts can be read (dbt holds the DuckDB file until then); Dagster wants a step's
-        # assets in dependency order, so what follows a held event is held too.
-        held, failure = [], None
-        try:
-            for event in build.stream():
-                if held or _asset_of(context, event) in STORED_RELATIONS:
-                    held.append(event)
-                else:
-                    yield event
-                crash_point("dbt")
-        except Exception as error:  # the models built before it are still reported below
-            failure = error
-        if settings.engine == "spark" and failure is None:
-            # the checks and the publish step then read the Spark build from the DuckDB build file
-            run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),
-                             "--export-dir", str(settings.spark_dir / "export"))
+        build = _start_dbt(context, dbt, settings, target)
+        _start_checks_beside_build(context, settings, suites)
+        held, failure = yield from _stream_until_stored(context, build)
         if failure is None:
-            private_file(settings.build_warehouse)
-            stamp_build(settings, context.run_id)
+            _vouch_for_build(context, settings)
         yield from with_row_counts(context, held, settings)
         if failure is not None:
             raise failure
+
+
+def _unvouch_and_expose_raw(context: AssetExecutionContext, settings: Settings) -> None:
+    """From here until dbt has succeeded, no run vouches for the build (publish.audit_refusal).
+    raw.* is exposed here too, so a dbt-only run on a fresh (or deleted) build warehouse still
+    finds it (on Spark too: the raw-layer checks and the publish step read raw.* from this file)."""
+    stamp_build(settings, None)
+    expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
+    if settings.engine == "spark":
+        run_spark_helper(context, settings, "expose", "--raw-dir", str(settings.raw_dir))
+
+
+def _dbt_target(settings: Settings) -> Path:
+    """One target folder per data dir: dbt's partial parse survives between runs (a new folder per
+    run would re-parse the whole project every time), and artifacts stay beside the data; the
+    first run in a new data dir starts from the parse prepared at set-up."""
+    target = settings.data_dir / "dbt_target"
+    seed_partial_parse(target)
+    return target
+
+
+def _start_dbt(context: AssetExecutionContext, dbt: DbtCliResource, settings: Settings, target: Path):
+    """Start dbt with its environment (_dbt_env); the process environment is back as it was when
+    this returns, before the checks start beside the build."""
+    with environment(_dbt_env(settings, launch_env())):
+        return dbt.cli(_dbt_args(settings.as_of_date), context=context, target_path=target)
+
+
+def _start_checks_beside_build(context: AssetExecutionContext, settings: Settings, suites) -> None:
+    """The suites run after the build, in this process: the raw suite (it does not read the build)
+    and GX's start-up for the others happen in the background while dbt works."""
+    if "raw" in suites:
+        raw_audit.start(settings, context.run_id)
+    elif suites:
+        prewarm()
+
+
+def _stream_until_stored(context: AssetExecutionContext, build):
+    """Yield dbt's events as they come until the first stored table; return (held events, the
+    build's exception or None). From the first stored table on, the events wait for the build to
+    end, when the tables' row counts can be read (dbt holds the DuckDB file until then); Dagster
+    wants a step's assets in dependency order, so what follows a held event is held too."""
+    held, failure = [], None
+    try:
+        for event in build.stream():
+            if held or _asset_of(context, event) in STORED_RELATIONS:
+                held.append(event)
+            else:
+                yield event
+            crash_point("dbt")
+    except Exception as error:  # the models built before it are still reported by the caller
+        failure = error
+    return held, failure
+
+
+def _vouch_for_build(context: AssetExecutionContext, settings: Settings) -> None:
+    """dbt succeeded: on Spark, copy the build into the DuckDB build file (the checks and the publish
+    step read it there); then this run vouches for the build."""
+    if settings.engine == "spark":
+        run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),
+                         "--export-dir", str(settings.spark_dir / "export"))
+    private_file(settings.build_warehouse)
+    stamp_build(settings, context.run_id)
 
 
 def _stored_relations() -> dict[AssetKey, str]:
