@@ -10,7 +10,6 @@ from typing import Callable
 
 import numpy as np
 
-from ingestion.canonical import ENTITIES
 from demo import output as out
 from demo.activities import generate_activities
 from demo.catalog import products_table
@@ -23,6 +22,7 @@ from demo.pipeline import lead_opportunity, opportunities_table, opportunity_ids
 from demo.planning import build_plan
 from demo.sales import generate_sales
 from demo.vocab import REPORTING_CURRENCY
+from ingestion.canonical import ENTITIES
 
 MANIFEST_VERSION = 1
 Progress = Callable[[str, int, int], None]

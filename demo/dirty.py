@@ -16,10 +16,10 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-from ingestion.canonical import ENTITIES
 from demo import output as out
 from demo.exports import Exports, FileRecord
 from demo.period import rng_for
+from ingestion.canonical import ENTITIES
 
 QUARANTINED, LOADED = "quarantined", "loaded"
 ORDER_UPDATES = 10

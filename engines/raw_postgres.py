@@ -21,8 +21,8 @@ import psycopg
 import pyarrow.csv as arrow_csv
 from psycopg import sql
 
-from ingestion.canonical import ENTITIES
 from engines.postgres import ensure_database, postgres_type
+from ingestion.canonical import ENTITIES
 from ingestion.raw_zone import parquet_select, raw_columns
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from orchestration.instance_config import install_instance_yaml
 from orchestration.progress import step_failure_cause
-from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.settings import Settings
 
 POSTGRES_STEP = "serving__postgres_marts"
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion.file_modes import private_dir
 from ingestion.canonical import FUTURE_DATE_HORIZON_DAYS
+from ingestion.file_modes import private_dir
 from orchestration.dbt_launcher import DBT_CWD_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -20,8 +20,8 @@ import pytest
 from orchestration.publish import PUBLISH_LOG, last_publish, publish
 from orchestration.quality import CheckResult, results_store
 from orchestration.settings import get_settings
-from tests.reliability_scenario import CRASHES, XDIST_GROUP, scenario
 from tests.quality_support import stamp_passing_audit
+from tests.reliability_scenario import CRASHES, XDIST_GROUP, scenario
 
 SIGKILLED = -9
 

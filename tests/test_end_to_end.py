@@ -5,7 +5,6 @@ computed here straight from the generated CSVs with pandas, independently of the
 from __future__ import annotations
 
 from collections import Counter
-from decimal import Decimal
 
 import duckdb
 import pandas as pd

@@ -22,8 +22,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from ingestion.canonical import ENTITIES
 from demo import MANIFEST_NAME, generate, generate_next_day
+from ingestion.canonical import ENTITIES
 
 SCALE = 0.1
 MONTHS = 24

@@ -23,10 +23,10 @@ import duckdb
 import psycopg
 import pytest
 
-from ingestion.canonical import ENTITIES
 from demo import generate
-from ingestion.loader import ingest
 from engines.raw_postgres import load_raw_zone
+from ingestion.canonical import ENTITIES
+from ingestion.loader import ingest
 from ingestion.raw_zone import parquet_select, raw_columns
 from orchestration.settings import DBT_PROJECT_DIR, get_settings
 from tests.conftest import require_postgres

@@ -82,13 +82,12 @@ def _deferred_imports():
 
 with _deferred_imports():
     import duckdb_engine  # noqa: E402
+    import great_expectations.util as gx_util  # noqa: E402
     import sqlalchemy as sa  # noqa: E402
     from great_expectations.data_context.data_context.ephemeral_data_context import (  # noqa: E402
         EphemeralDataContext,
     )
-    import great_expectations.util as gx_util  # noqa: E402
     from great_expectations.execution_engine import sqlalchemy_execution_engine  # noqa: E402
-    from great_expectations.validator.validator import Validator  # noqa: E402
     from great_expectations.expectations.metrics.query_metric_provider import (  # noqa: E402
         QueryMetricProvider,
     )
@@ -98,6 +97,7 @@ with _deferred_imports():
     from great_expectations.expectations.metrics.query_metrics.query_table.query_table import (  # noqa: E402
         QueryTable,
     )
+    from great_expectations.validator.validator import Validator  # noqa: E402
 
 DIALECT = "duckdb"
 

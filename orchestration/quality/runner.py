@@ -9,8 +9,8 @@ released afterwards, because an open DuckDB handle blocks writers in other proce
 from __future__ import annotations
 
 import logging
-import os
 import math
+import os
 import threading
 import time
 import uuid
