@@ -75,7 +75,7 @@ def cached_exports(cache: Path, scale: float, seed: int) -> dict:
 def cached_next_day(cache: Path, exports: dict, scale: float, seed: int) -> dict:
     """One more day of events after the exports' period, in its own folder (the cached exports stay
     as generated): {folder, date, files, rows}."""
-    from ingestion.generator import MANIFEST_NAME, generate_next_day
+    from demo import MANIFEST_NAME, generate_next_day
 
     root = cache / "exports" / f"{scale_name(scale)}-seed{seed}-next-day"
     folder, stamp = root / "canonical", root / "next_day.json"

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from common.faults import crash_point
 from ingestion.canonical import ENTITIES, FUTURE_DATE_HORIZON_DAYS, LINEAGE_COLUMNS
 from ingestion.file_modes import private_file
 from ingestion.ledger import (
@@ -43,7 +44,6 @@ from ingestion.profile import (
 )
 from ingestion.raw_zone import QUARANTINE_COLUMNS
 from ingestion.readers import ROW_NUMBER, ReadError, fields_beyond, needs_serial_read, one_line, open_source
-from orchestration.faults import crash_point
 
 LOADED, DUPLICATE, REJECTED = "loaded", "duplicate_file", "rejected"
 _BATCH_TIME = "%Y%m%dT%H%M%S%f"

@@ -40,7 +40,7 @@ def generate(
         "exports it (profile crm_zh: write it to <data dir>/landing/crm_zh)."))] = "canonical",
 ) -> None:
     """Write synthetic exports for a fictional company in the canonical format (exports.md)."""
-    from ingestion.generator import generate as generate_exports
+    from demo import generate as generate_exports
 
     started = time.monotonic()
     with Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),

@@ -7,14 +7,13 @@ there is one code path from landing folder to published warehouse.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 from dagster import (
     AssetSelection,
-    DefaultScheduleStatus,
     DagsterInvalidDefinitionError,
+    DefaultScheduleStatus,
     DefaultSensorStatus,
     Definitions,
     RunRequest,
@@ -26,6 +25,7 @@ from dagster import (
     in_process_executor,
     sensor,
 )
+
 from ingestion.loader import pending_files
 from orchestration.alerts import NEW_FILES_TAG, failure_alert_sensor
 from orchestration.assets.ingestion import ingest_exports
@@ -34,8 +34,8 @@ from orchestration.assets.warehouse import dbt_warehouse, mart_keys
 from orchestration.dbt_launcher import LAUNCHER
 from orchestration.dbt_manifest import dbt_project
 from orchestration.dbt_resource import SalesdwDbtCliResource
-from orchestration.progress import progress_logger
 from orchestration.policies import LANDING_SENSOR_INTERVAL_SECONDS, MART_FRESHNESS
+from orchestration.progress import progress_logger
 from orchestration.quality.asset_checks import build_quality_checks
 from orchestration.resources import SalesdwResource
 from orchestration.settings import get_settings

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import duckdb
 
+from common.faults import crash_point
 from ingestion.file_modes import reader_file
 from ingestion.raw_zone import expose
-from orchestration.faults import crash_point
 from orchestration.quality import results_store
 from orchestration.quality.suites import LAYERS
 from orchestration.settings import Settings

@@ -19,7 +19,7 @@ import pandas as pd
 
 from orchestration.instance_config import install_instance_yaml
 from orchestration.progress import step_failure_cause
-from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.settings import Settings
 
 POSTGRES_STEP = "serving__postgres_marts"
 
@@ -70,36 +70,15 @@ def prepare_environment(settings: Settings) -> None:
     install_instance_yaml(settings.dagster_home)  # never over an operator's edit
 
 
-_RELAXED_HOMES: set[str] = set()
+def relax_run_history_fsync(instance) -> None:
+    """Let SQLite skip fsync on this run's writes to the instance's run history, when it is the
+    pooled SQLite event log of dagster.yaml (PooledSqliteEventLogStorage.skip_fsync says why and
+    what it risks); PostgreSQL or any other storage is left as configured."""
+    from orchestration.run_history import PooledSqliteEventLogStorage
 
-
-def relax_run_history_fsync(dagster_home: Path) -> None:
-    """Let SQLite skip fsync on this process's writes to the Dagster instance under dagster_home.
-
-    Dagster's SQLite storage opens, commits and closes a connection for every event it stores
-    (a run stores ~2,000: one per step, asset, check planned and check evaluated), and every commit
-    and close waits for the disk; at ~5 ms an fsync that was about a third of a small run's wall time
-    (measured by bench/, `make bench`). The run history records what happened; the data itself
-    (raw zone, ledger, warehouses) does not live there. Without fsync an application crash loses
-    nothing; only an operating-system crash or power cut could lose or damage the latest run's
-    history. Production instances keep run history in PostgreSQL (dagster.yaml).
-    """
-    home = str(Path(dagster_home).resolve())
-    if home in _RELAXED_HOMES:
-        return
-    import sqlite3
-
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    @event.listens_for(Engine, "connect")
-    def _no_fsync(dbapi_connection, _record) -> None:
-        if isinstance(dbapi_connection, sqlite3.Connection):
-            files = [row[2] for row in dbapi_connection.execute("pragma database_list")]
-            if any(f and f.startswith(home + os.sep) for f in files):
-                dbapi_connection.execute("pragma synchronous = OFF")
-
-    _RELAXED_HOMES.add(home)
+    storage = instance.event_log_storage
+    if isinstance(storage, PooledSqliteEventLogStorage):
+        storage.skip_fsync()
 
 
 def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: str = "canonical",
@@ -110,7 +89,6 @@ def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: st
     from orchestration.definitions import defs
 
     prepare_environment(settings)
-    relax_run_history_fsync(settings.dagster_home)
     started_at = datetime.now(timezone.utc).replace(tzinfo=None)  # the ledger is in UTC
     ingest_config = {"profile": profile}
     if landing is not None:
@@ -121,6 +99,7 @@ def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: st
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance, \
             open(settings.logs_dir / "last_run.log", "w") as run_log, contextlib.redirect_stdout(run_log):
+        relax_run_history_fsync(instance)
         result = job.execute_in_process(
             run_config={"ops": {"ingest_exports": {"config": ingest_config}},
                         "loggers": {"console": {"config": {"log_level": "INFO"}}}},

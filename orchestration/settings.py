@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion.file_modes import private_dir
 from ingestion.canonical import FUTURE_DATE_HORIZON_DAYS
+from ingestion.file_modes import private_dir
 from ingestion.limits import MAX_LINE_BYTES, XLSX_MAX_BYTES, XLSX_MAX_CELLS, ReadLimits
 from orchestration.dbt_launcher import DBT_CWD_ENV
 

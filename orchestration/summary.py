@@ -195,6 +195,6 @@ def record_finished(settings: Settings, outcome: RunOutcome, code: int) -> None:
     why = "" if outcome.published else "; ".join(outcome.failure_messages) or "no publish (see the run log)"
     run_status.record(settings, outcome.run_id, "finished", f"exit code {code}" + (f": {why}" if why else ""))
     if not outcome.published:
-        from orchestration.quality import write_quality_report
+        from orchestration.quality.report import write_quality_report
 
         write_quality_report(settings.quality_dir, settings.reports_dir)

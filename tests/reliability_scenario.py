@@ -3,7 +3,7 @@
 Starting from the demo company's exports (the same files the session's `demo_run` loaded in one
 uninterrupted run) and a copy of that run's published warehouse as "yesterday's publish":
 
-1. `salesdw run` is SIGKILLed at each stage in turn, by the crash points of orchestration/faults.py:
+1. `salesdw run` is SIGKILLed at each stage in turn, by the crash points of common/faults.py:
    during the ingestion of a file, during the audit, during the dbt build, during the publish;
    the state of the data directory is recorded after every kill;
 2. then two plain `salesdw run` are started at the same moment;
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import duckdb
 
+from common.faults import CRASH_AT_ENV
 from ingestion.ledger import read_ledger
-from orchestration.faults import CRASH_AT_ENV
 from tests.conftest import REPO, SALESDW, DemoRun
 
 # Crash points in the order the runs hit them. checks:1 is the first audit suite (the raw layer's,

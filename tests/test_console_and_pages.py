@@ -14,7 +14,8 @@ import duckdb
 import pandas as pd
 from rich.console import Console
 
-from orchestration.quality import CheckResult, results_store, write_quality_report
+from orchestration.quality import CheckResult, results_store
+from orchestration.quality.report import write_quality_report
 from orchestration.runner import RunOutcome
 from orchestration.serving.report import write_report
 from orchestration.settings import get_settings

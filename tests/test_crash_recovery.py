@@ -2,7 +2,7 @@
 
 The runs themselves happen once, in tests/reliability_scenario.py: one data directory, the demo
 exports, a copy of yesterday's publish, and `salesdw run` killed by the crash points of
-orchestration/faults.py during the ingestion of a file, the audit, the dbt build and the publish,
+common/faults.py during the ingestion of a file, the audit, the dbt build and the publish,
 then run again plainly. The baseline is the session's uninterrupted demo run over the same files.
 The last tests pin, in process, what a kill in the middle of a small write must not leave behind.
 """
@@ -20,8 +20,8 @@ import pytest
 from orchestration.publish import PUBLISH_LOG, last_publish, publish
 from orchestration.quality import CheckResult, results_store
 from orchestration.settings import get_settings
-from tests.reliability_scenario import CRASHES, XDIST_GROUP, scenario
 from tests.quality_support import stamp_passing_audit
+from tests.reliability_scenario import CRASHES, XDIST_GROUP, scenario
 
 SIGKILLED = -9
 

@@ -120,3 +120,38 @@ def test_dbt_tests_are_described_from_their_arguments_or_their_sql_header():
                 "raw_code": "-- Totals match.\n-- Returns a row when they differ.\nselect 1\n-- not this"}
     assert describe_dbt_test(singular, manifest) == "Totals match. Returns a row when they differ."
     assert describe_dbt_test({**singular, "description": "Own words."}, manifest) == "Own words."
+
+
+# --- the dbt step's command and environment (orchestration/assets/warehouse.py) -----------------
+
+def test_the_dbt_command_builds_everything_but_the_unit_tests():
+    from orchestration.assets.warehouse import _dbt_args
+
+    assert _dbt_args(None) == ["build", "--exclude-resource-type", "unit_test"]
+    assert _dbt_args("") == _dbt_args(None)  # an empty SALESDW_AS_OF_DATE is no date
+
+
+def test_an_as_of_date_becomes_the_dbt_variable():
+    from orchestration.assets.warehouse import _dbt_args
+
+    args = _dbt_args("2025-06-30")
+    assert args[:3] == _dbt_args(None)
+    assert args[3] == "--vars" and json.loads(args[4]) == {"as_of_date": "2025-06-30"}
+    assert len(args) == 5
+
+
+def test_dbt_starts_in_the_data_dir_with_relative_paths_on_duckdb_and_absolute_ones_on_spark(tmp_path):
+    from dataclasses import replace
+
+    from orchestration.assets.warehouse import _dbt_env
+    from orchestration.dbt_launcher import DBT_CWD_ENV
+    from orchestration.settings import get_settings
+
+    settings = replace(get_settings(tmp_path), engine="duckdb")
+    env = _dbt_env(settings, {"LAUNCHER": "x", "SALESDW_DBT_TARGET": "from-launcher"})
+    assert env[DBT_CWD_ENV] == str(tmp_path.resolve())
+    assert (tmp_path / env["SALESDW_BUILD_WAREHOUSE"]).resolve() == settings.build_warehouse
+    assert env["LAUNCHER"] == "x" and env["SALESDW_DBT_TARGET"] == "from-launcher"  # the launcher's last
+    spark = _dbt_env(replace(settings, engine="spark"), {})
+    assert spark["SALESDW_DBT_TARGET"] == "spark" and DBT_CWD_ENV not in spark
+    assert spark["SALESDW_BUILD_WAREHOUSE"] == str(settings.build_warehouse)

@@ -6,7 +6,6 @@ a pytest worker's objects.
 
 from __future__ import annotations
 
-
 from tests.support import probe_in_fresh_interpreter as _probe
 
 

@@ -22,8 +22,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from demo import MANIFEST_NAME, generate, generate_next_day
 from ingestion.canonical import ENTITIES
-from ingestion.generator import MANIFEST_NAME, generate, generate_next_day
 
 SCALE = 0.1
 MONTHS = 24
@@ -648,7 +648,7 @@ def test_next_day_continues_the_ids_with_existing_references(tmp_path):
 
 
 def test_progress_is_reported_and_big_workbooks_fall_back_to_csv(tmp_path, monkeypatch):
-    from ingestion.generator import output
+    from demo import output
 
     monkeypatch.setattr(output, "XLSX_MAX_DATA_ROWS", 50)  # budgets 42 rows fit, targets do not
     calls = []

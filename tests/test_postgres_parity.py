@@ -1,5 +1,5 @@
 """PostgreSQL parity: the whole dbt project builds on PostgreSQL from the same raw zone and every
-mart equals the DuckDB build, row for row; and the raw-zone loader (ingestion/raw_postgres.py)
+mart equals the DuckDB build, row for row; and the raw-zone loader (engines/raw_postgres.py)
 copies what it reads faithfully, in one transaction.
 
 Runs against the real server at 127.0.0.1:5432 (or $SALESDW_PG_HOST/PORT/USER, as the dbt profile
@@ -23,10 +23,10 @@ import duckdb
 import psycopg
 import pytest
 
+from demo import generate
+from engines.raw_postgres import load_raw_zone
 from ingestion.canonical import ENTITIES
-from ingestion.generator import generate
 from ingestion.loader import ingest
-from ingestion.raw_postgres import load_raw_zone
 from ingestion.raw_zone import parquet_select, raw_columns
 from orchestration.settings import DBT_PROJECT_DIR, get_settings
 from tests.conftest import require_postgres

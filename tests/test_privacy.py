@@ -19,8 +19,8 @@ import pytest
 from ingestion.loader import ingest
 from orchestration.publish import publish
 from orchestration.settings import get_settings
-from tests.support import land_two_contacts
 from tests.quality_support import stamp_passing_audit
+from tests.support import land_two_contacts
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 CN_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")

@@ -18,8 +18,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from demo import generate
 from ingestion.canonical import ENTITIES
-from ingestion.generator import generate
 from ingestion.loader import ingest
 from ingestion.raw_zone import expose_file
 from orchestration.settings import get_settings

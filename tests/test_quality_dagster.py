@@ -12,8 +12,8 @@ from orchestration.policies import BUILD_STEP_TAGS
 from orchestration.publish import stamp_build
 from orchestration.quality import CheckResult, asset_checks, results_store
 from orchestration.quality.asset_checks import build_quality_checks
-from orchestration.resources import SalesdwResource
 from orchestration.quality.suites import load_suite
+from orchestration.resources import SalesdwResource
 from orchestration.settings import get_settings
 from tests.quality_support import MART_TABLES, build_marts_warehouse
 

@@ -134,15 +134,10 @@ def test_patched_metrics_run_on_a_real_duckdb_file(warehouse):
         warehouse,
         E.ExpectTableRowCountToBeBetween(min_value=1),
         E.ExpectColumnValuesToBeBetween(column="amount", min_value=0),
-        E.ExpectColumnValuesToBeOfType(column="amount", type_="DECIMAL(18,2)"),
-        E.ExpectColumnValuesToBeInTypeList(column="line_id", type_list=["INTEGER"]),
     )
     assert result["expect_table_row_count_to_be_between"].result["observed_value"] == 3
     between = result["expect_column_values_to_be_between"]
     assert (between.success, between.result["unexpected_count"], between.result["element_count"]) == (False, 1, 3)
-    assert result["expect_column_values_to_be_of_type"].success
-    type_list = result["expect_column_values_to_be_in_type_list"]
-    assert (type_list.success, str(type_list.result["observed_value"])) == (False, "VARCHAR")
 
 
 def test_no_analytics_no_progress_bars(warehouse, capfd):
@@ -195,6 +190,8 @@ def _probe(mode: str) -> str:
 
 
 def test_scipy_stats_is_deferred_until_used():
+    # still needed while GX imports scipy.stats at start-up: once it stops, the probe's lookup of
+    # sys.modules["scipy.stats"] fails, and the deferral can go
     out = _probe("patched")
     assert "imported, scipy.stats deferred: True" in out
     assert "after a decimal conversion, deferred: True" in out
@@ -216,46 +213,25 @@ def test_an_ephemeral_context_still_validates_without_saving_its_config(warehous
     assert results["expect_column_values_to_not_be_null"].result["unexpected_count"] == 1
 
 
-def test_configurations_are_built_once_per_expectation_during_a_validation(warehouse, monkeypatch):
-    import great_expectations as gx
-
-    builds = []
-
-    def counting_build(expectation):
-        builds.append(id(expectation))
-        return original_build(expectation)
-
-    original_build = gx_duckdb._build_configuration
-    monkeypatch.setattr(gx_duckdb, "_build_configuration", counting_build)
-    expectations = lambda: (  # noqa: E731  two fresh copies of the same three expectations
-        gx.expectations.ExpectColumnValuesToNotBeNull(column="amount"),
-        gx.expectations.ExpectColumnValuesToBeBetween(column="amount", min_value=0),
-        gx.expectations.ExpectTableRowCountToBeBetween(min_value=1, max_value=5),
-    )
-    patched = _validate(warehouse, *expectations())
-    patched_builds = len(builds)
-    # GX's own property: every read builds a configuration
-    monkeypatch.setattr(gx_duckdb.Validator, "graph_validate", gx_duckdb._graph_validate)
-    builds.clear()
-    stock = _validate(warehouse, *expectations())
-    assert len(builds) > 5 * patched_builds  # 330 reads, 35 builds (most outside graph_validate)
-    assert {t: (r.success, r.result) for t, r in patched.items()} == {t: (r.success, r.result) for t, r in stock.items()}
-    assert patched["expect_column_values_to_be_between"].result["unexpected_count"] == 1  # the -1.00
+def _data_source_saves(monkeypatch) -> list[str]:
+    """Adds and deletes a data source on the GX context; returns the configuration saves it made."""
+    context = gx_context()
+    saves = []
+    variables = type(context.variables)
+    gxs_save = variables.save
+    monkeypatch.setattr(variables, "save", lambda self: (saves.append("save"), gxs_save(self))[1])
+    name = f"t_{uuid.uuid4().hex}"
+    context.data_sources.add_sql(name=name, connection_string="duckdb:///:memory:")
+    context.data_sources.delete(name)
+    return saves
 
 
-def test_an_assigned_field_rebuilds_the_configuration():
-    import great_expectations as gx
+def test_gx_still_saves_its_config_on_every_data_source_change(monkeypatch):
+    from great_expectations.data_context.data_context.ephemeral_data_context import EphemeralDataContext
 
-    expectation = gx.expectations.ExpectColumnValuesToNotBeNull(column="amount")
-    gx_duckdb._built = {}
-    try:
-        first = expectation.configuration
-        assert expectation.configuration is first  # built once
-        expectation.column = "line_id"
-        assert expectation.configuration.kwargs["column"] == "line_id"
-    finally:
-        gx_duckdb._built = None
-    assert expectation.configuration is not expectation.configuration  # outside a validation: GX's own
+    assert _data_source_saves(monkeypatch) == []  # patched: nothing serialized
+    monkeypatch.delattr(EphemeralDataContext, "_save_project_config")  # GX's own: AbstractDataContext's
+    assert len(_data_source_saves(monkeypatch)) >= 2  # one save per change; when 0, drop patch 4
 
 
 def _grouping(monkeypatch):

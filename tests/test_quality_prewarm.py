@@ -4,7 +4,6 @@ been imported yet."""
 
 from __future__ import annotations
 
-
 from tests.support import probe_in_fresh_interpreter as _probe
 
 

@@ -6,7 +6,8 @@ from datetime import datetime
 
 import duckdb
 
-from orchestration.quality import CheckResult, results_store, write_quality_report
+from orchestration.quality import CheckResult, results_store
+from orchestration.quality.report import write_quality_report
 
 
 def _result(check, passed, severity, *, run_id="r1", layer="marts", asset="marts/dim_customers",

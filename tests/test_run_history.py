@@ -92,3 +92,50 @@ def test_the_table_lookup_of_every_check_event_is_asked_of_sqlite_once(home, mon
         history = instance.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey("numbers"), "numbers_are_positive"), limit=10)
         assert len(history) == 3
+
+
+def test_events_reuse_one_engine_per_database(home, monkeypatch):
+    # Dagster's own storage makes an engine per stored event; if an upgrade bypasses the pooled
+    # _connect, no engine is asked for here and this fails
+    asked, pooled_engine = [], PooledSqliteEventLogStorage._engine
+
+    def counting(self, shard):
+        engine = pooled_engine(self, shard)
+        asked.append(engine)
+        return engine
+
+    monkeypatch.setattr(PooledSqliteEventLogStorage, "_engine", counting)
+    with dg.DagsterInstance.get() as instance:
+        run_ids = [run_once(instance) for _ in range(2)]
+        events = sum(len(instance.all_logs(run_id)) for run_id in run_ids)
+    engines = {id(engine) for engine in asked}
+    assert 1 <= len(engines) <= 3  # two run shards and the index
+    assert events >= 20 and len(asked) >= events  # every stored event through a reused engine
+
+
+def _synchronous(engine) -> int:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("pragma synchronous").scalar()
+
+
+def test_skipping_fsync_applies_to_the_instances_run_history_only(home):
+    import sqlalchemy as sa
+
+    from orchestration.runner import relax_run_history_fsync
+
+    FULL, OFF = 2, 0  # SQLite's default and the relaxed setting
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        run_id = run_once(instance)
+        assert _synchronous(storage._engine(run_id)) == FULL
+        relax_run_history_fsync(instance)
+        assert _synchronous(storage._engine(run_id)) == OFF  # the engines opened before too
+        relaxed = run_once(instance)
+        assert _synchronous(storage._engine(relaxed)) == _synchronous(storage._engine("index")) == OFF
+        other = sa.create_engine(f"sqlite:///{home / 'storage' / 'index.db'}")  # not process-wide
+        try:
+            assert _synchronous(other) == FULL
+        finally:
+            other.dispose()
+    with dg.DagsterInstance.get() as fresh:  # another instance on the same home waits for the disk
+        assert _synchronous(fresh.event_log_storage._engine("index")) == FULL

@@ -19,7 +19,6 @@ from tests.test_profile_validation import VALID_OPPORTUNITIES as OPPORTUNITIES
 from tests.test_profile_validation import write_profile
 
 
-
 @pytest.mark.parametrize("expr, refusal", [
     ("attach", "not a statement or query (found 'attach')"),
     ("install", "not a statement or query (found 'install')"),

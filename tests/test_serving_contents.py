@@ -18,10 +18,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.support import land_two_contacts
-
 from ingestion.loader import ingest
 from orchestration.settings import get_settings
+from tests.support import land_two_contacts
 
 PERSONAL_COLUMNS = {"email", "phone", "full_name"}
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.generator import generate
+from demo import generate
 from ingestion.loader import ingest
 from orchestration.settings import get_settings
 from tests.support import build_warehouse

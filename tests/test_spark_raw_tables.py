@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from engines.raw_spark import raw_table_statements, spark_conf, spark_type
 from ingestion.canonical import ENTITIES
-from ingestion.raw_spark import raw_table_statements, spark_conf, spark_type
 from ingestion.raw_zone import raw_columns
 from orchestration.settings import get_settings
 

@@ -3,11 +3,11 @@
 
 from dagster import AssetExecutionContext, AssetKey, AssetObservation, MaterializeResult, MetadataValue, asset
 
+from orchestration import run_status
 from orchestration.assets.warehouse import mart_keys
 from orchestration.policies import TRANSIENT_RETRY, WAREHOUSE_POOL
-from orchestration import run_status
 from orchestration.publish import PublishRefused, built_by, publish
-from orchestration.quality import write_quality_report
+from orchestration.quality.report import write_quality_report
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
 from orchestration.serving.postgres import PublishError, publish_to_postgres

@@ -4,7 +4,7 @@ Before dbt runs, the raw zone is exposed to the build warehouse as `raw.<entity>
 dbt sources (linked to the ingestion assets through meta.dagster.asset_key) read every batch.
 With SALESDW_ENGINE=spark, dbt builds on Spark (profile target `spark`) from external Parquet
 tables over the same raw zone, and the Spark build is then copied into the DuckDB build warehouse
-(ingestion/raw_spark.py), where the GX checks and the publish step read it as on DuckDB.
+(engines/raw_spark.py), where the GX checks and the publish step read it as on DuckDB.
 """
 
 
@@ -13,18 +13,19 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from common.faults import crash_point
 from ingestion.file_modes import private_file
 from ingestion.raw_zone import expose_file
 from ingestion.retire import clear_full_refresh, full_refresh_pending
 from orchestration.dbt_launcher import launch_env
 from orchestration.dbt_manifest import dbt_project, ensure_manifest, seed_partial_parse
-from orchestration.faults import crash_point
 from orchestration.policies import BUILD_STEP_TAGS, WAREHOUSE_POOL
 from orchestration.publish import stamp_build
 from orchestration.quality import prewarm, raw_audit
@@ -86,15 +87,29 @@ def describe_dbt_test(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> s
 translator = SalesdwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def build_args(settings) -> list[str]:
-    """dbt's arguments for the pipeline's build: a full refresh when a batch was retired since the
-    last successful build (its rows may sit in the incremental models; ingestion/retire.py)."""
+def _dbt_args(as_of_date: str | None, full_refresh: bool = False) -> list[str]:
+    """The dbt command of the build step. Unit tests pin SQL logic on fixed inputs: they run in
+    `make test` (every hand-fixture build), not on every production refresh, where they would only
+    add minutes. as_of_date (SALESDW_AS_OF_DATE) becomes the dbt variable the calendar ends at;
+    full_refresh rebuilds the incremental models (a batch was retired: its rows may sit in them)."""
     args = ["build", "--exclude-resource-type", "unit_test"]
-    if full_refresh_pending(settings.warehouse_dir):
+    if full_refresh:
         args.append("--full-refresh")
-    if settings.as_of_date:
-        args += ["--vars", json.dumps({"as_of_date": settings.as_of_date})]
+    if as_of_date:
+        args += ["--vars", json.dumps({"as_of_date": as_of_date})]
     return args
+
+
+def build_args(settings: Settings) -> list[str]:
+    """_dbt_args for this data dir: a full refresh while a retired batch awaits one (ingestion/retire.py)."""
+    return _dbt_args(settings.as_of_date, full_refresh_pending(settings.warehouse_dir))
+
+
+def _dbt_env(settings: Settings, launcher: Mapping[str, str]) -> dict[str, str]:
+    """The environment dbt starts with: what the dbt profile reads (the warehouse path, engine
+    limits; settings.dbt_run_env) and what the dbt launcher needs (launch_env: which dbt, the
+    working directory, the process it lives and dies with)."""
+    return {**settings.dbt_run_env(), **launcher}
 
 
 @dbt_assets(
@@ -106,59 +121,85 @@ def build_args(settings) -> list[str]:
 )
 def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: SalesdwResource):
     settings = salesdw.settings
-    # Unit tests pin SQL logic on fixed inputs: they run in `make test` (every hand-fixture build),
-    # not on every production refresh, where they would only add minutes.
     with run_lock(settings.lock_file):
         args = build_args(settings)
-        # From here until dbt has succeeded, no run vouches for the build (publish.audit_refusal).
-        stamp_build(settings, None)
-        # Also here, so a dbt-only run on a fresh (or deleted) build warehouse still finds raw.*
-        # (on Spark too: the raw-layer checks and the publish step read raw.* from this file)
-        expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
-        if settings.engine == "spark":
-            run_spark_helper(context, settings, "expose", "--raw-dir", str(settings.raw_dir))
-        # One target folder per data dir: dbt's partial parse survives between runs (a new folder
-        # per run would re-parse the whole project every time), and artifacts stay beside the data;
-        # the first run in a new data dir starts from the parse prepared at set-up.
-        target = settings.data_dir / "dbt_target"
-        seed_partial_parse(target)
-        # The suites run after the build, in this process: the raw suite (it does not read the
-        # build) and GX's start-up for the others happen in the background while dbt works, from
-        # when dbt has started and the process environment is back as it was (and left alone).
+        _unvouch_and_expose_raw(context, settings)
+        target = _dbt_target(settings)
         suites = planned_suites(context)  # asked first: it reads the run storage and could fail
-        # The dbt profile reads the warehouse path and engine limits from the environment; the dbt
-        # launcher, which dbt to run, where, and which process it lives and dies with.
-        with environment({**settings.dbt_run_env(), **launch_env()}):
-            build = dbt.cli(args, context=context, target_path=target)  # dbt starts, with this environment
-        if "raw" in suites:
-            raw_audit.start(settings, context.run_id)
-        elif suites:
-            prewarm()
-        # From the first stored table on, the events wait for the build to end, when the tables'
-        # row counts can be read (dbt holds the DuckDB file until then); Dagster wants a step's
-        # assets in dependency order, so what follows a held event is held too.
-        held, failure = [], None
-        try:
-            for event in build.stream():
-                if held or _asset_of(context, event) in STORED_RELATIONS:
-                    held.append(event)
-                else:
-                    yield event
-                crash_point("dbt")
-        except Exception as error:  # the models built before it are still reported below
-            failure = error
-        if settings.engine == "spark" and failure is None:
-            # the checks and the publish step then read the Spark build from the DuckDB build file
-            run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),
-                             "--export-dir", str(settings.spark_dir / "export"))
+        build = _start_dbt(context, dbt, settings, target, args)
+        _start_checks_beside_build(context, settings, suites)
+        held, failure = yield from _stream_until_stored(context, build)
         if failure is None:
-            private_file(settings.build_warehouse)
-            stamp_build(settings, context.run_id)
+            _vouch_for_build(context, settings)
             if "--full-refresh" in args:
                 clear_full_refresh(settings.warehouse_dir)
         yield from with_row_counts(context, held, settings)
         if failure is not None:
             raise failure
+
+
+def _unvouch_and_expose_raw(context: AssetExecutionContext, settings: Settings) -> None:
+    """From here until dbt has succeeded, no run vouches for the build (publish.audit_refusal).
+    raw.* is exposed here too, so a dbt-only run on a fresh (or deleted) build warehouse still
+    finds it (on Spark too: the raw-layer checks and the publish step read raw.* from this file)."""
+    stamp_build(settings, None)
+    expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
+    if settings.engine == "spark":
+        run_spark_helper(context, settings, "expose", "--raw-dir", str(settings.raw_dir))
+
+
+def _dbt_target(settings: Settings) -> Path:
+    """One target folder per data dir: dbt's partial parse survives between runs (a new folder per
+    run would re-parse the whole project every time), and artifacts stay beside the data; the
+    first run in a new data dir starts from the parse prepared at set-up."""
+    target = settings.data_dir / "dbt_target"
+    seed_partial_parse(target)
+    return target
+
+
+def _start_dbt(context: AssetExecutionContext, dbt: DbtCliResource, settings: Settings, target: Path,
+               args: list[str]):
+    """Start dbt with its environment (_dbt_env); the process environment is back as it was when
+    this returns, before the checks start beside the build."""
+    with environment(_dbt_env(settings, launch_env())):
+        return dbt.cli(args, context=context, target_path=target)
+
+
+def _start_checks_beside_build(context: AssetExecutionContext, settings: Settings, suites) -> None:
+    """The suites run after the build, in this process: the raw suite (it does not read the build)
+    and GX's start-up for the others happen in the background while dbt works."""
+    if "raw" in suites:
+        raw_audit.start(settings, context.run_id)
+    elif suites:
+        prewarm()
+
+
+def _stream_until_stored(context: AssetExecutionContext, build):
+    """Yield dbt's events as they come until the first stored table; return (held events, the
+    build's exception or None). From the first stored table on, the events wait for the build to
+    end, when the tables' row counts can be read (dbt holds the DuckDB file until then); Dagster
+    wants a step's assets in dependency order, so what follows a held event is held too."""
+    held, failure = [], None
+    try:
+        for event in build.stream():
+            if held or _asset_of(context, event) in STORED_RELATIONS:
+                held.append(event)
+            else:
+                yield event
+            crash_point("dbt")
+    except Exception as error:  # the models built before it are still reported by the caller
+        failure = error
+    return held, failure
+
+
+def _vouch_for_build(context: AssetExecutionContext, settings: Settings) -> None:
+    """dbt succeeded: on Spark, copy the build into the DuckDB build file (the checks and the publish
+    step read it there); then this run vouches for the build."""
+    if settings.engine == "spark":
+        run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),
+                         "--export-dir", str(settings.spark_dir / "export"))
+    private_file(settings.build_warehouse)
+    stamp_build(settings, context.run_id)
 
 
 def _stored_relations() -> dict[AssetKey, str]:
@@ -204,12 +245,12 @@ def row_counts(settings: Settings, relations: list[str]) -> dict[str, int]:
 
 
 def run_spark_helper(context: AssetExecutionContext, settings: Settings, *args: str) -> None:
-    """ingestion.raw_spark in its own process: Spark's Derby metastore admits one process at a
+    """engines.raw_spark in its own process: Spark's Derby metastore admits one process at a
     time, so it must be closed again before (and after) dbt opens it."""
-    proc = subprocess.run([sys.executable, "-m", "ingestion.raw_spark", *args], env={**os.environ, **settings.dbt_env()},
+    proc = subprocess.run([sys.executable, "-m", "engines.raw_spark", *args], env={**os.environ, **settings.dbt_env()},
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"ingestion.raw_spark {args[0]} failed:\n{proc.stderr[-4000:]}")
+        raise RuntimeError(f"engines.raw_spark {args[0]} failed:\n{proc.stderr[-4000:]}")
     context.log.info(proc.stdout.strip())
 
 

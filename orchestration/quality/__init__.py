@@ -1,6 +1,7 @@
 """Data quality: Great Expectations suites per layer, run in the warehouse as Dagster asset checks.
 
-    from orchestration.quality import run_suite, CheckResult, results_store, write_quality_report
+    from orchestration.quality import run_suite, CheckResult, results_store
+    from orchestration.quality.report import write_quality_report    # the HTML page over the store
     from orchestration.quality.asset_checks import build_quality_checks   # Dagster definitions
 
 Great Expectations is imported only when a suite runs (its import alone takes seconds), so the
@@ -14,7 +15,6 @@ from pathlib import Path
 
 from orchestration.quality import results_store
 from orchestration.quality.check_result import CheckResult
-from orchestration.quality.report import write_quality_report
 
 
 def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
@@ -37,4 +37,4 @@ def prewarm():
     return _prewarm()
 
 
-__all__ = ["CheckResult", "prewarm", "results_store", "run_suite", "write_quality_report"]
+__all__ = ["CheckResult", "prewarm", "results_store", "run_suite"]

@@ -1,9 +1,10 @@
 """Make Great Expectations 1.x run its SQL on DuckDB (duckdb-engine), and start quickly: in one place.
 
 GX has no DuckDB support of its own; it drives DuckDB through duckdb-engine, the SQLAlchemy
-dialect. Three gaps in GX 1.24 + duckdb-engine 0.17 + SQLAlchemy 2.1 are closed here, each by
+dialect. Two gaps in GX 1.24 + duckdb-engine 0.17 + SQLAlchemy 2.1 are closed here, each by
 the smallest change at the point where GX or the dialect decides; `apply()` is idempotent and
-`tests/test_quality_gx_duckdb.py` fails loudly when an upgrade changes any of them:
+`tests/test_quality_gx_duckdb.py` fails loudly when an upgrade changes any of them (each patch,
+why, and what replaces it: docs/dependencies.md; the numbers are kept from there):
 
 1. Lost query results. GX opens and releases a connection per metric query unless the dialect
    is in `_PERSISTED_CONNECTION_DIALECTS` (sqlite, mssql, ...); duckdb-engine shares one cursor per
@@ -11,12 +12,10 @@ the smallest change at the point where GX or the dialect decides; `apply()` is i
    The cure GX uses for sqlite: a StaticPool and one persistent connection; duckdb joins that list.
 2. Column reflection. SQLAlchemy 2.1's PostgreSQL column query (which duckdb-engine inherits)
    joins `pg_catalog.pg_collation`, which DuckDB lacks, so every column expectation fails.
-   duckdb's own `information_schema.columns` answers instead.
-3. Column types. Reflected types are kept in DuckDB's own spelling (`DECIMAL(18,2)`) and compared
-   as strings, like GX does for PostgreSQL, so a schema expectation states the exact contract type
-   from ingestion/canonical.py instead of a lossy SQLAlchemy class.
+   duckdb's own `information_schema.columns` answers instead, with each type as DuckDB spells
+   it (`DECIMAL(18,2)`).
 
-Four costs of GX 1.24 are avoided here too (measured at scale 10):
+Three costs of GX 1.24 are avoided here too (measured at scale 10):
 4. An ephemeral context serializes its whole configuration to YAML on every data source change,
    into an in-memory store nothing reads (about 100 times a run, 1-2 s): that save is a no-op.
 5. GX imports scipy.stats (~1 s) for two distribution expectations salesdw does not use: the
@@ -24,11 +23,6 @@ Four costs of GX 1.24 are avoided here too (measured at scale 10):
 6. GX's Decimal-to-float conversion calls inspect.stack(), which reads the source of every frame
    on the stack and can touch every loaded module (~0.5 s, and it loads the deferred scipy.stats),
    to look at each frame's file and function name only: it gets exactly those, from the frames.
-7. `Expectation.configuration` is a property that rebuilds a pydantic configuration from the
-   expectation's fields on every read, and one validation reads it thousands of times (12,500
-   reads for the raw suite, a quarter of its Python time). While GX turns a suite's
-   configurations into results (`Validator.graph_validate`), each expectation's configuration is
-   built once; assigning any field of it drops that copy. Outside graph_validate: GX's own property.
 
 Two more costs, one of them a gap that never showed as an error:
 8. Primary keys. GX asks for the primary key of every table it validates; SQLAlchemy's PostgreSQL
@@ -88,15 +82,12 @@ def _deferred_imports():
 
 with _deferred_imports():
     import duckdb_engine  # noqa: E402
+    import great_expectations.util as gx_util  # noqa: E402
     import sqlalchemy as sa  # noqa: E402
     from great_expectations.data_context.data_context.ephemeral_data_context import (  # noqa: E402
         EphemeralDataContext,
     )
-    import great_expectations.util as gx_util  # noqa: E402
     from great_expectations.execution_engine import sqlalchemy_execution_engine  # noqa: E402
-    from great_expectations.expectations import type_comparison  # noqa: E402
-    from great_expectations.expectations.expectation import Expectation  # noqa: E402
-    from great_expectations.validator.validator import Validator  # noqa: E402
     from great_expectations.expectations.metrics.query_metric_provider import (  # noqa: E402
         QueryMetricProvider,
     )
@@ -106,6 +97,7 @@ with _deferred_imports():
     from great_expectations.expectations.metrics.query_metrics.query_table.query_table import (  # noqa: E402
         QueryTable,
     )
+    from great_expectations.validator.validator import Validator  # noqa: E402
 
 DIALECT = "duckdb"
 
@@ -198,35 +190,14 @@ def _stack_without_source(context: int = 0) -> list[_FrameNames]:
     return names
 
 
-_build_configuration = Expectation.configuration.fget  # GX's own property (7.)
-_model_setattr = Expectation.__setattr__
 _graph_validate = Validator.graph_validate
-# id -> (expectation, configuration) while graph_validate runs. One validation at a time per
-# process: the runner's lock (orchestration/quality/runner.py) serialises the suites.
-_built: dict[int, tuple[Expectation, Any]] | None = None
-
-
-def _configuration_built_once(self):
-    """Expectation.configuration (see module doc, 7.): in graph_validate, built once per expectation
-    (the entry holds the expectation, so its id cannot be reused while the entry lives)."""
-    if _built is None:
-        return _build_configuration(self)
-    entry = _built.get(id(self))
-    if entry is None or entry[0] is not self:
-        entry = _built[id(self)] = (self, _build_configuration(self))
-    return entry[1]
-
-
-def _setattr_forgetting_configuration(self, name, value):
-    if _built is not None:
-        _built.pop(id(self), None)
-    _model_setattr(self, name, value)
 
 
 RUN_ONCE = "/* salesdw: run once */ "  # prefix of an unexpected-rows query worth materializing (9.)
 _SUBSTITUTE = "_get_substituted_batch_subquery_from_query_and_batch_selectable"  # GX's {batch} substitution
 _substitute_batch = getattr(QueryMetricProvider, _SUBSTITUTE).__func__
-# substituted query -> (execution engine, temporary table) while graph_validate runs (9.)
+# substituted query -> (execution engine, temporary table) while graph_validate runs (9.). One
+# validation at a time per process: the runner's lock (orchestration/quality/runner.py) serialises the suites.
 _materialized: dict[str, tuple[Any, str]] | None = None
 
 
@@ -256,17 +227,16 @@ def _drop_materialized(tables: dict[str, tuple[Any, str]]) -> None:
 
 
 def _graph_validate_once_per_validation(self, *args, **kwargs):
-    """Validator.graph_validate with configurations built once (7.) and unexpected-rows queries
-    run once (9.)."""
-    global _built, _materialized
-    outermost = _built is None
+    """Validator.graph_validate with unexpected-rows queries run once (9.)."""
+    global _materialized
+    outermost = _materialized is None
     if outermost:
-        _built, _materialized = {}, {}
+        _materialized = {}
     try:
         return _graph_validate(self, *args, **kwargs)
     finally:
         if outermost:
-            tables, _built, _materialized = _materialized, None, None
+            tables, _materialized = _materialized, None
             _drop_materialized(tables)
 
 
@@ -275,13 +245,11 @@ def is_applied() -> bool:
         DIALECT in sqlalchemy_execution_engine._PERSISTED_CONNECTION_DIALECTS
         and duckdb_engine.Dialect.get_columns is _get_columns
         and duckdb_engine.Dialect.get_pk_constraint is _get_pk_constraint
-        and DIALECT in type_comparison.CASE_INSENSITIVE_DIALECTS
         and EphemeralDataContext._save_project_config is _keep_ephemeral_config_in_memory
         and gx_util.stack is _stack_without_source
         and Validator.graph_validate is _graph_validate_once_per_validation
         and all(getattr(metric.__dict__.get(_SUBSTITUTE), "__func__", None) is _unexpected_rows_materialized_once
                 for metric in (QueryRowCount, QueryTable))
-        and Expectation.__setattr__ is _setattr_forgetting_configuration
     )
 
 
@@ -293,13 +261,8 @@ def apply() -> None:
             *persisted, _DuckDBDialectName(DIALECT))
     duckdb_engine.Dialect.get_columns = _get_columns
     duckdb_engine.Dialect.get_pk_constraint = _get_pk_constraint
-    if DIALECT not in type_comparison.CASE_INSENSITIVE_DIALECTS:
-        type_comparison.CASE_INSENSITIVE_DIALECTS = (
-            type_comparison.CASE_INSENSITIVE_DIALECTS | {_DuckDBDialectName(DIALECT)})
     EphemeralDataContext._save_project_config = _keep_ephemeral_config_in_memory
     gx_util.stack = _stack_without_source
-    Expectation.configuration = property(_configuration_built_once)
-    Expectation.__setattr__ = _setattr_forgetting_configuration
     Validator.graph_validate = _graph_validate_once_per_validation
     for metric in (QueryRowCount, QueryTable):
         setattr(metric, _SUBSTITUTE, classmethod(_unexpected_rows_materialized_once))

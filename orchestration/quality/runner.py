@@ -9,8 +9,8 @@ released afterwards, because an open DuckDB handle blocks writers in other proce
 from __future__ import annotations
 
 import logging
-import os
 import math
+import os
 import threading
 import time
 import uuid
@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.faults import crash_point
+from common.faults import crash_point
 from orchestration.quality import results_store
 from orchestration.quality.check_result import CheckResult
 from orchestration.quality.suites import (

@@ -29,7 +29,7 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 
-from ingestion.postgres import ensure_database, postgres_type
+from engines.postgres import ensure_database, postgres_type
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The raw zone on Apache Spark: `raw.<entity>` as external Parquet tables, and the Spark build
 brought back to DuckDB.
 
-The Spark twin of ingestion/raw_zone.expose and ingestion/raw_postgres.load_raw_zone: Spark reads
+The Spark twin of ingestion/raw_zone.expose and engines/raw_postgres.load_raw_zone: Spark reads
 the Parquet batches where they lie (no copy), through tables declared with the contract's columns
 (`raw_zone.raw_columns`), so older batches that lack a newer column read it as NULL and an entity
 with no batch yet is an empty, typed table.
@@ -13,7 +13,7 @@ written by Spark. The GX checks, the publish step and the report then run unchan
 The Spark session takes its settings from the `spark` output of dbt_project/profiles.yml (one home
 for master, metastore and warehouse directory: dbt and these helpers must open the same catalog).
 The embedded Derby metastore admits one process at a time, so these helpers run in their own short
-process (`python -m ingestion.raw_spark expose|export`) before and after dbt, never beside it.
+process (`python -m engines.raw_spark expose|export`) before and after dbt, never beside it.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def export_to_duckdb(spark, warehouse: Path, export_dir: Path, schemas: Iterable
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ingestion.raw_spark", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m engines.raw_spark", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     expose = commands.add_parser("expose", help="declare raw.<entity> over the raw zone")
     expose.add_argument("--raw-dir", type=Path, required=True)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from ingestion.generator import output as out
-from ingestion.generator.period import Period, rng_for
-from ingestion.generator.vocab import COMPANY_DOMAIN, GIVEN_NAMES, REGIONS, SURNAMES
+from demo import output as out
+from demo.period import Period, rng_for
+from demo.vocab import COMPANY_DOMAIN, GIVEN_NAMES, REGIONS, SURNAMES
 
 # end_day of a rep who has not left
 STILL_EMPLOYED = np.iinfo(np.int64).max // 4

@@ -14,11 +14,11 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
+from demo import output as out
+from demo.org import Org, rep_ids, team_ids
+from demo.period import Groups, Period, add_months, rng_for
+from demo.vocab import EXPENSE_DESCRIPTIONS, EXPENSE_PLAN_PER_REP, REPORTING_CURRENCY
 from ingestion.canonical import EXPENSE_CATEGORIES
-from ingestion.generator import output as out
-from ingestion.generator.org import Org, rep_ids, team_ids
-from ingestion.generator.period import Groups, Period, add_months, rng_for
-from ingestion.generator.vocab import EXPENSE_DESCRIPTIONS, EXPENSE_PLAN_PER_REP, REPORTING_CURRENCY
 
 OVERSPEND, UNDERSPEND = 1.15, 0.85
 SHARE_OVERSPENDING, SHARE_UNDERSPENDING = 0.15, 0.15

@@ -10,19 +10,19 @@ from typing import Callable
 
 import numpy as np
 
+from demo import output as out
+from demo.activities import generate_activities
+from demo.catalog import products_table
+from demo.company import Company, build_company
+from demo.customers import accounts_table, contacts_table, leads_table
+from demo.dirty import DirtyInjector
+from demo.exports import MANIFEST_NAME, Exports, FileRecord, read_manifest, write_manifest
+from demo.org import reps_table, teams_table
+from demo.pipeline import lead_opportunity, opportunities_table, opportunity_ids, stage_history_table
+from demo.planning import build_plan
+from demo.sales import generate_sales
+from demo.vocab import REPORTING_CURRENCY
 from ingestion.canonical import ENTITIES
-from ingestion.generator import output as out
-from ingestion.generator.activities import generate_activities
-from ingestion.generator.catalog import products_table
-from ingestion.generator.company import Company, build_company
-from ingestion.generator.customers import accounts_table, contacts_table, leads_table
-from ingestion.generator.dirty import DirtyInjector
-from ingestion.generator.exports import MANIFEST_NAME, Exports, FileRecord, read_manifest, write_manifest
-from ingestion.generator.org import reps_table, teams_table
-from ingestion.generator.pipeline import lead_opportunity, opportunities_table, opportunity_ids, stage_history_table
-from ingestion.generator.planning import build_plan
-from ingestion.generator.sales import generate_sales
-from ingestion.generator.vocab import REPORTING_CURRENCY
 
 MANIFEST_VERSION = 1
 Progress = Callable[[str, int, int], None]
@@ -118,7 +118,7 @@ def generate(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2
     if flavor not in FLAVORS:
         raise ValueError(f"unknown flavor {flavor!r}; flavors: {', '.join(FLAVORS)}")
     if flavor == "zh":
-        from ingestion.generator.flavor_zh import generate_zh  # it generates the canonical data first
+        from demo.flavor_zh import generate_zh  # it generates the canonical data first
 
         return generate_zh(out_dir, scale=scale, seed=seed, start=start, months=months, dirty=dirty,
                            progress=progress)

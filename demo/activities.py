@@ -8,12 +8,12 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-from ingestion.generator import output as out
-from ingestion.generator.customers import Accounts, account_ids
-from ingestion.generator.org import Org, rep_ids
-from ingestion.generator.period import SECONDS_PER_DAY, Groups, Period, business_seconds, rng_for, weekday
-from ingestion.generator.pipeline import OPEN, Opportunities, opportunity_ids
-from ingestion.generator.vocab import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
+from demo import output as out
+from demo.customers import Accounts, account_ids
+from demo.org import Org, rep_ids
+from demo.period import SECONDS_PER_DAY, Groups, Period, business_seconds, rng_for, weekday
+from demo.pipeline import OPEN, Opportunities, opportunity_ids
+from demo.vocab import ACTIVITY_KINDS, ACTIVITY_OUTCOMES
 
 ACTIVITY_TYPES = ("call", "visit", "meeting", "email", "demo")
 DIRECTIONS = ("outbound", "inbound")

@@ -13,7 +13,7 @@ from datetime import date
 
 import numpy as np
 
-from ingestion.generator.vocab import ANNUAL_GROWTH, MONTH_SEASONALITY
+from demo.vocab import ANNUAL_GROWTH, MONTH_SEASONALITY
 
 SECONDS_PER_DAY = 86_400
 _EPOCH = date(1970, 1, 1)

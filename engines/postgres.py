@@ -1,4 +1,4 @@
-"""PostgreSQL plumbing shared by the raw-zone loader (ingestion/raw_postgres.py) and the mart
+"""PostgreSQL plumbing shared by the raw-zone loader (engines/raw_postgres.py) and the mart
 publish (orchestration/serving/postgres.py): DuckDB-to-PostgreSQL types and database creation."""
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingestion.generator.catalog import Catalog, build_catalog
-from ingestion.generator.customers import Accounts, Contacts, Leads, build_accounts_and_leads, build_contacts
-from ingestion.generator.org import Org, build_org
-from ingestion.generator.period import Period
-from ingestion.generator.pipeline import Opportunities, build_pipeline
+from demo.catalog import Catalog, build_catalog
+from demo.customers import Accounts, Contacts, Leads, build_accounts_and_leads, build_contacts
+from demo.org import Org, build_org
+from demo.period import Period
+from demo.pipeline import Opportunities, build_pipeline
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from ingestion.generator import output as out
-from ingestion.generator.org import Org, rep_ids
-from ingestion.generator.period import (
+from demo import output as out
+from demo.org import Org, rep_ids
+from demo.period import (
     SECONDS_PER_DAY,
     DaySampler,
     Groups,
@@ -24,7 +24,7 @@ from ingestion.generator.period import (
     rng_for,
     weighted_choice,
 )
-from ingestion.generator.vocab import (
+from demo.vocab import (
     BRAND_WORDS,
     COMPANY_SUFFIXES,
     CONTACT_TITLES,

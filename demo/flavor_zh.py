@@ -30,8 +30,8 @@ from typing import Callable
 import duckdb
 import xlsxwriter
 
-from ingestion.generator import output as out
-from ingestion.generator.exports import read_manifest, write_manifest
+from demo import output as out
+from demo.exports import read_manifest, write_manifest
 from ingestion.profile import SourceSpec, quote_ident, quote_literal
 from ingestion.readers import ROW_NUMBER, open_source
 
@@ -336,7 +336,7 @@ def generate_zh(out_dir: Path, *, scale: float, seed: int, start: str, months: i
     """Write the demo exports in the crm_zh shape into out_dir, with a `_manifest.json` whose file
     names are the zh ones (expected outcomes as in the canonical flavor; defect values are given
     as the canonical text). Same arguments -> byte-identical files."""
-    from ingestion.generator.api import GenerateReport, _remove_earlier_output, generate
+    from demo.api import GenerateReport, _remove_earlier_output, generate
 
     began = time.perf_counter()
     out_dir = Path(out_dir)

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from demo import output as out
+from demo.catalog import Catalog, product_ids
+from demo.customers import NEVER, Accounts, account_ids, lead_ids
+from demo.org import rep_ids
+from demo.period import SECONDS_PER_DAY, DaySampler, Period, business_seconds, rng_for
+from demo.vocab import LOST_REASONS, REPORTING_CURRENCY
 from ingestion.canonical import STAGES
-from ingestion.generator import output as out
-from ingestion.generator.catalog import Catalog, product_ids
-from ingestion.generator.customers import NEVER, Accounts, account_ids, lead_ids
-from ingestion.generator.org import rep_ids
-from ingestion.generator.period import SECONDS_PER_DAY, DaySampler, Period, business_seconds, rng_for
-from ingestion.generator.vocab import LOST_REASONS, REPORTING_CURRENCY
 
 OPEN, WON, LOST = 0, 1, 2
 N_LADDER = 5  # prospecting .. negotiation; then closed_won / closed_lost

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from ingestion.generator import output as out
-from ingestion.generator.period import rng_for
-from ingestion.generator.vocab import PRODUCT_CATEGORIES, PRODUCT_SERIES, REPORTING_CURRENCY
+from demo import output as out
+from demo.period import rng_for
+from demo.vocab import PRODUCT_CATEGORIES, PRODUCT_SERIES, REPORTING_CURRENCY
 
 PRODUCTS_PER_SCALE = 40
 MIN_PRODUCTS = 12

@@ -16,10 +16,10 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
+from demo import output as out
+from demo.exports import Exports, FileRecord
+from demo.period import rng_for
 from ingestion.canonical import ENTITIES
-from ingestion.generator import output as out
-from ingestion.generator.exports import Exports, FileRecord
-from ingestion.generator.period import rng_for
 
 QUARANTINED, LOADED = "quarantined", "loaded"
 ORDER_UPDATES = 10

@@ -21,8 +21,8 @@ import psycopg
 import pyarrow.csv as arrow_csv
 from psycopg import sql
 
+from engines.postgres import ensure_database, postgres_type
 from ingestion.canonical import ENTITIES
-from ingestion.postgres import ensure_database, postgres_type
 from ingestion.raw_zone import live_select, parquet_select, raw_columns
 
 log = logging.getLogger(__name__)

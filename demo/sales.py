@@ -13,11 +13,11 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-from ingestion.generator import output as out
-from ingestion.generator.catalog import Catalog, product_ids
-from ingestion.generator.customers import NEVER, Accounts, account_ids, contact_ids
-from ingestion.generator.org import Org, rep_ids
-from ingestion.generator.period import (
+from demo import output as out
+from demo.catalog import Catalog, product_ids
+from demo.customers import NEVER, Accounts, account_ids, contact_ids
+from demo.org import Org, rep_ids
+from demo.period import (
     SECONDS_PER_DAY,
     DaySampler,
     Groups,
@@ -26,8 +26,8 @@ from ingestion.generator.period import (
     rng_for,
     weighted_choice,
 )
-from ingestion.generator.pipeline import WON, Opportunities, opportunity_ids
-from ingestion.generator.vocab import (
+from demo.pipeline import WON, Opportunities, opportunity_ids
+from demo.vocab import (
     CASE_CATEGORIES,
     CASE_CATEGORY_WEIGHTS,
     CASE_CHANNEL_WEIGHTS,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.generator.activities import ACTIVITY_TYPES, DIRECTIONS, activities_table, rep_activity_level
-from ingestion.generator.company import build_company
-from ingestion.generator.exports import Exports, read_manifest, write_manifest
-from ingestion.generator.period import SECONDS_PER_DAY, Groups, business_seconds, rng_for, weighted_choice
-from ingestion.generator.sales import (
+from demo.activities import ACTIVITY_TYPES, DIRECTIONS, activities_table, rep_activity_level
+from demo.company import build_company
+from demo.exports import Exports, read_manifest, write_manifest
+from demo.period import SECONDS_PER_DAY, Groups, business_seconds, rng_for, weighted_choice
+from demo.sales import (
     COMPLETED,
     PENDING,
     SHARE_ORDERS_SURVEYED,
@@ -23,7 +23,7 @@ from ingestion.generator.sales import (
     survey_comments,
     surveys_table,
 )
-from ingestion.generator.vocab import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, ORDER_CHANNEL_WEIGHTS
+from demo.vocab import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, ORDER_CHANNEL_WEIGHTS
 
 
 def generate_next_day(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2024-01",

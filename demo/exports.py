@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from demo.output import CsvSink, Table
 from ingestion.canonical import ENTITIES
-from ingestion.generator.output import CsvSink, Table
 
 # At the top of the output directory, outside the entity folders, so ingestion never reads it.
 MANIFEST_NAME = "_manifest.json"

@@ -2,8 +2,8 @@
 (../shared/spec/exports.md), deterministic per seed, with an optional dirty mode whose bad inputs
 are listed in `_manifest.json`. `salesdw generate` calls `generate`."""
 
-from ingestion.generator.api import GenerateReport, generate
-from ingestion.generator.exports import MANIFEST_NAME
-from ingestion.generator.next_day import generate_next_day
+from demo.api import GenerateReport, generate
+from demo.exports import MANIFEST_NAME
+from demo.next_day import generate_next_day
 
 __all__ = ["MANIFEST_NAME", "GenerateReport", "generate", "generate_next_day"]
