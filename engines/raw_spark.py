@@ -28,10 +28,10 @@ from pathlib import Path
 
 import duckdb
 import jinja2
-from ingestion.safe_yaml import safe_load
 
 from ingestion.canonical import ENTITIES
 from ingestion.raw_zone import raw_columns
+from ingestion.safe_yaml import safe_load
 
 RAW_SCHEMA = "raw"
 # Every schema the dbt project builds into (dbt_project.yml: staging, intermediate, marts; seeds: config).

@@ -29,6 +29,7 @@ import duckdb
 from common.faults import crash_point
 from ingestion.canonical import ENTITIES, FUTURE_DATE_HORIZON_DAYS, LINEAGE_COLUMNS
 from ingestion.file_modes import private_file
+from ingestion.ignored import IgnoredFile, ignored_files
 from ingestion.ledger import (
     cleanup_orphans,
     copy_to_parquet,
@@ -36,11 +37,16 @@ from ingestion.ledger import (
     read_ledger,
     write_ledger_row,
 )
-from ingestion.ignored import IgnoredFile, ignored_files
 from ingestion.limits import ReadLimits
 from ingestion.mapping import RAW_RECORD, REASON, Horizon, MappingError, build_query, column_snapshot_date
 from ingestion.profile import (
-    NO_EXTENSION_DOWNLOADS, Profile, SnapshotDateError, SourceSpec, load_profile, quote_ident, quote_literal,
+    NO_EXTENSION_DOWNLOADS,
+    Profile,
+    SnapshotDateError,
+    SourceSpec,
+    load_profile,
+    quote_ident,
+    quote_literal,
 )
 from ingestion.raw_zone import QUARANTINE_COLUMNS
 from ingestion.readers import ROW_NUMBER, ReadError, fields_beyond, needs_serial_read, one_line, open_source

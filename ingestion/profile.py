@@ -21,7 +21,7 @@ import yaml
 
 from ingestion.canonical import ENTITIES
 from ingestion.expr_check import bind_error
-from ingestion.ignored import case_insensitive
+from ingestion.globs import case_insensitive
 from ingestion.safe_yaml import safe_load as safe_yaml_load
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"

@@ -144,7 +144,8 @@ def retire(
 ) -> None:
     """Take a loaded batch back out: it stays in the raw zone, nothing downstream reads it, its content
     loads again when landed again, and the next build is a full refresh."""
-    from ingestion.retire import NothingToRetire, retire as retire_batches
+    from ingestion.retire import NothingToRetire
+    from ingestion.retire import retire as retire_batches
     from orchestration.progress import literal
     from orchestration.run_lock import RunLockBusy, run_lock
 

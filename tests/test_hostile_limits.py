@@ -9,9 +9,6 @@ happened; each test reads that report.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import zipfile
 from pathlib import Path

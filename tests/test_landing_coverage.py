@@ -10,7 +10,8 @@ import os
 
 from typer.testing import CliRunner
 
-from ingestion.ignored import case_insensitive, last_ignored, write_ignored
+from ingestion.globs import case_insensitive
+from ingestion.ignored import last_ignored, write_ignored
 from ingestion.loader import ingest
 from orchestration.cli import app
 from orchestration.settings import get_settings

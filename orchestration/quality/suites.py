@@ -14,10 +14,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ingestion.safe_yaml import safe_load
-
 from ingestion.canonical import ENTITIES
 from ingestion.raw_zone import LINEAGE_COLUMNS
+from ingestion.safe_yaml import safe_load
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 LAYERS = ("raw", "staging", "marts")
