@@ -16,7 +16,7 @@ import pandas as pd
 
 from ingestion.file_modes import private_dir, private_file
 from ingestion.profile import quote_literal
-from ingestion.raw_zone import LEDGER_COLUMNS
+from ingestion.raw_zone import LEDGER_COLUMNS, parquet_select
 
 TMP_SUFFIX = ".tmp"
 
@@ -51,13 +51,9 @@ def write_ledger_row(con: duckdb.DuckDBPyConnection, quality_dir: Path, row: dic
 
 def read_ledger(quality_dir: Path) -> pd.DataFrame:
     """The whole ledger, oldest attempt first (a small table: one row per landed file attempt)."""
-    folder = ledger_dir(quality_dir)
-    projection = ", ".join(f"cast({c} as {t}) as {c}" for c, t in LEDGER_COLUMNS.items())
+    # rows written before a column joined the ledger read NULL there
     with duckdb.connect() as con:
-        if not any(folder.glob("*.parquet")):
-            return con.sql(f"select {projection} from (select {', '.join(f'null as {c}' for c in LEDGER_COLUMNS)}) limit 0").df()
-        glob = quote_literal(str(folder / "*.parquet"))
-        return con.sql(f"select {projection} from read_parquet({glob}, union_by_name = true) order by batch_id").df()
+        return con.sql(f"select * from ({parquet_select(ledger_dir(quality_dir), LEDGER_COLUMNS)}) order by batch_id").df()
 
 
 def committed_batch_ids(quality_dir: Path) -> set[str]:

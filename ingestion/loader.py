@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.canonical import ENTITIES, FUTURE_DATE_HORIZON_DAYS, LINEAGE_COLUMNS
+from ingestion.columns import extended_source
 from ingestion.ledger import (
     cleanup_orphans,
     copy_to_parquet,
@@ -57,6 +58,7 @@ class FileOutcome:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     error: str | None = None
+    notes: dict = field(default_factory=dict)  # ledger columns on what was read: missing_columns, lookup_files
 
 
 @dataclass
@@ -217,6 +219,7 @@ def ingest(
             **attempt.ledger_row, "started_at": started, "status": outcome.status,
             "rows_read": outcome.rows_read, "rows_loaded": outcome.rows_loaded,
             "rows_quarantined": outcome.rows_quarantined, "error": outcome.error, "finished_at": _utcnow(),
+            **outcome.notes,
         })
         if outcome.status == LOADED:
             loaded_hashes.add((attempt.spec.entity, attempt.sha))
@@ -322,7 +325,7 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
         return rejected("unsupported file type (expected csv, csv.gz, tsv, xlsx, json, jsonl or parquet)")
     staged = f"staged_{batch_id.replace('-', '_')}"
     try:
-        _stage(con, spec, ent, path, fmt, currency, work_dir, staged, horizon)
+        notes = _stage(con, spec, ent, path, fmt, currency, work_dir, staged, horizon, path.parents[rel.count("/")])
     except (ReadError, MappingError) as exc:
         return rejected(str(exc))
     except duckdb.Error as exc:
@@ -365,11 +368,12 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
         con.execute(f"drop table if exists {staged}")
     if rows_loaded + rows_quarantined != rows_read:  # cannot happen; never commit if it does
         raise RuntimeError(f"{rel}: {rows_read} rows read but {rows_loaded} loaded + {rows_quarantined} quarantined")
-    return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, rows_read, rows_loaded, rows_quarantined)
+    return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, rows_read, rows_loaded, rows_quarantined,
+                       notes=notes)
 
 
 def _stage(con, spec: SourceSpec, ent, path: Path, fmt: str, currency: str, work_dir: Path, staged: str,
-           horizon: Horizon) -> None:
+           horizon: Horizon, landing_root: Path) -> dict:
     """Read the file into temp table `staged` (the mapping query's rows). A delimited file with a
     row wider than the reader's columns is read again with enough columns for it, so that row is
     quarantined with its field count instead of the whole file being rejected; a file with quoted
@@ -378,10 +382,11 @@ def _stage(con, spec: SourceSpec, ent, path: Path, fmt: str, currency: str, work
     while True:
         source = open_source(con, path, fmt, spec, work_dir, extra_fields, serial)
         try:
+            read, notes = extended_source(con, spec, ent, source, landing_root, work_dir)
             # No columns at all: a JSON file holding no records, a valid empty export (like a header-only CSV).
-            sql = build_query(spec, ent, source, currency, horizon) if source.columns else _empty_query(ent)
+            sql = build_query(spec, ent, read, currency, horizon) if read.columns else _empty_query(ent)
             con.execute(f"create temp table {staged} as {sql}")
-            return
+            return notes
         except duckdb.Error as exc:
             if not serial and needs_serial_read(exc):
                 serial = True

@@ -19,6 +19,8 @@ import duckdb
 import yaml
 
 from ingestion.canonical import ENTITIES
+from ingestion.columns import column_choices
+from ingestion.lookup import Lookup, parse_lookups
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 
@@ -50,7 +52,7 @@ _READ_KEYS = {
     "thousands", "currency_symbols", "null_values", "date_formats", "timestamp_formats",
     "month_formats", "columns_by_name",
 }
-_SOURCE_KEYS = _READ_KEYS | {"columns", "filter", "distinct"}
+_SOURCE_KEYS = _READ_KEYS | {"columns", "filter", "distinct", "lookup"}
 _MAPPING_KEYS = {"column", "const", "expr", "values", "default", "formats", "optional"}
 
 
@@ -70,6 +72,7 @@ class ColumnMapping:
     default: str | None = None  # used when the value is empty
     formats: tuple[str, ...] | None = None  # overrides the source's date/timestamp/month formats
     optional: bool = False  # a missing source column gives NULL instead of rejecting the file
+    fallbacks: tuple[str, ...] = ()  # source columns read, in order, when `column` is not in the file
     expr_columns: tuple[str, ...] = ()  # source columns the expression reads
 
 
@@ -97,6 +100,7 @@ class SourceSpec:
     filter: str | None = None  # SQL boolean over source columns: rows where it is not true are skipped
     filter_columns: tuple[str, ...] = ()
     distinct: bool = False  # keep the first row of each set of identical mapped values
+    lookups: tuple[Lookup, ...] = ()  # columns joined in from other files (ingestion/lookup.py)
 
     def patterns(self) -> list[str]:
         return [p.replace("{entity}", self.entity) for p in self.files]
@@ -311,6 +315,8 @@ class _Parser:
                     raise self.fail(f"{where}.columns", f"missing mapping for required column {required!r}")
         kw["columns"] = columns
 
+        if "lookup" in spec:
+            kw["lookups"] = parse_lookups(spec["lookup"], self.fail, self._check_pattern, f"{where}.lookup")
         if spec.get("filter") is not None:
             kw["filter"] = spec["filter"]
             kw["filter_columns"] = self.sql_expression(spec["filter"], f"{where}.filter")
@@ -319,6 +325,8 @@ class _Parser:
     def mapping(self, target: str, mapping: Any, where: str) -> ColumnMapping:
         if isinstance(mapping, str):
             return ColumnMapping(target=target, column=mapping)
+        if isinstance(mapping, list):  # fallbacks: the first of these columns the file has
+            mapping = {"column": mapping}
         if mapping is None:
             return ColumnMapping(target=target)  # explicitly unmapped: NULL
         if not isinstance(mapping, dict):
@@ -329,9 +337,7 @@ class _Parser:
             raise self.fail(where, "needs exactly one of column, const, expr")
         kw: dict[str, Any] = {"target": target}
         if "column" in mapping:
-            if not isinstance(mapping["column"], str) or not mapping["column"]:
-                raise self.fail(f"{where}.column", "must be a source column name")
-            kw["column"] = mapping["column"]
+            kw["column"], kw["fallbacks"] = column_choices(mapping["column"], lambda m: self.fail(f"{where}.column", m))
         if "const" in mapping:
             kw["const"] = self._scalar(mapping["const"], f"{where}.const")
         if "expr" in mapping:

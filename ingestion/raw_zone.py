@@ -33,6 +33,8 @@ LEDGER_COLUMNS: dict[str, str] = {
     "error": "VARCHAR",
     "started_at": "TIMESTAMP",
     "finished_at": "TIMESTAMP",
+    "missing_columns": "VARCHAR",  # source columns a loaded file lacks, e.g. `BillingState (region)`
+    "lookup_files": "VARCHAR",  # files a `lookup:` joined in, and how many rows each fed
 }
 
 QUARANTINE_COLUMNS: dict[str, str] = {

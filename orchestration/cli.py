@@ -150,8 +150,13 @@ def report(
 
 
 @app.command("check-profile")
-def check_profile(profile: Annotated[str, typer.Argument(help="Profile name or YAML path.")]) -> None:
-    """Validate a source profile and list what it maps."""
+def check_profile(
+    profile: Annotated[str, typer.Argument(help="Profile name or YAML path.")],
+    landing: Annotated[Optional[Path], typer.Option("--landing", help=(
+        "A landing folder: for each file the profile would read, which mapped columns are present, "
+        "missing-optional (read as NULL) or missing-required (the file is rejected)."))] = None,
+) -> None:
+    """Validate a source profile and list what it maps (or, with --landing, what each file holds)."""
     from ingestion.profile import ProfileError, load_profile
 
     try:
@@ -160,7 +165,29 @@ def check_profile(profile: Annotated[str, typer.Argument(help="Profile name or Y
         console.print(f"[red]{exc}[/]", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     console.print(f"profile {profile!r} is valid")
-    console.print(loaded)
+    if landing is None:
+        console.print(loaded)
+        return
+    _print_landing_report(loaded, landing)
+
+
+def _print_landing_report(profile, landing: Path) -> None:
+    from ingestion.columns import MISSING_REQUIRED, landing_report
+
+    report = landing_report(profile, landing)
+    if not report:
+        console.print(f"no file under {landing} matches profile {profile.name!r}")
+    for rel, entity, rows in report:
+        if isinstance(rows, str):
+            console.print(f"[red]{rel} ({entity}): {rows}[/]", soft_wrap=True)
+            continue
+        table = Table(title=f"{rel} -> {entity}", title_justify="left")
+        for header in ("canonical column", "source", "status"):
+            table.add_column(header)
+        for row in rows:
+            style = "red" if row.status == MISSING_REQUIRED else ("yellow" if row.status != "present" else "")
+            table.add_row(row.canonical, row.source, f"[{style}]{row.status}[/]" if style else row.status)
+        console.print(table)
 
 
 if __name__ == "__main__":
