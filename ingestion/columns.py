@@ -93,8 +93,9 @@ def landing_report(profile, landing_dir) -> list[tuple[str, str, list[ColumnStat
 
 
 def extended_source(con, spec, ent, source, root, work_dir):
-    """The file as the mapping reads it (lookups joined in) and the ledger's notes about it: the
+    """The file as the mapping reads it (lookups joined in, unpivoted) and the ledger's notes about it: the
     source columns it lacks, the lookup files and how many rows each fed."""
+    from ingestion import unpivot
     from ingestion.lookup import attach
     from ingestion.readers import open_source
 
@@ -102,4 +103,6 @@ def extended_source(con, spec, ent, source, root, work_dir):
         return source, {}
     read, lookups = attach(con, spec, source, root, work_dir,
                            lambda p: open_source(con, p, spec.file_format(p) or "csv", spec, work_dir))
+    if spec.unpivot is not None:
+        read = unpivot.apply(spec.unpivot, read)
     return read, {"missing_columns": missing_columns(spec, ent, read.columns, read.duplicated), "lookup_files": lookups}

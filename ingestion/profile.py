@@ -21,6 +21,7 @@ import yaml
 from ingestion.canonical import ENTITIES
 from ingestion.columns import column_choices
 from ingestion.lookup import Lookup, parse_lookups
+from ingestion.unpivot import Unpivot, parse_unpivot
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 
@@ -52,7 +53,7 @@ _READ_KEYS = {
     "thousands", "currency_symbols", "null_values", "date_formats", "timestamp_formats",
     "month_formats", "columns_by_name",
 }
-_SOURCE_KEYS = _READ_KEYS | {"columns", "filter", "distinct", "lookup"}
+_SOURCE_KEYS = _READ_KEYS | {"columns", "filter", "distinct", "lookup", "unpivot"}
 _MAPPING_KEYS = {"column", "const", "expr", "values", "default", "formats", "optional"}
 
 
@@ -101,6 +102,7 @@ class SourceSpec:
     filter_columns: tuple[str, ...] = ()
     distinct: bool = False  # keep the first row of each set of identical mapped values
     lookups: tuple[Lookup, ...] = ()  # columns joined in from other files (ingestion/lookup.py)
+    unpivot: Unpivot | None = None  # wide to long (ingestion/unpivot.py)
 
     def patterns(self) -> list[str]:
         return [p.replace("{entity}", self.entity) for p in self.files]
@@ -317,6 +319,8 @@ class _Parser:
 
         if "lookup" in spec:
             kw["lookups"] = parse_lookups(spec["lookup"], self.fail, self._check_pattern, f"{where}.lookup")
+        if "unpivot" in spec:
+            kw["unpivot"] = parse_unpivot(spec["unpivot"], self.fail, f"{where}.unpivot")
         if spec.get("filter") is not None:
             kw["filter"] = spec["filter"]
             kw["filter_columns"] = self.sql_expression(spec["filter"], f"{where}.filter")
