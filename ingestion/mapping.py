@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
 from ingestion.canonical import DATE, FUTURE_DATE_HORIZON_DAYS, INTEGER, TIMESTAMP, VARCHAR, Column, Entity
+from ingestion.fx import currency_code_reason
 from ingestion.profile import EXCEL_SERIAL, ColumnMapping, SourceSpec, quote_ident, quote_literal
 from ingestion.readers import ROW_NUMBER, SourceTable
 
@@ -187,11 +188,7 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
     reasons = [r for c in ent.columns for r in _column_reasons(c, mapped_names[c.name], horizon)]
     reasons += [_rule_reason(ent, sql, text) for sql, text in ent.rules]
     if "currency" in ent.column_names:
-        cur = quote_literal(reporting_currency)
-        reasons.append(
-            f"case when currency is not null and currency <> {cur} then 'currency: ''' || "
-            f"{_shown('currency')} || ''' is not the reporting currency ' || {cur} end"
-        )
+        reasons.append(currency_code_reason())
     reason = f"nullif(concat_ws('; ', {', '.join(reasons) or 'null'}), '')"
     raw_json = "json_object(" + ", ".join(f"{quote_literal(h)}, {alias}" for alias, h in originals) + ")"
     if source.field_count:

@@ -38,6 +38,9 @@ def generate(
     flavor: Annotated[str, typer.Option(click_type=click.Choice(["canonical", "zh"]), help=(
         "canonical: the format of exports.md (profile canonical); zh: the same data as a Chinese CRM "
         "exports it (profile crm_zh: write it to <data dir>/landing/crm_zh)."))] = "canonical",
+    currencies: Annotated[Optional[str], typer.Option(help=(
+        "e.g. CNY,USD,EUR: orders spread over these currencies with their monthly rates in fx_rates "
+        "(the same company: its marts equal the CNY-only twin's within ingestion/fx.py's rounding bound)."))] = None,
 ) -> None:
     """Write synthetic exports for a fictional company in the canonical format (exports.md)."""
     from ingestion.generator import generate as generate_exports
@@ -54,6 +57,8 @@ def generate(
 
         report = generate_exports(out, scale=scale, seed=seed, start=start, months=months, dirty=dirty,
                                   progress=progress, flavor=flavor)
+        if currencies:
+            _currency_twin(out, currencies, seed, flavor)
     table = Table(title=f"Exports written to {out}", show_edge=False)
     table.add_column("entity")
     table.add_column("rows", justify="right")
@@ -63,6 +68,19 @@ def generate(
     if dirty:
         console.print(f"dirty mode: defects injected as listed in {out / '_manifest.json'}")
     console.print(f"done in {time.monotonic() - started:.1f} s")
+
+
+def _currency_twin(out: Path, currencies: str, seed: int, flavor: str) -> None:
+    from ingestion.fx import write_currency_twin
+
+    if flavor != "canonical":
+        raise typer.BadParameter("--currencies works with --flavor canonical", param_hint="--currencies")
+    try:
+        rates = write_currency_twin(out, [c.strip() for c in currencies.split(",") if c.strip()], seed,
+                                    get_settings().reporting_currency)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--currencies") from None
+    console.print(f"orders in {currencies}: {rates} monthly rates in {out / 'fx_rates'}")
 
 
 def _report_counts(report) -> dict[str, int]:

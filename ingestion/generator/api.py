@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 
 from ingestion.canonical import ENTITIES
+from ingestion.fx import reporting_rates
 from ingestion.generator import output as out
 from ingestion.generator.activities import generate_activities
 from ingestion.generator.catalog import products_table
@@ -123,8 +124,9 @@ def generate(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2
     created = datetime.fromisoformat(f"{start}-01")  # the workbooks' fixed creation date
     _write_workbook(exports, "budgets", plan.budgets, created)
     _write_workbook(exports, "targets", plan.targets, created)
+    exports.write("fx_rates", reporting_rates(period.start_day, period.end_day, REPORTING_CURRENCY))
     if progress:
-        for entity in ("expenses", "budgets", "targets"):
+        for entity in ("expenses", "budgets", "targets", "fx_rates"):
             progress(entity, 1, 1)
 
     if injector is not None:

@@ -133,7 +133,7 @@ EXPENSE_CATEGORIES = {"personnel": "人力成本", "marketing": "市场推广", 
                       "travel": "差旅费", "training": "培训费", "tools": "软件工具", "other": "其他"}
 TARGET_METRICS = {"net_revenue": "销售额", "new_customers": "新客户数", "visits": "客户拜访数"}
 REP_ACTIVE = {"active": "是", "inactive": "否"}
-CURRENCIES = {"CNY": "人民币"}
+CURRENCIES = {"CNY": "人民币", "USD": "美元", "EUR": "欧元"}
 
 
 @dataclass(frozen=True)
@@ -226,6 +226,9 @@ LAYOUT: dict[str, ZhFile] = {
         ("月份", "month", Moment("month", "%Y年%-m月", excel_cell=True)), ("考核指标", "metric", Choice(TARGET_METRICS)),
         ("目标值", "target_value", NUMBER), ("销售代表", "rep_id"), ("团队编号", "team_id")),
         format="xlsx", sheet="销售目标"),
+    "fx_rates": ZhFile("汇率", _cols(
+        ("月份", "month", Moment("month", "%Y年%-m月")), ("币种", "currency", Choice(CURRENCIES)),
+        ("汇率", "rate_to_reporting", NUMBER))),
 }
 # Suffixes of the extra files a generation writes (dirty mode, re-sent orders), in Chinese.
 FILE_SUFFIXES = {"update": "更新", "missing_column": "缺列", "export": "导出", "corrupt": "损坏",

@@ -2,6 +2,18 @@
 -- Event entity: latest file, then latest row, wins per key.
 with versions as (
     {{ latest_version(source('raw', 'returns'), ['return_id'], 'E') }}
+),
+
+orders as (
+    select order_id, fx_rate from {{ ref('stg_orders') }}
+),
+
+rated as (
+    select
+        versions.*,
+        orders.fx_rate
+    from versions
+    left join orders on orders.order_id = versions.order_id
 )
 
 select
@@ -10,8 +22,8 @@ select
     line_number,
     return_date,
     quantity,
-    refund_amount,
+    {{ to_reporting('refund_amount', 'fx_rate') }} as refund_amount,
     reason,
     _batch_id,
     _loaded_at
-from versions
+from rated
