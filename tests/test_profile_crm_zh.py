@@ -134,9 +134,13 @@ def test_workbooks_hold_typed_cells_and_a_title_block(flavors):
              "proposal": "方案报价", "negotiation": "商务谈判", "closed_won": "赢单", "closed_lost": "输单"}
     assert list(workbook.商机阶段) == [stage[s] for s in opportunities.stage]
     budgets = pd.read_excel(zh_dir / "费用预算.xlsx", header=None, dtype=object)
-    assert budgets.iloc[0, 0] == "星海科技 销售费用预算"
-    assert list(budgets.iloc[3]) == ["月份", "团队编号", "费用类别", "预算金额", "币种"]  # header on row 4
-    assert budgets.iloc[4, 0] == "2024年1月"
+    assert budgets.iloc[0, 0] == "星海科技 销售费用预算（按月）"
+    long = pd.read_excel(canonical_dir / "budgets" / "budgets.xlsx", dtype=object)
+    months = sorted({str(m)[:7] for m in long.month})
+    # header on row 4, the months across; the wide total is the long form's
+    assert list(budgets.iloc[3]) == ["团队编号", "费用类别", "币种"] + [f"{m[:4]}年{int(m[5:])}月" for m in months]
+    cells = budgets.iloc[4:, 3:].stack()
+    assert len(cells) == len(long) and sum(Decimal(str(v)) for v in cells) == sum(Decimal(str(v)) for v in long.budget_amount)
 
 
 # --- ingestion --------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 {#-
   More than one currency (exports.md "Conventions"): an amount in another currency is converted
-  to the reporting currency (var reporting_currency) with the stg_fx_rates row of its currency and
-  the month of the row's business date. A model that converts imports `fx_rates` (stg_fx_rates),
+  to the reporting currency (var reporting_currency) with the fx_rates row of its currency and the
+  month of the row's business date. A model that converts imports `fx_rates` (the latest
+  raw.fx_rates, as in stg_fx_rates: staging reads sources only, so each model builds on its own),
   joins it with fx_join and takes fx_rate: 1 for the reporting currency (or no currency), the
   month's rate otherwise, NULL when that rate is missing. to_reporting keeps an amount without a
   rate as it is: the blocking staging check fx_rate_present then refuses the publish, naming the

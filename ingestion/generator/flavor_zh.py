@@ -11,7 +11,8 @@ every file is then rewritten in the shape of a typical Chinese CRM/ERP export:
   system (created before the period) keep its `年月日` style inside the same column;
 - Chinese stage, status, category and channel names, `是`/`否` for yes/no;
 - `商机.xlsx` with number cells for amounts and date cells for close dates, `费用预算.xlsx` with a
-  title block above the header (header on row 4), `销售目标.xlsx` with month date cells.
+  title block above the header (header on row 4) and the months across (wide_budget.py),
+  `销售目标.xlsx` with month date cells.
 Values that are not well-formed canonical text (dirty mode's bad rows) are written unchanged, so
 they reach the warehouse as broken as they were meant to be.
 """
@@ -32,6 +33,7 @@ import xlsxwriter
 
 from ingestion.generator import output as out
 from ingestion.generator.exports import read_manifest, write_manifest
+from ingestion.generator.wide_budget import write_wide_budget
 from ingestion.profile import SourceSpec, quote_ident, quote_literal
 from ingestion.readers import ROW_NUMBER, open_source
 
@@ -356,6 +358,9 @@ def generate_zh(out_dir: Path, *, scale: float, seed: int, start: str, months: i
                 source, target = canonical_dir / record["file"], out_dir / names[record["file"]]
                 if record["rows"] is None or source.stat().st_size == 0:
                     shutil.copyfile(source, target)  # not a table (dirty mode's broken files): as is
+                elif record["entity"] == "budgets" and target.suffix == ".xlsx":  # months across
+                    write_wide_budget(con, source, target, categories=EXPENSE_CATEGORIES, currencies=CURRENCIES,
+                                      created=created, work_dir=Path(tmp) / "work")
                 else:
                     convert_file(con, source, record["entity"], target, period_start=manifest["period"]["first_date"],
                                  created=created, work_dir=Path(tmp) / "work")

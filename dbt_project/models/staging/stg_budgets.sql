@@ -5,7 +5,7 @@ with versions as (
 ),
 
 fx_rates as (
-    select * from {{ ref('stg_fx_rates') }}
+    {{ latest_version(source('raw', 'fx_rates'), ['month', 'currency'], 'S') }}
 ),
 
 rated as (

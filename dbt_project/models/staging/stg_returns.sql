@@ -5,15 +5,21 @@ with versions as (
 ),
 
 orders as (
-    select order_id, fx_rate from {{ ref('stg_orders') }}
+    {{ latest_version(source('raw', 'orders'), ['order_id'], 'E') }}
+),
+
+fx_rates as (
+    {{ latest_version(source('raw', 'fx_rates'), ['month', 'currency'], 'S') }}
 ),
 
 rated as (
+    -- the order's currency and the month of its order_date, as stg_orders rates it
     select
         versions.*,
-        orders.fx_rate
+        {{ fx_rate('orders.currency') }} as fx_rate
     from versions
     left join orders on orders.order_id = versions.order_id
+    {{ fx_join('orders.currency', 'orders.order_date') }}
 )
 
 select
