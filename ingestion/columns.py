@@ -85,7 +85,7 @@ def landing_report(profile, landing_dir) -> list[tuple[str, str, list[ColumnStat
                     report.append((rel, spec.entity, f"unreadable: {exc}"))
                     continue
                 try:
-                    report.append((rel, spec.entity, file_report(spec, ENTITIES[spec.entity], source.columns)))
+                    report.append((rel, spec.entity, file_report(spec, ENTITIES[spec.entity], _read_columns(spec, source))))
                 finally:
                     source.close()
     return report
@@ -106,3 +106,14 @@ def extended_source(con, spec, ent, source, root, work_dir):
     if spec.unpivot is not None:
         read = unpivot.apply(spec.unpivot, read)
     return read, {"missing_columns": missing_columns(spec, ent, read.columns, read.duplicated), "lookup_files": lookups}
+
+
+def _read_columns(spec, source) -> list[str]:
+    """The columns the mappings read: the file's, its lookups' taken columns and the unpivot's two."""
+    from ingestion.unpivot import matched
+
+    columns = list(source.columns) + [alias for lk in spec.lookups for _, alias in lk.columns]
+    if spec.unpivot is not None:
+        unpivoted = {h for h, _ in matched(spec.unpivot, columns)}
+        columns = [c for c in columns if c not in unpivoted] + [spec.unpivot.name, spec.unpivot.value]
+    return columns

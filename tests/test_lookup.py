@@ -109,3 +109,19 @@ def test_bad_lookups_fail_when_the_profile_loads(tmp_path, lookup, message):
     with pytest.raises(ProfileError, match="entities.leads.lookup") as err:
         load_profile(path)
     assert message in str(err.value)
+
+
+def test_check_profile_counts_looked_up_columns_as_present(tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (tmp_path / "funnel.yml").write_text(PROFILE, encoding="utf-8")
+    write(landing / "qualified_leads.csv", LEADS)
+    out = CliRunner().invoke(app, ["check-profile", str(tmp_path / "funnel.yml"), "--landing", str(landing)],
+                             terminal_width=200)
+    assert out.exit_code == 0, out.output
+    lines = {line.split("│")[1].strip(): line for line in out.output.splitlines() if line.count("│") >= 3}
+    assert "present" in lines["converted_opportunity_id"] and "present" in lines["status"]

@@ -97,8 +97,13 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
     # Unit tests pin SQL logic on fixed inputs: they run in `make test` (every hand-fixture build),
     # not on every production refresh, where they would only add minutes.
     args = ["build", "--exclude-resource-type", "unit_test"]
-    if settings.as_of_date:
-        args += ["--vars", json.dumps({"as_of_date": settings.as_of_date})]
+    # staging converts amounts to the reporting currency (SALESDW_CURRENCY); vars only when they
+    # differ from the project's defaults, which the prepared partial parse was made with
+    build_vars = {"as_of_date": settings.as_of_date} if settings.as_of_date else {}
+    if settings.reporting_currency != "CNY":
+        build_vars["reporting_currency"] = settings.reporting_currency
+    if build_vars:
+        args += ["--vars", json.dumps(build_vars)]
     with run_lock(settings.lock_file):
         # From here until dbt has succeeded, no run vouches for the build (publish.audit_refusal).
         stamp_build(settings, None)
