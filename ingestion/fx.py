@@ -67,15 +67,22 @@ def monthly_rates(currencies: list[str], months: list[str], seed: int, reporting
     return rates
 
 
+def check_currencies(currencies: list[str], reporting: str) -> None:
+    """ISO 4217 codes, the reporting currency among them; ValueError naming what is wrong."""
+    bad = [c for c in currencies if len(c) != 3 or not c.isalpha() or not c.isupper()]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not an ISO 4217 code (three capital letters)")
+    if reporting not in currencies:
+        raise ValueError(f"the reporting currency {reporting} must be one of them (got {', '.join(currencies)})")
+
+
 def write_currency_twin(out_dir, currencies: list[str], seed: int, reporting: str = "CNY") -> int:
     """Restate a generated canonical company's orders in `currencies`; returns the fx_rates rows."""
     import duckdb
 
     from ingestion.generator.exports import read_manifest, write_manifest
 
-    bad = [c for c in currencies if len(c) != 3 or not c.isalpha() or not c.isupper()]
-    if bad or reporting not in currencies:
-        raise ValueError(f"--currencies: ISO 4217 codes including the reporting currency {reporting} (got {currencies})")
+    check_currencies(currencies, reporting)
     manifest = read_manifest(out_dir)
     if manifest["parameters"].get("dirty"):
         raise ValueError("--currencies cannot be combined with --dirty")

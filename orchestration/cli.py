@@ -46,6 +46,7 @@ def generate(
     from ingestion.generator import generate as generate_exports
 
     started = time.monotonic()
+    currency_list = _currency_list(currencies, flavor, dirty) if currencies else None  # before minutes of work
     with Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         tasks: dict[str, int] = {}
@@ -57,8 +58,8 @@ def generate(
 
         report = generate_exports(out, scale=scale, seed=seed, start=start, months=months, dirty=dirty,
                                   progress=progress, flavor=flavor)
-        if currencies:
-            _currency_twin(out, currencies, seed, flavor)
+        if currency_list:
+            _currency_twin(out, currency_list, seed)
     table = Table(title=f"Exports written to {out}", show_edge=False)
     table.add_column("entity")
     table.add_column("rows", justify="right")
@@ -70,17 +71,24 @@ def generate(
     console.print(f"done in {time.monotonic() - started:.1f} s")
 
 
-def _currency_twin(out: Path, currencies: str, seed: int, flavor: str) -> None:
-    from ingestion.fx import write_currency_twin
+def _currency_list(currencies: str, flavor: str, dirty: bool) -> list[str]:
+    from ingestion.fx import check_currencies
 
-    if flavor != "canonical":
-        raise typer.BadParameter("--currencies works with --flavor canonical", param_hint="--currencies")
+    if flavor != "canonical" or dirty:
+        raise typer.BadParameter("works with --flavor canonical, without --dirty", param_hint="--currencies")
+    codes = [c.strip() for c in currencies.split(",") if c.strip()]
     try:
-        rates = write_currency_twin(out, [c.strip() for c in currencies.split(",") if c.strip()], seed,
-                                    get_settings().reporting_currency)
+        check_currencies(codes, get_settings().reporting_currency)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--currencies") from None
-    console.print(f"orders in {currencies}: {rates} monthly rates in {out / 'fx_rates'}")
+    return codes
+
+
+def _currency_twin(out: Path, currencies: list[str], seed: int) -> None:
+    from ingestion.fx import write_currency_twin
+
+    rates = write_currency_twin(out, currencies, seed, get_settings().reporting_currency)
+    console.print(f"orders in {', '.join(currencies)}: {rates} monthly rates in {out / 'fx_rates'}")
 
 
 def _report_counts(report) -> dict[str, int]:

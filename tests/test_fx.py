@@ -144,3 +144,16 @@ def test_salesforce_dated_conversion_rates_become_rates_to_the_corporate_currenc
                        f"from read_parquet('{tmp_path}/raw/fx_rates/*.parquet') order by 1").fetchall()
     # 1 CNY (corporate) = 0.125 USD, so 1 USD = 8 CNY; 1 EUR = 10 CNY
     assert rows == [("2024-03", "USD", Decimal(8)), ("2024-04", "EUR", Decimal(10))]
+
+
+@pytest.mark.parametrize("currencies, message", [("CNY,usd", "'usd' is not an ISO 4217 code"),
+                                                 ("USD,EUR", "the reporting currency CNY must be one of them")])
+def test_generate_refuses_bad_currencies_before_generating(tmp_path, currencies, message):
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    out = CliRunner().invoke(app, ["generate", "--out", str(tmp_path / "x"), "--currencies", currencies],
+                             env={"SALESDW_DATA_DIR": str(tmp_path)}, terminal_width=200)
+    assert out.exit_code == 2 and message in " ".join(out.output.replace("│", " ").split())  # rich wraps it in a box
+    assert not (tmp_path / "x").exists()
