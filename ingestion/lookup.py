@@ -22,7 +22,6 @@ sha256 prefix and how many rows found their key in it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import count
@@ -78,7 +77,9 @@ def _pairs(value, fail) -> tuple[tuple[str, str], ...]:
 
 
 def sha_prefix(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    from ingestion.loader import file_sha256  # streamed: a lookup file may be large
+
+    return file_sha256(path)[:8]
 
 
 def attach(con, spec, source, landing_root: Path, work_dir: Path, read_file) -> tuple[object, str | None]:
