@@ -5,7 +5,8 @@
 Reads the canonical CSV exports (and the targets workbook) of one folder with pandas, computes
 marts.mart_rep_kpi_monthly and marts.dim_customers by the definitions of ../shared/spec/marts.md,
 and writes <out>/rep_kpi_monthly.parquet and <out>/dim_customers.parquet. Like the floor, it
-assumes clean exports (unique keys, valid rows) and takes the business-rule thresholds from the dbt
+assumes clean exports (valid rows; the current state read as exports.md says: the newest reps
+file, an account's latest owner, a deal's latest version) and takes the business-rule thresholds from the dbt
 project's vars and the stage and action tables from its seeds.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +35,19 @@ def read_entity(exports: Path, entity: str, columns: dict[str, str]) -> pd.DataF
     frames = [pd.read_csv(path, usecols=list(columns), dtype=dtypes, parse_dates=dates)
               for path in sorted((exports / entity).glob("*.csv"))]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def read_reps(exports: Path, columns: dict[str, str]) -> pd.DataFrame:
+    """The newest reps file (exports.md: dated month-end snapshots `reps_YYYY-MM-DD.csv` are older
+    than an undated file, which is dated the day it landed), per rep its latest valid_from."""
+    paths = sorted((exports / "reps").glob("*.csv"))
+    dated = {p: m.group(1) for p in paths if (m := re.search(r"reps_(\d{4}-\d{2}-\d{2})\.csv$", p.name))}
+    newest = max(paths, key=lambda p: (dated.get(p, "9999-12-31"), p.name))
+    dates = [c for c, kind in columns.items() if kind == "date"]
+    frame = pd.read_csv(newest, usecols=[*columns, "valid_from"], dtype={c: "str" for c in columns if c not in dates},
+                        parse_dates=dates)
+    return frame.sort_values("valid_from", kind="stable", na_position="first").drop_duplicates(
+        "rep_id", keep="last").drop(columns="valid_from").reset_index(drop=True)
 
 
 def read_targets(exports: Path) -> pd.DataFrame:
@@ -76,9 +91,9 @@ def load(exports: Path) -> dict[str, pd.DataFrame]:
         "returns": read_entity(exports, "returns", {"order_id": "str", "return_date": "date", "refund_amount": "float"}),
         "accounts": read_entity(exports, "accounts", {"account_id": "str", "account_name": "str", "industry": "str",
                                                       "region": "str", "city": "str", "owner_rep_id": "str",
-                                                      "created_at": "date"}),
-        "reps": read_entity(exports, "reps", {"rep_id": "str", "rep_name": "str", "team_id": "str", "region": "str",
-                                              "hire_date": "date", "end_date": "date"}),
+                                                      "created_at": "date", "valid_from": "date"}),
+        "reps": read_reps(exports, {"rep_id": "str", "rep_name": "str", "team_id": "str", "region": "str",
+                                    "hire_date": "date", "end_date": "date"}),
         "teams": read_entity(exports, "teams", {"team_id": "str", "region": "str"}),
         "opps": read_entity(exports, "opportunities", {"opportunity_id": "str", "owner_rep_id": "str", "stage": "str",
                                                        "created_at": "date", "close_date": "date", "amount": "float",
@@ -95,6 +110,11 @@ def load(exports: Path) -> dict[str, pd.DataFrame]:
                                                 "resolved_at": "date"}),
         "targets": read_targets(exports),
     }
+    # the current state: an account's latest owner (greatest valid_from), a deal's latest version (last row)
+    d["accounts"] = (d["accounts"].sort_values("valid_from", kind="stable", na_position="first")
+                     .drop_duplicates("account_id", keep="last").drop(columns="valid_from")
+                     .sort_index().reset_index(drop=True))
+    d["opps"] = d["opps"].drop_duplicates("opportunity_id", keep="last").reset_index(drop=True)
     stages = pd.read_csv(SEEDS / "opportunity_stages.csv", dtype={"stage": "str"})
     d["opps"] = d["opps"].merge(stages[["stage", "is_closed", "is_won"]], on="stage", how="left")
     d["opps"][["is_closed", "is_won"]] = d["opps"][["is_closed", "is_won"]].fillna(False).astype(bool)

@@ -135,7 +135,8 @@ ENTITIES: dict[str, Entity] = {
             [("amount >= 0", "amount must be >= 0")]),
         _e("opportunity_stage_history", "E", "crm", ["opportunity_id", "stage", "entered_at"], [
             C("opportunity_id", required=True), C("stage", required=True, enum=STAGES),
-            C("entered_at", TIMESTAMP, required=True), C("amount", MONEY), C("close_date", DATE),
+            C("entered_at", TIMESTAMP, required=True), C("amount", MONEY),
+            C("close_date", DATE, future_ok=f"stage not in {CLOSED_STAGES}"),  # an open deal's expectation
         ], "When each opportunity entered each stage, with its amount and expected close date then.",
             [("amount >= 0", "amount must be >= 0")]),
         _e("activities", "E", "crm", ["activity_id"], [

@@ -51,7 +51,7 @@ def write_ledger_row(con: duckdb.DuckDBPyConnection, quality_dir: Path, row: dic
 
 def read_ledger(quality_dir: Path) -> pd.DataFrame:
     """The whole ledger, oldest attempt first (a small table: one row per landed file attempt)."""
-    # rows written before a column joined the ledger read NULL there
+    # rows written before a column joined the ledger (retired_at) read it as NULL
     with duckdb.connect() as con:
         return con.sql(f"select * from ({parquet_select(ledger_dir(quality_dir), LEDGER_COLUMNS)}) order by batch_id").df()
 

@@ -21,13 +21,14 @@ import tempfile
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 
 from ingestion.canonical import ENTITIES, FUTURE_DATE_HORIZON_DAYS, LINEAGE_COLUMNS
 from ingestion.columns import extended_source
+from ingestion.file_modes import private_file
 from ingestion.ledger import (
     cleanup_orphans,
     copy_to_parquet,
@@ -35,8 +36,12 @@ from ingestion.ledger import (
     read_ledger,
     write_ledger_row,
 )
-from ingestion.mapping import RAW_RECORD, REASON, Horizon, MappingError, build_query
-from ingestion.profile import NO_EXTENSION_DOWNLOADS, Profile, SourceSpec, load_profile, quote_ident, quote_literal
+from ingestion.ignored import IgnoredFile, ignored_files
+from ingestion.limits import ReadLimits
+from ingestion.mapping import RAW_RECORD, REASON, Horizon, MappingError, build_query, column_snapshot_date
+from ingestion.profile import (
+    NO_EXTENSION_DOWNLOADS, Profile, SnapshotDateError, SourceSpec, load_profile, quote_ident, quote_literal,
+)
 from ingestion.raw_zone import QUARANTINE_COLUMNS
 from ingestion.readers import ROW_NUMBER, ReadError, fields_beyond, needs_serial_read, one_line, open_source
 from orchestration.faults import crash_point
@@ -58,6 +63,7 @@ class FileOutcome:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     error: str | None = None
+    snapshot_date: date | None = None  # of a loaded file: declared by the profile, else the day it landed
     notes: dict = field(default_factory=dict)  # ledger columns on what was read: missing_columns, lookup_files
 
 
@@ -76,6 +82,7 @@ class IngestResult:
     profile: str
     files: list[FileOutcome] = field(default_factory=list)
     orphans_removed: list[Path] = field(default_factory=list)
+    ignored: list[IgnoredFile] = field(default_factory=list)  # files under the folder no source reads
 
     def by_entity(self) -> dict[str, EntitySummary]:
         summary: dict[str, EntitySummary] = {}
@@ -106,6 +113,20 @@ def file_sha256(path: Path) -> str:
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def private_copy(path: Path, target: Path) -> str:
+    """Copy `path` to `target` (owner-only), returning the SHA-256 of the bytes copied: the
+    loader reads the copy, so the hash it records is the hash of what it loaded, whatever
+    happens to the landed file meanwhile."""
+    digest = hashlib.sha256()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "rb") as src, open(target, "xb") as out:
+        private_file(target)
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
     return digest.hexdigest()
 
 
@@ -143,7 +164,7 @@ def pending_files(landing_dir: Path, profile: Profile | str, quality_dir: Path) 
     """Files the profile would read whose content is not yet in the ledger for that profile."""
     profile = load_profile(profile)
     ledger = read_ledger(quality_dir)
-    known = set(ledger.loc[ledger["profile"] == profile.name, "file_sha256"])
+    known = set(ledger.loc[(ledger["profile"] == profile.name) & ledger["retired_at"].isna(), "file_sha256"])
     paths = sorted({path for _, path in _matched_files(Path(landing_dir), profile, None)})
     return [p for p in paths if file_sha256(p) not in known]
 
@@ -161,6 +182,7 @@ def ingest(
     progress: Callable[[FileOutcome], None] | None = None,
     parallel_files: int = 2,
     future_date_horizon_days: int = FUTURE_DATE_HORIZON_DAYS,
+    read_limits: ReadLimits | None = None,
 ) -> IngestResult:
     """Load every new file the profile matches under landing_dir (the profile's landing folder,
     e.g. <data>/landing/<profile>); see the module docstring for what each file gets.
@@ -172,7 +194,8 @@ def ingest(
     the other core busy (the scale-50 exports: 8.4 s -> 5.7 s). Ledger rows commit in file order;
     a copy of an earlier file of the same run commits after the others.
     future_date_horizon_days: a date more than this many days after the day a file is ingested is
-    quarantined (Settings.future_date_horizon_days; canonical columns with `future_ok` are exempt)."""
+    quarantined (Settings.future_date_horizon_days; canonical columns with `future_ok` are exempt).
+    read_limits: caps on what one file may make a reader hold (Settings.read_limits; ingestion/limits.py)."""
     profile = load_profile(profile)
     landing_dir, raw_dir, quality_dir = Path(landing_dir).resolve(), Path(raw_dir), Path(quality_dir)
     if entities is not None:
@@ -181,9 +204,12 @@ def ingest(
             raise ValueError(f"unknown entities: {', '.join(sorted(unknown))}")
     result = IngestResult(profile=profile.name)
     result.orphans_removed = cleanup_orphans(raw_dir, quality_dir)
+    # every entity's sources, selected or not: a file another run reads is not ignored
+    result.ignored = ignored_files(landing_dir, profile, {p for _, p in _matched_files(landing_dir, profile, None)})
 
     ledger = read_ledger(quality_dir)
-    mine = ledger[ledger["profile"] == profile.name]
+    # a retired batch's content counts as never loaded: landed again, it loads again (ingestion/retire.py)
+    mine = ledger[(ledger["profile"] == profile.name) & ledger["retired_at"].isna()]
     loaded_hashes = {(r.entity, r.file_sha256) for r in mine.itertuples() if r.status == LOADED}
     recorded = {(r.entity, r.file_path, r.file_sha256) for r in mine.itertuples() if r.status in (LOADED, DUPLICATE)}
     clock = _BatchClock(ledger["batch_id"].tolist())
@@ -210,7 +236,8 @@ def ingest(
             horizon = Horizon(attempt.batch_at.date(), future_date_horizon_days)
             return started, _load_file(cursor, attempt.spec, attempt.path, attempt.rel, profile.name,
                                        attempt.batch_id, attempt.batch_at, raw_dir, quality_dir,
-                                       reporting_currency, work_dir, signatures[attempt.path], horizon)
+                                       reporting_currency, work_dir, signatures[attempt.path], horizon,
+                                       attempt.sha, read_limits or ReadLimits())
         finally:
             cursor.close()
 
@@ -219,6 +246,7 @@ def ingest(
             **attempt.ledger_row, "started_at": started, "status": outcome.status,
             "rows_read": outcome.rows_read, "rows_loaded": outcome.rows_loaded,
             "rows_quarantined": outcome.rows_quarantined, "error": outcome.error, "finished_at": _utcnow(),
+            "snapshot_date": outcome.snapshot_date,
             **outcome.notes,
         })
         if outcome.status == LOADED:
@@ -314,25 +342,54 @@ def _changed_since(path: Path, signature: tuple[int, int]) -> bool:
 
 def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, batch_id: str,
                batch_at: datetime, raw_dir: Path, quality_dir: Path, currency: str, work_dir: Path,
-               signature: tuple[int, int], horizon: Horizon) -> FileOutcome:
+               signature: tuple[int, int], horizon: Horizon, sha: str | None = None,
+               limits: ReadLimits = ReadLimits()) -> FileOutcome:
+    fmt = spec.file_format(path)
+    if fmt is None:
+        return FileOutcome(batch_id, profile_name, spec.entity, rel, REJECTED, error=(
+            f"{rel}: unsupported file type (expected csv, csv.gz, tsv, xlsx, json, jsonl or parquet)"))
+    # The loader reads a private copy, hashed as it is made (see private_copy).
+    copy = work_dir / "files" / f"{batch_id}{''.join(path.suffixes[-2:])}"
+    try:
+        return _load_copy(con, spec, path, copy, fmt, rel, profile_name, batch_id, batch_at, raw_dir,
+                          quality_dir, currency, work_dir, signature, horizon, sha, limits)
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _load_copy(con, spec: SourceSpec, path: Path, copy: Path, fmt: str, rel: str, profile_name: str,
+               batch_id: str, batch_at: datetime, raw_dir: Path, quality_dir: Path, currency: str,
+               work_dir: Path, signature: tuple[int, int], horizon: Horizon, sha: str | None,
+               limits: ReadLimits) -> FileOutcome:
     ent = ENTITIES[spec.entity]
 
     def rejected(reason: str) -> FileOutcome:
         return FileOutcome(batch_id, profile_name, spec.entity, rel, REJECTED, error=f"{rel}: {reason}")
 
-    fmt = spec.file_format(path)
-    if fmt is None:
-        return rejected("unsupported file type (expected csv, csv.gz, tsv, xlsx, json, jsonl or parquet)")
+    try:
+        copied_sha = private_copy(path, copy)
+    except FileNotFoundError:
+        return rejected("the file was deleted or moved away before it was read; it is read on the next run "
+                        "if it is landed again")
+    except OSError as exc:
+        return rejected(f"cannot read file: {exc.strerror or exc}")
+    if (sha is not None and copied_sha != sha) or _changed_since(path, signature):
+        # Still being written (a copy in progress), or replaced since it was hashed: what was read
+        # is not the content planned. Nothing is committed; the finished file loads next run.
+        return rejected("the file changed while it was being read (still being written?); "
+                        "it is read again on the next run")
     staged = f"staged_{batch_id.replace('-', '_')}"
     try:
-        notes = _stage(con, spec, ent, path, fmt, currency, work_dir, staged, horizon, path.parents[rel.count("/")])
-    except (ReadError, MappingError) as exc:
+        snapshot_date = _name_snapshot_date(spec, path) or batch_at.date()
+        declared, notes = _stage(con, spec, ent, copy, fmt, currency, work_dir, staged, horizon, limits,
+                                 path.parents[rel.count("/")])
+        snapshot_date = declared or snapshot_date
+    except (ReadError, MappingError, SnapshotDateError) as exc:
         return rejected(str(exc))
     except duckdb.Error as exc:
-        return rejected(one_line(exc))
+        return rejected(one_line(exc, max_line_bytes=limits.max_line_bytes))
     if _changed_since(path, signature):
-        # Still being written (a copy in progress): what was read matches neither the hash nor the
-        # finished file. Nothing is committed; the finished file has a new hash and loads next run.
+        # Changed while the copy was read: the copy is consistent, but the landed file is not done.
         con.execute(f"drop table if exists {staged}")
         return rejected("the file changed while it was being read (still being written?); "
                         "it is read again on the next run")
@@ -342,7 +399,7 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
         lineage_values = {
             "_batch_id": quote_literal(batch_id), "_profile": quote_literal(profile_name),
             "_source_file": quote_literal(rel), "_row_number": ROW_NUMBER, "_loaded_at": loaded_at,
-            "_snapshot_date": f"cast({loaded_at} as timestamp)",
+            "_snapshot_date": f"date {quote_literal(snapshot_date.isoformat())}",
         }
         lineage = ", ".join(f"cast({lineage_values[c]} as {t}) as {c}" for c, t in LINEAGE_COLUMNS.items())
         typed = ", ".join(f"cast({quote_ident(c.name)} as {c.type}) as {quote_ident(c.name)}" for c in ent.columns)
@@ -369,24 +426,36 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
     if rows_loaded + rows_quarantined != rows_read:  # cannot happen; never commit if it does
         raise RuntimeError(f"{rel}: {rows_read} rows read but {rows_loaded} loaded + {rows_quarantined} quarantined")
     return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, rows_read, rows_loaded, rows_quarantined,
-                       notes=notes)
+                       snapshot_date=snapshot_date, notes=notes)
+
+
+def _name_snapshot_date(spec: SourceSpec, path: Path) -> date | None:
+    if spec.snapshot_date is None or spec.snapshot_date.name is None:
+        return None
+    return spec.snapshot_date.from_file_name(path, spec.date_formats)
 
 
 def _stage(con, spec: SourceSpec, ent, path: Path, fmt: str, currency: str, work_dir: Path, staged: str,
-           horizon: Horizon, landing_root: Path) -> dict:
-    """Read the file into temp table `staged` (the mapping query's rows). A delimited file with a
+           horizon: Horizon, limits: ReadLimits = ReadLimits(),
+           landing_root: Path | None = None) -> tuple[date | None, dict]:
+    """Read the file into temp table `staged` (the mapping query's rows); return the snapshot date
+    the file declares in a column, if its profile says so, and the ledger's notes on what was read
+    (ingestion/columns.py; lookups read from landing_root). A delimited file with a
     row wider than the reader's columns is read again with enough columns for it, so that row is
     quarantined with its field count instead of the whole file being rejected; a file with quoted
     newlines is read again on one thread (DuckDB's parallel reader cannot pad its short rows)."""
     extra_fields, serial = 1, False
     while True:
-        source = open_source(con, path, fmt, spec, work_dir, extra_fields, serial)
+        source = open_source(con, path, fmt, spec, work_dir, extra_fields, serial, limits)
         try:
-            read, notes = extended_source(con, spec, ent, source, landing_root, work_dir)
+            read, notes = extended_source(con, spec, ent, source, landing_root or path.parent, work_dir)
             # No columns at all: a JSON file holding no records, a valid empty export (like a header-only CSV).
             sql = build_query(spec, ent, read, currency, horizon) if read.columns else _empty_query(ent)
+            declared = None
+            if spec.snapshot_date is not None and spec.snapshot_date.column is not None:
+                declared = column_snapshot_date(con, spec, source)
             con.execute(f"create temp table {staged} as {sql}")
-            return notes
+            return declared, notes
         except duckdb.Error as exc:
             if not serial and needs_serial_read(exc):
                 serial = True

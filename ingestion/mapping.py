@@ -211,6 +211,30 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
     )
 
 
+def column_snapshot_date(con, spec: SourceSpec, source: SourceTable) -> date:
+    """The snapshot date a file declares in a column (`snapshot_date: {column: X}`): the latest
+    date in it (a long export may run past midnight). MappingError when the column is missing,
+    holds no date, or holds a value that is not a date: the whole file is rejected."""
+    declared = spec.snapshot_date.column
+    header = _find_header(declared, source.columns)
+    if header is None:
+        raise MappingError(f"missing column {declared!r} (the file's snapshot date)")
+    formats = spec.snapshot_date.formats or spec.date_formats + spec.timestamp_formats
+    text = _clean(quote_ident(header), spec)
+    parsed = f"cast({_parse_time('t', formats)} as date)"
+    bad, example, latest = con.execute(
+        f"select count(*) filter (where t is not null and d is null), "
+        f"min(t) filter (where t is not null and d is null), max(d) "
+        f"from (select t, {parsed} as d from (select {text} as t from {source.relation}))"
+    ).fetchone()
+    if bad:
+        raise MappingError(f"cannot parse the snapshot date {example[:_SHOWN_VALUE_CHARS]!r} in column {declared!r} "
+                           f"as a date ({', '.join(formats)}; {bad} such rows)")
+    if latest is None:
+        raise MappingError(f"column {declared!r} holds no snapshot date: the file's snapshot date is unknown")
+    return latest
+
+
 def _free_prefix(prefix: str, headers: list[str]) -> str:
     """`prefix`, lengthened until no header starts with it (DuckDB ignores case)."""
     lowered = [h.lower() for h in headers]

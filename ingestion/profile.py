@@ -12,6 +12,7 @@ import codecs
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -20,7 +21,10 @@ import yaml
 
 from ingestion.canonical import ENTITIES
 from ingestion.columns import column_choices
+from ingestion.expr_check import bind_error
+from ingestion.ignored import case_insensitive
 from ingestion.lookup import Lookup, parse_lookups
+from ingestion.safe_yaml import safe_load as safe_yaml_load
 from ingestion.unpivot import Unpivot, parse_unpivot
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
@@ -53,8 +57,9 @@ _READ_KEYS = {
     "thousands", "currency_symbols", "null_values", "date_formats", "timestamp_formats",
     "month_formats", "columns_by_name",
 }
-_SOURCE_KEYS = _READ_KEYS | {"columns", "filter", "distinct", "lookup", "unpivot"}
+_SOURCE_KEYS = _READ_KEYS | {"columns", "filter", "distinct", "snapshot_date", "lookup", "unpivot"}
 _MAPPING_KEYS = {"column", "const", "expr", "values", "default", "formats", "optional"}
+_SNAPSHOT_DATE_KEYS = {"name", "column", "formats"}
 
 
 class ProfileError(ValueError):
@@ -75,6 +80,35 @@ class ColumnMapping:
     optional: bool = False  # a missing source column gives NULL instead of rejecting the file
     fallbacks: tuple[str, ...] = ()  # source columns read, in order, when `column` is not in the file
     expr_columns: tuple[str, ...] = ()  # source columns the expression reads
+
+
+@dataclass(frozen=True)
+class SnapshotDate:
+    """Where a file's snapshot date comes from (exports.md "Snapshots are effective-dated"):
+    the one capture group of `name` searched in the file name, or the dates in `column`."""
+
+    name: re.Pattern | None = None
+    column: str | None = None
+    formats: tuple[str, ...] = ()  # strptime formats; empty: the source's date formats
+
+    def from_file_name(self, path: Path, default_formats: tuple[str, ...]) -> date:
+        """The date the file name declares; SnapshotDateError says why there is none."""
+        assert self.name is not None
+        found = self.name.search(path.name)
+        if found is None:
+            raise SnapshotDateError(f"the file name holds no snapshot date matching {self.name.pattern!r}")
+        text = found.group(1)
+        for fmt in self.formats or default_formats:
+            try:
+                return datetime.strptime(text, fmt).date()
+            except ValueError:
+                continue
+        shown = ", ".join(self.formats or default_formats)
+        raise SnapshotDateError(f"cannot parse the snapshot date {text!r} of the file name as a date ({shown})")
+
+
+class SnapshotDateError(ValueError):
+    """A file whose declared snapshot date is missing or cannot be parsed (the file is rejected)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +135,7 @@ class SourceSpec:
     filter: str | None = None  # SQL boolean over source columns: rows where it is not true are skipped
     filter_columns: tuple[str, ...] = ()
     distinct: bool = False  # keep the first row of each set of identical mapped values
+    snapshot_date: SnapshotDate | None = None  # None: a file's snapshot date is the day it landed
     lookups: tuple[Lookup, ...] = ()  # columns joined in from other files (ingestion/lookup.py)
     unpivot: Unpivot | None = None  # wide to long (ingestion/unpivot.py)
 
@@ -112,7 +147,7 @@ class SourceSpec:
         root = Path(landing_dir).resolve()
         found: set[Path] = set()
         for pattern in self.patterns():
-            for path in root.glob(pattern):
+            for path in root.glob(case_insensitive(pattern)):  # ORDERS.CSV is orders.csv
                 if path.is_dir():  # a folder means every file in it the format can read
                     found.update(p for p in path.iterdir() if p.is_file() and self._readable(p))
                 elif path.is_file():
@@ -120,7 +155,16 @@ class SourceSpec:
         # Hidden files and Office lock files (`~$budget.xlsx`) are editors' scratch, not exports;
         # a symlink must not lead the reader out of the landing folder.
         inside = [p for p in found if not p.name.startswith((".", "~$")) and p.resolve().is_relative_to(root)]
-        return sorted(inside, key=lambda p: p.relative_to(root).as_posix())
+        return sorted(inside, key=lambda p: (self._name_date(p), p.relative_to(root).as_posix()))
+
+    def _name_date(self, path: Path) -> date:
+        """Files dated by name load in date order (one without a date last: it is rejected)."""
+        if self.snapshot_date is None or self.snapshot_date.name is None:
+            return date.min
+        try:
+            return self.snapshot_date.from_file_name(path, self.date_formats)
+        except SnapshotDateError:
+            return date.max
 
     def _readable(self, path: Path) -> bool:
         return self.format != "auto" or format_of(path) is not None
@@ -173,7 +217,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
             f"profile {text!r} not found ({path}); built-in profiles: {', '.join(available_profiles())}"
         )
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = safe_yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ProfileError(f"{path}: bad YAML: {' '.join(str(exc).split())}") from None
     except UnicodeDecodeError as exc:
@@ -324,7 +368,32 @@ class _Parser:
         if spec.get("filter") is not None:
             kw["filter"] = spec["filter"]
             kw["filter_columns"] = self.sql_expression(spec["filter"], f"{where}.filter")
+        if spec.get("snapshot_date") is not None:
+            kw["snapshot_date"] = self.snapshot_date(spec["snapshot_date"], f"{where}.snapshot_date")
         return SourceSpec(**kw)
+
+    def snapshot_date(self, value: Any, where: str) -> SnapshotDate:
+        """`{name: <regex with one group>}` or `{column: <source column>}`, optional `formats`."""
+        if not isinstance(value, dict):
+            raise self.fail(where, "must be a mapping: {name: <regex with one group>} or {column: <source column>}")
+        self._unknown_keys(value, _SNAPSHOT_DATE_KEYS, where)
+        if len([k for k in ("name", "column") if k in value]) != 1:
+            raise self.fail(where, "needs exactly one of name (a regex over the file name) or column")
+        formats = self._formats(value["formats"], f"{where}.formats") if "formats" in value else ()
+        if "column" in value:
+            if not isinstance(value["column"], str) or not value["column"]:
+                raise self.fail(f"{where}.column", "must be a source column name")
+            return SnapshotDate(column=value["column"], formats=formats)
+        if EXCEL_SERIAL in formats:
+            raise self.fail(f"{where}.formats", f"{EXCEL_SERIAL!r} cannot read a date in a file name")
+        try:
+            pattern = re.compile(str(value["name"]))
+        except re.error as exc:
+            raise self.fail(f"{where}.name", f"bad regular expression {value['name']!r}: {exc}") from None
+        if pattern.groups != 1:
+            raise self.fail(f"{where}.name", f"{pattern.pattern!r} must have exactly one (group) around the date, "
+                                             f"it has {pattern.groups}")
+        return SnapshotDate(name=pattern, formats=formats)
 
     def mapping(self, target: str, mapping: Any, where: str) -> ColumnMapping:
         if isinstance(mapping, str):
@@ -425,10 +494,10 @@ class _Parser:
         columns = tuple(dict.fromkeys(_column_refs(node["select_list"])))
         # Bind it against stand-in VARCHAR source columns: catches unknown functions and type errors now.
         stand_ins = ", ".join(f"cast(null as varchar) as {quote_ident(c)}" for c in columns) or "1 as _"
-        try:
-            self._con.execute(f"select ({expr}) from (select {stand_ins}) limit 0").fetchall()
-        except duckdb.Error as exc:
-            raise self.fail(where, f"invalid SQL expression: {_first_line(exc)}") from None
+        # In a child process under limits: binding folds constants, i.e. runs them (expr_check).
+        error = bind_error(f"select ({expr}) from (select {stand_ins}) limit 0")
+        if error is not None:
+            raise self.fail(where, f"invalid SQL expression: {error}")
         return columns
 
 

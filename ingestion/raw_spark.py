@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 import jinja2
-import yaml
+from ingestion.safe_yaml import safe_load
 
 from ingestion.canonical import ENTITIES
 from ingestion.raw_zone import raw_columns
@@ -80,7 +80,7 @@ def spark_conf(profiles_yml: Path = PROFILES_YML, output: str = "spark") -> dict
         return default
 
     # as dbt does: parse the YAML, then render the values (so commented-out examples never render)
-    parameters = yaml.safe_load(profiles_yml.read_text())["salesdw"]["outputs"][output].get("server_side_parameters")
+    parameters = safe_load(profiles_yml.read_text())["salesdw"]["outputs"][output].get("server_side_parameters")
     return {str(key): jinja2.Template(str(value)).render(env_var=env_var) for key, value in (parameters or {}).items()}
 
 

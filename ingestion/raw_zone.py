@@ -33,6 +33,10 @@ LEDGER_COLUMNS: dict[str, str] = {
     "error": "VARCHAR",
     "started_at": "TIMESTAMP",
     "finished_at": "TIMESTAMP",
+    "snapshot_date": "DATE",  # of a loaded file (exports.md "Snapshots are effective-dated")
+    # set by `salesdw retire` (ingestion/retire.py): the batch stays in raw, unread from then on
+    "retired_at": "TIMESTAMP",
+    "retired_reason": "VARCHAR",
     "missing_columns": "VARCHAR",  # source columns a loaded file lacks, e.g. `BillingState (region)`
     "lookup_files": "VARCHAR",  # files a `lookup:` joined in, and how many rows each fed
 }
@@ -76,12 +80,19 @@ def parquet_select(folder: Path, columns: dict[str, str]) -> str:
     return f"select {projection} from (({_empty_select(columns)}) union all by name ({batches}))"
 
 
+def live_select(raw_dir: Path, quality_dir: Path, entity: str, columns: dict[str, str]) -> str:
+    """parquet_select over an entity's batches but the retired ones (ingestion/retire.py: a retired
+    batch stays in the raw zone, and nothing downstream reads it)."""
+    retired = f"select batch_id from ({parquet_select(Path(quality_dir) / 'ledger', LEDGER_COLUMNS)}) where retired_at is not null"
+    return f"select * from ({parquet_select(Path(raw_dir) / entity, columns)}) where _batch_id not in ({retired})"
+
+
 def expose(con: duckdb.DuckDBPyConnection, raw_dir: Path, quality_dir: Path) -> None:
     """(Re)create raw.<entity> and quality.{ingestion_ledger,quarantine} views in `con`."""
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists quality")
     for name, ent in ENTITIES.items():
-        con.execute(f"create or replace view raw.{name} as {parquet_select(raw_dir / name, raw_columns(ent))}")
+        con.execute(f"create or replace view raw.{name} as {live_select(raw_dir, quality_dir, name, raw_columns(ent))}")
     con.execute(
         "create or replace view quality.ingestion_ledger as "
         + parquet_select(quality_dir / "ledger", LEDGER_COLUMNS)

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 from python_calamine import CalamineWorkbook
 
+from ingestion.limits import MAX_LINE_BYTES, LimitExceeded, ReadLimits, check_first_line, check_xlsx
 from ingestion.profile import SourceSpec, quote_ident, quote_literal
 
 # Internal column names: a source's relation lengthens them when a header is named so (internal_name).
@@ -68,24 +69,27 @@ class SourceTable:
 
 
 def open_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path,
-                extra_fields: int = 1, serial: bool = False) -> SourceTable:
+                extra_fields: int = 1, serial: bool = False, limits: ReadLimits = ReadLimits()) -> SourceTable:
     """Expose `path` (read as `fmt`) in `con`; raises ReadError when it cannot be read.
     extra_fields: delimited text is read with this many columns beyond the header's, so a row
     with more fields than the header is seen as such (see fields_beyond). serial: read it on one
-    thread (see needs_serial_read)."""
+    thread (see needs_serial_read). limits: what the file may make the reader hold (ingestion/limits.py)."""
     if path.stat().st_size == 0:
         raise ReadError("file is empty (no header row)")
     try:
         if fmt in ("csv", "csv.gz", "tsv", "tsv.gz"):
-            return _open_csv(con, path, fmt, spec, tmp_dir, extra_fields, serial)
+            return _open_csv(con, path, fmt, spec, tmp_dir, extra_fields, serial, limits)
         if fmt == "xlsx":
+            check_xlsx(path, limits)
             return _open_xlsx(con, path, spec)
         if fmt in ("json", "jsonl"):
             return _open_json(con, path, fmt, spec, tmp_dir)
         if fmt == "parquet":
             return _open_parquet(con, path)
     except duckdb.Error as exc:
-        raise ReadError(one_line(exc)) from None
+        raise ReadError(one_line(exc, max_line_bytes=limits.max_line_bytes)) from None
+    except LimitExceeded as exc:
+        raise ReadError(str(exc)) from None
     raise ReadError(f"unsupported file type (format {fmt!r})")
 
 
@@ -94,15 +98,15 @@ _INFORMATIVE = re.compile(r"Expected Number of Columns|Invalid unicode|untermina
 # DuckDB errors whose own words do not say what is wrong with the file.
 _REWORDED = {
     # a line longer than the reader's whole buffer (the one-line-too-long case names the line)
-    "does not support a full read on this file": "a line is longer than the maximum line size of 2,000,000 bytes",
+    "does not support a full read on this file": "a line is longer than the maximum line size of {max_line_bytes:,} bytes",
 }
 
 
-def one_line(exc: BaseException, limit: int = 300) -> str:
+def one_line(exc: BaseException, limit: int = 300, max_line_bytes: int = MAX_LINE_BYTES) -> str:
     """DuckDB errors span many lines (the raw line, hints, reader settings): keep the cause."""
     for marker, reworded in _REWORDED.items():
         if marker in str(exc):
-            return reworded
+            return reworded.format(max_line_bytes=max_line_bytes)
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
     if not lines:
         return type(exc).__name__
@@ -241,10 +245,12 @@ def _ends_with_newline(path: Path) -> bool:
 
 
 def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path, extra_fields: int = 1,
-              serial: bool = False) -> SourceTable:
+              serial: bool = False, limits: ReadLimits = ReadLimits()) -> SourceTable:
+    compressed = fmt.endswith(".gz")
+    check_first_line(path, compressed, limits)  # before the transcoding and csv's whole-line reads
     text_path, cleanup = _text_file(path, fmt, spec.encoding, tmp_dir)
     delimiter = spec.delimiter or ("\t" if fmt.startswith("tsv") else ",")
-    compressed = text_path == path and fmt.endswith(".gz")
+    compressed = text_path == path and compressed
     try:
         columns, duplicated = _checked_columns(_csv_header(text_path, compressed, delimiter, spec.quote))
     except ReadError:
@@ -255,7 +261,8 @@ def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path, extra_
     # row is quarantined for its field count only.
     cut_possible = not compressed and not _ends_with_newline(text_path)
     relation, columns, count, cut, extras, row_number = _csv_relation(
-        text_path, columns, delimiter, spec.quote, compressed, extra_fields, cut_possible, serial)
+        text_path, columns, delimiter, spec.quote, compressed, extra_fields, cut_possible, serial,
+        limits.max_line_bytes)
     return SourceTable(relation, columns, cleanup, duplicated, count, cut, extras, row_number)
 
 
@@ -266,7 +273,8 @@ _NO_NULL_TEXT = "\x01\x02salesdw:no-null\x02\x01"
 
 
 def _csv_relation(text_path: Path, columns: list[str], delimiter: str, quote: str, compressed: bool,
-                  extra_fields: int, cut_possible: bool, serial: bool = False) -> tuple:
+                  extra_fields: int, cut_possible: bool, serial: bool = False,
+                  max_line_bytes: int = MAX_LINE_BYTES) -> tuple:
     """(relation, columns, field_count, cut_short, extra_fields, row_number) of SourceTable for a CSV file.
 
     The header's columns plus `extra_fields` more are read, padded with NULL where a row is short
@@ -289,7 +297,8 @@ def _csv_relation(text_path: Path, columns: list[str], delimiter: str, quote: st
         f"columns = {column_types}, delim = {quote_literal(delimiter)}, quote = {quote_literal(quote)}, "
         f"escape = {quote_literal(quote)}, strict_mode = true, null_padding = true, "
         f"nullstr = {quote_literal(_NO_NULL_TEXT)}, "
-        f"compression = {quote_literal('gzip' if compressed else 'none')}, encoding = 'utf-8'"
+        f"compression = {quote_literal('gzip' if compressed else 'none')}, encoding = 'utf-8', "
+        f"max_line_size = {int(max_line_bytes)}"
         f"{', parallel = false' if serial else ''})"
     )
     fields = " + ".join(f"cast({quote_ident(c)} is not null as integer)" for c in read)

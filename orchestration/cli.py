@@ -160,6 +160,39 @@ def status(data_dir: DataDir = None) -> None:
 
 
 @app.command()
+def retire(
+    target: Annotated[str, typer.Argument(help=(
+        "A batch id, or a landed file: its path under the landing folder, or as the ledger records it "
+        "(relative to its profile's folder, e.g. accounts/accounts.csv; every loaded batch of it)."))],
+    reason: Annotated[str, typer.Option(help="Why (kept in the ledger as retired_reason).")],
+    profile: Annotated[Optional[str], typer.Option(help="Only batches of this profile.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Take a loaded batch back out: it stays in the raw zone, nothing downstream reads it, its content
+    loads again when landed again, and the next build is a full refresh."""
+    from ingestion.retire import NothingToRetire, retire as retire_batches
+    from orchestration.progress import literal
+    from orchestration.run_lock import RunLockBusy, run_lock
+
+    settings = get_settings(data_dir)
+    try:
+        with run_lock(settings.lock_file):
+            retired = retire_batches(target, reason, quality_dir=settings.quality_dir, profile=profile,
+                                     landing_dir=settings.landing_dir, warehouse_dir=settings.warehouse_dir)
+    except RunLockBusy as exc:
+        console.print(literal(str(exc), "red"), soft_wrap=True)
+        raise typer.Exit(EXIT_LOCKED) from None
+    except (NothingToRetire, ValueError) as exc:
+        console.print(literal(str(exc), "red"), soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    for r in retired:
+        console.print(literal(f"retired {r.batch_id} ({r.profile}/{r.file_path}, {r.rows_loaded:,} rows of {r.entity})"),
+                      soft_wrap=True)
+    console.print("The next `salesdw run` rebuilds the warehouse without them (a full refresh). A retired file still "
+                  "in the landing folder is read again by that run: replace or remove it first.", soft_wrap=True)
+
+
+@app.command()
 def report(
     lang: Annotated[str, typer.Option(help="en or zh")] = "en",
     data_dir: DataDir = None,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ingestion.file_modes import private_dir
 from ingestion.canonical import FUTURE_DATE_HORIZON_DAYS
+from ingestion.limits import MAX_LINE_BYTES, XLSX_MAX_BYTES, XLSX_MAX_CELLS, ReadLimits
 from orchestration.dbt_launcher import DBT_CWD_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +55,14 @@ class Settings:
     # reads the cron in UTC, i.e. 14:00 there.
     schedule_cron: str = "0 6 * * *"
     schedule_timezone: str = "Asia/Shanghai"
+    # What one landed file may make a reader hold before it is refused (ingestion/limits.py):
+    # DuckDB's memory limit does not cover calamine's worksheets or Python's header read.
+    xlsx_max_bytes: int = XLSX_MAX_BYTES  # a workbook's XML, inflated
+    xlsx_max_cells: int = XLSX_MAX_CELLS  # cells of its worksheets
+    max_line_bytes: int = MAX_LINE_BYTES  # one line of a delimited text file
+
+    def read_limits(self) -> ReadLimits:
+        return ReadLimits(self.xlsx_max_bytes, self.xlsx_max_cells, self.max_line_bytes)
 
     @property
     def landing_dir(self) -> Path:
@@ -161,6 +170,9 @@ def get_settings(data_dir: str | Path | None = None) -> Settings:
         future_date_horizon_days=_positive("SALESDW_FUTURE_DATE_HORIZON_DAYS", str(FUTURE_DATE_HORIZON_DAYS)),
         schedule_cron=os.environ.get("SALESDW_SCHEDULE_CRON") or "0 6 * * *",
         schedule_timezone=os.environ.get("SALESDW_SCHEDULE_TIMEZONE") or "Asia/Shanghai",
+        xlsx_max_bytes=_positive("SALESDW_XLSX_MAX_BYTES", str(XLSX_MAX_BYTES)),
+        xlsx_max_cells=_positive("SALESDW_XLSX_MAX_CELLS", str(XLSX_MAX_CELLS)),
+        max_line_bytes=_positive("SALESDW_MAX_LINE_BYTES", str(MAX_LINE_BYTES)),
     )
 
 

@@ -93,6 +93,7 @@ def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome,
                                     " ", literal(f"{asset}: {check}")))
     for path, error in outcome.rejected_files:
         console.print(Text.assemble("  ", ("rejected", "red"), " ", literal(f"{path}: {error}")), soft_wrap=True)
+    _print_ignored(console, settings, outcome.run_id)
 
     if outcome.published:
         kpis = Table(title="Headline KPIs", show_edge=False, show_header=False)
@@ -132,6 +133,11 @@ def print_status(console: Console, settings: Settings) -> None:
         for _, row in ledger[ledger.status == "rejected"].iterrows():
             console.print(Text.assemble("  ", ("rejected", "red"), " ", literal(f"{row.file_path}: {row.error}")),
                           soft_wrap=True)
+        for _, row in ledger[ledger.retired_at.notna()].iterrows():
+            console.print(Text.assemble("  ", ("retired", "yellow"), " ", literal(
+                f"{row.file_path} (batch {row.batch_id}, {int(row.rows_loaded):,} rows) at "
+                f"{str(row.retired_at)[:19]}: {row.retired_reason}")), soft_wrap=True)
+    _print_ignored(console, settings)
     _print_last_run(console, settings)
     record = last_publish(settings)
     if record:
@@ -151,6 +157,20 @@ def print_status(console: Console, settings: Settings) -> None:
         console.print(f"Checks of run {last_run}: {int(latest.passed.sum())} passed, {len(failed)} failed")
         for _, row in failed.head(15).iterrows():
             console.print(literal(f"  {row.severity:<5} {row.asset}: {row.check_name} (observed {row.observed_value})"))
+
+
+def _print_ignored(console: Console, settings: Settings, run_id: str | None = None) -> None:
+    """The files under the landing folders that no profile source read (ingestion/ignored.py): of
+    run `run_id`, or of the last run that stored its list."""
+    from ingestion.ignored import last_ignored
+
+    stored = last_ignored(settings.quality_dir)
+    if stored is None or (run_id is not None and stored[0] != run_id) or not stored[1]:
+        return
+    console.print(f"Ignored {len(stored[1])} file(s) under {settings.landing_dir} (run {stored[0]}):")
+    for item in stored[1]:
+        console.print(Text.assemble("  ", ("ignored", "yellow"), " ",
+                                    literal(f"{item.profile}/{item.file_path}: {item.reason}")), soft_wrap=True)
 
 
 def _print_last_run(console: Console, settings: Settings) -> None:

@@ -17,7 +17,14 @@ MART_TABLES = (
     "fct_opportunities", "mart_funnel_monthly", "mart_lead_funnel_monthly", "mart_rep_kpi_monthly",
     "mart_team_kpi_monthly", "mart_pipeline_forecast", "mart_budget_vs_actual", "dim_customers",
     "fct_customer_lifecycle_monthly", "mart_lifecycle_monthly", "mart_service_monthly",
+    "fct_pipeline_snapshots", "mart_pipeline_movement_monthly", "mart_stage_win_rates", "mart_forecast_accuracy",
 )
+
+# A waterfall that reconciles, by hand: T1 starts February with 2 deals (300.00), gains a new one
+# (100.00), wins one (120.00 at the start) and the one left grows by 20.00:
+#   300 + 100 + 20 - 0 - 120 = 300.00 over 2 - 1 + 1 = 2 deals at the end.
+MOVEMENT_COUNTS = ("open_start", "open_end", "new", "won", "lost", "moved_in", "moved_out", "other_in", "other_out")
+MOVEMENT_ROW = {"open_start": (2, 300), "open_end": (2, 300), "new": (1, 100), "won": (1, 120)}
 
 # Staging net revenue up to the as_of month (2025-03), by hand:
 #   O1 completed 2025-01-10: 2 x 100.00 - 20.00 = 180.00      O2 completed 2025-02-05: 1 x 50.00 = 50.00
@@ -97,7 +104,27 @@ def build_marts_warehouse(path: Path, *, opportunities: int = 10) -> Path:
         con.execute("""create table marts.mart_service_monthly as select * from (values
             (date '2025-01-01', 'T1', 0.0), (date '2025-02-01', 'T1', 1.0))
             as t(month, team_id, first_response_breach_rate)""")
+        _history_marts(con)
     return path
+
+
+def _history_marts(con) -> None:
+    """The history marts (marts.md "History: what was known then"), with the columns their checks read."""
+    con.execute("""create table marts.fct_pipeline_snapshots as select * from (values
+        (date '2025-01-31', 'OP1', 0.1), (date '2025-02-28', 'OP1', 0.8))
+        as t(snapshot_date, opportunity_id, stage_probability)""")
+    columns = [f"{m}_count bigint, {m}_amount decimal(18,2)" for m in MOVEMENT_COUNTS]
+    con.execute(f"""create table marts.mart_pipeline_movement_monthly (month date, team_id varchar,
+        {", ".join(columns)}, amount_increased decimal(18,2), amount_decreased decimal(18,2))""")
+    values = [v for m in MOVEMENT_COUNTS for v in MOVEMENT_ROW.get(m, (0, 0))]
+    con.execute(f"insert into marts.mart_pipeline_movement_monthly values "
+                f"(date '2025-02-01', 'T1', {', '.join(map(str, values))}, 20, 0)")
+    con.execute("""create table marts.mart_stage_win_rates as select * from (values
+        (1, 'T1', 0.5, 0.1), (1, null, 0.25, 0.1), (2, null, null, 0.2))
+        as t(stage_order, team_id, historical_win_rate, seed_probability)""")
+    con.execute("""create table marts.mart_forecast_accuracy as select * from (values
+        (date '2025-01-31', date '2025-02-01', 'T1'), (date '2025-01-31', date '2025-03-01', 'T1'))
+        as t(forecast_date, close_month, team_id)""")
 
 
 def copy_warehouse(source: Path, target: Path) -> Path:

@@ -64,7 +64,9 @@ def test_the_compared_data_exercises_every_rule(pipeline):
 
 def test_totals_match_the_csv_files_read_with_plain_python(demo_run, pipeline, floor, pandas_version):
     exports = demo_run.exports
-    owner = {a["account_id"]: a["owner_rep_id"] for a in read_csv_rows(exports, "accounts")}
+    # the current owner: an account's row with the greatest valid_from (its owner history)
+    owner = {a["account_id"]: a["owner_rep_id"]
+             for a in sorted(read_csv_rows(exports, "accounts"), key=lambda a: a["valid_from"])}
     completed = {o["order_id"]: (o["rep_id"] or owner.get(o["account_id"], "")) for o in read_csv_rows(exports, "orders")
                  if o["status"] == "completed"}
     gross: Decimal = Decimal(0)

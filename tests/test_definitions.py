@@ -59,7 +59,9 @@ def test_every_mart_of_the_contract_is_an_asset_downstream_of_its_raw_sources():
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     contract = {"fct_opportunities", "mart_funnel_monthly", "mart_lead_funnel_monthly", "mart_rep_kpi_monthly",
                 "mart_team_kpi_monthly", "mart_pipeline_forecast", "mart_budget_vs_actual", "dim_customers",
-                "fct_customer_lifecycle_monthly", "mart_lifecycle_monthly", "mart_service_monthly"}
+                "fct_customer_lifecycle_monthly", "mart_lifecycle_monthly", "mart_service_monthly",
+                "fct_pipeline_snapshots", "mart_pipeline_movement_monthly", "mart_stage_win_rates",
+                "mart_forecast_accuracy"}
     assert {f"marts/{m}" for m in contract} <= keys
     assert AssetKey(["raw", "orders"]) in _ancestors(graph, AssetKey(["marts", "mart_rep_kpi_monthly"]))
     publish_parents = _ancestors(graph, AssetKey(["serving", "sales_warehouse"]))

@@ -93,7 +93,10 @@ def test_ledger_equals_the_manifest_file_by_file(dirty):
                 for r in dirty["manifest"]["files"]}
     assert got == expected
     statuses = ledger.status.value_counts().to_dict()
-    assert statuses == {"loaded": len(ENTITIES) + 1, "rejected": 4, "duplicate_file": 1}  # + orders_update.csv
+    # + orders_update.csv and the month-end reps snapshots (reps/reps_YYYY-MM-DD.csv)
+    snapshots = [r["file"] for r in dirty["manifest"]["files"] if r["file"].startswith("reps/reps_")]
+    assert snapshots and all(len(name) == len("reps/reps_2024-01-31.csv") for name in snapshots)
+    assert statuses == {"loaded": len(ENTITIES) + 1 + len(snapshots), "rejected": 4, "duplicate_file": 1}
     errors = dict(zip(ledger.file_path, ledger.error))
     for defect in dirty["manifest"]["defects"]:
         if defect["outcome"] == "rejected":

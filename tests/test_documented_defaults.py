@@ -75,6 +75,9 @@ ENV_DEFAULTS = {
     "SALESDW_ENGINE": ("duckdb", lambda s: s.engine == "duckdb"),
     "SALESDW_SERVING_STORAGE_VERSION": ("v1.4.0", lambda s: s.serving_storage_version == "v1.4.0"),
     "SALESDW_FUTURE_DATE_HORIZON_DAYS": ("366", lambda s: s.future_date_horizon_days == 366),
+    "SALESDW_XLSX_MAX_BYTES": ("134217728", lambda s: s.read_limits().xlsx_max_bytes == 128 * 2**20),
+    "SALESDW_XLSX_MAX_CELLS": ("5000000", lambda s: s.read_limits().xlsx_max_cells == 5_000_000),
+    "SALESDW_MAX_LINE_BYTES": ("2000000", lambda s: s.read_limits().max_line_bytes == 2_000_000),
     "SALESDW_SCHEDULE_CRON": ("0 6 * * *", lambda s: s.schedule_cron == "0 6 * * *"),
     "SALESDW_SCHEDULE_TIMEZONE": ("Asia/Shanghai", lambda s: s.schedule_timezone == "Asia/Shanghai"),
     # read by the alert sensor (orchestration/alerts.py), not Settings: unset means no alert channel

@@ -32,7 +32,9 @@ def completed_sales(demo_run) -> pd.DataFrame:
     lines = read_export(demo_run.exports, "order_lines")
     returns = read_export(demo_run.exports, "returns")
     accounts = read_export(demo_run.exports, "accounts")
-    owner = accounts.set_index("account_id").owner_rep_id
+    # the current owner: per account the row with the greatest valid_from (an owner history)
+    accounts = accounts.sort_values("valid_from", kind="stable", na_position="first")
+    owner = accounts.drop_duplicates("account_id", keep="last").set_index("account_id").owner_rep_id
     orders = orders[orders.status == "completed"].copy()
     orders["rep"] = orders.rep_id.fillna(orders.account_id.map(owner))
     lines["net"] = (lines.quantity.astype(float) * lines.unit_price.astype(float)

@@ -75,6 +75,13 @@ def entity_frame(out: Path, entity: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=header, dtype=str)
 
 
+def current_state(frame: pd.DataFrame, entity: str) -> pd.DataFrame:
+    """exports.md: per key the row with the greatest valid_from (snapshots), then the latest row."""
+    if "valid_from" in frame:
+        frame = frame.sort_values("valid_from", kind="stable")
+    return frame.drop_duplicates(list(ENTITIES[entity].key), keep="last")
+
+
 def sha256_of_tree(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
@@ -164,8 +171,9 @@ def test_same_arguments_give_identical_bytes_and_another_seed_differs(tmp_path):
 # --- scale -----------------------------------------------------------------------------------------
 def test_counts_grow_linearly_with_scale(clean, double):
     small, large = manifest(clean)["row_counts"], manifest(double)["row_counts"]
-    # accounts are round(1000 x scale): exactly double
-    assert small["accounts"] == 100 and large["accounts"] == 200
+    # accounts are round(1000 x scale): exactly double (some have two rows: their owner history)
+    assert entity_frame(clean, "accounts").account_id.nunique() == 100
+    assert entity_frame(double, "accounts").account_id.nunique() == 200
     # orders are Poisson around 900 x scale a month: across 12 seeds the 0.2/0.1 ratio of order
     # lines had mean 1.99 and sd 0.06, so [1.8, 2.2] is ~3 sd wide
     assert 1.8 <= large["order_lines"] / small["order_lines"] <= 2.2
@@ -205,7 +213,8 @@ def test_manifest_row_counts_equal_the_files(clean):
         assert record["rows"] == len(rows), record["file"]
         assert record["expected"] == {"status": "loaded", "rows_read": len(rows), "rows_loaded": len(rows),
                                       "rows_quarantined": 0}
-        assert m["row_counts"][record["entity"]] == len(rows)
+        if Path(record["file"]).stem == record["entity"]:  # the main file (reps have dated snapshots too)
+            assert m["row_counts"][record["entity"]] == len(rows)
     assert not any(p.name == MANIFEST_NAME for p in clean.glob("*/*"))  # outside the entity folders
 
 
@@ -215,7 +224,8 @@ def test_clean_data_satisfies_every_rule_of_the_contract(clean):
         problems = [(i + 1, sorted(p)) for i, row in enumerate(frame.to_dict("records"))
                     if (p := row_problems(entity, row))]
         assert problems == [], f"{entity}: {problems[:5]}"
-        key = list(ENTITIES[entity].key)
+        # one row per key, but for an account's owner history and a deal's earlier versions
+        key = list(ENTITIES[entity].key) + {"accounts": ["valid_from"], "opportunities": ["updated_at"]}.get(entity, [])
         assert not frame.duplicated(key).any(), f"{entity}: duplicate keys"
     currencies = set()
     for entity in ("products", "orders", "opportunities", "budgets", "expenses"):
@@ -314,7 +324,7 @@ def lifecycle_stages(f: dict[str, pd.DataFrame], as_of: date) -> pd.Series:
 
 
 def test_content_feeds_every_mart(double):
-    f = {e: entity_frame(double, e) for e in ENTITIES}
+    f = {e: current_state(entity_frame(double, e), e) for e in ENTITIES}
     # lifecycle: all six stages at the as_of date
     stages = lifecycle_stages(f, LAST_DAY).value_counts()
     assert set(stages.index) == {"prospect", "inactive", "vip", "new", "loyal", "active"}, stages.to_dict()
@@ -415,6 +425,74 @@ def test_content_feeds_every_mart(double):
     assert per_month["2024-02"] < per_month["2024-01"] and per_month["2025-02"] < per_month["2025-01"]
     first_year, second_year = per_month[per_month.index < "2025"].sum(), per_month[per_month.index >= "2025"].sum()
     assert 1.0 < second_year / first_year < 1.4
+
+
+# --- history (exports.md "Snapshots are effective-dated"; marts.md "History: what was known then") --
+def test_reps_arrive_as_month_end_snapshots_and_some_move_team(double):
+    month_ends = [d.date().isoformat() for d in pd.date_range(START, periods=MONTHS, freq="ME")]
+    # a snapshot for the end of every month in which the reps changed; reps.csv is the state now
+    snapshots = sorted((double / "reps").glob("reps_*.csv"))
+    assert len(snapshots) >= 2 and {p.stem.removeprefix("reps_") for p in snapshots} <= set(month_ends[:-1])
+    texts = [p.read_bytes().split(b"\n", 1)[1] for p in [*snapshots, double / "reps" / "reps.csv"]]
+    assert all(a != b for a, b in zip(texts, texts[1:]))  # never the same content twice in a row
+    now = entity_frame(double, "reps").set_index("rep_id")
+    team_then = {}  # rep -> [(month end, team)]
+    for path in snapshots:
+        header, rows = read_rows(path)
+        frame = pd.DataFrame(rows, columns=header, dtype=str)
+        day = path.stem.removeprefix("reps_")
+        assert (frame.hire_date <= day).all() and set(frame.rep_id) <= set(now.index)
+        for rep, team in zip(frame.rep_id, frame.team_id):
+            team_then.setdefault(rep, []).append((day, team))
+    moved = {rep for rep, teams in team_then.items() if {t for _, t in teams} != {now.team_id[rep]}}
+    moved |= set(now.index[now.valid_from != ""]) - moved  # a move in the last month shows only now
+    assert len(moved) >= 2 and set(now.index[now.valid_from != ""]) == moved
+    for rep in moved:  # on the old team before the month of valid_from, on today's team from it
+        move_month = now.valid_from[rep][:7]
+        assert now.valid_from[rep].endswith("-01")
+        assert all((team == now.team_id[rep]) == (day[:7] >= move_month) for day, team in team_then[rep])
+
+
+def test_some_accounts_change_owner_and_orders_without_a_rep_fall_on_both_sides(double):
+    accounts = entity_frame(double, "accounts")
+    history = accounts[accounts.account_id.duplicated(keep=False)]
+    assert 0 < history.account_id.nunique() < 0.25 * accounts.account_id.nunique()
+    assert (accounts[~accounts.account_id.duplicated(keep=False)].valid_from == "").all()
+    for _, rows in history.groupby("account_id"):
+        first, then = rows.iloc[0], rows.iloc[1]
+        assert len(rows) == 2 and first.owner_rep_id != then.owner_rep_id
+        assert first.valid_from == first.created_at[:10] < then.valid_from
+    changed_on = history.groupby("account_id").valid_from.max()
+    orders = entity_frame(double, "orders")
+    no_rep = orders[(orders.rep_id == "") & orders.account_id.isin(changed_on.index)]
+    before = no_rep.order_date < no_rep.account_id.map(changed_on)
+    assert before.any() and (~before).any()
+
+
+def test_a_quarter_of_the_deals_are_revised_and_stage_history_carries_their_values_then(double):
+    opps = entity_frame(double, "opportunities")
+    rows_per_deal = opps.groupby("opportunity_id", sort=False).size()
+    assert 0.15 < (rows_per_deal > 1).mean() < 0.35
+    # a deal's rows: earlier versions (open) first, each updated later than the one before
+    previous = opps.groupby("opportunity_id").shift(1)
+    later = previous.updated_at.notna()
+    assert (opps.updated_at[later] > previous.updated_at[later]).all()
+    earlier = opps.opportunity_id.duplicated(keep="last")
+    assert not opps[earlier].stage.isin(["closed_won", "closed_lost"]).any()
+    amount = pd.to_numeric(opps.amount.replace("", None))
+    assert (amount[later] != pd.to_numeric(previous.amount[later].replace("", None))).any()
+    assert (opps.close_date[later] > previous.close_date[later]).any()  # pushed out
+    assert (opps.close_date[later] < previous.close_date[later]).any()  # pulled in
+    # each stage-history row: the amount and close date of the version in effect when the stage was
+    # entered, i.e. of the deal's earliest version updated at or after that time
+    history = entity_frame(double, "opportunity_stage_history")
+    both = history.merge(opps, on="opportunity_id", suffixes=("", "_version"))
+    both = both[both.updated_at >= both.entered_at].sort_values("updated_at", kind="stable")
+    then = both.drop_duplicates(["opportunity_id", "stage", "entered_at"], keep="first")
+    assert len(then) == len(history)
+    assert (then.amount == then.amount_version).all() and (then.close_date == then.close_date_version).all()
+    final = current_state(opps, "opportunities").set_index("opportunity_id")
+    assert (then.amount != then.opportunity_id.map(final.amount)).any()
 
 
 # --- dirty mode -----------------------------------------------------------------------------------

@@ -49,12 +49,25 @@ CONTRACT: dict[str, tuple[list[str], list[str]]] = {
     "mart_service_monthly": (["month", "team_id"], """month team_id cases_opened complaints_opened
         cases_resolved median_first_response_hours median_resolution_hours first_response_breaches
         first_response_breach_rate""".split()),
+    "fct_pipeline_snapshots": (["snapshot_date", "opportunity_id"], """snapshot_date opportunity_id owner_rep_id
+        team_id stage stage_order amount close_date close_month stage_probability weighted_amount age_days
+        is_past_due""".split()),
+    "mart_pipeline_movement_monthly": (["month", "team_id"], """month team_id open_start_count open_start_amount
+        open_end_count open_end_amount new_count new_amount won_count won_amount lost_count lost_amount
+        moved_in_count moved_in_amount moved_out_count moved_out_amount amount_increased amount_decreased
+        other_in_count other_in_amount other_out_count other_out_amount pushed_out_count pulled_in_count
+        created_and_closed_count""".split()),
+    "mart_stage_win_rates": (["stage_order", "team_id"], """stage_order team_id closed_reached won
+        historical_win_rate seed_probability""".split()),
+    "mart_forecast_accuracy": (["forecast_date", "close_month", "team_id"], """forecast_date close_month team_id
+        horizon_months won_amount_then weighted_pipeline_then forecast_amount calibrated_forecast_amount
+        commit_amount actual_won_amount error abs_pct_error calibrated_abs_pct_error is_final""".split()),
 }
 
 QUALITY = {
     "ingestion_ledger": """batch_id profile entity file_path file_sha256 file_bytes status rows_read rows_loaded
-        rows_quarantined error started_at finished_at missing_columns
-        lookup_files""".split(),
+        rows_quarantined error started_at finished_at snapshot_date retired_at retired_reason
+        missing_columns lookup_files""".split(),
     "quarantine": "batch_id profile entity file_path row_number raw_record reason quarantined_at".split(),
     "check_results": """run_id layer asset check_name passed severity observed_value details
         checked_at""".split(),

@@ -81,13 +81,18 @@ def yuan(text: str, sign: str = "¥") -> str:
 def test_the_zh_flavor_writes_one_chinese_named_file_per_entity(flavors):
     _, zh_dir, _, _ = flavors
     manifest = json.loads((zh_dir / "_manifest.json").read_text(encoding="utf-8"))
-    assert sorted(p.name for p in zh_dir.iterdir()) == sorted([*ZH_FILES.values(), "_manifest.json"])
-    assert {r["entity"]: r["file"] for r in manifest["files"]} == ZH_FILES
+    # besides, the reps as they stood at month ends (those of the months with a change), dated by name
+    month_ends = [d.date().isoformat() for d in pd.date_range("2024-01", periods=MONTHS, freq="ME")][:-1]
+    dated = [p.name for p in zh_dir.glob("销售人员_*.csv")]
+    assert dated and {name[5:15] for name in dated} <= set(month_ends)
+    assert sorted(p.name for p in zh_dir.iterdir()) == sorted([*ZH_FILES.values(), *dated, "_manifest.json"])
+    assert {r["entity"]: r["file"] for r in manifest["files"] if r["file"] not in dated} == ZH_FILES
+    assert sorted(r["file"] for r in manifest["files"] if r["entity"] == "reps") == sorted([ZH_FILES["reps"], *dated])
     assert manifest["profile"] == "crm_zh" and manifest["parameters"]["flavor"] == "zh"
     raw = (zh_dir / "客户.csv").read_bytes()
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")
-    assert raw.decode("gb18030").splitlines()[0] == "客户编号,客户名称,所属行业,所属大区,城市,负责人,创建时间,客户来源"
+    assert raw.decode("gb18030").splitlines()[0] == "客户编号,客户名称,所属行业,所属大区,城市,负责人,创建时间,客户来源,生效日期"
     assert raw.endswith(b"\r\n")
 
 

@@ -80,7 +80,8 @@ ORG = {
     "OpportunityHistory.csv": [
         ["Id", "OpportunityId", "CreatedById", "CreatedDate", "StageName", "Amount", "CloseDate", "Probability",
          "IsDeleted"],
-        ["0085g00000HIS001AAA", OPP1, USR1, "2024-03-05T14:30:05.000Z", "Prospecting", "50000.00", "2024-06-30", "10", "false"],
+        # the deal was revised: 40,000 expected in May when it was opened
+        ["0085g00000HIS001AAA", OPP1, USR1, "2024-03-05T14:30:05.000Z", "Prospecting", "40000.00", "2024-05-31", "10", "false"],
         ["0085g00000HIS002AAA", OPP1, USR1, "2024-03-12T10:00:00.000Z", "Qualification", "50000.00", "2024-06-30", "10", "false"],
         ["0085g00000HIS003AAA", OPP1, USR1, "2024-03-26T10:00:00.000Z", "Proposal/Price Quote", "50000.00", "2024-06-30", "75", "false"],
         ["0085g00000HIS004AAA", OPP2, USR2, "2024-02-01T08:00:00.000Z", "Negotiation/Review", "120000.00", "2024-04-15", "90", "false"],
@@ -204,12 +205,13 @@ def test_opportunity_stage_comes_from_iswon_isclosed_and_stagename(org):
         (OPP4, "needs_analysis", None, None, date(2024, 7, 31), datetime(2024, 4, 2, 3, 4, 5),
          datetime(2024, 4, 2, 3, 4, 5), USR1),
     ]
-    assert raw(data_dir, "opportunity_stage_history", "select opportunity_id, stage, entered_at from t order by 1, 3") == [
-        (OPP1, "prospecting", datetime(2024, 3, 5, 14, 30, 5)),
-        (OPP1, "qualification", datetime(2024, 3, 12, 10)),
-        (OPP1, "proposal", datetime(2024, 3, 26, 10)),
-        (OPP2, "negotiation", datetime(2024, 2, 1, 8)),
-        (OPP2, "closed_won", datetime(2024, 4, 15, 10)),
+    assert raw(data_dir, "opportunity_stage_history", "select opportunity_id, stage, entered_at, amount, close_date "
+                                                      "from t order by 1, 3") == [
+        (OPP1, "prospecting", datetime(2024, 3, 5, 14, 30, 5), Decimal("40000.00"), date(2024, 5, 31)),
+        (OPP1, "qualification", datetime(2024, 3, 12, 10), Decimal("50000.00"), date(2024, 6, 30)),
+        (OPP1, "proposal", datetime(2024, 3, 26, 10), Decimal("50000.00"), date(2024, 6, 30)),
+        (OPP2, "negotiation", datetime(2024, 2, 1, 8), Decimal("120000.00"), date(2024, 4, 15)),
+        (OPP2, "closed_won", datetime(2024, 4, 15, 10), Decimal("120000.00"), date(2024, 4, 15)),
     ]
 
 
@@ -355,6 +357,13 @@ def test_fivetran_sample_values_land_as_the_files_say(fivetran):
     events = read_sample(folder, "sf_event_data.csv")
     assert sorted(raw(data_dir, "activities", "select activity_id, activity_type, duration_minutes from t")) == sorted(
         (e["id"], e["type"].lower(), int(e["duration_in_minutes"])) for e in events)
+    # the history-mode opportunity table: each version's amount and close date, where it loads
+    history = [r for r in read_sample(folder, "sf_opportunity_history_data.csv") if r["is_closed"] == "true"]
+    assert any(r["amount"] for r in history)
+    assert sorted(raw(data_dir, "opportunity_stage_history", "select opportunity_id, entered_at, amount, close_date from t"),
+                  key=str) == sorted(((r["id"], datetime.fromisoformat(r["_fivetran_start"]),
+                                       Decimal(r["amount"]) if r["amount"] else None,
+                                       datetime.fromisoformat(r["close_date"]).date()) for r in history), key=str)
     orders = read_sample(folder, "sf_order_data.csv")
     assert raw(data_dir, "orders", "select count(*) filter (where status = 'completed') from t") == [
         (sum(o["status_code"] == "Activated" for o in orders),)]

@@ -141,3 +141,27 @@ def test_expression_reads_source_columns_and_keywords_inside_quotes_are_fine(tmp
     )
     profile = load_profile(write_profile(tmp_path, text))
     assert profile.sources[0].columns["lost_reason"].expr_columns == ("IsClosed",)
+
+
+def test_snapshot_date_declarations_are_checked(tmp_path):
+    reps = "entities:\n  reps:\n    files: [reps*.csv]\n    columns_by_name: true\n    snapshot_date: {}\n"
+    cases = {
+        "'2025'": "snapshot_date: must be a mapping",
+        "{name: 'reps_(.*)', column: As Of}": "snapshot_date: needs exactly one of name",
+        "{}": "snapshot_date: needs exactly one of name",
+        "{name: 'reps_(.*', formats: ['%Y']}": "snapshot_date.name: bad regular expression 'reps_(.*'",
+        "{name: 'reps_.*'}": "snapshot_date.name: 'reps_.*' must have exactly one (group) around the date, it has 0",
+        "{name: '(x)_(y)'}": "snapshot_date.name: '(x)_(y)' must have exactly one (group) around the date, it has 2",
+        "{name: '(.*)', formats: [excel]}": "snapshot_date.formats: 'excel' cannot read a date in a file name",
+        "{name: '(.*)', formats: ['%Y-%Q']}": "snapshot_date.formats: bad format '%Y-%Q'",
+        "{column: ''}": "snapshot_date.column: must be a source column name",
+        "{column: X, format: ['%Y']}": "snapshot_date: unknown key 'format'",
+    }
+    for declared, expected in cases.items():
+        message = profile_error(tmp_path, reps.replace("{}", declared, 1))
+        assert f"entities.reps.{expected}" in message, (declared, message)
+    by_name = load_profile(write_profile(tmp_path, reps.replace("{}", "{name: 'reps_(\\d{8})', formats: ['%Y%m%d']}", 1)))
+    declared = by_name.sources_for(["reps"])[0].snapshot_date
+    assert (declared.name.pattern, declared.column, declared.formats) == (r"reps_(\d{8})", None, ("%Y%m%d",))
+    by_column = load_profile(write_profile(tmp_path, reps.replace("{}", "{column: As Of}", 1)))
+    assert by_column.sources_for(["reps"])[0].snapshot_date.column == "As Of"

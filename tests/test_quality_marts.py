@@ -31,6 +31,10 @@ def runs(tmp_path_factory):
         con.execute("update marts.mart_rep_kpi_monthly set net_revenue = net_revenue + 100 where month = '2025-02-01'")
         con.execute("drop table marts.mart_service_monthly")
         con.execute("update marts.mart_team_kpi_monthly set nps = -101 where month = '2025-02-01'")
+        # a deal that ends the month on T1 without any movement saying how it got there
+        con.execute("update marts.mart_pipeline_movement_monthly set open_end_count = 3, "
+                    "open_end_amount = open_end_amount + 5")
+        con.execute("update marts.mart_stage_win_rates set historical_win_rate = 1.5 where team_id = 'T1'")
     quality, other_quality = root / "quality", root / "other_quality"
     return {
         "clean": run_suite("marts", clean, run_id="clean", quality_dir=quality),
@@ -52,7 +56,7 @@ def test_the_broken_marts_refuse_the_publish(runs):
 def test_clean_marts_pass_every_check(runs):
     failed = [(r.asset, r.check_name, r.observed_value, r.details) for r in runs["clean"] if not r.passed]
     assert failed == []
-    assert len(runs["clean"]) == 43  # 11 grains + 7 rate tables + 2 NPS + 1 reconciliation + 2 x 11 counts
+    assert len(runs["clean"]) == 59  # 15 grains + 9 rate tables + 2 NPS + 3 reconciliations + 2 x 15 counts
     results = _by_key(runs["clean"])
     assert results[("marts/mart_rep_kpi_monthly", "net_revenue_reconciles")].observed_value == "difference: 0"
     first_build = results[("marts/fct_opportunities", "row_count_drop")]
@@ -87,6 +91,23 @@ def test_reconciliation_gap_is_reported_as_the_difference(runs):
     result = _by_key(runs["broken"])[("marts/mart_rep_kpi_monthly", "net_revenue_reconciles")]
     # mart 300.00 vs staging 200.00 (hand-computed in tests/quality_support.py)
     assert (result.passed, result.severity, result.observed_value) == (False, "error", "difference: 100")
+
+
+def test_waterfall_that_does_not_add_up_fails_both_reconciliations(runs):
+    clean, broken = _by_key(runs["clean"]), _by_key(runs["broken"])
+    asset = "marts/mart_pipeline_movement_monthly"
+    # by hand (tests/quality_support.py): 300 + 100 + 20 - 120 = 300 over 2 deals; broken ends at 305 over 3
+    assert clean[(asset, "waterfall_amounts_reconcile")].observed_value == "amount_gap: 0"
+    assert clean[(asset, "waterfall_counts_reconcile")].observed_value == "count_gap: 0"
+    amounts, counts = broken[(asset, "waterfall_amounts_reconcile")], broken[(asset, "waterfall_counts_reconcile")]
+    assert (amounts.passed, amounts.severity, amounts.observed_value) == (False, "error", "amount_gap: 5")
+    assert (counts.passed, counts.observed_value) == (False, "count_gap: 1")
+
+
+def test_historical_win_rate_above_one_fails(runs):
+    result = _by_key(runs["broken"])[("marts/mart_stage_win_rates", "rates_within_0_1")]
+    # historical_win_rate 1.5 (T1), 0.25 and NULL (no closed deal): one of 3 rows out of [0, 1]
+    assert (result.passed, result.observed_value.split(";")[0]) == (False, "historical_win_rate: 1 of 3 rows")
 
 
 def test_nps_outside_bounds_fails(runs):

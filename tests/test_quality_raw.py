@@ -76,6 +76,12 @@ def runs(tmp_path_factory):
         # another profile's accounts: compared with its own snapshots only
         {"batch_id": "b8", "profile": "maven_crm", "entity": "accounts", "file_path": "maven/accounts.csv",
          "status": "loaded", "rows_read": 10, "rows_loaded": 10, "rows_quarantined": 0},
+        # snapshots compare in snapshot-date order, not landing order: the March reps landed after
+        # April's (a backfill, not a shrink); the April products (10 rows) follow March's 100
+        *({"batch_id": b, "profile": "dated", "entity": e, "file_path": f"{e}_{d}.csv", "snapshot_date": d,
+           "status": "loaded", "rows_read": n, "rows_loaded": n, "rows_quarantined": 0}
+          for b, e, d, n in (("b11", "reps", "2025-04-30", 100), ("b12", "reps", "2025-03-31", 10),
+                             ("b13", "products", "2025-04-30", 10), ("b14", "products", "2025-03-31", 100))),
     ], batch_id="ledger-2")
     results = {}
     for name, data_dir in (("clean", clean_dir), ("broken", broken_dir)):
@@ -146,6 +152,14 @@ def test_a_snapshot_file_shrunk_by_30_percent_or_more_blocks_naming_the_file(run
     assert result.observed_value == "1 snapshot files shrunk by 30% or more"
     assert "shrunk: accounts: 701 → 490 rows, accounts_3.csv" in result.details
     assert "previous_file: accounts_2.csv" in result.details
+
+
+def test_snapshots_compare_in_snapshot_date_order_not_landing_order(runs):
+    assert _result(runs["broken"], "raw/reps", "snapshot_not_shrunk").passed
+    result = _result(runs["broken"], "raw/products", "snapshot_not_shrunk")
+    assert not result.passed
+    assert "shrunk: products: 100 → 10 rows, products_2025-04-30.csv" in result.details
+    assert "previous_file: products_2025-03-31.csv" in result.details
 
 
 def test_refund_after_the_as_of_date_is_a_warning(runs):

@@ -58,6 +58,15 @@ MART_COLUMNS = {
     "mart_service_monthly": """month date, team_id varchar, cases_opened bigint, complaints_opened bigint,
         cases_resolved bigint, median_first_response_hours double, median_resolution_hours double,
         first_response_breaches bigint, first_response_breach_rate double""",
+    "mart_forecast_accuracy": """forecast_date date, close_month date, team_id varchar, horizon_months integer,
+        forecast_amount decimal(18,2), calibrated_forecast_amount decimal(18,2), actual_won_amount decimal(18,2)""",
+    "mart_pipeline_movement_monthly": """month date, team_id varchar, open_start_amount decimal(18,2),
+        open_end_amount decimal(18,2), new_amount decimal(18,2), amount_increased decimal(18,2),
+        amount_decreased decimal(18,2), won_amount decimal(18,2), lost_amount decimal(18,2),
+        moved_in_amount decimal(18,2), moved_out_amount decimal(18,2), other_in_amount decimal(18,2),
+        other_out_amount decimal(18,2)""",
+    "mart_stage_win_rates": """stage_order integer, stage varchar, team_id varchar, closed_reached bigint,
+        won bigint, historical_win_rate double, seed_probability decimal(5,4)""",
 }
 
 PII_NAME = "Beta Trading (ceo@beta.example, +86 138 0013 8000)"
@@ -153,8 +162,47 @@ def make_fixture_warehouse(path: Path) -> Path:
         {"month": date(2025, m, 1), "team_id": t, "cases_opened": 4, "complaints_opened": 2, "cases_resolved": 3,
          "median_first_response_hours": 5.5 + m, "first_response_breaches": 1}
         for m in (1, 2, 3) for t in ("T1", "T2")])
+    _insert_history_marts(con)
     con.close()
     return path
+
+
+# Forecast made at each month end for the next month (horizon 1), summed over teams by hand:
+#   2025-01: seed 100 + 50 = 150, calibrated 150 + 40 = 190, won 120 + 0 = 120 -> errors 30 and 70
+#   2025-02: seed 200, calibrated 210, won 300                               -> errors -100 and -90
+# (the horizon-2 row for 2025-02 is another forecast and stays out)
+FORECAST_TABLE = {"2025-01": ("120.00", "150.00", "30.00", "190.00", "70.00"),
+                  "2025-02": ("300.00", "200.00", "-100.00", "210.00", "-90.00")}
+# February's waterfall over T1 and T2: start 1000; +500 new, +50, -20, -300 won, -100 lost,
+# +210 moved in (T2), -200 moved out (T1) -> end 930 + 210 = 1140.
+WATERFALL = [1000, 500, 50, -20, -300, -100, 210, -200, 0, 0, 1140]
+
+
+def _insert_history_marts(con) -> None:
+    _insert(con, "mart_forecast_accuracy", [
+        {"forecast_date": fd, "close_month": cm, "team_id": t, "horizon_months": h, "forecast_amount": f,
+         "calibrated_forecast_amount": c, "actual_won_amount": a}
+        for fd, cm, t, h, f, c, a in [
+            (date(2024, 12, 31), date(2025, 1, 1), "T1", 1, "100.00", "150.00", "120.00"),
+            (date(2024, 12, 31), date(2025, 1, 1), "T2", 1, "50.00", "40.00", "0.00"),
+            (date(2025, 1, 31), date(2025, 2, 1), "T1", 1, "200.00", "210.00", "300.00"),
+            (date(2024, 12, 31), date(2025, 2, 1), "T1", 2, "999.00", "999.00", "300.00")]])
+    zero = {c: "0.00" for c in ("amount_increased", "amount_decreased", "won_amount", "lost_amount", "new_amount",
+                                "moved_in_amount", "moved_out_amount", "other_in_amount", "other_out_amount")}
+    _insert(con, "mart_pipeline_movement_monthly", [
+        {**zero, "month": date(2025, 1, 1), "team_id": "T1", "open_start_amount": "0.00", "open_end_amount": "1000.00",
+         "new_amount": "1000.00"},
+        {**zero, "month": date(2025, 2, 1), "team_id": "T1", "open_start_amount": "1000.00",
+         "open_end_amount": "930.00", "new_amount": "500.00", "amount_increased": "50.00", "amount_decreased": "20.00",
+         "won_amount": "300.00", "lost_amount": "100.00", "moved_out_amount": "200.00"},
+        {**zero, "month": date(2025, 2, 1), "team_id": "T2", "open_start_amount": "0.00", "open_end_amount": "210.00",
+         "moved_in_amount": "210.00"}])
+    _insert(con, "mart_stage_win_rates", [
+        {"stage_order": o, "stage": s, "team_id": t, "closed_reached": n, "won": w, "historical_win_rate": r,
+         "seed_probability": p}
+        for o, s, t, n, w, r, p in [(1, "prospecting", None, 10, 4, 0.4, "0.10"),
+                                    (5, "negotiation", None, 5, 4, 0.8, "0.80"),
+                                    (1, "prospecting", "T1", 2, 2, 1.0, "0.10")]])
 
 
 def make_empty_warehouse(path: Path) -> Path:
@@ -367,6 +415,28 @@ def test_missing_marts_do_not_crash(tmp_path):
     assert page.at_risk_ids == []
 
 
+def test_forecast_table_shows_seed_and_calibrated_against_actual_per_month(reports):
+    html = reports["en"].read_text(encoding="utf-8")
+    table = html[html.index('<table id="forecast-accuracy">'):]
+    table = table[:table.index("</table>")]
+    rows = {month: tuple(re.findall(r'data-value="([^"]*)"', body))
+            for month, body in re.findall(r'<tr data-row="([^"]+)">(.*?)</tr>', table, re.S)}
+    assert rows == FORECAST_TABLE
+    assert "Forecast (calibrated win rates)" in table and "−100.00" not in table and "-100.00" in table
+    zh = reports["zh"].read_text(encoding="utf-8")
+    assert "预测与商机管道" in zh and "误差（校准）" in zh
+
+
+def test_waterfall_of_the_last_full_month_adds_up(reports):
+    from orchestration.serving.report_forecast import waterfall_steps
+
+    data = load_report_data(reports["full"])
+    steps = waterfall_steps(data, LABELS["en"])
+    assert [s["value"] for s in steps] == WATERFALL
+    assert steps[-2]["high"] == pytest.approx(1140) and steps[-1]["high"] == 1140
+    assert data.frames["stage_win_rates"]["closed_reached"].tolist() == [10, 5]  # the all-teams rows
+
+
 def test_unknown_language_is_refused(reports, tmp_path):
     with pytest.raises(ValueError, match="fr"):
         write_report(reports["full"], tmp_path, lang="fr")
@@ -395,6 +465,11 @@ def test_rendered_charts_show_the_fixture_values(rendered):
     assert "100" not in en.charts["funnel"]["text"].replace("10 · 80.0%", "")
     assert "Over budget" in en.charts["budget"]["text"] and "Within budget" in en.charts["budget"]["text"]
     assert en.kpis["net_revenue"]["text"] == "1,500.50"
+    waterfall = en.charts["pipeline_waterfall"]["text"]
+    assert "Moved in" in waterfall and "2025-02" in waterfall
+    assert "Negotiation" in en.charts["stage_win_rates"]["text"]
+    assert "2025-01" in en.charts["forecast_accuracy"]["text"] and "Forecast (seed probabilities)" in en.charts[
+        "forecast_accuracy"]["text"]
     # Empty marts: every chart says so, in Chinese, under Chinese headings.
     for name, chart in empty.charts.items():
         assert LABELS["zh"]["no_data"] in chart["text"], name

@@ -72,6 +72,7 @@ def _write_master_data(exports: Exports, company: Company, progress: Progress | 
     """teams, reps, products, leads, accounts, contacts, opportunities and their stage history."""
     exports.write("teams", teams_table(company.org))
     exports.write("reps", reps_table(company.org))
+    _write_rep_snapshots(exports, company)
     exports.write("products", products_table(company.catalog))
     if progress:
         for entity in ("teams", "reps", "products"):
@@ -85,6 +86,26 @@ def _write_master_data(exports: Exports, company: Company, progress: Progress | 
     _write_sliced(exports, "opportunities", opps.n, lambda rows: opportunities_table(opps, rows), progress)
     _write_sliced(exports, "opportunity_stage_history", opps.n,
                   lambda rows: stage_history_table(opps, rows), progress)
+
+
+def _write_rep_snapshots(exports: Exports, company: Company) -> None:
+    """The reps as they stood at the end of every month but the last (reps.csv is the state now):
+    `reps/reps_YYYY-MM-DD.csv`, dated by name (exports.md "Snapshots are effective-dated"). A month
+    in which nothing changed exports nothing: the same content again would be a duplicate file."""
+    written = [reps_table(company.org)]
+    for month_end in company.period.month_starts[1:-1] - 1:
+        table = reps_table(company.org, int(month_end))
+        if any(_same_table(table, other) for other in written[-1:] + written[:1]):
+            continue
+        path = exports.out_dir / "reps" / f"reps_{np.datetime64(int(month_end), 'D')}.csv"
+        with exports.open("reps", path) as sink:
+            sink.write(table)
+        exports.record(FileRecord("reps", exports.relative(path), "csv", sink.rows))
+        written.append(table)
+
+
+def _same_table(a: out.Table, b: out.Table) -> bool:
+    return a.keys() == b.keys() and all(a[c].equals(b[c]) for c in a)
 
 
 FLAVORS = ("canonical", "zh")

@@ -47,6 +47,8 @@ MEAN_CUSTOMER_LIFETIME_DAYS = 5 * 365
 # about a third of the customers buy only now and then (the `active` rather than `loyal` ones)
 SHARE_OCCASIONAL_BUYERS = 0.35
 OCCASIONAL_RATE_FACTOR = 0.08
+SHARE_REASSIGNED = 0.03  # customers handed to another rep during the period
+MIN_REASSIGNED = 3
 
 CITIES = [city for _, cities in REGIONS for city in cities]
 _CITY_REGION = np.array([r for r, (_, cities) in enumerate(REGIONS) for _ in cities])
@@ -224,7 +226,29 @@ def build_accounts_and_leads(period: Period, org: Org, scale: float, seed: int) 
         company_fragment=ordered(fragment[n_existing:], other_fragment),
         company_industry=ordered(industry[n_existing:], other_industry),
     )
+    _reassign(accounts, org, period, seed)
     return accounts, leads
+
+
+def _reassign(acc: Accounts, org: Org, period: Period, seed: int) -> None:
+    """A few customers are handed to another rep during the period (besides the accounts of reps
+    who left), so orders without a rep_id fall to different owners before and after. Own random
+    stream: everything drawn before is unchanged."""
+    rng = rng_for(seed, "owner_changes")
+    keep = np.flatnonzero(acc.buying_at_start & (acc.init_owner == acc.owner))
+    chosen = np.sort(rng.choice(keep, min(len(keep), max(MIN_REASSIGNED, round(SHARE_REASSIGNED * acc.n))),
+                                replace=False))
+    day = period.start_day + 30 + rng.integers(0, max(1, period.n_days - 60), len(chosen))
+    stayers = np.flatnonzero(~org.rep_left)
+    new = stayers[rng.integers(0, len(stayers), len(chosen))]
+    for _ in range(30):  # a colleague hired by then, not the owner already
+        redo = (new == acc.init_owner[chosen]) | (org.rep_hire_day[new] > day)
+        if not redo.any():
+            break
+        new[redo] = stayers[rng.integers(0, len(stayers), int(redo.sum()))]
+    ok = (new != acc.init_owner[chosen]) & (org.rep_hire_day[new] <= day)
+    acc.owner[chosen[ok]] = new[ok]
+    acc.init_owner_until[chosen[ok]] = day[ok] - 1
 
 
 # --- ids and names ------------------------------------------------------------------------------
@@ -250,18 +274,30 @@ def company_names(city, brand, industry, fragment, suffix) -> pa.Array:
 
 
 def accounts_table(acc: Accounts, rows: slice) -> out.Table:
-    idx = np.arange(acc.n)[rows]
-    source = acc.lead_source[rows]
+    """One row per account; an account whose owner left (its accounts went to a successor) has
+    its owner history: the first owner from the account's creation (valid_from), then the
+    successor from the day after the first owner's last day."""
+    changed = acc.init_owner[rows] != acc.owner[rows]
+    row_of = np.repeat(np.arange(len(changed)), 1 + changed)  # the first of a pair: the first owner
+    first_owner = changed[row_of] & np.r_[True, row_of[1:] != row_of[:-1]]
+
+    def at(column: np.ndarray) -> np.ndarray:  # each account's value on its rows
+        return column[rows][row_of]
+
+    idx = np.arange(acc.n)[rows][row_of]
+    source = at(acc.lead_source)
+    valid_from = np.where(first_owner, at(acc.created_ts) // SECONDS_PER_DAY, at(acc.init_owner_until) + 1)
     return {
         "account_id": account_ids(idx),
-        "account_name": company_names(acc.city[rows], acc.name_brand[rows], acc.industry[rows],
-                                      acc.name_fragment[rows], acc.name_suffix[rows]),
-        "industry": out.pick([i for i, _ in INDUSTRIES], acc.industry[rows]),
-        "region": out.pick([r for r, _ in REGIONS], _CITY_REGION[acc.city[rows]]),
-        "city": out.pick(CITIES, acc.city[rows]),
-        "owner_rep_id": rep_ids(acc.owner[rows]),
-        "created_at": out.timestamps(acc.created_ts[rows]),
+        "account_name": company_names(at(acc.city), at(acc.name_brand), at(acc.industry),
+                                      at(acc.name_fragment), at(acc.name_suffix)),
+        "industry": out.pick([i for i, _ in INDUSTRIES], at(acc.industry)),
+        "region": out.pick([r for r, _ in REGIONS], _CITY_REGION[at(acc.city)]),
+        "city": out.pick(CITIES, at(acc.city)),
+        "owner_rep_id": rep_ids(np.where(first_owner, at(acc.init_owner), at(acc.owner))),
+        "created_at": out.timestamps(at(acc.created_ts)),
         "lead_source": out.pick(LEAD_SOURCES, np.maximum(source, 0), null_mask=source < 0),
+        "valid_from": out.dates(np.where(changed[row_of], valid_from, 0), null_mask=~changed[row_of]),
     }
 
 

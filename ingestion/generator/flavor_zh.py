@@ -162,12 +162,13 @@ LAYOUT: dict[str, ZhFile] = {
     "reps": ZhFile("销售人员", _cols(
         ("工号", "rep_id"), ("姓名", "rep_name"), ("邮箱", "email"), ("所属团队", "team_id"),
         ("直属上级", "manager_rep_id"), ("所属大区", "region"), ("入职日期", "hire_date", DATE_SLASH),
-        ("离职日期", "end_date", DATE_SLASH), ("是否在职", "status", Choice(REP_ACTIVE)))),
+        ("离职日期", "end_date", DATE_SLASH), ("是否在职", "status", Choice(REP_ACTIVE)),
+        ("生效日期", "valid_from", DATE_SLASH))),
     "accounts": ZhFile("客户", _cols(
         ("客户编号", "account_id"), ("客户名称", "account_name"), ("所属行业", "industry"),
         ("所属大区", "region"), ("城市", "city"), ("负责人", "owner_rep_id"),
         ("创建时间", "created_at", Moment("timestamp", TS_SLASH.style, legacy=TS_CN.style)),
-        ("客户来源", "lead_source", Choice(LEAD_SOURCES)))),
+        ("客户来源", "lead_source", Choice(LEAD_SOURCES)), ("生效日期", "valid_from", DATE_SLASH))),
     "contacts": ZhFile("联系人", _cols(
         ("联系人编号", "contact_id"), ("客户编号", "account_id"), ("姓名", "full_name"), ("邮箱", "email"),
         ("手机", "phone"), ("职务", "title"), ("创建时间", "created_at", TS_SLASH))),
@@ -185,7 +186,8 @@ LAYOUT: dict[str, ZhFile] = {
         ("金额", "amount", AMOUNT), ("币种", "currency", Choice(CURRENCIES)), ("输单原因", "lost_reason"),
         ("最后修改时间", "updated_at", TS_ISO)), format="xlsx", sheet="商机"),
     "opportunity_stage_history": ZhFile("商机阶段记录", _cols(
-        ("商机编号", "opportunity_id"), ("阶段", "stage", Choice(STAGES)), ("进入时间", "entered_at", TS_SLASH))),
+        ("商机编号", "opportunity_id"), ("阶段", "stage", Choice(STAGES)), ("进入时间", "entered_at", TS_SLASH),
+        ("金额", "amount", AMOUNT), ("预计成交日期", "close_date", DATE_SLASH))),
     "activities": ZhFile("跟进记录", _cols(
         ("记录编号", "activity_id"), ("跟进人", "rep_id"), ("客户编号", "account_id"), ("商机编号", "opportunity_id"),
         ("跟进方式", "activity_type", Choice(ACTIVITY_TYPES)), ("方向", "direction", Choice(DIRECTIONS)),

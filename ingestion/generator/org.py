@@ -1,4 +1,6 @@
-"""Teams and reps: who sells where, and when each rep was employed."""
+"""Teams and reps: who sells where, and when each rep was employed. A few reps move to another
+team at the start of a month; the reps export then arrives as dated month-end snapshots
+(`reps/reps_YYYY-MM-DD.csv`, the state on that day) besides `reps/reps.csv` (the state now)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ MIN_TEAMS = 2
 MIN_REPS = 4
 SHARE_HIRED_IN_PERIOD = 0.18
 SHARE_LEFT_IN_PERIOD = 0.12
+SHARE_MOVING = 0.06  # reps who change teams during the period (at least 2 when the org allows)
+NOT_MOVED = -1
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,10 @@ class Org:
     rep_surname: np.ndarray
     rep_given: np.ndarray
     rep_monthly_salary_cents: np.ndarray
+    # A rep who moved was on rep_previous_team until the day before rep_move_day, on rep_team from
+    # it (NOT_MOVED: never moved; rep_team is the team now).
+    rep_move_day: np.ndarray
+    rep_previous_team: np.ndarray
 
     @property
     def n_teams(self) -> int:
@@ -43,6 +51,10 @@ class Org:
     @property
     def rep_left(self) -> np.ndarray:
         return self.rep_end_day != STILL_EMPLOYED
+
+    def team_on(self, reps: np.ndarray, day: int) -> np.ndarray:
+        moved = (self.rep_move_day[reps] != NOT_MOVED) & (day < self.rep_move_day[reps])
+        return np.where(moved, self.rep_previous_team[reps], self.rep_team[reps])
 
     def employed(self, reps: np.ndarray, days: np.ndarray) -> np.ndarray:
         return (self.rep_hire_day[reps] <= days) & (days <= self.rep_end_day[reps])
@@ -108,6 +120,7 @@ def build_org(period: Period, scale: float, seed: int) -> Org:
 
     salary = rng.integers(12_000, 28_000, n_reps) * 100
     salary[is_manager] = rng.integers(32_000, 40_000, n_teams) * 100
+    move_day, previous_team = _moves(period, seed, rep_team, is_manager, hire, end_day, n_teams)
     return Org(
         team_region=np.arange(n_teams) % len(REGIONS),
         team_manager=np.arange(n_teams),
@@ -117,7 +130,29 @@ def build_org(period: Period, scale: float, seed: int) -> Org:
         rep_surname=rng.integers(0, len(SURNAMES), n_reps),
         rep_given=rng.integers(0, len(GIVEN_NAMES), n_reps),
         rep_monthly_salary_cents=salary.astype(np.int64),
+        rep_move_day=move_day,
+        rep_previous_team=previous_team,
     )
+
+
+def _moves(period: Period, seed: int, rep_team, is_manager, hire, end_day, n_teams) -> tuple[np.ndarray, np.ndarray]:
+    """A few reps employed throughout move team on the first day of a month (one of them in the
+    last month, so the state now differs from every month-end snapshot). Own random stream: the
+    rest of the company is the same with or without them."""
+    rng = rng_for(seed, "org_moves")
+    n_reps = len(rep_team)
+    move_day = np.full(n_reps, NOT_MOVED, dtype=np.int64)
+    previous = np.full(n_reps, NOT_MOVED, dtype=np.int64)
+    candidates = np.flatnonzero(~is_manager & (hire < period.start_day) & (end_day == STILL_EMPLOYED))
+    n_moves = min(len(candidates), max(2, round(SHARE_MOVING * n_reps)))
+    if n_moves == 0 or n_teams < 2 or period.months < 2:
+        return move_day, previous
+    movers = np.sort(rng.choice(candidates, n_moves, replace=False))
+    month = rng.integers(1, period.months, n_moves)  # never the first month: there is a before
+    month[-1] = period.months - 1
+    move_day[movers] = period.month_starts[month]
+    previous[movers] = (rep_team[movers] + rng.integers(1, n_teams, n_moves)) % n_teams
+    return move_day, previous
 
 
 def team_ids(teams: np.ndarray, null_mask: np.ndarray | None = None) -> pa.Array:
@@ -148,23 +183,34 @@ def teams_table(org: Org) -> out.Table:
     }
 
 
-def reps_table(org: Org) -> out.Table:
+def reps_table(org: Org, on_day: int | None = None) -> out.Table:
+    """The reps export: the state now (on_day None; a rep who moved carries valid_from, the day
+    of the move), or the month-end snapshot of on_day (reps hired by then, their team, status
+    and end date then; valid_from on a rep who moved during that month)."""
     reps = np.arange(org.n_reps)
+    if on_day is not None:
+        reps = reps[org.rep_hire_day <= on_day]
     surnames = [s for s, _ in SURNAMES]
     given = [g for g, _ in GIVEN_NAMES]
     surname_py = [p for _, p in SURNAMES]
     given_py = [p for _, p in GIVEN_NAMES]
-    manager = org.team_manager[org.rep_team]
-    left = org.rep_left
+    team = org.rep_team[reps] if on_day is None else org.team_on(reps, on_day)
+    manager = org.team_manager[team]
+    left = org.rep_left[reps] if on_day is None else org.rep_end_day[reps] <= on_day
+    move_day = org.rep_move_day[reps]
+    dated = move_day != NOT_MOVED
+    if on_day is not None:
+        dated &= (move_day <= on_day) & (move_day > on_day - 31)
     return {
         "rep_id": rep_ids(reps),
-        "rep_name": out.join(out.pick(surnames, org.rep_surname), out.pick(given, org.rep_given)),
-        "email": out.join(out.pick(given_py, org.rep_given), ".", out.pick(surname_py, org.rep_surname),
+        "rep_name": out.join(out.pick(surnames, org.rep_surname[reps]), out.pick(given, org.rep_given[reps])),
+        "email": out.join(out.pick(given_py, org.rep_given[reps]), ".", out.pick(surname_py, org.rep_surname[reps]),
                           out.integers(reps + 1), "@" + COMPANY_DOMAIN),
-        "team_id": team_ids(org.rep_team),
+        "team_id": team_ids(team),
         "manager_rep_id": rep_ids(manager, null_mask=manager == reps),
-        "region": out.pick([r for r, _ in REGIONS], org.team_region[org.rep_team]),
-        "hire_date": out.dates(org.rep_hire_day),
-        "end_date": out.dates(np.where(left, org.rep_end_day, 0), null_mask=~left),
+        "region": out.pick([r for r, _ in REGIONS], org.team_region[team]),
+        "hire_date": out.dates(org.rep_hire_day[reps]),
+        "end_date": out.dates(np.where(left, org.rep_end_day[reps], 0), null_mask=~left),
         "status": out.pick(("active", "inactive"), left.astype(np.int64)),
+        "valid_from": out.dates(np.where(dated, move_day, 0), null_mask=~dated),
     }

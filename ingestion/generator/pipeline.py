@@ -4,6 +4,11 @@ Each deal walks the stage ladder (prospecting ... negotiation) with a chance to 
 stage, now and then skipping a stage, until it is won or lost; what has not happened by the end of
 the period is still open. New accounts become customers when their first deal is won (the first
 order follows on the close date); customers get upsell deals over time.
+
+About a quarter of the deals are revised while open: their amount changes, their expected close
+date is pushed out or pulled in. The export keeps every version (exports.md: a key seen again is
+a newer version): each earlier version is a row just before the deal's final row, stamped with
+its own updated_at, and each stage-history row carries the amount and close date of its time.
 """
 
 from __future__ import annotations
@@ -33,6 +38,30 @@ SHARE_PROSPECTS_WITH_DEAL = 0.6
 UPSELL_DEALS_PER_YEAR = 1.2
 SHARE_OPEN_OVERDUE = 0.15
 SHARE_INCOMPLETE = 0.02  # each of: no created_at, no amount, no account_id (exports.md: legal)
+SHARE_REVISED = 0.25
+SHARE_REVISED_TWICE = 0.3  # of the revised deals
+SHARE_PUSHED_OUT = 0.65  # of the close-date changes; the others pull the date in
+MIN_REVISED_LIFE = 2 * SECONDS_PER_DAY
+
+
+@dataclass(frozen=True)
+class Revisions:
+    """Changes to open deals, sorted by (opportunity, time): at `at_ts` the deal's amount and
+    expected close date changed from `prev_*` (the version before) to the next version's."""
+
+    opp: np.ndarray
+    at_ts: np.ndarray
+    prev_amount_cents: np.ndarray
+    prev_close_day: np.ndarray
+
+    def version_at(self, opps: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """Index of the revision whose earlier version was in effect at ts (-1: the final one)."""
+        keys = self.opp.astype(np.int64) * _KEY_SPAN + self.at_ts
+        after = np.searchsorted(keys, opps.astype(np.int64) * _KEY_SPAN + ts, side="right")
+        return np.where((after < len(keys)) & (self.opp[np.minimum(after, len(keys) - 1)] == opps), after, -1)
+
+
+_KEY_SPAN = 1 << 36  # > any timestamp in seconds: (opportunity, time) as one sortable integer
 
 
 @dataclass
@@ -53,6 +82,7 @@ class Opportunities:
     amount_cents: np.ndarray
     amount_missing: np.ndarray
     lost_reason: np.ndarray  # -1 = none
+    revisions: Revisions | None = None
 
     @property
     def n(self) -> int:
@@ -160,7 +190,7 @@ def build_pipeline(period: Period, accounts: Accounts, catalog: Catalog, seed: i
     amount = np.round(rng.lognormal(np.log(median_amount), 0.6) / 100) * 100 * 100  # whole hundreds, in cents
     not_won = outcome != WON
     share = SHARE_INCOMPLETE * n / max(int(not_won.sum()), 1)  # ~2% of all deals, never a won one
-    return Opportunities(
+    opps = Opportunities(
         account=account,
         account_missing=not_won & (rng.random(n) < share),
         owner=accounts.owner_on(account, created_day),
@@ -178,6 +208,46 @@ def build_pipeline(period: Period, accounts: Accounts, catalog: Catalog, seed: i
         amount_missing=not_won & (rng.random(n) < share),
         lost_reason=np.where(outcome == LOST, rng.integers(0, len(LOST_REASONS), n), -1),
     )
+    _revise(opps, period, seed)
+    return opps
+
+
+def _revise(opps: Opportunities, period: Period, seed: int) -> None:
+    """Revise ~25% of the deals once or twice while open (own random stream: every other value is
+    the same with or without revisions); a revised deal was last updated at its last revision at
+    the earliest."""
+    rng = rng_for(seed, "revisions")
+    life_end = np.where(opps.outcome == OPEN, period.end_ts, opps.close_ts)
+    eligible = (life_end - opps.created_ts) >= MIN_REVISED_LIFE
+    revised = np.flatnonzero(eligible & (rng.random(opps.n) < SHARE_REVISED))
+    times = 1 + (rng.random(len(revised)) < SHARE_REVISED_TWICE)
+    opp = np.repeat(revised, times)
+    # strictly inside the deal's open life, at whole seconds
+    lo, hi = opps.created_ts[opp] + 3600, life_end[opp] - 3600
+    at_ts = lo + (rng.random(len(opp)) * (hi - lo)).astype(np.int64)
+    order = np.lexsort((at_ts, opp))
+    opp, at_ts = opp[order], at_ts[order]
+    prev_amount, prev_close = _earlier_versions(rng, opps, opp)
+    opps.revisions = Revisions(opp, at_ts, prev_amount, prev_close)
+    np.maximum.at(opps.updated_ts, opp, at_ts)
+
+
+def _earlier_versions(rng: np.random.Generator, opps: Opportunities, opp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walking back from each deal's final values, the amount and close date before each revision
+    (revisions sorted by deal, then time): each changes the amount, the close date, or both."""
+    n = len(opp)
+    what = rng.integers(1, 4, n)  # 1: amount, 2: close date, 3: both
+    factor = rng.uniform(0.7, 1.3, n)
+    shift = rng.integers(7, 61, n) * np.where(rng.random(n) < SHARE_PUSHED_OUT, 1, -1)  # >0: later now
+    prev_amount, prev_close = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    created_day = opps.created_ts[opp] // SECONDS_PER_DAY
+    for i in range(n - 1, -1, -1):  # later revisions first: a deal's earlier version builds on the next
+        later = i + 1 < n and opp[i + 1] == opp[i]
+        amount = prev_amount[i + 1] if later else opps.amount_cents[opp[i]]
+        close = prev_close[i + 1] if later else opps.close_day[opp[i]]
+        prev_amount[i] = max(10_000, round(amount * factor[i] / 10_000) * 10_000) if what[i] & 1 else amount
+        prev_close[i] = max(created_day[i] + 7, close - shift[i]) if what[i] & 2 else close
+    return prev_amount, prev_close
 
 
 def opportunity_ids(opportunities: np.ndarray, null_mask: np.ndarray | None = None) -> pa.Array:
@@ -193,26 +263,61 @@ def lead_opportunity(opps: Opportunities, n_leads: int) -> np.ndarray:
 
 
 def opportunities_table(opps: Opportunities, rows: slice) -> out.Table:
+    """The deals of `rows`, each revised deal's earlier versions just before its final row."""
     idx = np.arange(opps.n)[rows]
-    lead, product, reason = opps.lead[rows], opps.product[rows], opps.lost_reason[rows]
+    final = _opportunity_rows(opps, idx, opps.amount_cents[idx], opps.close_day[idx], opps.stage[idx],
+                              opps.updated_ts[idx], opps.lost_reason[idx])
+    rev = opps.revisions
+    if rev is None or len(idx) == 0:
+        return final
+    first, last = np.searchsorted(rev.opp, [idx[0], idx[-1] + 1])
+    r = np.arange(first, last)
+    if len(r) == 0:
+        return final
+    stage, updated = _version_stage(opps, rev, r)
+    earlier = _opportunity_rows(opps, rev.opp[r], rev.prev_amount_cents[r], rev.prev_close_day[r], stage, updated,
+                                np.full(len(r), -1))
+    # each deal's rows: its earlier versions in time order, then its final row (the latest row wins)
+    order = np.lexsort((np.r_[np.arange(len(r)), np.full(len(idx), len(r))], np.r_[rev.opp[r], idx]))
+    combined = {c: pa.concat_arrays([earlier[c], final[c]]) for c in final}
+    return out.take_rows(combined, order)
+
+
+def _version_stage(opps: Opportunities, rev: Revisions, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stage and updated_at of the version each revision r ended, as exported just before it:
+    the last ladder stage entered by then, modified last at that entry or at the version's start."""
+    opp, until = rev.opp[r], rev.at_ts[r] - 1
+    entered = opps.entered_ts[opp]
+    reached = (entered >= 0) & (entered <= until[:, None])
+    stage = np.where(reached, np.arange(N_LADDER), -1).max(axis=1)
+    stage_ts = entered[np.arange(len(r)), np.maximum(stage, 0)]
+    before = np.maximum(r - 1, 0)  # the deal's revision before r, if it has one, began the version
+    began = np.where((r > 0) & (rev.opp[before] == opp), rev.at_ts[before], opps.created_ts[opp])
+    return np.maximum(stage, 0), np.maximum(stage_ts, began)
+
+
+def _opportunity_rows(opps: Opportunities, idx: np.ndarray, amount: np.ndarray, close_day: np.ndarray,
+                      stage: np.ndarray, updated_ts: np.ndarray, reason: np.ndarray) -> out.Table:
+    lead, product = opps.lead[idx], opps.product[idx]
     return {
         "opportunity_id": opportunity_ids(idx),
-        "owner_rep_id": rep_ids(opps.owner[rows]),
-        "stage": out.pick(STAGES, opps.stage[rows]),
-        "account_id": account_ids(opps.account[rows], null_mask=opps.account_missing[rows]),
+        "owner_rep_id": rep_ids(opps.owner[idx]),
+        "stage": out.pick(STAGES, stage),
+        "account_id": account_ids(opps.account[idx], null_mask=opps.account_missing[idx]),
         "lead_id": lead_ids(np.maximum(lead, 0), null_mask=lead < 0),
         "product_id": out.with_nulls(product_ids(np.maximum(product, 0)), product < 0),
-        "created_at": out.timestamps(opps.created_ts[rows], null_mask=opps.created_missing[rows]),
-        "close_date": out.dates(opps.close_day[rows]),
-        "amount": out.money(opps.amount_cents[rows], null_mask=opps.amount_missing[rows]),
+        "created_at": out.timestamps(opps.created_ts[idx], null_mask=opps.created_missing[idx]),
+        "close_date": out.dates(close_day),
+        "amount": out.money(amount, null_mask=opps.amount_missing[idx]),
         "currency": out.constant(REPORTING_CURRENCY, len(idx)),
         "lost_reason": out.pick(LOST_REASONS, np.maximum(reason, 0), null_mask=reason < 0),
-        "updated_at": out.timestamps(opps.updated_ts[rows]),
+        "updated_at": out.timestamps(updated_ts),
     }
 
 
 def stage_history_table(opps: Opportunities, rows: slice) -> out.Table:
-    """One row per stage an opportunity entered: the ladder stages it did not skip, then its close."""
+    """One row per stage an opportunity entered: the ladder stages it did not skip, then its close;
+    with the deal's amount and expected close date as they stood then."""
     idx = np.arange(opps.n)[rows]
     entered = opps.entered_ts[rows]
     closed = opps.outcome[rows] != OPEN
@@ -222,8 +327,17 @@ def stage_history_table(opps: Opportunities, rows: slice) -> out.Table:
     stage = np.concatenate([ladder_stage, opps.stage[rows][closed]])
     when = np.concatenate([entered[ladder_opp, ladder_stage], opps.close_ts[rows][closed]])
     order = np.lexsort((when, opp))
+    deal, when = idx[opp[order]], when[order]
+    amount, close_day = opps.amount_cents[deal], opps.close_day[deal]
+    if opps.revisions is not None and len(opps.revisions.opp):
+        version = opps.revisions.version_at(deal, when)
+        earlier = version >= 0
+        amount = np.where(earlier, opps.revisions.prev_amount_cents[version], amount)
+        close_day = np.where(earlier, opps.revisions.prev_close_day[version], close_day)
     return {
-        "opportunity_id": opportunity_ids(idx[opp[order]]),
+        "opportunity_id": opportunity_ids(deal),
         "stage": out.pick(STAGES, stage[order]),
-        "entered_at": out.timestamps(when[order]),
+        "entered_at": out.timestamps(when),
+        "amount": out.money(amount, null_mask=opps.amount_missing[deal]),
+        "close_date": out.dates(close_day),
     }

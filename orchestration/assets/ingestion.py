@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from ingestion.canonical import ENTITIES
+from ingestion.ignored import write_ignored
 from ingestion.loader import IngestResult, ingest
 from ingestion.profile import ProfileError, is_profile_name
 from ingestion.raw_zone import expose_file
@@ -104,6 +105,7 @@ def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw
                 reporting_currency=settings.reporting_currency, entities=selected, tmp_dir=settings.temp_dir,
                 duckdb_config=settings.duckdb_limits(), parallel_files=settings.ingest_parallel_files,
                 future_date_horizon_days=settings.future_date_horizon_days,
+                read_limits=settings.read_limits(),
                 progress=lambda f: context.log.info(
                     f"{f.status:<14} {f.entity:<26} {f.file_path} read={f.rows_read} "
                     f"loaded={f.rows_loaded} quarantined={f.rows_quarantined}" + (f" - {f.error}" if f.error else "")),
@@ -111,6 +113,10 @@ def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw
         # The raw assets as the warehouse sees them: raw.<entity> views over every batch, which
         # the raw quality suite audits and dbt reads as sources.
         expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
+        ignored = [i for r in results for i in r.ignored]
+        write_ignored(settings.quality_dir, context.run_id, ignored)  # `salesdw status` shows the last list
+    for item in ignored:
+        context.log.warning(f"ignored {item.profile}/{item.file_path}: {item.reason}")
     files = [f for r in results for f in r.files]
     check_rows: list[CheckResult] = []
     for entity in selected:

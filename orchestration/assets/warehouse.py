@@ -21,6 +21,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from ingestion.file_modes import private_file
 from ingestion.raw_zone import expose_file
+from ingestion.retire import clear_full_refresh, full_refresh_pending
 from orchestration.dbt_launcher import launch_env
 from orchestration.dbt_manifest import dbt_project, ensure_manifest, seed_partial_parse
 from orchestration.faults import crash_point
@@ -85,6 +86,22 @@ def describe_dbt_test(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> s
 translator = SalesdwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+def build_args(settings) -> list[str]:
+    """dbt's arguments for the pipeline's build: a full refresh when a batch was retired since the
+    last successful build (its rows may sit in the incremental models; ingestion/retire.py)."""
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    if full_refresh_pending(settings.warehouse_dir):
+        args.append("--full-refresh")
+    # staging converts amounts to the reporting currency (SALESDW_CURRENCY); vars only when they
+    # differ from the project's defaults, which the prepared partial parse was made with
+    build_vars = {"as_of_date": settings.as_of_date} if settings.as_of_date else {}
+    if settings.reporting_currency != "CNY":
+        build_vars["reporting_currency"] = settings.reporting_currency
+    if build_vars:
+        args += ["--vars", json.dumps(build_vars)]
+    return args
+
+
 @dbt_assets(
     manifest=ensure_manifest(),
     project=dbt_project,
@@ -96,15 +113,8 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
     settings = salesdw.settings
     # Unit tests pin SQL logic on fixed inputs: they run in `make test` (every hand-fixture build),
     # not on every production refresh, where they would only add minutes.
-    args = ["build", "--exclude-resource-type", "unit_test"]
-    # staging converts amounts to the reporting currency (SALESDW_CURRENCY); vars only when they
-    # differ from the project's defaults, which the prepared partial parse was made with
-    build_vars = {"as_of_date": settings.as_of_date} if settings.as_of_date else {}
-    if settings.reporting_currency != "CNY":
-        build_vars["reporting_currency"] = settings.reporting_currency
-    if build_vars:
-        args += ["--vars", json.dumps(build_vars)]
     with run_lock(settings.lock_file):
+        args = build_args(settings)
         # From here until dbt has succeeded, no run vouches for the build (publish.audit_refusal).
         stamp_build(settings, None)
         # Also here, so a dbt-only run on a fresh (or deleted) build warehouse still finds raw.*
@@ -149,6 +159,8 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
         if failure is None:
             private_file(settings.build_warehouse)
             stamp_build(settings, context.run_id)
+            if "--full-refresh" in args:
+                clear_full_refresh(settings.warehouse_dir)
         yield from with_row_counts(context, held, settings)
         if failure is not None:
             raise failure

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ingestion.safe_yaml import safe_load
 
 from ingestion.canonical import ENTITIES
 from ingestion.raw_zone import LINEAGE_COLUMNS
@@ -136,14 +136,15 @@ def _ledger_balance(entity: str) -> list[ExpectationDef]:
 
 
 def _snapshot_shrink(entity: str, max_drop: float) -> list[ExpectationDef]:
-    """The newest snapshot file of the entity (per profile) against the one before it: rows loaded
-    dropping by max_drop or more is a cut or half-exported file, named with its counts."""
+    """The newest snapshot file of the entity (per profile) against the one before it, in order of
+    snapshot date then landing (exports.md; a ledger row from before the column: its landing day):
+    rows loaded dropping by max_drop or more is a cut or half-exported file, named with its counts."""
     if ENTITIES[entity].kind != "S":
         return []
     query = (
-        "with loaded as (select profile, file_path, rows_loaded, row_number() over ("
-        "partition by profile order by batch_id desc) as recency "
-        f"from {{batch}} where entity = '{entity}' and status = 'loaded') "
+        "with loaded as (select profile, file_path, rows_loaded, row_number() over (partition by profile "
+        "order by coalesce(snapshot_date, cast(started_at as date)) desc, batch_id desc) as recency "
+        f"from {{batch}} where entity = '{entity}' and status = 'loaded' and retired_at is null) "
         f"select '{entity}: ' || previous.rows_loaded || ' → ' || newest.rows_loaded || ' rows, ' "
         "|| newest.file_path as shrunk, previous.file_path as previous_file "
         "from loaded as newest inner join loaded as previous "
@@ -237,7 +238,7 @@ def _expand(layer: str, spec: dict) -> list[CheckDef]:
 def _document(layer: str) -> dict:
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}; layers: {', '.join(LAYERS)}")
-    return yaml.safe_load((SUITES_DIR / f"{layer}.yml").read_text(encoding="utf-8"))
+    return safe_load((SUITES_DIR / f"{layer}.yml").read_text(encoding="utf-8"))
 
 
 def suite_parameters(layer: str) -> dict[str, dict]:

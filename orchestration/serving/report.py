@@ -27,6 +27,7 @@ import pandas as pd
 import vl_convert
 
 from ingestion.file_modes import reader_file
+from orchestration.serving import report_forecast
 from orchestration.serving.labels import LIFECYCLE_STAGES, labels_for
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,7 @@ def load_report_data(warehouse: Path) -> ReportData:
                    first_response_breaches, cases_opened
             from marts.mart_service_monthly where month between ? and ?
             order by month, team_id""", [trend_start, month])
+        f.update(report_forecast.load_frames(m, month))
         for frame in f.values():
             if "month" in frame:  # "2025-02": the charts' month axis, the same in every language
                 frame["month"] = frame["month"].dt.strftime("%Y-%m")
@@ -652,6 +654,7 @@ _SECTIONS = [
     ("service", "section_service", [("nps", _nps_chart), ("csat", _csat_chart), ("rep_nps", _rep_nps_chart),
                                      ("response_times", _response_times_chart), ("complaints", _complaints_chart),
                                      ("breach_rate", _breach_rate_chart)]),
+    ("forecast", "section_forecast", report_forecast.CHARTS),
 ]
 CHART_NAMES = tuple(name for _, _, charts in _SECTIONS for name, _ in charts)
 
@@ -715,7 +718,8 @@ def render_report(data: ReportData, *, lang: str = "en", currency: str | None = 
         subtitle=L["subtitle"].format(as_of=as_of, month=_month(data.report_month, L)),
         currency_note=L["currency_note"].format(currency=currency) if currency else "",
         kpis=_kpis(data.headline, L),
-        sections=[{"key": key, "title": L[title], "charts": [name for name, _ in charts]}
+        sections=[{"key": key, "title": L[title], "charts": [name for name, _ in charts],
+                   "table": report_forecast.forecast_table(data, L, _money) if key == "forecast" else None}
                   for key, title, charts in _SECTIONS],
         at_risk=_at_risk_table(data, L),
         specs_json=_script_json(_chart_specs(data, L)),

@@ -1,7 +1,7 @@
 -- Customer accounts (prospects included) and their owner.
 -- Snapshot entity: the newest file per source profile is the current state.
 with versions as (
-    {{ latest_version(source('raw', 'accounts'), ['account_id'], 'S') }}
+    {{ latest_version(source('raw', 'accounts'), ['account_id'], 'S', effective_date='valid_from') }}
 )
 
 select

@@ -1,7 +1,7 @@
 -- Sales reps, their team and employment dates.
 -- Snapshot entity: the newest file per source profile is the current state.
 with versions as (
-    {{ latest_version(source('raw', 'reps'), ['rep_id'], 'S') }}
+    {{ latest_version(source('raw', 'reps'), ['rep_id'], 'S', effective_date='valid_from') }}
 )
 
 select

@@ -1,7 +1,7 @@
 -- Sales teams and their region.
 -- Snapshot entity: the newest file per source profile is the current state.
 with versions as (
-    {{ latest_version(source('raw', 'teams'), ['team_id'], 'S') }}
+    {{ latest_version(source('raw', 'teams'), ['team_id'], 'S', effective_date='valid_from') }}
 )
 
 select
