@@ -14,6 +14,7 @@ from demo import output as out
 from demo.activities import generate_activities
 from demo.catalog import products_table
 from demo.company import Company, build_company
+from demo.currencies import reporting_rates
 from demo.customers import accounts_table, contacts_table, leads_table
 from demo.dirty import DirtyInjector
 from demo.exports import MANIFEST_NAME, Exports, FileRecord, read_manifest, write_manifest
@@ -144,8 +145,9 @@ def generate(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2
     created = datetime.fromisoformat(f"{start}-01")  # the workbooks' fixed creation date
     _write_workbook(exports, "budgets", plan.budgets, created)
     _write_workbook(exports, "targets", plan.targets, created)
+    exports.write("fx_rates", reporting_rates(period.start_day, period.end_day, REPORTING_CURRENCY))
     if progress:
-        for entity in ("expenses", "budgets", "targets"):
+        for entity in ("expenses", "budgets", "targets", "fx_rates"):
             progress(entity, 1, 1)
 
     if injector is not None:

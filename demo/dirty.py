@@ -69,9 +69,10 @@ ROW_DEFECTS: tuple[RowDefect, ...] = (
     RowDefect("score_out_of_range", "survey_responses", "score", lambda r: "11", also=(("survey_type", "nps"),)),
     RowDefect("score_out_of_range", "survey_responses", "score", lambda r: "0", also=(("survey_type", "csat"),)),
     RowDefect("score_out_of_range", "survey_responses", "score", lambda r: "6", also=(("survey_type", "csat"),)),
-    RowDefect("wrong_currency", "orders", "currency", lambda r: "USD"),
-    RowDefect("wrong_currency", "expenses", "currency", lambda r: "HKD"),
-    RowDefect("wrong_currency", "opportunities", "currency", lambda r: "EUR"),
+    # not ISO 4217 codes (another currency's code loads: staging converts it)
+    RowDefect("wrong_currency", "orders", "currency", lambda r: "US$"),
+    RowDefect("wrong_currency", "expenses", "currency", lambda r: "HK$"),
+    RowDefect("wrong_currency", "opportunities", "currency", lambda r: "EURO"),
 )
 UNKNOWN_ACCOUNT_ORDERS = 3  # late-arriving references: they load
 

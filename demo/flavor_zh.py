@@ -11,7 +11,8 @@ every file is then rewritten in the shape of a typical Chinese CRM/ERP export:
   system (created before the period) keep its `年月日` style inside the same column;
 - Chinese stage, status, category and channel names, `是`/`否` for yes/no;
 - `商机.xlsx` with number cells for amounts and date cells for close dates, `费用预算.xlsx` with a
-  title block above the header (header on row 4), `销售目标.xlsx` with month date cells.
+  title block above the header (header on row 4) and the months across (wide_budget.py),
+  `销售目标.xlsx` with month date cells.
 Values that are not well-formed canonical text (dirty mode's bad rows) are written unchanged, so
 they reach the warehouse as broken as they were meant to be.
 """
@@ -32,6 +33,7 @@ import xlsxwriter
 
 from demo import output as out
 from demo.exports import read_manifest, write_manifest
+from demo.wide_budget import write_wide_budget
 from ingestion.profile import SourceSpec, quote_ident, quote_literal
 from ingestion.readers import ROW_NUMBER, open_source
 
@@ -133,7 +135,7 @@ EXPENSE_CATEGORIES = {"personnel": "人力成本", "marketing": "市场推广", 
                       "travel": "差旅费", "training": "培训费", "tools": "软件工具", "other": "其他"}
 TARGET_METRICS = {"net_revenue": "销售额", "new_customers": "新客户数", "visits": "客户拜访数"}
 REP_ACTIVE = {"active": "是", "inactive": "否"}
-CURRENCIES = {"CNY": "人民币"}
+CURRENCIES = {"CNY": "人民币", "USD": "美元", "EUR": "欧元"}
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,9 @@ LAYOUT: dict[str, ZhFile] = {
         ("月份", "month", Moment("month", "%Y年%-m月", excel_cell=True)), ("考核指标", "metric", Choice(TARGET_METRICS)),
         ("目标值", "target_value", NUMBER), ("销售代表", "rep_id"), ("团队编号", "team_id")),
         format="xlsx", sheet="销售目标"),
+    "fx_rates": ZhFile("汇率", _cols(
+        ("月份", "month", Moment("month", "%Y年%-m月")), ("币种", "currency", Choice(CURRENCIES)),
+        ("汇率", "rate_to_reporting", NUMBER))),
 }
 # Suffixes of the extra files a generation writes (dirty mode, re-sent orders), in Chinese.
 FILE_SUFFIXES = {"update": "更新", "missing_column": "缺列", "export": "导出", "corrupt": "损坏",
@@ -355,6 +360,9 @@ def generate_zh(out_dir: Path, *, scale: float, seed: int, start: str, months: i
                 source, target = canonical_dir / record["file"], out_dir / names[record["file"]]
                 if record["rows"] is None or source.stat().st_size == 0:
                     shutil.copyfile(source, target)  # not a table (dirty mode's broken files): as is
+                elif record["entity"] == "budgets" and target.suffix == ".xlsx":  # months across
+                    write_wide_budget(con, source, target, categories=EXPENSE_CATEGORIES, currencies=CURRENCIES,
+                                      created=created, work_dir=Path(tmp) / "work")
                 else:
                     convert_file(con, source, record["entity"], target, period_start=manifest["period"]["first_date"],
                                  created=created, work_dir=Path(tmp) / "work")

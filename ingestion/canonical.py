@@ -18,6 +18,7 @@ QUANTITY = "DECIMAL(18,4)"
 PRICE = "DECIMAL(18,4)"
 INTEGER = "INTEGER"
 MONTH = "DATE"  # `YYYY-MM` in files, first day of the month in the raw zone
+FX_RATE = "DECIMAL(18,8)"  # units of the reporting currency per unit of another currency
 
 # Dates more than this many days after the day a file is ingested are typos (2205 for 2025) or
 # placeholders: quarantined, unless the column's `future_ok` allows it (Settings overrides it).
@@ -210,12 +211,18 @@ ENTITIES: dict[str, Entity] = {
             C("target_value", MONEY, required=True), C("rep_id"), C("team_id"),
         ], "Rep and team targets per month (exactly one of rep_id, team_id).",
             [("(rep_id is null) <> (team_id is null)", "exactly one of rep_id, team_id must be set")]),
+        _e("fx_rates", "S", "planning", ["month", "currency"], [
+            C("month", MONTH, required=True, is_month=True), C("currency", required=True),
+            C("rate_to_reporting", FX_RATE, required=True),
+        ], "Monthly exchange rates: one unit of `currency` is worth rate_to_reporting units of the "
+           "reporting currency.",
+            [("rate_to_reporting > 0", "rate_to_reporting must be > 0")]),
     ]
 }
 
 GROUPS = ("crm", "orders", "surveys", "planning")
 
-# Entities whose rows carry a `currency` column that must equal the reporting currency.
+# Entities whose rows carry a `currency` column: an ISO 4217 code (empty = the reporting currency).
 CURRENCY_ENTITIES = tuple(e for e, ent in ENTITIES.items() if "currency" in ent.column_names)
 
 

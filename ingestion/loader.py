@@ -14,7 +14,6 @@ ever read. One writer at a time: the orchestration layer serialises ingest runs.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import tempfile
@@ -28,7 +27,8 @@ import duckdb
 
 from common.faults import crash_point
 from ingestion.canonical import ENTITIES, FUTURE_DATE_HORIZON_DAYS, LINEAGE_COLUMNS
-from ingestion.file_modes import private_file
+from ingestion.columns import extended_source
+from ingestion.hashing import file_sha256, private_copy
 from ingestion.ignored import IgnoredFile, ignored_files
 from ingestion.ledger import (
     cleanup_orphans,
@@ -69,6 +69,7 @@ class FileOutcome:
     rows_quarantined: int = 0
     error: str | None = None
     snapshot_date: date | None = None  # of a loaded file: declared by the profile, else the day it landed
+    notes: dict = field(default_factory=dict)  # ledger columns on what was read: missing_columns, lookup_files
 
 
 @dataclass
@@ -110,28 +111,6 @@ class IngestResult:
     @property
     def rows_quarantined(self) -> int:
         return sum(f.rows_quarantined for f in self.files)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def private_copy(path: Path, target: Path) -> str:
-    """Copy `path` to `target` (owner-only), returning the SHA-256 of the bytes copied: the
-    loader reads the copy, so the hash it records is the hash of what it loaded, whatever
-    happens to the landed file meanwhile."""
-    digest = hashlib.sha256()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "rb") as src, open(target, "xb") as out:
-        private_file(target)
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
-            out.write(chunk)
-    return digest.hexdigest()
 
 
 def _utcnow() -> datetime:
@@ -251,6 +230,7 @@ def ingest(
             "rows_read": outcome.rows_read, "rows_loaded": outcome.rows_loaded,
             "rows_quarantined": outcome.rows_quarantined, "error": outcome.error, "finished_at": _utcnow(),
             "snapshot_date": outcome.snapshot_date,
+            **outcome.notes,
         })
         if outcome.status == LOADED:
             loaded_hashes.add((attempt.spec.entity, attempt.sha))
@@ -384,7 +364,8 @@ def _load_copy(con, spec: SourceSpec, path: Path, copy: Path, fmt: str, rel: str
     staged = f"staged_{batch_id.replace('-', '_')}"
     try:
         snapshot_date = _name_snapshot_date(spec, path) or batch_at.date()
-        declared = _stage(con, spec, ent, copy, fmt, currency, work_dir, staged, horizon, limits)
+        declared, notes = _stage(con, spec, ent, copy, fmt, currency, work_dir, staged, horizon, limits,
+                                 path.parents[rel.count("/")])
         snapshot_date = declared or snapshot_date
     except (ReadError, MappingError, SnapshotDateError) as exc:
         return rejected(str(exc))
@@ -428,7 +409,7 @@ def _load_copy(con, spec: SourceSpec, path: Path, copy: Path, fmt: str, rel: str
     if rows_loaded + rows_quarantined != rows_read:  # cannot happen; never commit if it does
         raise RuntimeError(f"{rel}: {rows_read} rows read but {rows_loaded} loaded + {rows_quarantined} quarantined")
     return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, rows_read, rows_loaded, rows_quarantined,
-                       snapshot_date=snapshot_date)
+                       snapshot_date=snapshot_date, notes=notes)
 
 
 def _name_snapshot_date(spec: SourceSpec, path: Path) -> date | None:
@@ -438,9 +419,11 @@ def _name_snapshot_date(spec: SourceSpec, path: Path) -> date | None:
 
 
 def _stage(con, spec: SourceSpec, ent, path: Path, fmt: str, currency: str, work_dir: Path, staged: str,
-           horizon: Horizon, limits: ReadLimits = ReadLimits()) -> date | None:
+           horizon: Horizon, limits: ReadLimits = ReadLimits(),
+           landing_root: Path | None = None) -> tuple[date | None, dict]:
     """Read the file into temp table `staged` (the mapping query's rows); return the snapshot date
-    the file declares in a column, if its profile says so. A delimited file with a
+    the file declares in a column, if its profile says so, and the ledger's notes on what was read
+    (ingestion/columns.py; lookups read from landing_root). A delimited file with a
     row wider than the reader's columns is read again with enough columns for it, so that row is
     quarantined with its field count instead of the whole file being rejected; a file with quoted
     newlines is read again on one thread (DuckDB's parallel reader cannot pad its short rows)."""
@@ -448,13 +431,14 @@ def _stage(con, spec: SourceSpec, ent, path: Path, fmt: str, currency: str, work
     while True:
         source = open_source(con, path, fmt, spec, work_dir, extra_fields, serial, limits)
         try:
+            read, notes = extended_source(con, spec, ent, source, landing_root or path.parent, work_dir)
             # No columns at all: a JSON file holding no records, a valid empty export (like a header-only CSV).
-            sql = build_query(spec, ent, source, currency, horizon) if source.columns else _empty_query(ent)
+            sql = build_query(spec, ent, read, currency, horizon) if read.columns else _empty_query(ent)
             declared = None
             if spec.snapshot_date is not None and spec.snapshot_date.column is not None:
                 declared = column_snapshot_date(con, spec, source)
             con.execute(f"create temp table {staged} as {sql}")
-            return declared
+            return declared, notes
         except duckdb.Error as exc:
             if not serial and needs_serial_read(exc):
                 serial = True

@@ -13,10 +13,11 @@ parse is never turned into NULL: the row is quarantined with a reason naming the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
 from ingestion.canonical import DATE, FUTURE_DATE_HORIZON_DAYS, INTEGER, TIMESTAMP, VARCHAR, Column, Entity
+from ingestion.fx import currency_code_reason
 from ingestion.profile import EXCEL_SERIAL, ColumnMapping, SourceSpec, quote_ident, quote_literal
 from ingestion.readers import ROW_NUMBER, SourceTable
 
@@ -38,6 +39,7 @@ class MappingError(Exception):
 class ResolvedColumn:
     mapping: ColumnMapping | None  # None: no source, NULL
     header: str | None = None  # the file's actual header for a `column` mapping
+    missing: tuple[str, ...] = ()  # source columns absent from the file (the column is then NULL)
 
 
 def _find_header(name: str, headers: list[str]) -> str | None:
@@ -46,6 +48,15 @@ def _find_header(name: str, headers: list[str]) -> str | None:
     wanted = name.strip().lower()
     matches = [h for h in headers if h.strip().lower() == wanted]
     return matches[0] if matches else None
+
+
+def first_header(mapping: ColumnMapping, headers: list[str]) -> str | None:
+    """The file's header for the mapping's column, else for its first fallback the file has."""
+    for name in (mapping.column, *mapping.fallbacks):
+        header = _find_header(name, headers)
+        if header is not None:
+            return header
+    return None
 
 
 def _plain_name(header: str) -> str:
@@ -77,22 +88,29 @@ def resolve(spec: SourceSpec, ent: Entity, headers: list[str],
                 # Reading NULL here would silently drop the column's values (e.g. every amount).
                 problems.append(f"column {renamed!r} looks like {col.name!r} renamed: rename it back to "
                                 f"{col.name!r} or map it in a profile")
-            resolved[col.name] = ResolvedColumn(ColumnMapping(col.name, column=col.name) if header else None, header)
+            resolved[col.name] = ResolvedColumn(ColumnMapping(col.name, column=col.name) if header else None, header,
+                                                missing=() if header or col.required else (col.name,))
             continue
         if mapping is None:
             resolved[col.name] = ResolvedColumn(None)
             continue
         header = None
         if mapping.column is not None:
-            header = _find_header(mapping.column, headers)
+            header = first_header(mapping, headers)
             if header is None:
-                if mapping.optional and not col.required:
-                    resolved[col.name] = ResolvedColumn(None)
+                if not col.required:  # a Data Loader export with fewer fields: NULL, named in the ledger
+                    resolved[col.name] = ResolvedColumn(None, missing=(mapping.column,))
+                    continue
+                if mapping.default is not None:  # the value an empty field gets stands for the field
+                    resolved[col.name] = ResolvedColumn(replace(mapping, column=None, const=mapping.default),
+                                                        missing=(mapping.column,))
                     continue
                 missing.append(f"column {mapping.column!r} (mapped to {col.name})")
-        for ref in mapping.expr_columns:
-            if _find_header(ref, headers) is None:
-                missing.append(f"column {ref!r} (used by the expression for {col.name})")
+        absent = tuple(ref for ref in mapping.expr_columns if _find_header(ref, headers) is None)
+        if absent and not col.required:
+            resolved[col.name] = ResolvedColumn(None, missing=absent)
+            continue
+        missing.extend(f"column {ref!r} (used by the expression for {col.name})" for ref in absent)
         resolved[col.name] = ResolvedColumn(mapping, header)
     for ref in spec.filter_columns:
         if _find_header(ref, headers) is None:
@@ -170,11 +188,7 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
     reasons = [r for c in ent.columns for r in _column_reasons(c, mapped_names[c.name], horizon)]
     reasons += [_rule_reason(ent, sql, text) for sql, text in ent.rules]
     if "currency" in ent.column_names:
-        cur = quote_literal(reporting_currency)
-        reasons.append(
-            f"case when currency is not null and currency <> {cur} then 'currency: ''' || "
-            f"{_shown('currency')} || ''' is not the reporting currency ' || {cur} end"
-        )
+        reasons.append(currency_code_reason())
     reason = f"nullif(concat_ws('; ', {', '.join(reasons) or 'null'}), '')"
     raw_json = "json_object(" + ", ".join(f"{quote_literal(h)}, {alias}" for alias, h in originals) + ")"
     if source.field_count:

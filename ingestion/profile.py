@@ -23,6 +23,7 @@ from ingestion.canonical import ENTITIES
 from ingestion.expr_check import bind_error
 from ingestion.globs import case_insensitive
 from ingestion.safe_yaml import safe_load as safe_yaml_load
+from ingestion.source_options import Lookup, Unpivot, column_choices, parse_lookups, parse_unpivot
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 
@@ -54,7 +55,7 @@ _READ_KEYS = {
     "thousands", "currency_symbols", "null_values", "date_formats", "timestamp_formats",
     "month_formats", "columns_by_name",
 }
-_SOURCE_KEYS = _READ_KEYS | {"columns", "filter", "distinct", "snapshot_date"}
+_SOURCE_KEYS = _READ_KEYS | {"columns", "filter", "distinct", "snapshot_date", "lookup", "unpivot"}
 _MAPPING_KEYS = {"column", "const", "expr", "values", "default", "formats", "optional"}
 _SNAPSHOT_DATE_KEYS = {"name", "column", "formats"}
 
@@ -75,6 +76,7 @@ class ColumnMapping:
     default: str | None = None  # used when the value is empty
     formats: tuple[str, ...] | None = None  # overrides the source's date/timestamp/month formats
     optional: bool = False  # a missing source column gives NULL instead of rejecting the file
+    fallbacks: tuple[str, ...] = ()  # source columns read, in order, when `column` is not in the file
     expr_columns: tuple[str, ...] = ()  # source columns the expression reads
 
 
@@ -132,6 +134,8 @@ class SourceSpec:
     filter_columns: tuple[str, ...] = ()
     distinct: bool = False  # keep the first row of each set of identical mapped values
     snapshot_date: SnapshotDate | None = None  # None: a file's snapshot date is the day it landed
+    lookups: tuple[Lookup, ...] = ()  # columns joined in from other files (ingestion/lookup.py)
+    unpivot: Unpivot | None = None  # wide to long (ingestion/unpivot.py)
 
     def patterns(self) -> list[str]:
         return [p.replace("{entity}", self.entity) for p in self.files]
@@ -355,6 +359,10 @@ class _Parser:
                     raise self.fail(f"{where}.columns", f"missing mapping for required column {required!r}")
         kw["columns"] = columns
 
+        if "lookup" in spec:
+            kw["lookups"] = parse_lookups(spec["lookup"], self.fail, self._check_pattern, f"{where}.lookup")
+        if "unpivot" in spec:
+            kw["unpivot"] = parse_unpivot(spec["unpivot"], self.fail, f"{where}.unpivot")
         if spec.get("filter") is not None:
             kw["filter"] = spec["filter"]
             kw["filter_columns"] = self.sql_expression(spec["filter"], f"{where}.filter")
@@ -388,6 +396,8 @@ class _Parser:
     def mapping(self, target: str, mapping: Any, where: str) -> ColumnMapping:
         if isinstance(mapping, str):
             return ColumnMapping(target=target, column=mapping)
+        if isinstance(mapping, list):  # fallbacks: the first of these columns the file has
+            mapping = {"column": mapping}
         if mapping is None:
             return ColumnMapping(target=target)  # explicitly unmapped: NULL
         if not isinstance(mapping, dict):
@@ -398,9 +408,7 @@ class _Parser:
             raise self.fail(where, "needs exactly one of column, const, expr")
         kw: dict[str, Any] = {"target": target}
         if "column" in mapping:
-            if not isinstance(mapping["column"], str) or not mapping["column"]:
-                raise self.fail(f"{where}.column", "must be a source column name")
-            kw["column"] = mapping["column"]
+            kw["column"], kw["fallbacks"] = column_choices(mapping["column"], lambda m: self.fail(f"{where}.column", m))
         if "const" in mapping:
             kw["const"] = self._scalar(mapping["const"], f"{where}.const")
         if "expr" in mapping:

@@ -37,6 +37,8 @@ LEDGER_COLUMNS: dict[str, str] = {
     # set by `salesdw retire` (ingestion/retire.py): the batch stays in raw, unread from then on
     "retired_at": "TIMESTAMP",
     "retired_reason": "VARCHAR",
+    "missing_columns": "VARCHAR",  # source columns a loaded file lacks, e.g. `BillingState (region)`
+    "lookup_files": "VARCHAR",  # files a `lookup:` joined in, and how many rows each fed
 }
 
 QUARANTINE_COLUMNS: dict[str, str] = {

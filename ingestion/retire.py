@@ -19,8 +19,8 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.hashing import file_sha256
 from ingestion.ledger import read_ledger, write_ledger_row
-from ingestion.loader import file_sha256
 from ingestion.raw_zone import LEDGER_COLUMNS
 
 FULL_REFRESH_MARKER = "full_refresh_needed.json"

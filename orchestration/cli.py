@@ -38,11 +38,15 @@ def generate(
     flavor: Annotated[str, typer.Option(click_type=click.Choice(["canonical", "zh"]), help=(
         "canonical: the format of exports.md (profile canonical); zh: the same data as a Chinese CRM "
         "exports it (profile crm_zh: write it to <data dir>/landing/crm_zh)."))] = "canonical",
+    currencies: Annotated[Optional[str], typer.Option(help=(
+        "e.g. CNY,USD,EUR: orders spread over these currencies with their monthly rates in fx_rates "
+        "(the same company: its marts equal the CNY-only twin's within demo/currencies.py's rounding bound)."))] = None,
 ) -> None:
     """Write synthetic exports for a fictional company in the canonical format (exports.md)."""
     from demo import generate as generate_exports
 
     started = time.monotonic()
+    currency_list = _currency_list(currencies, flavor, dirty) if currencies else None  # before minutes of work
     with Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         tasks: dict[str, int] = {}
@@ -54,6 +58,8 @@ def generate(
 
         report = generate_exports(out, scale=scale, seed=seed, start=start, months=months, dirty=dirty,
                                   progress=progress, flavor=flavor)
+        if currency_list:
+            _currency_twin(out, currency_list, seed)
     table = Table(title=f"Exports written to {out}", show_edge=False)
     table.add_column("entity")
     table.add_column("rows", justify="right")
@@ -63,6 +69,26 @@ def generate(
     if dirty:
         console.print(f"dirty mode: defects injected as listed in {out / '_manifest.json'}")
     console.print(f"done in {time.monotonic() - started:.1f} s")
+
+
+def _currency_list(currencies: str, flavor: str, dirty: bool) -> list[str]:
+    from demo.currencies import check_currencies
+
+    if flavor != "canonical" or dirty:
+        raise typer.BadParameter("works with --flavor canonical, without --dirty", param_hint="--currencies")
+    codes = [c.strip() for c in currencies.split(",") if c.strip()]
+    try:
+        check_currencies(codes, get_settings().reporting_currency)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--currencies") from None
+    return codes
+
+
+def _currency_twin(out: Path, currencies: list[str], seed: int) -> None:
+    from demo.currencies import write_currency_twin
+
+    rates = write_currency_twin(out, currencies, seed, get_settings().reporting_currency)
+    console.print(f"orders in {', '.join(currencies)}: {rates} monthly rates in {out / 'fx_rates'}")
 
 
 def _report_counts(report) -> dict[str, int]:
@@ -184,8 +210,13 @@ def report(
 
 
 @app.command("check-profile")
-def check_profile(profile: Annotated[str, typer.Argument(help="Profile name or YAML path.")]) -> None:
-    """Validate a source profile and list what it maps."""
+def check_profile(
+    profile: Annotated[str, typer.Argument(help="Profile name or YAML path.")],
+    landing: Annotated[Optional[Path], typer.Option("--landing", help=(
+        "A landing folder: for each file the profile would read, which mapped columns are present, "
+        "missing-optional (read as NULL) or missing-required (the file is rejected)."))] = None,
+) -> None:
+    """Validate a source profile and list what it maps (or, with --landing, what each file holds)."""
     from ingestion.profile import ProfileError, load_profile
 
     try:
@@ -194,7 +225,29 @@ def check_profile(profile: Annotated[str, typer.Argument(help="Profile name or Y
         console.print(f"[red]{exc}[/]", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     console.print(f"profile {profile!r} is valid")
-    console.print(loaded)
+    if landing is None:
+        console.print(loaded)
+        return
+    _print_landing_report(loaded, landing)
+
+
+def _print_landing_report(profile, landing: Path) -> None:
+    from ingestion.columns import MISSING_REQUIRED, landing_report
+
+    report = landing_report(profile, landing)
+    if not report:
+        console.print(f"no file under {landing} matches profile {profile.name!r}")
+    for rel, entity, rows in report:
+        if isinstance(rows, str):
+            console.print(f"[red]{rel} ({entity}): {rows}[/]", soft_wrap=True)
+            continue
+        table = Table(title=f"{rel} -> {entity}", title_justify="left")
+        for header in ("canonical column", "source", "status"):
+            table.add_column(header)
+        for row in rows:
+            style = "red" if row.status == MISSING_REQUIRED else ("yellow" if row.status != "present" else "")
+            table.add_row(row.canonical, row.source, f"[{style}]{row.status}[/]" if style else row.status)
+        console.print(table)
 
 
 if __name__ == "__main__":

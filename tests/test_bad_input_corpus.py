@@ -631,3 +631,64 @@ def test_invisible_characters_in_keys_are_stripped_so_nothing_is_orphaned(tmp_pa
             f"read_parquet('{tmp_path}/raw/accounts/*.parquet') as a using (account_id)").fetchall()
     assert orphans == []
     assert [q[1:3] for q in quarantined(tmp_path)] == [(3, "account_id: required value is empty")]
+
+
+# --- exports as they really come (issue 20): fewer fields, lookups, wide sheets, currencies ------
+
+def test_missing_optional_columns_load_as_null_and_the_ledger_names_them(tmp_path):
+    land(tmp_path, "orders/report.csv", "order_id,account_id,order_date,status\nO1,A1,2024-01-02,completed\n")
+    land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
+    result = run(tmp_path)
+    assert status(result)["orders/report.csv"] == ("loaded", 1, 1, 0)
+    assert outcome(result, "orders/report.csv").notes["missing_columns"] == (
+        "rep_id (rep_id); opportunity_id (opportunity_id); channel (channel); currency (currency)")
+    assert outcome(result, "orders/good.csv").notes["missing_columns"] is None
+    assert raw(tmp_path, "orders", "order_id, rep_id, channel, currency")[1] == ("O1", None, None, None)
+    good_order_loaded(tmp_path, result)
+
+
+def test_malformed_currency_code_is_quarantined_and_a_foreign_code_loads(tmp_path):
+    land(tmp_path, "orders/fx.csv", ORDERS + "O1,A1,R1,,2024-01-02,completed,web,US$\n"
+         "O2,A1,R1,,2024-01-02,completed,web,USD\n")
+    land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
+    result = run(tmp_path)
+    assert status(result)["orders/fx.csv"] == ("loaded", 2, 1, 1)
+    assert [q[:3] for q in quarantined(tmp_path)] == [
+        ("orders/fx.csv", 1, "currency: 'US$' is not an ISO 4217 code (three capital letters)")]
+    good_order_loaded(tmp_path, result)
+
+
+LOOKUP_PROFILE = """
+    name: corpus_lookup
+    entities:
+      orders:
+        files: ["orders*.csv"]
+        lookup: {file: "owners.csv", key: {Owner: Owner}, columns: {Team: owner_team}}
+        columns: {order_id: Id, account_id: Account, order_date: Date, status: {const: completed},
+                  channel: owner_team}
+"""
+
+
+def test_lookup_file_with_a_duplicate_key_rejects_the_dependent_file(tmp_path):
+    land(tmp_path, "orders_1.csv", "Id,Account,Date,Owner\nO1,A1,2024-01-02,ann\n")
+    land(tmp_path, "owners.csv", "Owner,Team\nann,north\nbob,south\nann,west\n")
+    result = run(tmp_path, profile(tmp_path, LOOKUP_PROFILE))
+    assert rejected_with(result, "orders_1.csv") == (
+        "orders_1.csv: lookup owners.csv: key Owner is not unique ('ann' appears 2 times)")
+
+
+def test_unpivot_cell_that_does_not_parse_is_quarantined_with_its_column(tmp_path):
+    land(tmp_path, "budget.csv", "Team,Category,2024-01,2024-02\nT1,travel,100,1O0\nT2,other,,5\n")
+    prof = profile(tmp_path, r"""
+        name: corpus_wide
+        entities:
+          budgets:
+            files: ["budget.csv"]
+            unpivot: {columns: '^\d{4}-\d{2}$', name: month_text, value: amount_text}
+            columns: {month: month_text, team_id: Team, category: Category, budget_amount: amount_text}
+    """)
+    result = run(tmp_path, prof)
+    assert status(result) == {"budget.csv": ("loaded", 3, 2, 1)}  # three cells, the empty one is no row
+    [(path, n, reason, record)] = quarantined(tmp_path)
+    assert (path, n, reason) == ("budget.csv", 1, "budget_amount: cannot parse '1O0' as number")
+    assert json.loads(record) == {"Team": "T1", "Category": "travel", "amount_text": "1O0", "month_text": "2024-02"}

@@ -140,6 +140,15 @@ def test_an_as_of_date_becomes_the_dbt_variable():
     assert len(args) == 5
 
 
+def test_a_retired_batch_and_another_reporting_currency_reach_the_dbt_command():
+    from orchestration.assets.warehouse import _dbt_args
+
+    assert _dbt_args(None, full_refresh=True) == _dbt_args(None) + ["--full-refresh"]
+    args = _dbt_args("2025-06-30", reporting_currency="EUR")
+    assert json.loads(args[args.index("--vars") + 1]) == {"as_of_date": "2025-06-30", "reporting_currency": "EUR"}
+    assert "--vars" not in _dbt_args(None, reporting_currency="CNY")  # the project's default needs no var
+
+
 def test_dbt_starts_in_the_data_dir_with_relative_paths_on_duckdb_and_absolute_ones_on_spark(tmp_path):
     from dataclasses import replace
 

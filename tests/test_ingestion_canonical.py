@@ -110,7 +110,7 @@ def test_one_bad_row_per_defect_kind_is_quarantined_with_the_column_named(tmp_pa
          + "O2,,R1,,2024-03-05,completed,web,CNY\n"        # 2: empty key
          + "O3,A1,R1,,2024-13-45,completed,web,CNY\n"      # 3: bad date
          + "O4,A1,R1,,2024-03-05,shipped,web,CNY\n"        # 4: bad enum
-         + "O5,A1,R1,,2024-03-05,pending,web,USD\n"        # 5: wrong currency
+         + "O5,A1,R1,,2024-03-05,pending,web,US$\n"        # 5: not an ISO 4217 code
          + "O6,A2,,,2024-03-06,cancelled,,\n")             # good
     land(landing, "order_lines/l.csv",
          "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
@@ -130,7 +130,7 @@ def test_one_bad_row_per_defect_kind_is_quarantined_with_the_column_named(tmp_pa
         ("orders", "orders/o.csv", 2, "account_id: required value is empty"),
         ("orders", "orders/o.csv", 3, "order_date: cannot parse '2024-13-45' as date"),
         ("orders", "orders/o.csv", 4, "status: 'shipped' not in (completed, cancelled, pending)"),
-        ("orders", "orders/o.csv", 5, "currency: 'USD' is not the reporting currency CNY"),
+        ("orders", "orders/o.csv", 5, "currency: 'US$' is not an ISO 4217 code (three capital letters)"),
         ("order_lines", "order_lines/l.csv", 2, "quantity: must be > 0"),
         ("order_lines", "order_lines/l.csv", 3, "unit_price: cannot parse '1O.5' as number"),
         ("order_lines", "order_lines/l.csv", 4, "line_number: cannot parse '3.5' as integer"),
@@ -146,19 +146,19 @@ def test_one_bad_row_per_defect_kind_is_quarantined_with_the_column_named(tmp_pa
     assert (ledger.rows_read == ledger.rows_loaded + ledger.rows_quarantined).all()
     assert list(ledger.rows_read) == [6, 5]
 
-    # The reporting currency is a parameter: with USD, the CNY rows are the wrong ones.
+    # Another currency is not an error (staging converts it): with USD reporting, the same rows load.
     other = tmp_path / "usd"
     land(other / "landing", "orders/o.csv", (landing / "orders/o.csv").read_text())
     usd = run(other, reporting_currency="USD", entities=["orders"])
-    assert (usd.files[0].rows_loaded, usd.files[0].rows_quarantined) == (2, 4)  # O5 and O6 (no currency)
+    assert (usd.files[0].rows_loaded, usd.files[0].rows_quarantined) == (2, 4)
 
 
 def test_several_reasons_of_one_row_are_all_given(tmp_path):
-    land(tmp_path / "landing", "orders/o.csv", ORDERS_HEADER + ",A1,,,yesterday,done,,EUR\n")
+    land(tmp_path / "landing", "orders/o.csv", ORDERS_HEADER + ",A1,,,yesterday,done,,eur\n")
     run(tmp_path)
     assert [r[3] for r in quarantine(tmp_path)] == [
         "order_id: required value is empty; order_date: cannot parse 'yesterday' as date; "
-        "status: 'done' not in (completed, cancelled, pending); currency: 'EUR' is not the reporting currency CNY"]
+        "status: 'done' not in (completed, cancelled, pending); currency: 'eur' is not an ISO 4217 code (three capital letters)"]
 
 
 def test_missing_required_column_rejects_the_file_and_other_files_still_load(tmp_path):

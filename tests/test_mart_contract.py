@@ -66,7 +66,8 @@ CONTRACT: dict[str, tuple[list[str], list[str]]] = {
 
 QUALITY = {
     "ingestion_ledger": """batch_id profile entity file_path file_sha256 file_bytes status rows_read rows_loaded
-        rows_quarantined error started_at finished_at snapshot_date retired_at retired_reason""".split(),
+        rows_quarantined error started_at finished_at snapshot_date retired_at retired_reason
+        missing_columns lookup_files""".split(),
     "quarantine": "batch_id profile entity file_path row_number raw_record reason quarantined_at".split(),
     "check_results": """run_id layer asset check_name passed severity observed_value details
         checked_at""".split(),

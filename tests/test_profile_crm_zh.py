@@ -31,7 +31,7 @@ ZH_FILES = {  # entity -> the file the zh flavor writes
     "leads": "线索.csv", "opportunities": "商机.xlsx", "opportunity_stage_history": "商机阶段记录.csv",
     "activities": "跟进记录.csv", "cases": "客服工单.csv", "products": "产品.csv", "orders": "销售订单.csv",
     "order_lines": "订单明细.csv", "returns": "退货记录.csv", "survey_responses": "客户满意度调查.csv",
-    "budgets": "费用预算.xlsx", "expenses": "费用报销.csv", "targets": "销售目标.xlsx",
+    "budgets": "费用预算.xlsx", "expenses": "费用报销.csv", "targets": "销售目标.xlsx", "fx_rates": "汇率.csv",
 }
 
 
@@ -139,9 +139,13 @@ def test_workbooks_hold_typed_cells_and_a_title_block(flavors):
              "proposal": "方案报价", "negotiation": "商务谈判", "closed_won": "赢单", "closed_lost": "输单"}
     assert list(workbook.商机阶段) == [stage[s] for s in opportunities.stage]
     budgets = pd.read_excel(zh_dir / "费用预算.xlsx", header=None, dtype=object)
-    assert budgets.iloc[0, 0] == "星海科技 销售费用预算"
-    assert list(budgets.iloc[3]) == ["月份", "团队编号", "费用类别", "预算金额", "币种"]  # header on row 4
-    assert budgets.iloc[4, 0] == "2024年1月"
+    assert budgets.iloc[0, 0] == "星海科技 销售费用预算（按月）"
+    long = pd.read_excel(canonical_dir / "budgets" / "budgets.xlsx", dtype=object)
+    months = sorted({str(m)[:7] for m in long.month})
+    # header on row 4, the months across; the wide total is the long form's
+    assert list(budgets.iloc[3]) == ["团队编号", "费用类别", "币种"] + [f"{m[:4]}年{int(m[5:])}月" for m in months]
+    cells = budgets.iloc[4:, 3:].stack()
+    assert len(cells) == len(long) and sum(Decimal(str(v)) for v in cells) == sum(Decimal(str(v)) for v in long.budget_amount)
 
 
 # --- ingestion --------------------------------------------------------------------------------
@@ -277,4 +281,4 @@ def test_hand_written_gb18030_export_is_typed_exactly(tmp_path):
         [(file, row_number, reason)] = con.execute(
             f"select file_path, row_number, reason from read_parquet('{tmp_path}/quality/quarantine/*.parquet')").fetchall()
     assert (file, row_number) == ("销售订单.csv", 4)
-    assert reason == "order_date: cannot parse '2024/2/30' as date; currency: '美元' is not the reporting currency CNY"
+    assert reason == "order_date: cannot parse '2024/2/30' as date"  # 美元 is USD: converted in staging

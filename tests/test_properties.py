@@ -301,7 +301,7 @@ DEFECTS = {  # defect -> (how it spoils a good row, the reason it must be quaran
     "two_digit_year": (lambda r: {**r, "order_date": "24-02-03"},
                        "order_date: '24-02-03' is before 1900-01-01 (a 2-digit year?)"),
     "bad_status": (lambda r: {**r, "status": "shipped"}, "status: 'shipped' not in (completed, cancelled, pending)"),
-    "other_currency": (lambda r: {**r, "currency": "USD"}, "currency: 'USD' is not the reporting currency CNY"),
+    "bad_currency": (lambda r: {**r, "currency": "usd"}, "currency: 'usd' is not an ISO 4217 code (three capital letters)"),
 }
 ORDER_COLUMNS = ["order_id", "account_id", "rep_id", "opportunity_id", "order_date", "status", "channel", "currency"]
 

@@ -87,7 +87,7 @@ def describe_dbt_test(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> s
 translator = SalesdwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def _dbt_args(as_of_date: str | None, full_refresh: bool = False) -> list[str]:
+def _dbt_args(as_of_date: str | None, full_refresh: bool = False, reporting_currency: str = "CNY") -> list[str]:
     """The dbt command of the build step. Unit tests pin SQL logic on fixed inputs: they run in
     `make test` (every hand-fixture build), not on every production refresh, where they would only
     add minutes. as_of_date (SALESDW_AS_OF_DATE) becomes the dbt variable the calendar ends at;
@@ -95,14 +95,19 @@ def _dbt_args(as_of_date: str | None, full_refresh: bool = False) -> list[str]:
     args = ["build", "--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
-    if as_of_date:
-        args += ["--vars", json.dumps({"as_of_date": as_of_date})]
+    # staging converts amounts to the reporting currency (SALESDW_CURRENCY); vars only when they
+    # differ from the project's defaults, which the prepared partial parse was made with
+    build_vars = {"as_of_date": as_of_date} if as_of_date else {}
+    if reporting_currency != "CNY":
+        build_vars["reporting_currency"] = reporting_currency
+    if build_vars:
+        args += ["--vars", json.dumps(build_vars)]
     return args
 
 
 def build_args(settings: Settings) -> list[str]:
     """_dbt_args for this data dir: a full refresh while a retired batch awaits one (ingestion/retire.py)."""
-    return _dbt_args(settings.as_of_date, full_refresh_pending(settings.warehouse_dir))
+    return _dbt_args(settings.as_of_date, full_refresh_pending(settings.warehouse_dir), settings.reporting_currency)
 
 
 def _dbt_env(settings: Settings, launcher: Mapping[str, str]) -> dict[str, str]:

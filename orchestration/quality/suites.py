@@ -155,6 +155,15 @@ def _snapshot_shrink(entity: str, max_drop: float) -> list[ExpectationDef]:
                            unit=f"snapshot files shrunk by {max_drop:.0%} or more")]
 
 
+def _missing_columns(entity: str) -> list[ExpectationDef]:
+    """Loaded files of the entity that lacked source columns (their canonical columns read NULL)."""
+    query = (
+        "select file_path, missing_columns from {batch} "
+        f"where entity = '{entity}' and status = 'loaded' and missing_columns is not null"
+    )
+    return [ExpectationDef(UNEXPECTED_ROWS, {"unexpected_rows_query": query}, unit="files missing columns")]
+
+
 def _enum_domains(entity: str) -> list[ExpectationDef]:
     return [ExpectationDef("expect_column_values_to_be_in_set",
                            {"column": c.name, "value_set": list(c.enum)}, c.name)
@@ -178,6 +187,9 @@ def _generated(layer: str, family: str, common: dict, kwargs: dict | None = None
             expectations = _row_rules(entity)
         elif family == "ledger_balance":
             expectations = _ledger_balance(entity)
+            extra["batch_table"] = LEDGER_TABLE
+        elif family == "missing_columns":
+            expectations = _missing_columns(entity)
             extra["batch_table"] = LEDGER_TABLE
         elif family == "snapshot_shrink":
             expectations = _snapshot_shrink(entity, float((kwargs or {})["max_drop"]))

@@ -2,14 +2,27 @@
 -- Snapshot entity: the newest file per source profile is the current state.
 with versions as (
     {{ latest_version(source('raw', 'budgets'), ['month', 'team_id', 'category'], 'S') }}
+),
+
+fx_rates as (
+    {{ latest_version(source('raw', 'fx_rates'), ['month', 'currency'], 'S') }}
+),
+
+rated as (
+    select
+        versions.*,
+        {{ fx_rate('versions.currency') }} as fx_rate
+    from versions
+    {{ fx_join('versions.currency', 'versions.month') }}
 )
 
 select
     month,
     team_id,
     category,
-    budget_amount,
+    {{ to_reporting('budget_amount', 'fx_rate') }} as budget_amount,
     currency,
+    fx_rate,
     _batch_id,
     _loaded_at
-from versions
+from rated

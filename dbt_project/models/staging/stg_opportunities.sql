@@ -2,6 +2,18 @@
 -- Event entity: latest file, then latest row, wins per key.
 with versions as (
     {{ latest_version(source('raw', 'opportunities'), ['opportunity_id'], 'E') }}
+),
+
+fx_rates as (
+    {{ latest_version(source('raw', 'fx_rates'), ['month', 'currency'], 'S') }}
+),
+
+rated as (
+    select
+        versions.*,
+        {{ fx_rate('versions.currency') }} as fx_rate
+    from versions
+    {{ fx_join('versions.currency', 'coalesce(versions.close_date, cast(versions.created_at as date))') }}
 )
 
 select
@@ -13,10 +25,11 @@ select
     product_id,
     created_at,
     close_date,
-    amount,
+    {{ to_reporting('amount', 'fx_rate') }} as amount,
     currency,
     lost_reason,
     updated_at,
+    fx_rate,
     _batch_id,
     _loaded_at
-from versions
+from rated

@@ -3,6 +3,18 @@
 {{ config(materialized=stored_staging()) }}  -- a table: read by many models, tests and checks (macros/stored_staging.sql)
 with versions as (
     {{ latest_version(source('raw', 'orders'), ['order_id'], 'E') }}
+),
+
+fx_rates as (
+    {{ latest_version(source('raw', 'fx_rates'), ['month', 'currency'], 'S') }}
+),
+
+rated as (
+    select
+        versions.*,
+        {{ fx_rate('versions.currency') }} as fx_rate
+    from versions
+    {{ fx_join('versions.currency', 'versions.order_date') }}
 )
 
 select
@@ -14,6 +26,7 @@ select
     status,
     channel,
     currency,
+    fx_rate,
     _batch_id,
     _loaded_at
-from versions
+from rated

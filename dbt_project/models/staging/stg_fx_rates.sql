@@ -1,0 +1,13 @@
+-- Monthly exchange rates to the reporting currency (one row per month and currency).
+-- Snapshot entity: the newest file per source profile is the current state.
+with versions as (
+    {{ latest_version(source('raw', 'fx_rates'), ['month', 'currency'], 'S') }}
+)
+
+select
+    month,
+    currency,
+    rate_to_reporting,
+    _batch_id,
+    _loaded_at
+from versions

@@ -1,0 +1,34 @@
+"""File hashes, streamed: a landed file may be larger than memory.
+
+The ledger keys a file by the SHA-256 of its bytes; `private_copy` hashes the bytes it copies, so
+the loader records the hash of what it actually read (ingestion/loader.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ingestion.file_modes import private_file
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def private_copy(path: Path, target: Path) -> str:
+    """Copy `path` to `target` (owner-only), returning the SHA-256 of the bytes copied: the
+    loader reads the copy, so the hash it records is the hash of what it loaded, whatever
+    happens to the landed file meanwhile."""
+    digest = hashlib.sha256()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "rb") as src, open(target, "xb") as out:
+        private_file(target)
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
