@@ -141,6 +141,6 @@ def test_every_yaml_loader_bounds_alias_expansion():
         safe_load(billion_laughs())
     assert safe_load("x: &x {a: 1}\ny: [*x, *x]") == {"x": {"a": 1}, "y": [{"a": 1}, {"a": 1}]}
     # the suites and the dbt profile reader use it too
-    for module in ("orchestration/quality/suites.py", "ingestion/raw_spark.py", "ingestion/profile.py"):
+    for module in ("orchestration/quality/suites.py", "engines/raw_spark.py", "ingestion/profile.py"):
         text = (Path(__file__).resolve().parents[1] / module).read_text()
         assert "yaml.safe_load" not in text and "safe_load" in text, module
