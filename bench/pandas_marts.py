@@ -92,7 +92,11 @@ def read_csv(path: Path, columns: dict[str, str]) -> pd.DataFrame:
     """One CSV, only the wanted columns. columns: name -> str|float|int|date."""
     dates = [c for c, kind in columns.items() if kind == "date"]
     dtypes = {c: {"str": "str", "float": "float64", "int": "Int64"}[kind] for c, kind in columns.items() if kind != "date"}
-    return pd.read_csv(path, usecols=list(columns), dtype=dtypes, parse_dates=dates)
+    frame = pd.read_csv(path, usecols=list(columns), dtype=dtypes, parse_dates=dates)
+    for column in dates:  # an empty or all-blank column is not parsed to dates by read_csv
+        if not pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = pd.to_datetime(frame[column])
+    return frame
 
 
 def read_targets(exports: Path) -> pd.DataFrame:
