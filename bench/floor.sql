@@ -2,10 +2,11 @@
 -- script straight from the canonical exports, with the definitions of ../shared/spec/marts.md and
 -- the same types as the marts. It does only what these two marts need: no raw zone, no lineage,
 -- no versions, no quarantine, no checks, no other marts. It assumes clean exports (what
--- `salesdw generate` writes without --dirty): every row valid. It reads the current state as
--- exports.md defines it: the newest reps file (dated month-end snapshots are older than the
--- undated reps.csv), per account the row with the greatest valid_from (an owner history), per deal
--- its latest version (the generator writes a deal's versions in updated_at order). The benchmark
+-- `salesdw generate` writes without --dirty): every row valid. Reps and accounts are read as
+-- effective-dated histories (exports.md): an order without rep_id goes to the account's owner on
+-- the order date, a rep row of month m carries the rep's team and region on the month's last day,
+-- dim_customers the owner and team on as_of_date (marts.md "Point in time"); a deal is its latest
+-- version (the generator writes a deal's versions in updated_at order). The benchmark
 -- checks that its results equal the pipeline's, row for row.
 --
 -- Inputs (DuckDB variables, set by bench/floor.py or by hand in the duckdb CLI):
@@ -20,12 +21,62 @@ select * from read_csv(getvariable('exports') || '/orders/*.csv', header = true,
     columns = {'order_id': 'VARCHAR', 'account_id': 'VARCHAR', 'rep_id': 'VARCHAR', 'opportunity_id': 'VARCHAR',
                'order_date': 'DATE', 'status': 'VARCHAR', 'channel': 'VARCHAR', 'currency': 'VARCHAR'});
 
+-- Effective-dated snapshots (exports.md "Snapshots are effective-dated"). A file's snapshot date is
+-- the one in its name (reps_YYYY-MM-DD.csv), else the day it landed: after every business date of
+-- the exports (9999-12-31 here). Files are taken in order of snapshot date, then name (landing
+-- order). Each row is effective from its valid_from, else its file's snapshot date. A file restates
+-- a key from the earliest date it gives that key: versions of that key from earlier files effective
+-- on or after it are dropped; per key and effective date the last row wins. `restated` applies
+-- these rules to a table of rows carrying key, effective_date, file_rank and row_rank.
+create or replace temp macro restated(snapshot_rows) as table
+with file_starts as (
+    select key, file_rank, min(effective_date) as file_start
+    from query_table(snapshot_rows) group by key, file_rank
+),
+cutoffs as (
+    select key, file_rank,
+           min(file_start) over (partition by key order by file_rank
+                                 rows between 1 following and unbounded following) as restated_from
+    from file_starts
+)
+select snapshot_rows.*
+from query_table(snapshot_rows) as snapshot_rows
+inner join cutoffs using (key, file_rank)
+where cutoffs.restated_from is null or snapshot_rows.effective_date < cutoffs.restated_from
+qualify row_number() over (partition by snapshot_rows.key, snapshot_rows.effective_date
+                           order by snapshot_rows.file_rank desc, snapshot_rows.row_rank desc) = 1;
+
+-- The state of a key on day d: its version with the greatest effective date <= d; before its
+-- earliest version, that earliest version. As spans [span_start, span_end) covering every day.
+create or replace temp macro spans(versions) as table
+select *,
+       case when row_number() over (partition by key order by effective_date) = 1 then date '0001-01-01'
+            else effective_date end as span_start,
+       coalesce(lead(effective_date) over (partition by key order by effective_date), date '9999-12-31')
+           as span_end
+from query_table(versions);
+
+create or replace temp table account_rows as
+with files as (
+    select *, row_number() over () as row_rank
+    from read_csv(getvariable('exports') || '/accounts/*.csv', header = true, auto_detect = false, filename = true,
+        columns = {'account_id': 'VARCHAR', 'account_name': 'VARCHAR', 'industry': 'VARCHAR', 'region': 'VARCHAR',
+                   'city': 'VARCHAR', 'owner_rep_id': 'VARCHAR', 'created_at': 'TIMESTAMP', 'lead_source': 'VARCHAR',
+                   'valid_from': 'DATE'})
+)
+select *, account_id as key, coalesce(valid_from, date '9999-12-31') as effective_date,
+       dense_rank() over (order by filename) as file_rank
+from files;
+
+create or replace temp table account_versions as select * from restated('account_rows');
+create or replace temp table account_spans as select * from spans('account_versions');
+
+-- the current state: the newest file's rows, per account the one with the greatest effective date
 create or replace temp table accounts as
-select * exclude (valid_from) from read_csv(getvariable('exports') || '/accounts/*.csv', header = true, auto_detect = false,
-    columns = {'account_id': 'VARCHAR', 'account_name': 'VARCHAR', 'industry': 'VARCHAR', 'region': 'VARCHAR',
-               'city': 'VARCHAR', 'owner_rep_id': 'VARCHAR', 'created_at': 'TIMESTAMP', 'lead_source': 'VARCHAR',
-               'valid_from': 'DATE'})
-qualify row_number() over (partition by account_id order by valid_from desc nulls last) = 1;
+select * exclude (valid_from, filename, row_rank, key, effective_date, file_rank)
+from account_rows
+where file_rank = (select max(file_rank) from account_rows)
+qualify row_number() over (partition by account_id order by effective_date desc, row_rank desc) = 1;
 
 create or replace temp table opportunities as
 select opps.*, stages.is_closed, stages.is_won
@@ -50,27 +101,37 @@ select * from read_csv(getvariable('exports') || '/survey_responses/*.csv', head
                'account_id': 'VARCHAR', 'contact_id': 'VARCHAR', 'order_id': 'VARCHAR', 'case_id': 'VARCHAR',
                'comment': 'VARCHAR'});
 
-create or replace temp table reps as
+create or replace temp table rep_rows as
 with files as (
-    select *, coalesce(nullif(regexp_extract(filename, 'reps_(\d{4}-\d{2}-\d{2})\.csv$', 1), ''),
-                       '9999-12-31') as snapshot  -- an undated file landed after every month end
+    select *, row_number() over () as row_rank,
+           coalesce(cast(nullif(regexp_extract(filename, 'reps_(\d{4}-\d{2}-\d{2})\.csv$', 1), '') as date),
+                    date '9999-12-31') as snapshot_date
     from read_csv(getvariable('exports') || '/reps/*.csv', header = true, auto_detect = false, filename = true,
         columns = {'rep_id': 'VARCHAR', 'rep_name': 'VARCHAR', 'email': 'VARCHAR', 'team_id': 'VARCHAR',
                    'manager_rep_id': 'VARCHAR', 'region': 'VARCHAR', 'hire_date': 'DATE', 'end_date': 'DATE',
                    'status': 'VARCHAR', 'valid_from': 'DATE'})
-),
-newest_file as (
-    select * from files qualify dense_rank() over (order by snapshot desc, filename desc) = 1
-),
-newest as (
-    select * exclude (filename, snapshot, valid_from) from newest_file
-    qualify row_number() over (partition by rep_id order by valid_from desc nulls last) = 1
 )
-select reps.*, coalesce(reps.region, teams.region) as rep_region
-from newest as reps
-left join read_csv(getvariable('exports') || '/teams/*.csv', header = true, auto_detect = false,
-    columns = {'team_id': 'VARCHAR', 'team_name': 'VARCHAR', 'region': 'VARCHAR', 'manager_rep_id': 'VARCHAR'}) as teams
-    on reps.team_id = teams.team_id;
+select files.*, teams.region as team_region, files.rep_id as key,
+       coalesce(files.valid_from, files.snapshot_date) as effective_date,
+       dense_rank() over (order by snapshot_date, filename) as file_rank
+from files
+-- the region of a rep without one is the team's (teams arrive as one undated snapshot)
+left join (select * from read_csv(getvariable('exports') || '/teams/*.csv', header = true, auto_detect = false,
+    columns = {'team_id': 'VARCHAR', 'team_name': 'VARCHAR', 'region': 'VARCHAR', 'manager_rep_id': 'VARCHAR',
+               'valid_from': 'DATE'})
+    qualify row_number() over (partition by team_id order by valid_from desc nulls last) = 1) as teams
+    on files.team_id = teams.team_id;
+
+create or replace temp table rep_versions as select * from restated('rep_rows');
+create or replace temp table rep_spans as
+select *, coalesce(region, team_region) as rep_region from spans('rep_versions');
+
+-- the current state (name, employment span): the newest file's rows, per rep the latest effective
+create or replace temp table reps as
+select rep_id, rep_name, team_id, hire_date, end_date
+from rep_rows
+where file_rank = (select max(file_rank) from rep_rows)
+qualify row_number() over (partition by rep_id order by effective_date desc, row_rank desc) = 1;
 
 -- as_of_date: the latest business event; the first month of data: the earliest (marts.md) -------
 create or replace temp table calendar as
@@ -109,13 +170,15 @@ with line_totals as (
 select
     orders.order_id,
     orders.account_id,
-    coalesce(orders.rep_id, accounts.owner_rep_id) as rep_id,
+    coalesce(orders.rep_id, owners.owner_rep_id) as rep_id,  -- else the account's owner on the order date
     orders.order_date,
     cast(date_trunc('month', orders.order_date) as date) as order_month,
     coalesce(line_totals.net_amount, 0) as net_amount,
     coalesce(line_totals.units, 0) as units
 from orders
-left join accounts on orders.account_id = accounts.account_id
+left join account_spans as owners
+    on orders.account_id = owners.account_id
+   and orders.order_date >= owners.span_start and orders.order_date < owners.span_end
 left join line_totals on orders.order_id = line_totals.order_id
 where orders.status = 'completed';
 
@@ -208,18 +271,23 @@ survey_facts as (
         count(*) filter (where survey_type = 'csat') as csat_responses,
         count(*) filter (where survey_type = 'csat' and score >= 4) as csat_satisfied
     from (
-        -- a response belongs to its order's rep (else that order's account owner), else to its
-        -- account's owner
+        -- a response belongs to its order's rep (else that account's owner on the order date), else
+        -- to its account's owner on the submission date
         select
-            case when orders.order_id is not null then coalesce(orders.rep_id, order_accounts.owner_rep_id)
-                 else response_accounts.owner_rep_id end as rep_id,
+            case when orders.order_id is not null then coalesce(orders.rep_id, order_owners.owner_rep_id)
+                 else response_owners.owner_rep_id end as rep_id,
             cast(date_trunc('month', responses.submitted_at) as date) as month,
             responses.survey_type,
             responses.score
         from survey_responses as responses
         left join orders on responses.order_id = orders.order_id
-        left join accounts as order_accounts on orders.account_id = order_accounts.account_id
-        left join accounts as response_accounts on responses.account_id = response_accounts.account_id
+        left join account_spans as order_owners
+            on orders.account_id = order_owners.account_id
+           and orders.order_date >= order_owners.span_start and orders.order_date < order_owners.span_end
+        left join account_spans as response_owners
+            on responses.account_id = response_owners.account_id
+           and cast(responses.submitted_at as date) >= response_owners.span_start
+           and cast(responses.submitted_at as date) < response_owners.span_end
     ) as attributed
     where rep_id is not null
     group by rep_id, month
@@ -267,8 +335,8 @@ kpis as (
         rep_months.month,
         rep_months.rep_id,
         reps.rep_name,
-        reps.team_id,
-        reps.rep_region as region,
+        rep_then.team_id,  -- the rep's team and region in the month: on its last day (as_of_date at most)
+        rep_then.rep_region as region,
         coalesce(s.gross_revenue, 0) as gross_revenue,
         coalesce(s.refunds_amount, 0) as refunds_amount,
         coalesce(s.gross_revenue, 0) - coalesce(s.refunds_amount, 0) as net_revenue,
@@ -300,7 +368,12 @@ kpis as (
         t.new_customers_target,
         t.visits_target
     from rep_months
+    cross join calendar
     left join reps on rep_months.rep_id = reps.rep_id
+    left join rep_spans as rep_then
+        on rep_months.rep_id = rep_then.rep_id
+       and least(last_day(rep_months.month), calendar.as_of_date) >= rep_then.span_start
+       and least(last_day(rep_months.month), calendar.as_of_date) < rep_then.span_end
     left join sales_parts as s on rep_months.rep_id = s.rep_id and rep_months.month = s.month
     left join opportunity_parts as o on rep_months.rep_id = o.rep_id and rep_months.month = o.month
     left join activity_facts as a on rep_months.rep_id = a.rep_id and rep_months.month = a.month
@@ -500,8 +573,8 @@ select
     s.industry,
     s.region,
     s.city,
-    s.owner_rep_id,
-    reps.team_id,
+    owner_now.owner_rep_id,  -- the present: the owner and the owner's team on as_of_date
+    team_now.team_id,
     cast(s.created_at as date) as created_date,
     s.first_order_date,
     s.last_order_date,
@@ -519,7 +592,13 @@ select
     cast(latest_nps.score as integer) as latest_nps_score,
     cast(coalesce(open_cases.open_cases, 0) as integer) as open_cases
 from staged_stage as s
-left join reps on s.owner_rep_id = reps.rep_id
+cross join calendar
+left join account_spans as owner_now
+    on s.account_id = owner_now.account_id
+   and calendar.as_of_date >= owner_now.span_start and calendar.as_of_date < owner_now.span_end
+left join rep_spans as team_now
+    on owner_now.owner_rep_id = team_now.rep_id
+   and calendar.as_of_date >= team_now.span_start and calendar.as_of_date < team_now.span_end
 left join read_csv(getvariable('seeds') || '/lifecycle_actions.csv', header = true) as actions
     on s.lifecycle_stage = actions.lifecycle_stage
 left join latest_nps on s.account_id = latest_nps.account_id

@@ -5,9 +5,9 @@
 Reads the canonical CSV exports (and the targets workbook) of one folder with pandas, computes
 marts.mart_rep_kpi_monthly and marts.dim_customers by the definitions of ../shared/spec/marts.md,
 and writes <out>/rep_kpi_monthly.parquet and <out>/dim_customers.parquet. Like the floor, it
-assumes clean exports (valid rows; the current state read as exports.md says: the newest reps
-file, an account's latest owner, a deal's latest version) and takes the business-rule thresholds from the dbt
-project's vars and the stage and action tables from its seeds.
+assumes clean exports (valid rows; a deal is its latest version), reads reps and accounts as the
+effective-dated histories of exports.md and attributes point in time (marts.md), and takes the
+business-rule thresholds from the dbt project's vars and the stage and action tables from its seeds.
 """
 
 from __future__ import annotations
@@ -30,24 +30,73 @@ SEEDS = DBT_PROJECT_DIR / "seeds"
 
 def read_entity(exports: Path, entity: str, columns: dict[str, str]) -> pd.DataFrame:
     """Every CSV of an entity, only the wanted columns. columns: name -> str|float|int|date."""
-    dates = [c for c, kind in columns.items() if kind == "date"]
-    dtypes = {c: {"str": "str", "float": "float64", "int": "Int64"}[kind] for c, kind in columns.items() if kind != "date"}
-    frames = [pd.read_csv(path, usecols=list(columns), dtype=dtypes, parse_dates=dates)
-              for path in sorted((exports / entity).glob("*.csv"))]
+    frames = [read_csv(path, columns) for path in sorted((exports / entity).glob("*.csv"))]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def read_reps(exports: Path, columns: dict[str, str]) -> pd.DataFrame:
-    """The newest reps file (exports.md: dated month-end snapshots `reps_YYYY-MM-DD.csv` are older
-    than an undated file, which is dated the day it landed), per rep its latest valid_from."""
-    paths = sorted((exports / "reps").glob("*.csv"))
-    dated = {p: m.group(1) for p in paths if (m := re.search(r"reps_(\d{4}-\d{2}-\d{2})\.csv$", p.name))}
-    newest = max(paths, key=lambda p: (dated.get(p, "9999-12-31"), p.name))
+# a file without a date in its name is dated the day it landed: after every business date
+LANDED = pd.Timestamp("2262-04-01")
+
+
+def snapshot_rows(exports: Path, entity: str, key: str, columns: dict[str, str]) -> pd.DataFrame:
+    """Every row of an effective-dated snapshot entity (exports.md "Snapshots are effective-dated")
+    with its effective_date (valid_from, else its file's snapshot date: the date in a name like
+    reps_2025-03-31.csv, else LANDED), file_rank (files by snapshot date, then name) and row_rank."""
+    paths = sorted((exports / entity).glob("*.csv"))
+    dated = {p: pd.Timestamp(m.group(1)) for p in paths if (m := re.search(r"_(\d{4}-\d{2}-\d{2})\.csv$", p.name))}
+    paths.sort(key=lambda p: (dated.get(p, LANDED), p.name))
+    frames = [read_csv(p, {**columns, "valid_from": "date"}).assign(
+        snapshot_date=dated.get(p, LANDED), file_rank=rank) for rank, p in enumerate(paths)]
+    rows = pd.concat(frames, ignore_index=True)
+    rows["effective_date"] = rows.valid_from.fillna(rows.snapshot_date)
+    rows["row_rank"] = np.arange(len(rows))
+    rows["key"] = rows[key]
+    return rows
+
+
+def restated(rows: pd.DataFrame) -> pd.DataFrame:
+    """The versions that stand: a file restates a key from the earliest date it gives the key (the
+    versions of earlier files effective on or after it go); per key and date the last row wins."""
+    starts = rows.groupby(["key", "file_rank"]).effective_date.min().rename("file_start").reset_index()
+    starts = starts.sort_values(["key", "file_rank"])
+    later_min = starts.iloc[::-1].groupby("key").file_start.cummin().iloc[::-1]
+    starts["restated_from"] = later_min.groupby(starts.key).shift(-1)
+    kept = rows.merge(starts[["key", "file_rank", "restated_from"]], on=["key", "file_rank"])
+    kept = kept[kept.restated_from.isna() | (kept.effective_date < kept.restated_from)]
+    return (kept.sort_values(["key", "effective_date", "file_rank", "row_rank"])
+            .drop_duplicates(["key", "effective_date"], keep="last").drop(columns="restated_from"))
+
+
+def current(rows: pd.DataFrame) -> pd.DataFrame:
+    """The current state: the newest file's rows, per key the one with the greatest effective date."""
+    newest = rows[rows.file_rank == rows.file_rank.max()]
+    return (newest.sort_values(["effective_date", "row_rank"]).drop_duplicates("key", keep="last")
+            .sort_values("row_rank").reset_index(drop=True))
+
+
+def state_on(versions: pd.DataFrame, keys: pd.Series, days: pd.Series, column: str) -> pd.Series:
+    """`column` of each key's state on its day: the version with the greatest effective date <= day,
+    before the earliest version that earliest one. Aligned to keys' index; NaN for unknown keys."""
+    wanted = pd.DataFrame({"key": keys.to_numpy(), "day": pd.to_datetime(days.to_numpy()).astype("datetime64[us]"),
+                           "position": np.arange(len(keys))})
+    ordered = versions.sort_values("effective_date")[["key", "effective_date", column]]
+    ordered = ordered.astype({"effective_date": "datetime64[us]"})
+    found = pd.merge_asof(wanted[wanted.key.notna()].sort_values("day"), ordered, left_on="day",
+                          right_on="effective_date", by="key", direction="backward")
+    earliest = ordered.drop_duplicates("key").set_index("key")[column]
+    value = found[column].where(found.effective_date.notna(), found.key.map(earliest))
+    return pd.Series(value.to_numpy(), index=found.position.to_numpy()).reindex(range(len(keys))).set_axis(keys.index)
+
+
+def read_csv(path: Path, columns: dict[str, str]) -> pd.DataFrame:
+    """One CSV, only the wanted columns. columns: name -> str|float|int|date."""
     dates = [c for c, kind in columns.items() if kind == "date"]
-    frame = pd.read_csv(newest, usecols=[*columns, "valid_from"], dtype={c: "str" for c in columns if c not in dates},
-                        parse_dates=dates)
-    return frame.sort_values("valid_from", kind="stable", na_position="first").drop_duplicates(
-        "rep_id", keep="last").drop(columns="valid_from").reset_index(drop=True)
+    dtypes = {c: {"str": "str", "float": "float64", "int": "Int64"}[kind] for c, kind in columns.items() if kind != "date"}
+    frame = pd.read_csv(path, usecols=list(columns), dtype=dtypes, parse_dates=dates)
+    for column in dates:  # an empty or all-blank column is not parsed to dates by read_csv
+        if not pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = pd.to_datetime(frame[column])
+    return frame
 
 
 def read_targets(exports: Path) -> pd.DataFrame:
@@ -89,12 +138,12 @@ def load(exports: Path) -> dict[str, pd.DataFrame]:
         "lines": read_entity(exports, "order_lines", {"order_id": "str", "quantity": "float", "unit_price": "float",
                                                       "discount_amount": "float"}),
         "returns": read_entity(exports, "returns", {"order_id": "str", "return_date": "date", "refund_amount": "float"}),
-        "accounts": read_entity(exports, "accounts", {"account_id": "str", "account_name": "str", "industry": "str",
-                                                      "region": "str", "city": "str", "owner_rep_id": "str",
-                                                      "created_at": "date", "valid_from": "date"}),
-        "reps": read_reps(exports, {"rep_id": "str", "rep_name": "str", "team_id": "str", "region": "str",
-                                    "hire_date": "date", "end_date": "date"}),
-        "teams": read_entity(exports, "teams", {"team_id": "str", "region": "str"}),
+        "account_rows": snapshot_rows(exports, "accounts", "account_id", {
+            "account_id": "str", "account_name": "str", "industry": "str", "region": "str", "city": "str",
+            "owner_rep_id": "str", "created_at": "date"}),
+        "rep_rows": snapshot_rows(exports, "reps", "rep_id", {"rep_id": "str", "rep_name": "str", "team_id": "str",
+                                                              "region": "str", "hire_date": "date", "end_date": "date"}),
+        "teams": read_entity(exports, "teams", {"team_id": "str", "region": "str", "valid_from": "date"}),
         "opps": read_entity(exports, "opportunities", {"opportunity_id": "str", "owner_rep_id": "str", "stage": "str",
                                                        "created_at": "date", "close_date": "date", "amount": "float",
                                                        "updated_at": "date"}),
@@ -110,10 +159,13 @@ def load(exports: Path) -> dict[str, pd.DataFrame]:
                                                 "resolved_at": "date"}),
         "targets": read_targets(exports),
     }
-    # the current state: an account's latest owner (greatest valid_from), a deal's latest version (last row)
-    d["accounts"] = (d["accounts"].sort_values("valid_from", kind="stable", na_position="first")
-                     .drop_duplicates("account_id", keep="last").drop(columns="valid_from")
-                     .sort_index().reset_index(drop=True))
+    d["accounts"], d["owners"] = current(d["account_rows"]), restated(d["account_rows"])
+    # a rep without a region has the team's (teams arrive as one undated snapshot)
+    teams = (d["teams"].sort_values("valid_from", na_position="first").drop_duplicates("team_id", keep="last")
+             .set_index("team_id").region)
+    d["rep_rows"]["region"] = d["rep_rows"].region.fillna(d["rep_rows"].team_id.map(teams))
+    d["reps"], d["rep_versions"] = current(d["rep_rows"]), restated(d["rep_rows"])
+    # a deal's latest version (last row)
     d["opps"] = d["opps"].drop_duplicates("opportunity_id", keep="last").reset_index(drop=True)
     stages = pd.read_csv(SEEDS / "opportunity_stages.csv", dtype={"stage": "str"})
     d["opps"] = d["opps"].merge(stages[["stage", "is_closed", "is_won"]], on="stage", how="left")
@@ -135,15 +187,14 @@ def calendar(d: dict[str, pd.DataFrame]) -> dict[str, pd.Timestamp]:
 
 
 def completed_sales(d: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Completed orders with net amount, units and rep (the order's, else the account owner's),
-    and the refunds on them."""
+    """Completed orders with net amount, units and rep (the order's, else the account's owner on the
+    order date), and the refunds on them."""
     lines = d["lines"]
     lines["net_amount"] = (lines.quantity * lines.unit_price - lines.discount_amount.fillna(0)).round(2)
     totals = lines.groupby("order_id").agg(net_amount=("net_amount", "sum"), units=("quantity", "sum"))
     sales = (d["orders"][d["orders"].status == "completed"]
-             .merge(d["accounts"][["account_id", "owner_rep_id"]], on="account_id", how="left")
              .merge(totals, left_on="order_id", right_index=True, how="left"))
-    sales["rep_id"] = sales.rep_id.fillna(sales.owner_rep_id)
+    sales["rep_id"] = sales.rep_id.fillna(state_on(d["owners"], sales.account_id, sales.order_date, "owner_rep_id"))
     sales[["net_amount", "units"]] = sales[["net_amount", "units"]].fillna(0)
     sales["order_month"] = month_of(sales.order_date)
     refunds = d["returns"].merge(sales[["order_id", "account_id", "rep_id"]], on="order_id")
@@ -153,8 +204,7 @@ def completed_sales(d: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFr
 
 def rep_kpi_monthly(d: dict[str, pd.DataFrame], cal: dict, sales: pd.DataFrame, refunds: pd.DataFrame) -> pd.DataFrame:
     keys = ["rep_id", "month"]
-    reps = d["reps"].merge(d["teams"].rename(columns={"region": "team_region"}), on="team_id", how="left")
-    reps["region"] = reps.region.fillna(reps.team_region)
+    reps = d["reps"]
 
     # sales, refunds, new customers (the rep of the account's first completed order)
     sold = sales[sales.rep_id.notna()].rename(columns={"order_month": "month"})
@@ -194,12 +244,14 @@ def rep_kpi_monthly(d: dict[str, pd.DataFrame], cal: dict, sales: pd.DataFrame, 
                         "inbound_emails_answered", "email_response_hours_total"]
     activity_facts = act.groupby(keys)[activity_columns].sum()
 
-    # surveys: the rep of the response's order (else that order's account owner), else its account owner
-    owners = d["accounts"].set_index("account_id").owner_rep_id
-    order_reps = d["orders"][["order_id", "account_id", "rep_id"]].copy()
-    order_reps["order_rep"] = order_reps.rep_id.fillna(order_reps.account_id.map(owners))
+    # surveys: the rep of the response's order (else that account's owner on the order date), else
+    # its account's owner on the submission date
+    order_reps = d["orders"][["order_id", "account_id", "rep_id", "order_date"]].copy()
+    order_reps["order_rep"] = order_reps.rep_id.fillna(
+        state_on(d["owners"], order_reps.account_id, order_reps.order_date, "owner_rep_id"))
     surveys = d["surveys"].merge(order_reps[["order_id", "order_rep"]], on="order_id", how="left", indicator=True)
-    surveys["rep_id"] = surveys.order_rep.where(surveys["_merge"] == "both", surveys.account_id.map(owners))
+    owner_then = state_on(d["owners"], surveys.account_id, surveys.submitted_at.dt.normalize(), "owner_rep_id")
+    surveys["rep_id"] = surveys.order_rep.where(surveys["_merge"] == "both", owner_then)
     surveys = surveys[surveys.rep_id.notna()].assign(month=lambda f: month_of(f.submitted_at))
     nps, csat = surveys.survey_type == "nps", surveys.survey_type == "csat"
     surveys = surveys.assign(nps_responses=nps, nps_promoters=nps & (surveys.score >= 9),
@@ -223,7 +275,11 @@ def rep_kpi_monthly(d: dict[str, pd.DataFrame], cal: dict, sales: pd.DataFrame, 
     targets = targets.reindex(columns=["net_revenue", "new_customers", "visits"]).rename(columns={
         "net_revenue": "revenue_target", "new_customers": "new_customers_target", "visits": "visits_target"})
     kpis = (kpis.merge(targets, left_on=keys, right_index=True, how="left")
-            .merge(reps[["rep_id", "rep_name", "team_id", "region"]], on="rep_id", how="left"))
+            .merge(reps[["rep_id", "rep_name"]], on="rep_id", how="left"))
+    # the rep's team and region in the month: its state on the month's last day (as_of_date at most)
+    month_end = (kpis.month + pd.offsets.MonthEnd(0)).clip(upper=cal["as_of_date"])
+    for column in ("team_id", "region"):
+        kpis[column] = state_on(d["rep_versions"], kpis.rep_id, month_end, column)
     k = kpis
     k["net_revenue"] = k.gross_revenue - k.refunds_amount
     k["opportunities_closed"] = k.opportunities_won + k.opportunities_lost
@@ -293,9 +349,11 @@ def dim_customers(d: dict[str, pd.DataFrame], cal: dict, sales: pd.DataFrame, re
     open_cases = cases[is_open].groupby("account_id").size()
 
     actions = pd.read_csv(SEEDS / "lifecycle_actions.csv").set_index("lifecycle_stage").recommended_action
-    dim = (accounts
-           .merge(d["reps"][["rep_id", "team_id"]], left_on="owner_rep_id", right_on="rep_id", how="left")
-           .merge(customers, on="account_id", how="left"))
+    # the present: the owner on as_of_date and that rep's team on as_of_date
+    dim = accounts.merge(customers, on="account_id", how="left")
+    today = pd.Series(as_of, index=dim.index)
+    dim["owner_rep_id"] = state_on(d["owners"], dim.account_id, today, "owner_rep_id")
+    dim["team_id"] = state_on(d["rep_versions"], dim.owner_rep_id, today, "team_id")
     dim["created_date"] = dim.created_at.dt.normalize()
     dim[["lifetime_orders", "lifetime_net_revenue", "orders_365d", "net_revenue_365d"]] = dim[
         ["lifetime_orders", "lifetime_net_revenue", "orders_365d", "net_revenue_365d"]].fillna(0)

@@ -62,29 +62,50 @@ def test_the_compared_data_exercises_every_rule(pipeline):
     assert customers.latest_nps_score.notna().any() and (customers.open_cases > 0).any()
 
 
+def owner_on_day(accounts: list[dict[str, str]]):
+    """The account's owner on a day (exports.md): its row with the greatest valid_from <= day, before
+    the first one the first; a row without valid_from is effective from the day its file landed,
+    after every business date. Days are ISO strings, so they compare as text."""
+    history = defaultdict(list)
+    for a in accounts:
+        history[a["account_id"]].append((a["valid_from"] or "9999-12-31", a["owner_rep_id"]))
+    for versions in history.values():
+        versions.sort()
+
+    def owner(account_id: str, day: str) -> str:
+        versions = history.get(account_id, [])
+        then = [rep for start, rep in versions if start <= day]
+        return then[-1] if then else (versions[0][1] if versions else "")
+    return owner
+
+
 def test_totals_match_the_csv_files_read_with_plain_python(demo_run, pipeline, floor, pandas_version):
     exports = demo_run.exports
-    # the current owner: an account's row with the greatest valid_from (its owner history)
-    owner = {a["account_id"]: a["owner_rep_id"]
-             for a in sorted(read_csv_rows(exports, "accounts"), key=lambda a: a["valid_from"])}
-    completed = {o["order_id"]: (o["rep_id"] or owner.get(o["account_id"], "")) for o in read_csv_rows(exports, "orders")
-                 if o["status"] == "completed"}
-    gross: Decimal = Decimal(0)
+    accounts = read_csv_rows(exports, "accounts")
+    owner = owner_on_day(accounts)
+    # an order without rep_id is the account owner's on the order date
+    completed = {o["order_id"]: (o["rep_id"] or owner(o["account_id"], o["order_date"]))
+                 for o in read_csv_rows(exports, "orders") if o["status"] == "completed"}
+    gross: dict[str, Decimal] = defaultdict(Decimal)
     for line in read_csv_rows(exports, "order_lines"):
         rep = completed.get(line["order_id"])
         if rep:  # a completed order credited to a rep
-            gross += Decimal(line["quantity"]) * Decimal(line["unit_price"]) - Decimal(line["discount_amount"] or 0)
+            gross[rep] += Decimal(line["quantity"]) * Decimal(line["unit_price"]) - Decimal(line["discount_amount"] or 0)
     buyers = defaultdict(int)
     for o in read_csv_rows(exports, "orders"):
         if o["status"] == "completed":
             buyers[o["account_id"]] += 1
-    prospects = sum(1 for a in owner if buyers[a] == 0)
+    account_ids = {a["account_id"] for a in accounts}
+    prospects = sum(1 for a in account_ids if buyers[a] == 0)
     for version in (pipeline, floor, pandas_version):
         kpi, customers = version["rep_kpi_monthly"], version["dim_customers"]
-        assert abs(float(kpi.gross_revenue.astype(float).sum()) - float(gross)) < 0.01
-        assert len(customers) == len(owner)
+        per_rep = kpi.groupby("rep_id").gross_revenue.apply(lambda s: float(s.astype(float).sum()))
+        assert set(per_rep[per_rep != 0].index) == set(gross)
+        for rep, amount in gross.items():
+            assert abs(per_rep[rep] - float(amount)) < 0.01, rep
+        assert len(customers) == len(account_ids)
         assert (customers.lifecycle_stage == "prospect").sum() == prospects
-        assert customers.lifetime_orders.astype(int).sum() == sum(buyers[a] for a in owner)
+        assert customers.lifetime_orders.astype(int).sum() == sum(buyers[a] for a in account_ids)
 
 
 def test_comparison_finds_a_cent_a_stage_and_a_missing_row(pipeline):
@@ -104,3 +125,72 @@ def test_comparison_finds_a_cent_a_stage_and_a_missing_row(pipeline):
     null_score = customers.copy()
     null_score["latest_nps_score"] = None
     assert any(p.startswith("latest_nps_score") for p in compare_frames(customers, null_score, ["account_id"]))
+
+
+TINY_COMPANY = {
+    "teams/teams.csv": "team_id,team_name,region,manager_rep_id,valid_from\nT1,East,East,,\nT2,North,North,,\n",
+    # R3 moves from T1 to T2 on 1 February (dated month-end snapshots), R2 from T2 to T1 on 10 March,
+    # which only the undated file (the state now) tells
+    "reps/reps_2025-01-31.csv": "rep_id,rep_name,email,team_id,manager_rep_id,region,hire_date,end_date,status,valid_from\n"
+                                "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T2,,North,2020-01-01,,active,\n"
+                                "R3,Zhao,,T1,,East,2020-01-01,,active,\n",
+    "reps/reps_2025-02-28.csv": "rep_id,rep_name,email,team_id,manager_rep_id,region,hire_date,end_date,status,valid_from\n"
+                                "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T2,,North,2020-01-01,,active,\n"
+                                "R3,Zhao,,T2,,North,2020-01-01,,active,2025-02-01\n",
+    "reps/reps.csv": "rep_id,rep_name,email,team_id,manager_rep_id,region,hire_date,end_date,status,valid_from\n"
+                     "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T1,,East,2020-01-01,,active,2025-03-10\n"
+                     "R3,Zhao,,T2,,North,2020-01-01,,active,2025-02-01\n",
+    # A1 passes from R1 to R2 on 15 February
+    "accounts/accounts.csv": "account_id,account_name,industry,region,city,owner_rep_id,created_at,lead_source,valid_from\n"
+                             "A1,Alpha,,East,,R1,2024-12-01 00:00:00,,2024-12-01\n"
+                             "A1,Alpha,,East,,R2,2024-12-01 00:00:00,,2025-02-15\n"
+                             "A2,Beta,,North,,R3,2024-12-01 00:00:00,,\n",
+    "orders/orders.csv": "order_id,account_id,rep_id,opportunity_id,order_date,status,channel,currency\n"
+                         "O1,A1,,,2025-01-10,completed,,\nO2,A1,,,2025-02-20,completed,,\n"
+                         "O3,A2,,,2025-03-05,completed,,\nO4,A1,R3,,2025-02-14,completed,,\n",
+    "order_lines/order_lines.csv": "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
+                                   "O1,1,P1,1,100,\nO2,1,P1,1,200,\nO3,1,P1,1,300,\nO4,1,P1,1,400,\n",
+    "survey_responses/survey_responses.csv": "response_id,survey_type,submitted_at,score,account_id,contact_id,order_id,"
+                                             "case_id,comment\nS1,nps,2025-02-10 09:00:00,10,A1,,,,\n"
+                                             "S2,csat,2025-03-20 09:00:00,5,A1,,,,\nS3,nps,2025-03-02 09:00:00,3,,,O2,,\n",
+    "returns/returns.csv": "return_id,order_id,line_number,return_date,quantity,refund_amount,reason\n",
+    "opportunities/opportunities.csv": "opportunity_id,owner_rep_id,stage,account_id,lead_id,product_id,created_at,"
+                                       "close_date,amount,currency,lost_reason,updated_at\n",
+    "opportunity_stage_history/h.csv": "opportunity_id,stage,entered_at,amount,close_date\n",
+    "activities/activities.csv": "activity_id,rep_id,account_id,opportunity_id,activity_type,direction,occurred_at,"
+                                 "responded_at,duration_minutes,outcome\n",
+    "contacts/contacts.csv": "contact_id,account_id,full_name,email,phone,title,created_at\n",
+    "cases/cases.csv": "case_id,account_id,opened_at,category,severity,channel,owner_rep_id,first_response_at,"
+                       "resolved_at,status\n",
+    "targets/targets.csv": "month,metric,target_value,rep_id,team_id\n",
+}
+
+
+def test_floor_and_pandas_attribute_point_in_time_on_a_tiny_company(tmp_path):
+    """Worked by hand from TINY_COMPANY (marts.md "Point in time"): an order without rep_id is the
+    account owner's on the order date, a rep's team in a month is the one on its last day (on
+    as_of_date, 20 March, in March), a survey without an order goes to the owner on its day, one
+    with an order to that order's rep; dim_customers shows the owner and team on as_of_date."""
+    exports = tmp_path / "exports"
+    for name, text in TINY_COMPANY.items():
+        (exports / name).parent.mkdir(parents=True, exist_ok=True)
+        (exports / name).write_text(text, encoding="utf-8")
+    with duckdb.connect() as con:
+        run_floor(exports, con, tmp_path)
+        floor_version = {output: con.execute(f"select * from {output}").df() for output, _ in MARTS.values()}
+    expected = {  # (rep, month) -> (team_id, region, gross_revenue, nps_responses, csat_responses)
+        ("R1", "2025-01"): ("T1", "East", 100, 0, 0), ("R1", "2025-02"): ("T1", "East", 0, 1, 0),
+        ("R1", "2025-03"): ("T1", "East", 0, 0, 0),
+        ("R2", "2025-01"): ("T2", "North", 0, 0, 0), ("R2", "2025-02"): ("T2", "North", 200, 0, 0),
+        ("R2", "2025-03"): ("T1", "East", 0, 1, 1),
+        ("R3", "2025-01"): ("T1", "East", 0, 0, 0), ("R3", "2025-02"): ("T2", "North", 400, 0, 0),
+        ("R3", "2025-03"): ("T2", "North", 300, 0, 0),
+    }
+    for version in (floor_version, compute(exports)):
+        kpi = version["rep_kpi_monthly"]
+        got = {(r.rep_id, str(r.month)[:7]): (r.team_id, r.region, float(r.gross_revenue), int(r.nps_responses),
+                                               int(r.csat_responses)) for r in kpi.itertuples()}
+        assert got == expected
+        customers = version["dim_customers"].set_index("account_id")
+        assert customers.loc["A1", ["owner_rep_id", "team_id"]].tolist() == ["R2", "T1"]
+        assert customers.loc["A2", ["owner_rep_id", "team_id"]].tolist() == ["R3", "T2"]

@@ -24,6 +24,20 @@ def marts(warehouse, sql: str, params=None):
         return con.execute(sql, params or []).fetchall()
 
 
+def owner_on_order_date(orders: pd.DataFrame, accounts: pd.DataFrame) -> pd.Series:
+    """Each order's account owner on its order date (exports.md): the account's row with the
+    greatest valid_from <= order_date, before the first one the first; a row without valid_from is
+    effective from the day its file landed, after every order. Dates are ISO text: they sort as text."""
+    history = accounts.assign(start=accounts.valid_from.fillna("9999-12-31"))[["account_id", "start", "owner_rep_id"]]
+    pairs = orders[["order_id", "account_id", "order_date"]].merge(history, on="account_id")
+    pairs = pairs.sort_values(["order_id", "start"])
+    then = pairs[pairs.start <= pairs.order_date].drop_duplicates("order_id", keep="last")
+    first = pairs.drop_duplicates("order_id", keep="first")
+    owner = first.set_index("order_id").owner_rep_id
+    owner.update(then.set_index("order_id").owner_rep_id)
+    return orders.order_id.map(owner)
+
+
 @pytest.fixture(scope="module")
 def completed_sales(demo_run) -> pd.DataFrame:
     """Net revenue per (rep, month) from the CSVs: completed lines minus refunds in the month of return."""
@@ -31,11 +45,8 @@ def completed_sales(demo_run) -> pd.DataFrame:
     lines = read_export(demo_run.exports, "order_lines")
     returns = read_export(demo_run.exports, "returns")
     accounts = read_export(demo_run.exports, "accounts")
-    # the current owner: per account the row with the greatest valid_from (an owner history)
-    accounts = accounts.sort_values("valid_from", kind="stable", na_position="first")
-    owner = accounts.drop_duplicates("account_id", keep="last").set_index("account_id").owner_rep_id
     orders = orders[orders.status == "completed"].copy()
-    orders["rep"] = orders.rep_id.fillna(orders.account_id.map(owner))
+    orders["rep"] = orders.rep_id.fillna(owner_on_order_date(orders, accounts))
     lines["net"] = (lines.quantity.astype(float) * lines.unit_price.astype(float)
                     - lines.discount_amount.fillna("0").astype(float))
     sold = lines.merge(orders[["order_id", "rep", "order_date"]], on="order_id")
