@@ -18,6 +18,7 @@ MART_TABLES = (
     "mart_team_kpi_monthly", "mart_pipeline_forecast", "mart_budget_vs_actual", "dim_customers",
     "fct_customer_lifecycle_monthly", "mart_lifecycle_monthly", "mart_service_monthly",
     "fct_pipeline_snapshots", "mart_pipeline_movement_monthly", "mart_stage_win_rates", "mart_forecast_accuracy",
+    "mart_sales_by_product_monthly", "mart_loss_reasons_monthly",
 )
 
 # A waterfall that reconciles, by hand: T1 starts February with 2 deals (300.00), gains a new one
@@ -105,7 +106,22 @@ def build_marts_warehouse(path: Path, *, opportunities: int = 10) -> Path:
             (date '2025-01-01', 'T1', 0.0), (date '2025-02-01', 'T1', 1.0))
             as t(month, team_id, first_response_breach_rate)""")
         _history_marts(con)
+        _product_and_loss_marts(con)
     return path
+
+
+def _product_and_loss_marts(con) -> None:
+    """Product sales (a NULL channel and a product without unit cost: NULL cost) and loss reasons
+    (a NULL reason; T1's February shares 0.75 + 0.25 add up to 1)."""
+    con.execute("""create table marts.mart_sales_by_product_monthly as select * from (values
+        (date '2025-01-01', 'P1', 'online', 'East', 2.0, 20.0, 1.0, 19.0, 8.0),
+        (date '2025-01-01', 'P1', null, 'East', 1.0, 10.0, 0.0, 10.0, 4.0),
+        (date '2025-01-01', 'P2', 'online', 'East', 1.0, 50.0, 0.0, 50.0, null))
+        as t(month, product_id, channel, region, units_sold, gross_amount, discount_amount, net_amount,
+             cost_amount)""")
+    con.execute("""create table marts.mart_loss_reasons_monthly as select * from (values
+        (date '2025-02-01', 'T1', 'price', 0.75), (date '2025-02-01', 'T1', null, 0.25),
+        (date '2025-02-01', 'T2', 'budget', 1.0)) as t(month, team_id, lost_reason, share_of_lost)""")
 
 
 def _history_marts(con) -> None:
