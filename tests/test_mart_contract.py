@@ -62,6 +62,11 @@ CONTRACT: dict[str, tuple[list[str], list[str]]] = {
     "mart_forecast_accuracy": (["forecast_date", "close_month", "team_id"], """forecast_date close_month team_id
         horizon_months won_amount_then weighted_pipeline_then forecast_amount calibrated_forecast_amount
         commit_amount actual_won_amount error abs_pct_error calibrated_abs_pct_error is_final""".split()),
+    "mart_sales_by_product_monthly": (["month", "product_id", "channel", "region"], """month product_id channel
+        region product_name category orders_count customers units_sold gross_amount discount_amount net_amount
+        refunds_amount net_revenue cost_amount gross_margin gross_margin_rate""".split()),
+    "mart_loss_reasons_monthly": (["month", "team_id", "lost_reason"], """month team_id lost_reason lost_count
+        lost_amount share_of_lost""".split()),
 }
 
 QUALITY = {
