@@ -45,7 +45,12 @@ select
     as_of_state.lifecycle_stage,
     actions.recommended_action,
     service.latest_nps_score,
-    coalesce(service.open_cases, 0) as open_cases
+    coalesce(service.open_cases, 0) as open_cases,
+    engagement.last_activity_date,
+    engagement.last_visit_date,
+    coalesce(engagement.activities_90d, 0) as activities_90d,
+    coalesce(engagement.visits_90d, 0) as visits_90d,
+    engagement.days_since_last_touch
 from {{ ref('stg_accounts') }} as accounts
 inner join as_of_state
     on accounts.account_id = as_of_state.account_id
@@ -62,3 +67,5 @@ left join {{ ref('lifecycle_actions') }} as actions
     on as_of_state.lifecycle_stage = actions.lifecycle_stage
 left join {{ ref('int_customer_service') }} as service
     on accounts.account_id = service.account_id
+left join {{ ref('int_customer_engagement') }} as engagement
+    on accounts.account_id = engagement.account_id
