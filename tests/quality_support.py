@@ -18,6 +18,7 @@ MART_TABLES = (
     "mart_team_kpi_monthly", "mart_pipeline_forecast", "mart_budget_vs_actual", "dim_customers",
     "fct_customer_lifecycle_monthly", "mart_lifecycle_monthly", "mart_service_monthly",
     "fct_pipeline_snapshots", "mart_pipeline_movement_monthly", "mart_stage_win_rates", "mart_forecast_accuracy",
+    "mart_sales_by_product_monthly", "mart_loss_reasons_monthly",
 )
 
 # A waterfall that reconciles, by hand: T1 starts February with 2 deals (300.00), gains a new one
@@ -75,8 +76,10 @@ def build_marts_warehouse(path: Path, *, opportunities: int = 10) -> Path:
             cast(refund_amount as decimal(18,2)) as refund_amount from (values
             ('R1', 'O1', date '2025-03-01', 30), ('R2', 'O3', date '2025-02-10', 10),
             ('R3', 'O2', date '2025-04-10', 5)) as t(return_id, order_id, return_date, refund_amount)""")
+        # OP0 is closed (no cold-deal flag), the others open; OP1 past due and stale, 12 days in its stage
         con.execute(f"""create table marts.fct_opportunities as select 'OP' || range as opportunity_id,
-            0.2 as stage_probability from range({opportunities})""")
+            0.2 as stage_probability, range = 0 as is_closed, range = 1 as is_past_due, range = 1 as is_stale,
+            case when range > 0 then 12 end as days_in_current_stage from range({opportunities})""")
         con.execute("""create table marts.mart_funnel_monthly as select * from (values
             (null, 'T1', 'prospecting', 0.5, 1.0), (date '2025-01-01', 'T1', 'prospecting', 0.25, 1.0),
             (date '2025-01-01', 'T1', 'qualification', null, 0.25))
@@ -95,7 +98,9 @@ def build_marts_warehouse(path: Path, *, opportunities: int = 10) -> Path:
         con.execute("""create table marts.mart_budget_vs_actual as select * from (values
             (date '2025-01-01', 'T1', 'travel'), (date '2025-01-01', 'T1', 'marketing'))
             as t(month, team_id, category)""")
-        con.execute("create table marts.dim_customers as select * from (values ('A1'), ('A2')) as t(account_id)")
+        con.execute("""create table marts.dim_customers as select * from (values
+            ('A1', 3, 1, date '2025-03-20', date '2025-03-10', 11), ('A2', 0, 0, null, null, null))
+            as t(account_id, activities_90d, visits_90d, last_activity_date, last_visit_date, days_since_last_touch)""")
         con.execute("""create table marts.fct_customer_lifecycle_monthly as select * from (values
             (date '2025-01-01', 'A1'), (date '2025-01-01', 'A2')) as t(month, account_id)""")
         con.execute("""create table marts.mart_lifecycle_monthly as select * from (values
@@ -105,7 +110,22 @@ def build_marts_warehouse(path: Path, *, opportunities: int = 10) -> Path:
             (date '2025-01-01', 'T1', 0.0), (date '2025-02-01', 'T1', 1.0))
             as t(month, team_id, first_response_breach_rate)""")
         _history_marts(con)
+        _product_and_loss_marts(con)
     return path
+
+
+def _product_and_loss_marts(con) -> None:
+    """Product sales (a NULL channel and a product without unit cost: NULL cost) and loss reasons
+    (a NULL reason; T1's February shares 0.75 + 0.25 add up to 1)."""
+    con.execute("""create table marts.mart_sales_by_product_monthly as select * from (values
+        (date '2025-01-01', 'P1', 'online', 'East', 2.0, 20.0, 1.0, 19.0, 8.0),
+        (date '2025-01-01', 'P1', null, 'East', 1.0, 10.0, 0.0, 10.0, 4.0),
+        (date '2025-01-01', 'P2', 'online', 'East', 1.0, 50.0, 0.0, 50.0, null))
+        as t(month, product_id, channel, region, units_sold, gross_amount, discount_amount, net_amount,
+             cost_amount)""")
+    con.execute("""create table marts.mart_loss_reasons_monthly as select * from (values
+        (date '2025-02-01', 'T1', 'price', 0.75), (date '2025-02-01', 'T1', null, 0.25),
+        (date '2025-02-01', 'T2', 'budget', 1.0)) as t(month, team_id, lost_reason, share_of_lost)""")
 
 
 def _history_marts(con) -> None:

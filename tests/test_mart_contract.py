@@ -21,7 +21,8 @@ CONTRACT: dict[str, tuple[list[str], list[str]]] = {
     # table: (grain, columns)
     "fct_opportunities": (["opportunity_id"], """opportunity_id account_id owner_rep_id team_id region lead_id
         lead_source product_id created_date close_date stage stage_order status amount stage_probability
-        weighted_amount max_stage_order_reached sales_cycle_days age_days is_closed is_won""".split()),
+        weighted_amount max_stage_order_reached sales_cycle_days age_days is_closed is_won last_activity_date
+        days_in_current_stage is_past_due is_stale""".split()),
     "mart_funnel_monthly": (["cohort_month", "team_id", "stage_order"], """cohort_month team_id stage stage_order
         opportunities_reached opportunities_advanced stage_conversion_rate cumulative_conversion_rate
         avg_days_in_stage""".split()),
@@ -41,7 +42,8 @@ CONTRACT: dict[str, tuple[list[str], list[str]]] = {
     "dim_customers": (["account_id"], """account_id account_name industry region city owner_rep_id team_id
         created_date first_order_date last_order_date lifetime_orders lifetime_net_revenue orders_365d
         net_revenue_365d recency_days r_score f_score m_score rfm_code lifecycle_stage recommended_action
-        latest_nps_score open_cases""".split()),
+        latest_nps_score open_cases last_activity_date last_visit_date activities_90d visits_90d
+        days_since_last_touch""".split()),
     "fct_customer_lifecycle_monthly": (["month", "account_id"], """month account_id lifecycle_stage
         previous_stage net_revenue""".split()),
     "mart_lifecycle_monthly": (["month", "lifecycle_stage"], """month lifecycle_stage customers
@@ -62,6 +64,11 @@ CONTRACT: dict[str, tuple[list[str], list[str]]] = {
     "mart_forecast_accuracy": (["forecast_date", "close_month", "team_id"], """forecast_date close_month team_id
         horizon_months won_amount_then weighted_pipeline_then forecast_amount calibrated_forecast_amount
         commit_amount actual_won_amount error abs_pct_error calibrated_abs_pct_error is_final""".split()),
+    "mart_sales_by_product_monthly": (["month", "product_id", "channel", "region"], """month product_id channel
+        region product_name category orders_count customers units_sold gross_amount discount_amount net_amount
+        refunds_amount net_revenue cost_amount gross_margin gross_margin_rate""".split()),
+    "mart_loss_reasons_monthly": (["month", "team_id", "lost_reason"], """month team_id lost_reason lost_count
+        lost_amount share_of_lost""".split()),
 }
 
 QUALITY = {

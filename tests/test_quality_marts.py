@@ -35,6 +35,12 @@ def runs(tmp_path_factory):
         con.execute("update marts.mart_pipeline_movement_monthly set open_end_count = 3, "
                     "open_end_amount = open_end_amount + 5")
         con.execute("update marts.mart_stage_win_rates set historical_win_rate = 1.5 where team_id = 'T1'")
+        # T1's February loss shares now add up to 0.75 + 0.5 = 1.25; a negative cost
+        con.execute("update marts.mart_loss_reasons_monthly set share_of_lost = 0.5 where lost_reason is null")
+        con.execute("update marts.mart_sales_by_product_monthly set cost_amount = -4 where channel is null")
+        # a customer with more visits than activities; a lost deal flagged stale
+        con.execute("update marts.dim_customers set visits_90d = 4 where account_id = 'A1'")
+        con.execute("update marts.fct_opportunities set is_stale = true where opportunity_id = 'OP0'")
     quality, other_quality = root / "quality", root / "other_quality"
     return {
         "clean": run_suite("marts", clean, run_id="clean", quality_dir=quality),
@@ -56,7 +62,9 @@ def test_the_broken_marts_refuse_the_publish(runs):
 def test_clean_marts_pass_every_check(runs):
     failed = [(r.asset, r.check_name, r.observed_value, r.details) for r in runs["clean"] if not r.passed]
     assert failed == []
-    assert len(runs["clean"]) == 59  # 15 grains + 9 rate tables + 2 NPS + 3 reconciliations + 2 x 15 counts
+    # 17 grains + 10 rate tables + 2 NPS + 3 reconciliations + loss shares + non-negative sales
+    # + 2 engagement checks + 2 x 17 counts
+    assert len(runs["clean"]) == 70
     results = _by_key(runs["clean"])
     assert results[("marts/mart_rep_kpi_monthly", "net_revenue_reconciles")].observed_value == "difference: 0"
     first_build = results[("marts/fct_opportunities", "row_count_drop")]
@@ -108,6 +116,30 @@ def test_historical_win_rate_above_one_fails(runs):
     result = _by_key(runs["broken"])[("marts/mart_stage_win_rates", "rates_within_0_1")]
     # historical_win_rate 1.5 (T1), 0.25 and NULL (no closed deal): one of 3 rows out of [0, 1]
     assert (result.passed, result.observed_value.split(";")[0]) == (False, "historical_win_rate: 1 of 3 rows")
+
+
+def test_loss_shares_that_do_not_add_up_fail(runs):
+    clean, broken = _by_key(runs["clean"]), _by_key(runs["broken"])
+    key = ("marts/mart_loss_reasons_monthly", "loss_shares_add_up")
+    # by hand (tests/quality_support.py): T1 0.75 + 0.25 = 1 clean; broken 0.75 + 0.5 = 1.25
+    assert clean[key].passed
+    assert (broken[key].passed, broken[key].severity, broken[key].observed_value) == (False, "error", "share_gap: 0.25")
+
+
+def test_negative_product_cost_fails(runs):
+    result = _by_key(runs["broken"])[("marts/mart_sales_by_product_monthly", "sales_amounts_not_negative")]
+    # cost_amount holds 8, -4 and NULL (a product without unit cost is no value): one of 3 rows
+    assert (result.passed, result.observed_value.split(";")[0]) == (False, "cost_amount: 1 of 3 rows")
+
+
+def test_inconsistent_engagement_fails(runs):
+    clean, broken = _by_key(runs["clean"]), _by_key(runs["broken"])
+    customers = ("marts/dim_customers", "customer_touches_consistent")
+    deals = ("marts/fct_opportunities", "cold_deal_flags_only_on_open_deals")
+    assert clean[customers].passed and clean[deals].passed
+    # A1: 4 visits among 3 activities; OP0 (closed) flagged stale
+    assert (broken[customers].passed, broken[customers].observed_value) == (False, "inconsistent_customers: 1")
+    assert (broken[deals].passed, broken[deals].observed_value) == (False, "flagged_closed_deals: 1")
 
 
 def test_nps_outside_bounds_fails(runs):

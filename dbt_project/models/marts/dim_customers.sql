@@ -1,5 +1,5 @@
 -- One row per account as of as_of_date: who the customer is, what it bought, its RFM scores,
--- lifecycle stage and the treatment that stage calls for, and its service signals.
+-- lifecycle stage and the treatment that stage calls for, its service signals and its sales touches.
 -- The order measures and the stage come from int_customer_state_monthly (the as_of month's rows),
 -- the one place the lifecycle rule lives. The owner and team are those on as_of_date (marts.md
 -- "Point in time"). No e-mail address or phone number is published here.
@@ -13,6 +13,10 @@ account_owners as (
 
 assignments as (
     select * from {{ ref('int_rep_assignments') }}
+),
+
+engagement as (
+    select * from {{ ref('int_customer_engagement') }}
 ),
 
 as_of_state as (
@@ -45,7 +49,12 @@ select
     as_of_state.lifecycle_stage,
     actions.recommended_action,
     service.latest_nps_score,
-    coalesce(service.open_cases, 0) as open_cases
+    coalesce(service.open_cases, 0) as open_cases,
+    engagement.last_activity_date,
+    engagement.last_visit_date,
+    coalesce(engagement.activities_90d, 0) as activities_90d,
+    coalesce(engagement.visits_90d, 0) as visits_90d,
+    engagement.days_since_last_touch
 from {{ ref('stg_accounts') }} as accounts
 inner join as_of_state
     on accounts.account_id = as_of_state.account_id
@@ -62,3 +71,5 @@ left join {{ ref('lifecycle_actions') }} as actions
     on as_of_state.lifecycle_stage = actions.lifecycle_stage
 left join {{ ref('int_customer_service') }} as service
     on accounts.account_id = service.account_id
+left join engagement
+    on accounts.account_id = engagement.account_id

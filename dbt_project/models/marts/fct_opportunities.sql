@@ -19,6 +19,10 @@ max_reached as (
     from {{ ref('int_opportunity_stages_reached') }}
 ),
 
+engagement as (
+    select * from {{ ref('int_opportunity_engagement') }}
+),
+
 opportunities as (
     select
         opps.opportunity_id,
@@ -85,6 +89,24 @@ select
         then {{ dbt.datediff('opportunities.created_date', 'calendar.as_of_date', 'day') }}
     end as integer) as age_days,
     opportunities.is_closed,
-    opportunities.is_won
+    opportunities.is_won,
+    engagement.last_activity_date,
+    cast(case when opportunities.status = 'open'
+        then {{ dbt.datediff('coalesce(engagement.current_stage_entered_date, opportunities.created_date)',
+                             'calendar.as_of_date', 'day') }}
+    end as integer) as days_in_current_stage,
+    case when opportunities.status = 'open' and opportunities.close_date < calendar.as_of_date
+        then true else false end as is_past_due,
+    -- stale: open and not touched (an activity, or its creation) in (as_of - stale_deal_days, as_of]
+    case when opportunities.status = 'open'
+        and coalesce(
+            case when engagement.last_activity_date > opportunities.created_date
+                then engagement.last_activity_date
+                else coalesce(opportunities.created_date, engagement.last_activity_date) end,
+            cast('1900-01-01' as date)
+        ) <= {{ dbt.dateadd('day', '-' ~ var('stale_deal_days'), 'calendar.as_of_date') }}
+        then true else false end as is_stale
 from opportunities
 cross join calendar
+left join engagement
+    on opportunities.opportunity_id = engagement.opportunity_id

@@ -1,0 +1,126 @@
+-- What sold, through which channel, at what margin (marts.md mart_sales_by_product_monthly): one
+-- row per month x product x channel x region over completed orders dated in the month, plus the
+-- refunds dated in the month on those products. Region is the account's; an empty channel is a
+-- row of its own (NULL). A refund whose order line is unknown (no line_number, or a line the
+-- order lacks) counts under a NULL product, so the sums over every product still equal the
+-- revenue of the KPI marts. cost_amount is NULL for a product without unit_cost.
+with order_lines as (
+    select * from {{ ref('int_order_lines') }}
+),
+
+orders as (
+    select * from {{ ref('int_orders') }}
+),
+
+refunds as (
+    select * from {{ ref('int_refunds') }}
+),
+
+products as (
+    select * from {{ ref('stg_products') }}
+),
+
+accounts as (
+    select * from {{ ref('stg_accounts') }}
+),
+
+line_facts as (
+    select
+        order_lines.order_month as month,
+        order_lines.product_id,
+        orders.channel,
+        accounts.region,
+        order_lines.order_id,
+        order_lines.account_id,
+        order_lines.quantity as units_sold,
+        order_lines.quantity * order_lines.unit_price as gross_amount,
+        coalesce(order_lines.discount_amount, 0) as discount_amount,
+        order_lines.net_amount,
+        cast(0 as decimal(18, 2)) as refunds_amount
+    from order_lines
+    inner join orders
+        on order_lines.order_id = orders.order_id
+    left join accounts
+        on order_lines.account_id = accounts.account_id
+),
+
+refund_facts as (
+    select
+        refunds.return_month as month,
+        order_lines.product_id,
+        orders.channel,
+        accounts.region,
+        cast(null as {{ dbt.type_string() }}) as order_id,
+        cast(null as {{ dbt.type_string() }}) as account_id,
+        0 as units_sold,
+        0 as gross_amount,
+        0 as discount_amount,
+        0 as net_amount,
+        refunds.refund_amount as refunds_amount
+    from refunds
+    inner join orders
+        on refunds.order_id = orders.order_id
+    left join order_lines
+        on refunds.order_id = order_lines.order_id and refunds.line_number = order_lines.line_number
+    left join accounts
+        on refunds.account_id = accounts.account_id
+),
+
+facts as (
+    select * from line_facts
+    union all
+    select * from refund_facts
+),
+
+grouped as (
+    select
+        month,
+        product_id,
+        channel,
+        region,
+        count(distinct order_id) as orders_count,
+        count(distinct account_id) as customers,
+        sum(units_sold) as units_sold,
+        sum(gross_amount) as gross_amount,
+        sum(discount_amount) as discount_amount,
+        sum(net_amount) as net_amount,
+        sum(refunds_amount) as refunds_amount
+    from facts
+    group by month, product_id, channel, region
+),
+
+priced as (
+    select
+        grouped.*,
+        grouped.net_amount - grouped.refunds_amount as net_revenue,
+        grouped.units_sold * products.unit_cost as cost_amount,
+        products.product_name,
+        products.category
+    from grouped
+    left join products
+        on grouped.product_id = products.product_id
+),
+
+final as (
+    select
+        month,
+        cast(product_id as {{ dbt.type_string() }}) as product_id,
+        cast(channel as {{ dbt.type_string() }}) as channel,
+        cast(region as {{ dbt.type_string() }}) as region,
+        cast(product_name as {{ dbt.type_string() }}) as product_name,
+        cast(category as {{ dbt.type_string() }}) as category,
+        cast(orders_count as {{ dbt.type_bigint() }}) as orders_count,
+        cast(customers as {{ dbt.type_bigint() }}) as customers,
+        cast(units_sold as decimal(18, 4)) as units_sold,
+        cast(gross_amount as decimal(18, 2)) as gross_amount,
+        cast(discount_amount as decimal(18, 2)) as discount_amount,
+        cast(net_amount as decimal(18, 2)) as net_amount,
+        cast(refunds_amount as decimal(18, 2)) as refunds_amount,
+        cast(net_revenue as decimal(18, 2)) as net_revenue,
+        cast(cost_amount as decimal(18, 2)) as cost_amount,
+        cast(net_revenue - cost_amount as decimal(18, 2)) as gross_margin,
+        {{ safe_divide('net_revenue - cost_amount', 'net_revenue') }} as gross_margin_rate
+    from priced
+)
+
+select * from final
