@@ -57,16 +57,30 @@ def require_postgres(url: str = PG_ADMIN_URL, *, module_level: bool = False) -> 
 
 
 def _fresh_database(prefix: str) -> str:
-    """A new empty database; leftovers of earlier sessions with the same prefix are dropped."""
+    """A new empty database; leftovers of ended sessions with the same prefix are dropped (a
+    session still running, say a second checkout's test run, keeps its own)."""
     import psycopg
 
     name = f"{prefix}_{os.getpid()}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as pg:
-        stale = [r[0] for r in pg.execute("select datname from pg_database where datname like %s", (prefix + "_%",))]
-        for db in stale:
+        named = [r[0] for r in pg.execute("select datname from pg_database where datname like %s", (prefix + "_%",))]
+        for db in [db for db in named if not _process_alive(db.rsplit("_", 1)[-1])]:
             pg.execute(f'drop database if exists "{db}" with (force)')
         pg.execute(f'create database "{name}"')
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _process_alive(pid: str) -> bool:
+    """Whether the process that named a database (its pid suffix) still runs on this machine."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 @dataclass(frozen=True)
