@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from orchestration import exit_codes
+from orchestration.metrics_cli import metrics_app
 from orchestration.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
@@ -195,6 +196,8 @@ def check_profile(profile: Annotated[str, typer.Argument(help="Profile name or Y
     console.print(f"profile {profile!r} is valid")
     console.print(loaded)
 
+
+app.add_typer(metrics_app, name="metrics")
 
 if __name__ == "__main__":
     app()
