@@ -131,7 +131,7 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
         with environment({**settings.dbt_run_env(), **launch_env()}):
             build = dbt.cli(args, context=context, target_path=target)  # dbt starts, with this environment
         if "raw" in suites:
-            raw_audit.start(settings, context.run_id)
+            raw_audit.start(settings, context.run.run_id)
         elif suites:
             prewarm()
         # From the first stored table on, the events wait for the build to end, when the tables'
@@ -153,7 +153,7 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
                              "--export-dir", str(settings.spark_dir / "export"))
         if failure is None:
             private_file(settings.build_warehouse)
-            stamp_build(settings, context.run_id)
+            stamp_build(settings, context.run.run_id)
             if "--full-refresh" in args:
                 clear_full_refresh(settings.warehouse_dir)
         yield from with_row_counts(context, held, settings)
