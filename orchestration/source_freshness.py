@@ -75,10 +75,14 @@ def evaluate(rule: SourceFreshness, newest: datetime | None, now: datetime) -> d
 
 def newest_loads(settings, rules: list[SourceFreshness]) -> dict[str, datetime | None]:
     """max(loaded_at_field) per raw table, from the raw zone's files (batches retired excluded)."""
+    if not rules:
+        return {}
+    # one statement for every table: DuckDB scans the Parquet folders in parallel (half the time)
+    query = " union all ".join(
+        f"select '{r.table}', max(\"{r.loaded_at_field}\") from raw.\"{r.table}\"" for r in rules)
     with duckdb.connect() as con:
         expose(con, settings.raw_dir, settings.quality_dir)
-        return {r.table: con.execute(f'select max("{r.loaded_at_field}") from raw."{r.table}"').fetchone()[0]
-                for r in rules}
+        return dict(con.execute(query).fetchall())
 
 
 def build_source_freshness_checks() -> list[dg.AssetChecksDefinition]:
