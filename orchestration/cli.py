@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from orchestration import exit_codes
+from orchestration.metrics_cli import metrics_app
 from orchestration.settings import get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
@@ -249,6 +250,8 @@ def _print_landing_report(profile, landing: Path) -> None:
             table.add_row(row.canonical, row.source, f"[{style}]{row.status}[/]" if style else row.status)
         console.print(table)
 
+
+app.add_typer(metrics_app, name="metrics")
 
 if __name__ == "__main__":
     app()

@@ -39,6 +39,7 @@ from orchestration.progress import progress_logger
 from orchestration.quality.asset_checks import build_quality_checks
 from orchestration.resources import SalesdwResource
 from orchestration.settings import get_settings
+from orchestration.source_freshness import build_source_freshness_checks
 
 # The whole graph: ingest -> dbt build (+ dbt tests) -> GX suites -> publish -> report/PostgreSQL.
 full_refresh = define_asset_job(
@@ -119,6 +120,7 @@ defs = Definitions(
         *build_quality_checks("staging"),
         *build_quality_checks("marts"),
         *mart_freshness_checks,
+        *build_source_freshness_checks(),
     ],
     jobs=[full_refresh],
     schedules=[daily_full_refresh],

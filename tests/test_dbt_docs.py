@@ -154,3 +154,15 @@ def test_docs_page_renders_offline(docs):
     for node in _marts(docs["manifest"]).values():
         assert json.dumps(node["description"])[1:-1][:80] in static, node["name"]
     assert "salesdw: the sales-management warehouse" in static  # the overview page (models/overview.md)
+
+
+def test_docs_carry_the_exposures_and_the_raw_source_freshness(docs):
+    manifest = docs["manifest"]
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    assert set(exposures) == {"sales_report", "postgres_publish", "semantic_layer"}
+    marts = {node["unique_id"] for node in _marts(manifest).values()}
+    # the PostgreSQL publish copies every mart: its exposure must name each one
+    assert set(exposures["postgres_publish"]["depends_on"]["nodes"]) == marts
+    raw = [s for s in manifest["sources"].values() if s["source_name"] == "raw"]
+    assert raw and all(s["loaded_at_field"] == "_loaded_at" and s["freshness"]["error_after"]["count"]
+                       for s in raw)

@@ -180,8 +180,10 @@ def test_published_check_history_is_the_runs_own_check_by_check(demo_run):
 
     run_id, evaluations = dagster_check_evaluations(demo_run.data_dir)
     manifest = json.loads(ensure_manifest().read_text())
-    # not the suites': dbt's tests, and Dagster's freshness checks of the marts (definitions.py)
-    others = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"} | {"freshness_check"}
+    # not the suites': dbt's tests, Dagster's freshness checks of the marts (definitions.py) and
+    # dbt source freshness of the raw zone (orchestration/source_freshness.py)
+    others = ({n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"}
+              | {"freshness_check", "source_freshness"})
     suites = Counter(e for e in evaluations if e[1] not in others)
     stored = results_store.read(demo_run.data_dir / "quality")
     stored = stored[stored.run_id == run_id]

@@ -115,7 +115,7 @@ def _raw_suite_then_publish(data_dir, raw_audit_outcome):
                     op_tags=BUILD_STEP_TAGS)
     def warehouse_build(context):
         """Stands in for the dbt build (the warehouse is prepared by the test)."""
-        stamp_build(settings, context.run_id)
+        stamp_build(settings, context.run.run_id)
         for k in mart_keys():
             yield dg.MaterializeResult(asset_key=k)
 

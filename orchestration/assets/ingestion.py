@@ -114,7 +114,7 @@ def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw
         # the raw quality suite audits and dbt reads as sources.
         expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
         ignored = [i for r in results for i in r.ignored]
-        write_ignored(settings.quality_dir, context.run_id, ignored)  # `salesdw status` shows the last list
+        write_ignored(settings.quality_dir, context.run.run_id, ignored)  # `salesdw status` shows the last list
     for item in ignored:
         context.log.warning(f"ignored {item.profile}/{item.file_path}: {item.reason}")
     files = [f for r in results for f in r.files]
@@ -137,10 +137,10 @@ def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw
             ),
         ]
         check_rows += [
-            CheckResult.now(run_id=context.run_id, layer="raw", asset=f"raw/{entity}", check_name=FILES_ACCEPTED,
+            CheckResult.now(run_id=context.run.run_id, layer="raw", asset=f"raw/{entity}", check_name=FILES_ACCEPTED,
                             passed=not rejected, severity="warn", observed_value=str(len(rejected)),
                             details="; ".join(f.error or "" for f in rejected)),
-            CheckResult.now(run_id=context.run_id, layer="raw", asset=f"raw/{entity}",
+            CheckResult.now(run_id=context.run.run_id, layer="raw", asset=f"raw/{entity}",
                             check_name=ROWS_NOT_QUARANTINED, passed=quarantined == 0, severity="warn",
                             observed_value=str(quarantined), details=""),
         ]

@@ -33,14 +33,14 @@ def sales_warehouse(context: AssetExecutionContext, salesdw: SalesdwResource):
     lineage = [r for r in (context.run.parent_run_id, context.run.root_run_id) if r]
     with run_lock(settings.lock_file):
         try:
-            record = publish(settings, context.run_id, lineage)
+            record = publish(settings, context.run.run_id, lineage)
         except PublishRefused as refused:
             # yielded, not logged: a step's logged events are dropped when it then fails
             yield _refusal(settings, str(refused))
-            run_status.record(settings, context.run_id, "publish_refused", str(refused))
+            run_status.record(settings, context.run.run_id, "publish_refused", str(refused))
             write_quality_report(settings.quality_dir, settings.reports_dir)  # what the refusal was about
             raise
-    run_status.record(settings, context.run_id, "published", record.warehouse)
+    run_status.record(settings, context.run.run_id, "published", record.warehouse)
     yield MaterializeResult(metadata={
         "path": MetadataValue.path(record.warehouse),
         "bytes": record.bytes,
@@ -89,6 +89,6 @@ def postgres_marts(context: AssetExecutionContext, salesdw: SalesdwResource):
     try:
         summary = publish_to_postgres(settings.serving_warehouse, settings.postgres_url)
     except PublishError as exc:
-        run_status.record(settings, context.run_id, "postgres_failed", str(exc).strip().splitlines()[0])
+        run_status.record(settings, context.run.run_id, "postgres_failed", str(exc).strip().splitlines()[0])
         raise
     yield MaterializeResult(metadata={"summary": MetadataValue.text(str(summary))})

@@ -174,7 +174,7 @@ def _start_checks_beside_build(context: AssetExecutionContext, settings: Setting
     """The suites run after the build, in this process: the raw suite (it does not read the build)
     and GX's start-up for the others happen in the background while dbt works."""
     if "raw" in suites:
-        raw_audit.start(settings, context.run_id)
+        raw_audit.start(settings, context.run.run_id)
     elif suites:
         prewarm()
 
@@ -204,7 +204,7 @@ def _vouch_for_build(context: AssetExecutionContext, settings: Settings) -> None
         run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),
                          "--export-dir", str(settings.spark_dir / "export"))
     private_file(settings.build_warehouse)
-    stamp_build(settings, context.run_id)
+    stamp_build(settings, context.run.run_id)
 
 
 def _stored_relations() -> dict[AssetKey, str]:
