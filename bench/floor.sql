@@ -531,6 +531,21 @@ open_cases as (
     group by cases.account_id
 ),
 
+touches as (
+    -- the customer's sales touches up to as_of (marts.md "The customer-treatment loop"); an
+    -- activity without an account touches no customer
+    select
+        activities.account_id,
+        max(cast(activities.occurred_at as date)) as last_activity_date,
+        max(cast(activities.occurred_at as date)) filter (where activities.activity_type = 'visit') as last_visit_date,
+        count(*) filter (where cast(activities.occurred_at as date) > calendar.as_of_date - 90) as activities_90d,
+        count(*) filter (where activities.activity_type = 'visit'
+                           and cast(activities.occurred_at as date) > calendar.as_of_date - 90) as visits_90d
+    from activities cross join calendar
+    where activities.account_id is not null and activities.occurred_at < calendar.now_ts
+    group by activities.account_id
+),
+
 staged as (
     select
         accounts.*,
@@ -590,7 +605,12 @@ select
     s.lifecycle_stage,
     actions.recommended_action,
     cast(latest_nps.score as integer) as latest_nps_score,
-    cast(coalesce(open_cases.open_cases, 0) as integer) as open_cases
+    cast(coalesce(open_cases.open_cases, 0) as integer) as open_cases,
+    touches.last_activity_date,
+    touches.last_visit_date,
+    cast(coalesce(touches.activities_90d, 0) as integer) as activities_90d,
+    cast(coalesce(touches.visits_90d, 0) as integer) as visits_90d,
+    cast(date_diff('day', touches.last_activity_date, calendar.as_of_date) as integer) as days_since_last_touch
 from staged_stage as s
 cross join calendar
 left join account_spans as owner_now
@@ -602,4 +622,5 @@ left join rep_spans as team_now
 left join read_csv(getvariable('seeds') || '/lifecycle_actions.csv', header = true) as actions
     on s.lifecycle_stage = actions.lifecycle_stage
 left join latest_nps on s.account_id = latest_nps.account_id
-left join open_cases on s.account_id = open_cases.account_id;
+left join open_cases on s.account_id = open_cases.account_id
+left join touches on s.account_id = touches.account_id;

@@ -148,7 +148,8 @@ def load(exports: Path) -> dict[str, pd.DataFrame]:
                                                        "created_at": "date", "close_date": "date", "amount": "float",
                                                        "updated_at": "date"}),
         "history": read_entity(exports, "opportunity_stage_history", {"entered_at": "date"}),
-        "activities": read_entity(exports, "activities", {"rep_id": "str", "activity_type": "str", "direction": "str",
+        "activities": read_entity(exports, "activities", {"rep_id": "str", "account_id": "str",
+                                                          "activity_type": "str", "direction": "str",
                                                           "occurred_at": "date", "responded_at": "date"}),
         "surveys": read_entity(exports, "survey_responses", {"response_id": "str", "survey_type": "str",
                                                              "submitted_at": "date", "score": "int",
@@ -361,10 +362,27 @@ def dim_customers(d: dict[str, pd.DataFrame], cal: dict, sales: pd.DataFrame, re
     dim["recommended_action"] = dim.lifecycle_stage.map(actions)
     dim["latest_nps_score"] = dim.account_id.map(latest_nps)
     dim["open_cases"] = dim.account_id.map(open_cases).fillna(0).astype(int)
+    dim = dim.merge(touches(d["activities"], as_of, now_ts), on="account_id", how="left")
+    dim[["activities_90d", "visits_90d"]] = dim[["activities_90d", "visits_90d"]].fillna(0).astype(int)
+    dim["days_since_last_touch"] = (as_of - dim.last_activity_date).dt.days.astype("Int64")
     return dim[["account_id", "account_name", "industry", "region", "city", "owner_rep_id", "team_id",
                 "created_date", "first_order_date", "last_order_date", "lifetime_orders", "lifetime_net_revenue",
                 "orders_365d", "net_revenue_365d", "recency_days", "r_score", "f_score", "m_score", "rfm_code",
-                "lifecycle_stage", "recommended_action", "latest_nps_score", "open_cases"]]
+                "lifecycle_stage", "recommended_action", "latest_nps_score", "open_cases", "last_activity_date",
+                "last_visit_date", "activities_90d", "visits_90d", "days_since_last_touch"]]
+
+
+def touches(activities: pd.DataFrame, as_of: pd.Timestamp, now_ts: pd.Timestamp) -> pd.DataFrame:
+    """Per account, its sales touches up to as_of: the last activity and visit, those of the last 90
+    days ((as_of - 90 days, as_of]); an activity without an account touches no customer."""
+    acts = activities[activities.account_id.notna() & (activities.occurred_at < now_ts)]
+    day = acts.occurred_at.dt.normalize()
+    recent, visit = day > as_of - pd.Timedelta(days=90), acts.activity_type == "visit"
+    frame = pd.DataFrame({"account_id": acts.account_id, "day": day, "visit_day": day.where(visit),
+                          "recent": recent.astype(int), "recent_visit": (recent & visit).astype(int)})
+    return frame.groupby("account_id", as_index=False).agg(
+        last_activity_date=("day", "max"), last_visit_date=("visit_day", "max"),
+        activities_90d=("recent", "sum"), visits_90d=("recent_visit", "sum"))
 
 
 def compute(exports: Path) -> dict[str, pd.DataFrame]:

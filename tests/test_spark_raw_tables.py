@@ -27,7 +27,7 @@ def test_raw_tables_are_external_parquet_tables_with_the_contract_columns(tmp_pa
     statements = raw_table_statements(tmp_path / "raw")
     creates = [s for s in statements if s.startswith("create table")]
     assert statements[0] == "create database if not exists raw"
-    assert len(creates) == len(ENTITIES) == 17
+    assert len(creates) == len(ENTITIES) == 18
     budgets = next(s for s in creates if s.startswith("create table raw.budgets "))
     assert ("(`month` date, `team_id` string, `category` string, `budget_amount` decimal(18,2), `currency` string, "
             "`_batch_id` string, `_profile` string, `_source_file` string, `_row_number` bigint, "
