@@ -198,20 +198,21 @@ def test_no_expectation_makes_gx_print_its_batch_hint(capsys):
 
 
 @pytest.mark.slow
-def test_a_cut_accounts_snapshot_after_a_full_one_refuses_the_publish(tmp_path):
+def test_a_cut_accounts_snapshot_after_a_full_one_refuses_the_publish(demo_run, tmp_path):
+    import shutil
+
     from ingestion.ledger import read_ledger
     from orchestration.quality.results_store import read
     from tests.conftest import salesdw
 
+    # the published demo, copied: its full accounts export is the previous snapshot
+    assert demo_run.exit_code == 0, demo_run.output
+    tmp_path = tmp_path / "data"
+    shutil.copytree(demo_run.data_dir, tmp_path, symlinks=True)
     exports = tmp_path / "landing" / "canonical"
-    gen = salesdw("generate", "--out", str(exports), "--scale", "0.02", "--seed", "3", "--months", "6",
-                  data_dir=tmp_path)
-    assert gen.returncode == 0, gen.stdout + gen.stderr
-    first = salesdw("run", data_dir=tmp_path)
-    assert first.returncode == 0, (first.stdout + first.stderr)[-3000:]
     settings = get_settings(tmp_path)
     served = settings.serving_warehouse.read_bytes()
-    [full] = list(exports.rglob("accounts*.csv"))
+    [full] = list((exports / "accounts").glob("accounts*.csv"))
     text = full.read_bytes()
     rows = text.count(b"\n") - 1  # no newline inside the generated accounts' values
     # the same export cut at half its size, mid-line, as a newer snapshot
