@@ -144,3 +144,86 @@ def test_every_yaml_loader_bounds_alias_expansion():
     for module in ("orchestration/quality/suites.py", "engines/raw_spark.py", "ingestion/profile.py"):
         text = (Path(__file__).resolve().parents[1] / module).read_text()
         assert "yaml.safe_load" not in text and "safe_load" in text, module
+
+
+# The real-size cases of issue 17 item 7, at the default caps (ingestion/limits.py), written in
+# streamed chunks so that neither this process nor the disk ever holds the inflated size.
+HUGE_CELL_BYTES = 512 << 20
+MANY_ROWS = 2_000_000
+THREE_CELLS = b"<row><c><v>1</v></c><c><v>2</v></c><c><v>3</v></c></row>"  # 6 M cells: over the 5 M cap
+NO_NEWLINE_BYTES = 2 * 1024**3
+
+
+def streamed_xlsx(path: Path, head: bytes, body: bytes, repeat: int, tail: bytes) -> None:
+    """A one-sheet workbook whose sheet XML is head + body * repeat + tail, deflated as it is
+    written, 1 MB at a time."""
+    ns = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    per_block = max(1, (1 << 20) // len(body))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        with z.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(b"<worksheet " + ns + b"><sheetData>" + head)
+            full, rest = divmod(repeat, per_block)
+            block = body * per_block
+            for _ in range(full):
+                sheet.write(block)
+            sheet.write(body * rest + tail + b"</sheetData></worksheet>")
+
+
+def land_real_size_files(landing: Path) -> None:
+    for case in ("huge_cell", "many_rows", "no_newline"):
+        (landing / case / "teams").mkdir(parents=True)
+    streamed_xlsx(landing / "huge_cell" / "teams" / "huge_cell.xlsx",
+                  b'<row r="1"><c r="A1" t="inlineStr"><is><t>', b"x", HUGE_CELL_BYTES, b"</t></is></c></row>")
+    streamed_xlsx(landing / "many_rows" / "teams" / "many_rows.xlsx", b"", THREE_CELLS, MANY_ROWS, b"")
+    with open(landing / "no_newline" / "teams" / "no_newline.csv", "wb") as fh:
+        fh.write(b"team_id,")
+        fh.truncate(NO_NEWLINE_BYTES)  # sparse: 2 GB of NUL bytes that cost no disk
+
+
+@pytest.fixture(scope="module")
+def real_size_report(tmp_path_factory) -> dict:
+    """Each real-size file ingested alone, in one fresh interpreter at the default caps; the
+    interpreter's peak RSS (itself and its waited-for children) read after each."""
+    root = tmp_path_factory.mktemp("hostile_real")
+    land_real_size_files(root / "landing")
+    code = f"""
+        import json, os, resource
+        for name in [n for n in os.environ if n.startswith("SALESDW_")]:
+            del os.environ[name]  # the default caps
+        from ingestion.loader import ingest
+        from orchestration.settings import get_settings
+        root = {str(root)!r}
+        out = {{}}
+        for case in ("huge_cell", "many_rows", "no_newline"):
+            result = ingest(root + "/landing/" + case, "canonical", root + "/raw", root + "/quality",
+                            read_limits=get_settings(root).read_limits())
+            out[case] = {{f.file_path: [f.status, f.rows_loaded, f.error] for f in result.files}}
+            out[case + "_maxrss_kb"] = max(resource.getrusage(who).ru_maxrss
+                                           for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        print(json.dumps(out))
+    """
+    return probe_in_fresh_interpreter(code)
+
+
+def test_a_small_workbook_with_one_512_mb_cell_is_refused_at_the_default_cap(real_size_report):
+    assert real_size_report["huge_cell"] == {"teams/huge_cell.xlsx": [
+        "rejected", 0, "teams/huge_cell.xlsx: the workbook inflates to 512 MB of XML, more than the 128 MB allowed "
+        "(SALESDW_XLSX_MAX_BYTES): a huge cell, or a table this large (export it as CSV)?"]}
+
+
+def test_a_small_workbook_with_two_million_rows_is_refused_at_the_default_cap(real_size_report):
+    assert real_size_report["many_rows"] == {"teams/many_rows.xlsx": [
+        "rejected", 0, "teams/many_rows.xlsx: the workbook has more than 5,000,000 cells (SALESDW_XLSX_MAX_CELLS): "
+        "export a table this large as CSV"]}
+
+
+def test_a_2_gb_file_without_a_line_break_is_refused_at_the_default_cap(real_size_report):
+    assert real_size_report["no_newline"] == {"teams/no_newline.csv": [
+        "rejected", 0, "teams/no_newline.csv: no line break in the first 2,000,000 bytes: the header line is "
+        "longer than the maximum line size (SALESDW_MAX_LINE_BYTES; not a text table?)"]}
+
+
+@pytest.mark.parametrize("case", ["huge_cell", "many_rows", "no_newline"])
+def test_peak_memory_of_each_real_size_input_stays_under_2_gb(real_size_report, case):
+    assert 0 < real_size_report[case + "_maxrss_kb"] < TWO_GB_KB
