@@ -9,6 +9,7 @@ rewrote; so definitions load in well under a second on the warm path.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -71,6 +72,13 @@ def ensure_manifest() -> Path:
         if manifest_is_stale():
             _parse()
     return MANIFEST
+
+
+@functools.cache
+def manifest_json() -> dict:
+    """The parsed manifest, read once per process: 2 MB of JSON (0.16 s to parse) that the asset
+    definitions (stored relations, source freshness rules) all read when the definitions load."""
+    return json.loads(ensure_manifest().read_text())
 
 
 def seed_partial_parse(target_path: Path) -> None:

@@ -10,7 +10,6 @@ gives the same answer from the command line (docs: make docs).
 """
 
 # No `from __future__ import annotations`: Dagster reads the context annotation at definition time.
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -18,7 +17,7 @@ import dagster as dg
 import duckdb
 
 from ingestion.raw_zone import expose
-from orchestration.dbt_manifest import MANIFEST
+from orchestration.dbt_manifest import manifest_json
 from orchestration.policies import RAW_AUDIT_STEP_TAGS
 from orchestration.resources import SalesdwResource
 
@@ -45,7 +44,7 @@ def _after(rule: dict | None) -> timedelta | None:
 
 def freshness_rules(manifest: dict | None = None) -> list[SourceFreshness]:
     """The raw sources that declare a freshness rule in the parsed dbt manifest."""
-    manifest = manifest or json.loads(MANIFEST.read_text())
+    manifest = manifest or manifest_json()
     rules = []
     for source in manifest["sources"].values():
         freshness = source.get("freshness") or {}

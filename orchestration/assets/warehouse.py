@@ -25,7 +25,7 @@ from ingestion.file_modes import private_file
 from ingestion.raw_zone import expose_file
 from ingestion.retire import clear_full_refresh, full_refresh_pending
 from orchestration.dbt_launcher import launch_env
-from orchestration.dbt_manifest import dbt_project, ensure_manifest, seed_partial_parse
+from orchestration.dbt_manifest import dbt_project, ensure_manifest, manifest_json, seed_partial_parse
 from orchestration.policies import BUILD_STEP_TAGS, WAREHOUSE_POOL
 from orchestration.publish import stamp_build
 from orchestration.quality import prewarm, raw_audit
@@ -209,7 +209,7 @@ def _vouch_for_build(context: AssetExecutionContext, settings: Settings) -> None
 
 def _stored_relations() -> dict[AssetKey, str]:
     """The dbt assets stored as tables (table, incremental, seed), by asset key: `schema`.`table`."""
-    manifest = json.loads(ensure_manifest().read_text())
+    manifest = manifest_json()
     return {
         translator.get_asset_spec(manifest, uid, dbt_project).key: f'"{node["schema"]}"."{node["alias"]}"'
         for uid, node in manifest["nodes"].items()
