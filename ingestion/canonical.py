@@ -47,6 +47,8 @@ STAGES = (
 )
 CLOSED_STAGES = ("closed_won", "closed_lost")
 EXPENSE_CATEGORIES = ("personnel", "marketing", "incentives", "travel", "training", "tools", "other")
+# csat_rate is a fraction (0.9 = 90 % satisfied), nps on its own -100..100 scale (marts.md)
+TARGET_METRICS = ("net_revenue", "new_customers", "visits", "csat_rate", "nps")
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ ENTITIES: dict[str, Entity] = {
         ], "Actual spend per team and category."),
         _e("targets", "S", "planning", ["month", "metric", "rep_id", "team_id"], [
             C("month", MONTH, required=True, is_month=True),
-            C("metric", required=True, enum=("net_revenue", "new_customers", "visits")),
+            C("metric", required=True, enum=TARGET_METRICS),
             C("target_value", MONEY, required=True), C("rep_id"), C("team_id"),
         ], "Rep and team targets per month (exactly one of rep_id, team_id).",
             [("(rep_id is null) <> (team_id is null)", "exactly one of rep_id, team_id must be set")]),

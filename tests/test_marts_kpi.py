@@ -24,7 +24,7 @@ from tests.support import dbt, query, write_raw_batch
 
 KPI_MARTS = ("mart_rep_kpi_monthly", "mart_team_kpi_monthly", "mart_budget_vs_actual")
 KPI_MODELS = KPI_MARTS + ("int_rep_sales_monthly", "int_rep_opportunities_monthly", "int_rep_activities_monthly",
-                          "int_rep_surveys_monthly", "int_rep_monthly")
+                          "int_rep_surveys_monthly", "int_rep_complaints_monthly", "int_rep_monthly")
 JAN, FEB, MAR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
 
 

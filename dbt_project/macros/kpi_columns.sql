@@ -52,3 +52,23 @@
     cast({{ prev_year }}.net_revenue as decimal(18, 2)) as net_revenue_prev_year,
     {{ safe_divide(current ~ '.net_revenue', prev_year ~ '.net_revenue') }} - 1 as revenue_growth_yoy
 {%- endmacro %}
+
+{#-
+  Quality of sale (marts.md "The customer-treatment loop, quality of sale, products"), shared by
+  the rep and team KPI marts: complaints beside the orders, refunds beside the sales, and the
+  satisfaction targets. `parts` holds the row's summed parts and its csat_target / nps_target;
+  csat_rate and nps are recomputed from the parts as kpi_measure_columns defines them (a select
+  cannot read its own aliases). nps_gap is a difference on the NPS scale (-100..100), NULL
+  without responses or without a target.
+-#}
+{% macro quality_of_sale_columns(parts) -%}
+    {%- set csat_rate = safe_divide(parts ~ '.csat_satisfied', parts ~ '.csat_responses') %}
+    {%- set nps = safe_divide(parts ~ '.nps_promoters - ' ~ parts ~ '.nps_detractors', parts ~ '.nps_responses') ~ ' * 100' %}
+    cast({{ parts }}.complaints_opened as {{ dbt.type_bigint() }}) as complaints_opened,
+    {{ safe_divide(parts ~ '.complaints_opened', parts ~ '.orders_count') }} * 100 as complaints_per_100_orders,
+    {{ safe_divide(parts ~ '.refunds_amount', parts ~ '.gross_revenue') }} as refund_rate,
+    cast({{ parts }}.csat_target as decimal(18, 2)) as csat_target,
+    {{ safe_divide(csat_rate, parts ~ '.csat_target') }} as csat_attainment,
+    cast({{ parts }}.nps_target as decimal(18, 2)) as nps_target,
+    cast({{ nps }} - {{ parts }}.nps_target as {{ type_double() }}) as nps_gap
+{%- endmacro %}

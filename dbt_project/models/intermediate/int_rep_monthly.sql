@@ -8,7 +8,8 @@
 -- recompute all four fact models from the order lines up (measured by bench/, `make bench`).
 {{ config(materialized='table') }}
 {%- set fact_models = ['int_rep_sales_monthly', 'int_rep_opportunities_monthly',
-                       'int_rep_activities_monthly', 'int_rep_surveys_monthly'] %}
+                       'int_rep_activities_monthly', 'int_rep_surveys_monthly',
+                       'int_rep_complaints_monthly'] %}
 {%- set measures = {
     'int_rep_sales_monthly': ['gross_revenue', 'refunds_amount', 'orders_count', 'units_sold',
                               'active_customers', 'new_customers'],
@@ -18,6 +19,7 @@
                                    'inbound_emails_answered', 'email_response_hours_total'],
     'int_rep_surveys_monthly': ['nps_responses', 'nps_promoters', 'nps_detractors', 'csat_responses',
                                 'csat_satisfied'],
+    'int_rep_complaints_monthly': ['complaints_opened'],
 } %}
 {#- coalesce(decimal(18,2), 0) keeps the scale on DuckDB but is an unscaled numeric on PostgreSQL:
     the decimal measures are cast back to their fact model's type so both engines agree. #}

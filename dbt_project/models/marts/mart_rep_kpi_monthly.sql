@@ -11,7 +11,10 @@ rep_targets as (
         month,
         sum(case when metric = 'net_revenue' then target_value end) as revenue_target,
         sum(case when metric = 'new_customers' then target_value end) as new_customers_target,
-        sum(case when metric = 'visits' then target_value end) as visits_target
+        sum(case when metric = 'visits' then target_value end) as visits_target,
+        -- a rate target is one value per key (stg_targets is unique per month, metric, rep): max, not a sum
+        max(case when metric = 'csat_rate' then target_value end) as csat_target,
+        max(case when metric = 'nps' then target_value end) as nps_target
     from {{ ref('stg_targets') }}
     where rep_id is not null
     group by rep_id, month
@@ -24,7 +27,9 @@ kpis as (
         rep_months.opportunities_won + rep_months.opportunities_lost as opportunities_closed,
         rep_targets.revenue_target,
         rep_targets.new_customers_target,
-        rep_targets.visits_target
+        rep_targets.visits_target,
+        rep_targets.csat_target,
+        rep_targets.nps_target
     from rep_months
     left join rep_targets
         on rep_months.rep_id = rep_targets.rep_id and rep_months.month = rep_targets.month
@@ -43,6 +48,7 @@ select
     {{ safe_divide('kpis.net_revenue', 'kpis.revenue_target') }} as revenue_attainment,
     {{ safe_divide('kpis.new_customers', 'kpis.new_customers_target') }} as new_customers_attainment,
     {{ safe_divide('kpis.visits', 'kpis.visits_target') }} as visits_attainment,
+    {{ quality_of_sale_columns('kpis') }},
     {{ revenue_growth_columns('kpis', 'prev_month', 'prev_year') }}
 from kpis
 left join kpis as prev_month

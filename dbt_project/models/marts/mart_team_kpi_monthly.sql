@@ -1,17 +1,22 @@
 -- Monthly KPIs per team (marts.md mart_team_kpi_monthly): the sum of the rep rows of the month
 -- that carry the team (the rep's team in that month, marts.md "Point in time") in mart_rep_kpi_monthly (ratios recomputed from the summed parts), zero-filled for
 -- every team from the first month of data to the as_of month, plus team targets, spend, the open
--- pipeline at the month's start and sales velocity.
+-- pipeline at the month's start and sales velocity. Active and new customers are not summed: an
+-- account two reps of the team sold to in the month counts once (distinct over the team's orders).
 {%- set additive_parts = [
-    'gross_revenue', 'refunds_amount', 'net_revenue', 'orders_count', 'units_sold', 'active_customers',
-    'new_customers', 'opportunities_created', 'opportunities_won', 'opportunities_lost',
+    'gross_revenue', 'refunds_amount', 'net_revenue', 'orders_count', 'units_sold',
+    'opportunities_created', 'opportunities_won', 'opportunities_lost',
     'opportunities_closed', 'won_amount', 'sales_cycle_days_total', 'sales_cycle_deals', 'calls', 'visits',
     'meetings', 'demos', 'emails_sent', 'inbound_emails', 'inbound_emails_answered',
     'email_response_hours_total', 'nps_responses', 'nps_promoters', 'nps_detractors', 'csat_responses',
-    'csat_satisfied'] %}
+    'csat_satisfied', 'complaints_opened'] %}
 with rep_rows as (
     select * from {{ ref('mart_rep_kpi_monthly') }}
     where team_id is not null
+),
+
+orders as (
+    select * from {{ ref('int_orders') }}
 ),
 
 rep_sums as (
@@ -23,6 +28,32 @@ rep_sums as (
         {%- endfor %}
     from rep_rows
     group by team_id, month
+),
+
+-- Each completed order with the account's first completed order marked (earliest order_date,
+-- then order_id), credited to its rep as int_rep_sales_monthly credits it.
+ranked_orders as (
+    select
+        account_id,
+        rep_id,
+        order_month,
+        row_number() over (partition by account_id order by order_date, order_id) as order_rank
+    from orders
+),
+
+-- An order counts for the team its rep's row carries in the order's month (the rep mart's
+-- point-in-time team); a customer is counted once per team, whichever of its reps sold.
+team_customers as (
+    select
+        rep_rows.team_id,
+        rep_rows.month,
+        count(distinct ranked_orders.account_id) as active_customers,
+        count(distinct case when ranked_orders.order_rank = 1 then ranked_orders.account_id end) as new_customers
+    from ranked_orders
+    inner join rep_rows
+        on ranked_orders.rep_id = rep_rows.rep_id
+       and ranked_orders.order_month = rep_rows.month
+    group by rep_rows.team_id, rep_rows.month
 ),
 
 team_spend as (
@@ -50,7 +81,10 @@ team_targets as (
         month,
         sum(case when metric = 'net_revenue' then target_value end) as revenue_target,
         sum(case when metric = 'new_customers' then target_value end) as new_customers_target,
-        sum(case when metric = 'visits' then target_value end) as visits_target
+        sum(case when metric = 'visits' then target_value end) as visits_target,
+        -- a rate target is one value per key (stg_targets is unique per month, metric, team): max, not a sum
+        max(case when metric = 'csat_rate' then target_value end) as csat_target,
+        max(case when metric = 'nps' then target_value end) as nps_target
     from {{ ref('stg_targets') }}
     where team_id is not null
     group by team_id, month
@@ -99,14 +133,20 @@ team_parts as (
         {%- for part in additive_parts %},
         coalesce(rep_sums.{{ part }}, 0) as {{ part }}
         {%- endfor %},
+        coalesce(team_customers.active_customers, 0) as active_customers,
+        coalesce(team_customers.new_customers, 0) as new_customers,
         team_targets.revenue_target,
         team_targets.new_customers_target,
         team_targets.visits_target,
+        team_targets.csat_target,
+        team_targets.nps_target,
         coalesce(team_spend.total_spend, 0) as total_spend,
         coalesce(open_pipeline.open_pipeline_start, 0) as open_pipeline_start
     from team_months
     left join rep_sums
         on team_months.team_id = rep_sums.team_id and team_months.month = rep_sums.month
+    left join team_customers
+        on team_months.team_id = team_customers.team_id and team_months.month = team_customers.month
     left join team_targets
         on team_months.team_id = team_targets.team_id and team_months.month = team_targets.month
     left join team_spend
@@ -128,6 +168,7 @@ team_kpis as (
         {{ safe_divide('team_parts.net_revenue', 'team_parts.revenue_target') }} as revenue_attainment,
         {{ safe_divide('team_parts.new_customers', 'team_parts.new_customers_target') }} as new_customers_attainment,
         {{ safe_divide('team_parts.visits', 'team_parts.visits_target') }} as visits_attainment,
+        {{ quality_of_sale_columns('team_parts') }},
         cast(team_parts.total_spend as decimal(18, 2)) as total_spend,
         {{ safe_divide('team_parts.total_spend', 'team_parts.net_revenue') }} as spend_to_revenue_ratio,
         cast(team_parts.open_pipeline_start as {{ dbt.type_bigint() }}) as open_pipeline_start
