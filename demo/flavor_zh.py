@@ -133,7 +133,8 @@ ORDER_CHANNELS = {"direct_sales": "直销", "online_store": "网上商城", "dis
 SURVEY_TYPES = {"nps": "NPS净推荐值", "csat": "CSAT满意度"}
 EXPENSE_CATEGORIES = {"personnel": "人力成本", "marketing": "市场推广", "incentives": "销售激励",
                       "travel": "差旅费", "training": "培训费", "tools": "软件工具", "other": "其他"}
-TARGET_METRICS = {"net_revenue": "销售额", "new_customers": "新客户数", "visits": "客户拜访数"}
+TARGET_METRICS = {"net_revenue": "销售额", "new_customers": "新客户数", "visits": "客户拜访数",
+                  "csat_rate": "客户满意度", "nps": "净推荐值"}
 REP_ACTIVE = {"active": "是", "inactive": "否"}
 CURRENCIES = {"CNY": "人民币", "USD": "美元", "EUR": "欧元"}
 

@@ -178,8 +178,15 @@ def sheet_rows(sheet: Sheet) -> int:
 
 def sheet_table(sheet: Sheet, rows: slice) -> Table:
     """A slice of a sheet as CSV text columns (for workbooks too big for one worksheet)."""
-    return {name: integers(column[rows]) if isinstance(column, np.ndarray) else column[rows]
+    return {name: _number_text(column[rows]) if isinstance(column, np.ndarray) else column[rows]
             for name, column in sheet.items()}
+
+
+def _number_text(values: np.ndarray) -> pa.Array:
+    """Whole numbers as integers; a float column (a rate next to whole numbers) to the hundredth."""
+    if values.dtype.kind == "f":
+        return money(np.round(values * 100).astype(np.int64))
+    return integers(values)
 
 
 def _cell_values(column: "np.ndarray | pa.Array") -> tuple[list, list]:

@@ -3,7 +3,8 @@
 Budgets plan each team's monthly spend per category from its headcount; actual spend follows the
 plan with noise and a per (team, category) habit: most stay within 5%, some overspend, some
 underspend. Targets are set from each rep's sales and visits with a per-team ambition, so some
-teams beat their targets and others miss.
+teams beat their targets and others miss; the satisfaction targets (CSAT rate and NPS) are a
+per-team service standard, the same for the team and each of its reps.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from demo import output as out
 from demo.org import Org, rep_ids, team_ids
 from demo.period import Groups, Period, add_months, rng_for
 from demo.vocab import EXPENSE_DESCRIPTIONS, EXPENSE_PLAN_PER_REP, REPORTING_CURRENCY
-from ingestion.canonical import EXPENSE_CATEGORIES
+from ingestion.canonical import EXPENSE_CATEGORIES, TARGET_METRICS
 
 OVERSPEND, UNDERSPEND = 1.15, 0.85
 SHARE_OVERSPENDING, SHARE_UNDERSPENDING = 0.15, 0.15
-TARGET_METRICS = ("net_revenue", "new_customers", "visits")
+# the service standard each team is held to (marts.md csat_target, nps_target): a CSAT rate (a
+# fraction) and an NPS, drawn per team from these ranges; its reps share the team's standard
+CSAT_TARGET_RANGE, NPS_TARGET_RANGE = (0.80, 0.92), (20, 45)
 PERSONNEL = EXPENSE_CATEGORIES.index("personnel")
 # targets are set this many months past the data (marts.md: the forecast looks two months ahead)
 TARGET_MONTHS_AHEAD = 2
@@ -213,17 +216,38 @@ def _targets(rng, org: Org, employed, month_text, net_cents, new_customers, visi
         team_total = np.round(team_total * rng.uniform(0.98, 1.02, team_total.shape) / step) * step
         t_index, m_index = np.nonzero(team_total > 0)
         parts.append(_target_rows(month_text, metric, m_index, team_total[t_index, m_index], team=t_index))
+    parts += _service_targets(rng, org, employed, month_text, rep_index, month_index)
     return {name: np.concatenate([p[name] for p in parts]) if name == "target_value"
             else pa.concat_arrays([p[name] for p in parts]) for name in parts[0]}
 
 
+def _service_targets(rng, org: Org, employed, month_text, rep_index, month_index) -> list[out.Sheet]:
+    """CSAT rate and NPS targets: one standard per team (CSAT to the hundredth, NPS in steps of 5),
+    for each of its reps' months of employment and each month the team has a rep employed. Drawn
+    after every other target, so adding them changed none of the others."""
+    n_teams = org.n_teams
+    csat = np.round(rng.uniform(*CSAT_TARGET_RANGE, n_teams), 2)
+    nps = np.round(rng.uniform(*NPS_TARGET_RANGE, n_teams) / 5) * 5
+    team_employed = np.zeros((n_teams, employed.shape[1]))
+    np.add.at(team_employed, org.rep_team, employed)
+    team_index, team_month = np.nonzero(team_employed > 0)
+    parts = []
+    for metric, standard in (("csat_rate", csat), ("nps", nps)):
+        code = TARGET_METRICS.index(metric)
+        parts.append(_target_rows(month_text, code, month_index, standard[org.rep_team[rep_index]], rep=rep_index))
+        parts.append(_target_rows(month_text, code, team_month, standard[team_index], team=team_index))
+    return parts
+
+
 def _target_rows(month_text, metric: int, month, value, rep=None, team=None) -> out.Sheet:
-    """Target rows of one metric, for reps or for teams (the other id column stays empty)."""
+    """Target rows of one metric, for reps or for teams (the other id column stays empty); a
+    rate target keeps its hundredths, the others are whole numbers."""
     n = len(month)
+    whole = TARGET_METRICS[metric] != "csat_rate"
     return {
         "month": out.pick(month_text, month),
         "metric": out.constant(TARGET_METRICS[metric], n),
-        "target_value": value.astype(np.int64),
+        "target_value": value.astype(np.int64) if whole else np.round(value.astype(np.float64), 2),
         "rep_id": rep_ids(rep) if rep is not None else pa.nulls(n, pa.string()),
         "team_id": team_ids(team) if team is not None else pa.nulls(n, pa.string()),
     }

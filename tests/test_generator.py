@@ -402,7 +402,21 @@ def test_content_feeds_every_mart(double):
 
     # targets: each row names a rep or a team; some team beats its revenue target, some misses
     targets = f["targets"]
-    assert set(targets.metric) == {"net_revenue", "new_customers", "visits"}
+    assert set(targets.metric) == {"net_revenue", "new_customers", "visits", "csat_rate", "nps"}
+    # satisfaction targets: every rep month with a revenue target has one CSAT and one NPS target,
+    # its team's standard; CSAT a fraction, NPS on its -100..100 scale
+    rep_rows = targets[targets.rep_id != ""]
+    by_metric = {m: rep_rows[rep_rows.metric == m].set_index(["rep_id", "month"]).target_value.astype(float)
+                 for m in ("net_revenue", "csat_rate", "nps")}
+    assert set(by_metric["csat_rate"].index) == set(by_metric["nps"].index) == set(by_metric["net_revenue"].index)
+    assert by_metric["csat_rate"].between(0.8, 0.92).all() and by_metric["nps"].between(20, 45).all()
+    team_rows = targets[targets.team_id != ""]
+    for metric in ("csat_rate", "nps"):
+        team_values = team_rows[team_rows.metric == metric].target_value.astype(float).groupby(team_rows.team_id)
+        assert team_values.nunique().eq(1).all()  # one standard per team, every month
+        rep_values = by_metric[metric].reset_index()
+        rep_team = rep_values.rep_id.map(reps.set_index("rep_id").team_id)
+        assert (rep_values.target_value == rep_team.map(team_values.first())).all()
     owner = f["accounts"].set_index("account_id").owner_rep_id
     team_of = reps.set_index("rep_id").team_id
     done = orders[orders.status == "completed"].copy()
