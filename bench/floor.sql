@@ -293,12 +293,28 @@ survey_facts as (
     group by rep_id, month
 ),
 
+-- a complaint belongs to its account's owner on the day it was opened
+complaint_facts as (
+    select owners.owner_rep_id as rep_id, cast(date_trunc('month', cases.opened_at) as date) as month,
+           count(*) as complaints_opened
+    from read_csv(getvariable('exports') || '/cases/*.csv', header = true, auto_detect = false,
+        columns = {'case_id': 'VARCHAR', 'account_id': 'VARCHAR', 'opened_at': 'TIMESTAMP', 'category': 'VARCHAR',
+                   'severity': 'VARCHAR', 'channel': 'VARCHAR', 'owner_rep_id': 'VARCHAR',
+                   'first_response_at': 'TIMESTAMP', 'resolved_at': 'TIMESTAMP', 'status': 'VARCHAR'}) as cases
+    inner join account_spans as owners
+        on cases.account_id = owners.account_id
+       and cast(cases.opened_at as date) >= owners.span_start and cast(cases.opened_at as date) < owners.span_end
+    where cases.category = 'complaint' and owners.owner_rep_id is not null
+    group by all
+),
+
 rep_months as (
     select rep_id, month from employment_months
     union select rep_id, month from sales_facts
     union select rep_id, month from opportunity_facts
     union select rep_id, month from activity_facts
     union select rep_id, month from survey_facts
+    union select rep_id, month from complaint_facts
 ),
 
 sales_parts as (
@@ -322,7 +338,9 @@ targets as (
         cast(month || '-01' as date) as month,
         sum(target_value) filter (where metric = 'net_revenue') as revenue_target,
         sum(target_value) filter (where metric = 'new_customers') as new_customers_target,
-        sum(target_value) filter (where metric = 'visits') as visits_target
+        sum(target_value) filter (where metric = 'visits') as visits_target,
+        sum(target_value) filter (where metric = 'csat_rate') as csat_target,
+        sum(target_value) filter (where metric = 'nps') as nps_target
     from read_csv(getvariable('targets_files'), header = true, auto_detect = false,
         columns = {'month': 'VARCHAR', 'metric': 'VARCHAR', 'target_value': 'DECIMAL(18,2)', 'rep_id': 'VARCHAR',
                    'team_id': 'VARCHAR'})
@@ -364,9 +382,12 @@ kpis as (
         coalesce(v.nps_detractors, 0) as nps_detractors,
         coalesce(v.csat_responses, 0) as csat_responses,
         coalesce(v.csat_satisfied, 0) as csat_satisfied,
+        coalesce(c.complaints_opened, 0) as complaints_opened,
         t.revenue_target,
         t.new_customers_target,
-        t.visits_target
+        t.visits_target,
+        t.csat_target,
+        t.nps_target
     from rep_months
     cross join calendar
     left join reps on rep_months.rep_id = reps.rep_id
@@ -378,6 +399,7 @@ kpis as (
     left join opportunity_parts as o on rep_months.rep_id = o.rep_id and rep_months.month = o.month
     left join activity_facts as a on rep_months.rep_id = a.rep_id and rep_months.month = a.month
     left join survey_facts as v on rep_months.rep_id = v.rep_id and rep_months.month = v.month
+    left join complaint_facts as c on rep_months.rep_id = c.rep_id and rep_months.month = c.month
     left join targets as t on rep_months.rep_id = t.rep_id and rep_months.month = t.month
 )
 
@@ -430,6 +452,15 @@ select
     cast(k.net_revenue as double) / nullif(cast(k.revenue_target as double), 0) as revenue_attainment,
     cast(k.new_customers as double) / nullif(cast(k.new_customers_target as double), 0) as new_customers_attainment,
     cast(k.visits as double) / nullif(cast(k.visits_target as double), 0) as visits_attainment,
+    cast(k.complaints_opened as bigint) as complaints_opened,
+    cast(k.complaints_opened as double) / nullif(cast(k.orders_count as double), 0) * 100 as complaints_per_100_orders,
+    cast(k.refunds_amount as double) / nullif(cast(k.gross_revenue as double), 0) as refund_rate,
+    cast(k.csat_target as decimal(18, 2)) as csat_target,
+    cast(k.csat_satisfied as double) / nullif(cast(k.csat_responses as double), 0)
+        / nullif(cast(k.csat_target as double), 0) as csat_attainment,
+    cast(k.nps_target as decimal(18, 2)) as nps_target,
+    cast(k.nps_promoters - k.nps_detractors as double) / nullif(cast(k.nps_responses as double), 0) * 100
+        - cast(k.nps_target as double) as nps_gap,
     cast(prev_month.net_revenue as decimal(18, 2)) as net_revenue_prev_month,
     cast(k.net_revenue as double) / nullif(cast(prev_month.net_revenue as double), 0) - 1 as revenue_growth_mom,
     cast(prev_year.net_revenue as decimal(18, 2)) as net_revenue_prev_year,

@@ -157,7 +157,7 @@ def load(exports: Path) -> dict[str, pd.DataFrame]:
                                                              "order_id": "str", "case_id": "str"}),
         "contacts": read_entity(exports, "contacts", {"contact_id": "str", "account_id": "str"}),
         "cases": read_entity(exports, "cases", {"case_id": "str", "account_id": "str", "opened_at": "date",
-                                                "resolved_at": "date"}),
+                                                "resolved_at": "date", "category": "str"}),
         "targets": read_targets(exports),
     }
     d["accounts"], d["owners"] = current(d["account_rows"]), restated(d["account_rows"])
@@ -261,20 +261,29 @@ def rep_kpi_monthly(d: dict[str, pd.DataFrame], cal: dict, sales: pd.DataFrame, 
     survey_facts = surveys.groupby(keys)[["nps_responses", "nps_promoters", "nps_detractors", "csat_responses",
                                           "csat_satisfied"]].sum()
 
+    # complaints: the account's owner on the day the case was opened
+    complaints = d["cases"][d["cases"].category == "complaint"]
+    complaints = complaints.assign(rep_id=state_on(d["owners"], complaints.account_id,
+                                                   complaints.opened_at.dt.normalize(), "owner_rep_id"),
+                                   month=month_of(complaints.opened_at))
+    complaint_facts = complaints[complaints.rep_id.notna()].groupby(keys).size().rename("complaints_opened").to_frame()
+
     # zero-filled rep months: the employment span plus every month with a fact
     months = pd.DataFrame({"month": pd.date_range(cal["first_month"], cal["as_of_month"], freq="MS")})
     first_kpi = month_of(reps.hire_date).fillna(cal["first_month"]).clip(lower=cal["first_month"])
     last_kpi = month_of(reps.end_date).fillna(cal["as_of_month"]).clip(upper=cal["as_of_month"])
     span = reps[["rep_id"]].assign(first_kpi=first_kpi, last_kpi=last_kpi).merge(months, how="cross")
     span = span[(span.month >= span.first_kpi) & (span.month <= span.last_kpi)][keys]
-    facts = [order_facts, refund_facts, new_facts, created_facts, closed_facts, activity_facts, survey_facts]
+    facts = [order_facts, refund_facts, new_facts, created_facts, closed_facts, activity_facts, survey_facts,
+             complaint_facts]
     rep_months = pd.concat([span, *(f.index.to_frame(index=False) for f in facts)]).drop_duplicates()
     kpis = rep_months.set_index(keys).join(facts).fillna(0).reset_index()
 
     targets = d["targets"][d["targets"].rep_id.notna()].pivot_table(
         index=keys, columns="metric", values="target_value", aggfunc="sum")
-    targets = targets.reindex(columns=["net_revenue", "new_customers", "visits"]).rename(columns={
-        "net_revenue": "revenue_target", "new_customers": "new_customers_target", "visits": "visits_target"})
+    targets = targets.reindex(columns=["net_revenue", "new_customers", "visits", "csat_rate", "nps"]).rename(columns={
+        "net_revenue": "revenue_target", "new_customers": "new_customers_target", "visits": "visits_target",
+        "csat_rate": "csat_target", "nps": "nps_target"})
     kpis = (kpis.merge(targets, left_on=keys, right_index=True, how="left")
             .merge(reps[["rep_id", "rep_name"]], on="rep_id", how="left"))
     # the rep's team and region in the month: its state on the month's last day (as_of_date at most)
@@ -293,6 +302,10 @@ def rep_kpi_monthly(d: dict[str, pd.DataFrame], cal: dict, sales: pd.DataFrame, 
     k["revenue_attainment"] = ratio(k.net_revenue, k.revenue_target)
     k["new_customers_attainment"] = ratio(k.new_customers, k.new_customers_target)
     k["visits_attainment"] = ratio(k.visits, k.visits_target)
+    k["complaints_per_100_orders"] = ratio(k.complaints_opened, k.orders_count) * 100
+    k["refund_rate"] = ratio(k.refunds_amount, k.gross_revenue)
+    k["csat_attainment"] = ratio(k.csat_rate, k.csat_target)
+    k["nps_gap"] = k.nps - k.nps_target
     for suffix, months_back in (("prev_month", 1), ("prev_year", 12)):
         earlier = k[keys + ["net_revenue"]].rename(columns={"net_revenue": f"net_revenue_{suffix}"})
         earlier["month"] = earlier.month + pd.DateOffset(months=months_back)

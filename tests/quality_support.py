@@ -111,7 +111,32 @@ def build_marts_warehouse(path: Path, *, opportunities: int = 10) -> Path:
             as t(month, team_id, first_response_breach_rate)""")
         _history_marts(con)
         _product_and_loss_marts(con)
+        _quality_of_sale(con)
     return path
+
+
+def _quality_of_sale(con) -> None:
+    """The KPI marts' quality-of-sale columns. R1 and R2 are T1's reps; T1 counts its customers
+    once: January 2 (R1's 2), February 1 (R1's 1); its complaints equal the service mart's (1, 0)."""
+    columns = ("team_id varchar", "active_customers bigint", "new_customers bigint", "complaints_opened bigint",
+               "complaints_per_100_orders double", "refund_rate double", "csat_target decimal(18,2)",
+               "csat_attainment double", "nps_target decimal(18,2)")
+    for column in columns:
+        con.execute(f"alter table marts.mart_rep_kpi_monthly add column {column}")
+        if not column.startswith("team_id"):
+            con.execute(f"alter table marts.mart_team_kpi_monthly add column {column}")
+    con.execute("""update marts.mart_rep_kpi_monthly set team_id = 'T1', active_customers = 1, new_customers = 0,
+        complaints_opened = 0, complaints_per_100_orders = 0, refund_rate = 0, csat_target = 0.9,
+        csat_attainment = csat_rate / 0.9, nps_target = 30""")
+    con.execute("""update marts.mart_rep_kpi_monthly set active_customers = 2, new_customers = 1,
+        complaints_opened = 1, complaints_per_100_orders = 50, refund_rate = 0.1 where month = '2025-01-01'""")
+    con.execute("""update marts.mart_team_kpi_monthly set active_customers = 1, new_customers = 0,
+        complaints_opened = 0, complaints_per_100_orders = 0, refund_rate = 0, csat_target = 0.9,
+        csat_attainment = csat_rate / 0.9, nps_target = 30""")
+    con.execute("""update marts.mart_team_kpi_monthly set active_customers = 2, new_customers = 1,
+        complaints_opened = 1, complaints_per_100_orders = 50, refund_rate = 0.1 where month = '2025-01-01'""")
+    con.execute("alter table marts.mart_service_monthly add column complaints_opened bigint")
+    con.execute("update marts.mart_service_monthly set complaints_opened = case when month = '2025-01-01' then 1 else 0 end")
 
 
 def _product_and_loss_marts(con) -> None:

@@ -14,7 +14,8 @@ KPI_COLUMNS = """rep_name team_id region gross_revenue refunds_amount net_revenu
     win_rate avg_deal_size avg_sales_cycle_days calls visits meetings demos emails_sent inbound_emails
     inbound_emails_answered avg_email_response_hours nps_responses nps_promoters nps_detractors nps
     csat_responses csat_satisfied csat_rate revenue_target new_customers_target visits_target
-    revenue_attainment new_customers_attainment visits_attainment net_revenue_prev_month
+    revenue_attainment new_customers_attainment visits_attainment complaints_opened complaints_per_100_orders
+    refund_rate csat_target csat_attainment nps_target nps_gap net_revenue_prev_month
     revenue_growth_mom net_revenue_prev_year revenue_growth_yoy""".split()
 
 CONTRACT: dict[str, tuple[list[str], list[str]]] = {

@@ -63,8 +63,8 @@ def test_clean_marts_pass_every_check(runs):
     failed = [(r.asset, r.check_name, r.observed_value, r.details) for r in runs["clean"] if not r.passed]
     assert failed == []
     # 17 grains + 10 rate tables + 2 NPS + 3 reconciliations + loss shares + non-negative sales
-    # + 2 engagement checks + 2 x 17 counts
-    assert len(runs["clean"]) == 70
+    # + 2 engagement checks + 2 x 17 counts + 2 quality-of-sale tables + 2 team checks
+    assert len(runs["clean"]) == 74
     results = _by_key(runs["clean"])
     assert results[("marts/mart_rep_kpi_monthly", "net_revenue_reconciles")].observed_value == "difference: 0"
     first_build = results[("marts/fct_opportunities", "row_count_drop")]
@@ -191,3 +191,26 @@ def test_every_warehouse_connection_of_a_suite_keeps_to_the_limits(tmp_path, mon
     on_files = [(db, config) for db, config in opened if db.endswith(".duckdb")]
     assert len(on_files) >= 3  # facts, the previous build's row counts, Great Expectations' engine
     assert all(config.get("memory_limit") == "300MB" and config.get("threads") == 1 for _, config in on_files)
+
+
+def test_quality_of_sale_checks_catch_a_double_count_a_lost_complaint_and_a_negative_rate(runs):
+    """Against the hand-made build of tests/quality_support.py (R1 + R2 of T1; T1's January: 2
+    customers, 1 complaint, as the service mart): one break for each check."""
+    clean = _by_key(runs["clean"])
+    team = "marts/mart_team_kpi_monthly"
+    assert clean[(team, "team_customers_counted_once")].passed
+    assert clean[(team, "team_complaints_equal_service_mart")].passed
+    broken = copy_warehouse(runs["root"] / "clean" / "build.duckdb",
+                            runs["root"] / "quality_of_sale" / "build.duckdb")
+    with duckdb.connect(str(broken)) as con:
+        # T1's February customer counted for each of its reps: 1 + 1 > the reps' sum (1, R2 has no February row)
+        con.execute("update marts.mart_team_kpi_monthly set active_customers = 2 where month = '2025-02-01'")
+        con.execute("update marts.mart_team_kpi_monthly set complaints_opened = 0 where month = '2025-01-01'")
+        con.execute("update marts.mart_rep_kpi_monthly set refund_rate = -0.1 where rep_id = 'R2'")
+    got = _by_key(run_suite("marts", broken, run_id="qos", quality_dir=runs["root"] / "qos_quality"))
+    assert (got[(team, "team_customers_counted_once")].passed,
+            got[(team, "team_customers_counted_once")].observed_value) == (False, "team_months_out_of_range: 1")
+    assert (got[(team, "team_complaints_equal_service_mart")].passed,
+            got[(team, "team_complaints_equal_service_mart")].observed_value) == (False, "mismatched_team_months: 1")
+    negative = got[("marts/mart_rep_kpi_monthly", "quality_of_sale_not_negative")]
+    assert (negative.passed, negative.observed_value.split(";")[0]) == (False, "refund_rate: 1 of 4 rows")

@@ -19,6 +19,8 @@ TEAM_METRICS = {
     "active_customers": "active_customers", "win_rate": "win_rate", "avg_deal_size": "avg_deal_size",
     "revenue_attainment": "revenue_attainment", "new_customers_attainment": "new_customers_attainment",
     "visits_attainment": "visits_attainment", "nps": "nps", "csat_rate": "csat_rate",
+    "complaints_opened": "complaints_opened", "complaints_per_100_orders": "complaints_per_100_orders",
+    "refund_rate": "refund_rate",
 }
 # ratio metric -> (numerator, denominator, scale) over mart_team_kpi_monthly's columns
 TEAM_RATIOS = {
@@ -27,6 +29,8 @@ TEAM_RATIOS = {
     "revenue_attainment": ("net_revenue", "revenue_target", 1),
     "csat_rate": ("csat_satisfied", "csat_responses", 1),
     "nps": ("nps_net", "nps_responses", 100),
+    "complaints_per_100_orders": ("complaints_opened", "orders_count", 100),
+    "refund_rate": ("refunds_amount", "gross_revenue", 1),
 }
 
 
@@ -97,7 +101,8 @@ def test_other_metrics_equal_their_marts_at_the_mart_grain(layer, mart):
     _compare(layer, mart("mart_lifecycle_monthly"), ["month", "lifecycle_stage"],
              ["metric_time__month", "lifecycle__lifecycle_stage"], {"lifecycle_customers": "customers"})
     _compare(layer, mart("mart_rep_kpi_monthly"), ["month", "rep_id"], ["metric_time__month", "rep"],
-             {"rep_net_revenue": "net_revenue", "rep_win_rate": "win_rate"})
+             {"rep_net_revenue": "net_revenue", "rep_win_rate": "win_rate",
+              "rep_complaints_per_100_orders": "complaints_per_100_orders", "rep_refund_rate": "refund_rate"})
 
 
 def _ratio(num: pd.Series, den: pd.Series, scale: float) -> pd.Series:
