@@ -263,9 +263,9 @@ def rep_kpi_monthly(d: dict[str, pd.DataFrame], cal: dict, sales: pd.DataFrame, 
 
     # complaints: the account's owner on the day the case was opened
     complaints = d["cases"][d["cases"].category == "complaint"]
-    complaints = complaints.assign(rep_id=state_on(d["owners"], complaints.account_id,
-                                                   complaints.opened_at.dt.normalize(), "owner_rep_id"),
-                                   month=month_of(complaints.opened_at))
+    owner_then = (state_on(d["owners"], complaints.account_id, complaints.opened_at.dt.normalize(), "owner_rep_id")
+                  if len(complaints) else pd.Series(dtype=object))  # merge_asof refuses an empty key column
+    complaints = complaints.assign(rep_id=owner_then, month=month_of(complaints.opened_at))
     complaint_facts = complaints[complaints.rep_id.notna()].groupby(keys).size().rename("complaints_opened").to_frame()
 
     # zero-filled rep months: the employment span plus every month with a fact
