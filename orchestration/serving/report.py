@@ -27,7 +27,7 @@ import pandas as pd
 import vl_convert
 
 from ingestion.file_modes import reader_file
-from orchestration.serving import report_forecast
+from orchestration.serving import report_forecast, report_quality
 from orchestration.serving.labels import LIFECYCLE_STAGES, labels_for
 
 log = logging.getLogger(__name__)
@@ -223,6 +223,7 @@ def load_report_data(warehouse: Path) -> ReportData:
             from marts.mart_service_monthly where month between ? and ?
             order by month, team_id""", [trend_start, month])
         f.update(report_forecast.load_frames(m, month))
+        f.update(report_quality.load_frames(m, month))
         for frame in f.values():
             if "month" in frame:  # "2025-02": the charts' month axis, the same in every language
                 frame["month"] = frame["month"].dt.strftime("%Y-%m")
@@ -655,6 +656,7 @@ _SECTIONS = [
                                      ("response_times", _response_times_chart), ("complaints", _complaints_chart),
                                      ("breach_rate", _breach_rate_chart)]),
     ("forecast", "section_forecast", report_forecast.CHARTS),
+    ("quality", "section_quality", report_quality.CHARTS),
 ]
 CHART_NAMES = tuple(name for _, _, charts in _SECTIONS for name, _ in charts)
 
