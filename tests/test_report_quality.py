@@ -7,8 +7,8 @@ before = 2024-09..2024-11. Per rep (sales before -> recent, complaints before ->
   R1 Li Wei     3,000 -> 3,000   1 -> 3   complaints x3, sales x1        called out
   R2 Wang Fang  3,000 -> 9,000   2 -> 4   complaints x2, sales x3        not
   R3 Zhang Min      0 ->   600   0 -> 3   no sales before: no growth     not
-  R4 Chen Jie   1,500 -> 1,500   0 -> 2   complaints from none           called out
-  R5 Zhao Lei   3,000 -> 3,000   0 -> 1   only one complaint             not
+  R4 Chen Jie   1,500 -> 1,500   0 -> 3   complaints from none           called out
+  R5 Zhao Lei   3,000 -> 3,000   0 -> 2   too few complaints             not
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ REPS = {  # rep: (name, monthly sales before, monthly sales recent, complaints b
     "R1": ("Li Wei", 1000, 1000, [0, 1, 0], [1, 1, 1]),
     "R2": ("Wang Fang", 1000, 3000, [1, 0, 1], [2, 1, 1]),
     "R3": ("Zhang Min", 0, 200, [0, 0, 0], [1, 1, 1]),
-    "R4": ("Chen Jie", 500, 500, [0, 0, 0], [0, 2, 0]),
-    "R5": ("Zhao Lei", 1000, 1000, [0, 0, 0], [0, 0, 1]),
+    "R4": ("Chen Jie", 500, 500, [0, 0, 0], [1, 2, 0]),
+    "R5": ("Zhao Lei", 1000, 1000, [0, 0, 0], [0, 1, 1]),
 }
 CALLED_OUT, NOT_CALLED_OUT = {"Li Wei", "Chen Jie"}, {"Wang Fang", "Zhang Min", "Zhao Lei"}
 SECTION_KEYS = ("section_quality", "chart_quality_scatter", "quality_rule", "chart_quality_called_out",
@@ -42,10 +42,11 @@ SECTION_KEYS = ("section_quality", "chart_quality_scatter", "quality_rule", "cha
     (3, 1, 3000, 3000, True),     # complaints x3, sales flat
     (4, 2, 9000, 3000, False),    # complaints x2, sales x3
     (4, 2, 6000, 3000, False),    # both x2: not faster
-    (2, 0, 100, 1000, True),      # complaints from none, even while sales fall
-    (1, 0, 1000, 1000, False),    # a single complaint is no trend
+    (3, 0, 100, 1000, True),      # complaints from none, even while sales fall
+    (2, 0, 1000, 1000, False),    # two complaints are too few to call a trend
     (3, 0, 600, 0, False),        # no sales before: nothing to compare with
-    (2, 0, 0, 1000, True),        # sales stopped, complaints came
+    (3, 0, 0, 1000, True),        # sales stopped, complaints came
+    (3, 3, 500, 1000, False),     # sales halved but complaints did not rise
 ])
 def test_the_rise_faster_rule(complaints_recent, complaints_before, sales_recent, sales_before, expected):
     assert complaints_rise_faster(complaints_recent, complaints_before, sales_recent, sales_before) is expected

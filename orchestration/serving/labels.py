@@ -146,7 +146,7 @@ LABELS: dict[str, dict[str, str]] = {
         "section_quality": "Quality of sale",
         "chart_quality_scatter": "Sales against complaints per rep, last 3 full months",
         "quality_rule": ("Red: complaints rise faster than sales (last 3 months against the 3 before, "
-                         "complaints grew by a larger factor than sales; at least 2 complaints)"),
+                         "complaints rose by a larger factor than sales; at least 3 complaints)"),
         "chart_quality_called_out": "Reps whose complaints rise faster than their sales ({months} months against the {months} before)",
         "quality_none_called_out": "No rep's complaints rise faster than their sales",
         "quality_flagged": "Complaints rise faster than sales",
@@ -303,7 +303,7 @@ LABELS: dict[str, dict[str, str]] = {
         # 销售质量（orchestration/serving/report_quality.py）
         "section_quality": "销售质量",
         "chart_quality_scatter": "各销售代表销售额与投诉（最近 3 个完整月）",
-        "quality_rule": "红色：投诉增长快于销售（最近 3 个月对比之前 3 个月，投诉增长倍数大于销售额；至少 2 起投诉）",
+        "quality_rule": "红色：投诉增长快于销售（最近 3 个月对比之前 3 个月，投诉增长倍数大于销售额；至少 3 起投诉）",
         "chart_quality_called_out": "投诉增长快于销售的销售代表（最近 {months} 个月对比之前 {months} 个月）",
         "quality_none_called_out": "没有销售代表的投诉增长快于销售",
         "quality_flagged": "投诉增长快于销售",

@@ -7,12 +7,14 @@ Two windows of WINDOW_MONTHS full months: *recent* ends with the report's last f
 *before* is the WINDOW_MONTHS before it. Sales = gross_revenue (completed orders, before refunds),
 complaints = complaints_opened, both from mart_rep_kpi_monthly.
 
-**Complaints rise faster than sales** when the complaints grew by a larger factor than the sales:
-complaints_recent / complaints_before > sales_recent / sales_before. It is compared cross-multiplied,
+**Complaints rise faster than sales** when the complaints rose (complaints_recent >
+complaints_before) and grew by a larger factor than the sales: complaints_recent /
+complaints_before > sales_recent / sales_before. It is compared cross-multiplied,
 complaints_recent x sales_before > complaints_before x sales_recent, so that a rep with sales but no
 complaints before is called out when complaints appear (growth from none), and a rep without
 sales before never is (no sales growth to compare with). A rep also needs at least
-MIN_COMPLAINTS complaints in the recent window: a single complaint after none is no trend.
+MIN_COMPLAINTS complaints in the recent window: complaints are rare (a few per rep a quarter in
+the demo), and one or two after none are no trend.
 
 report.py calls load_frames() while it reads the marts and lists CHARTS among its sections.
 """
@@ -25,7 +27,7 @@ import altair as alt
 import pandas as pd
 
 WINDOW_MONTHS = 3
-MIN_COMPLAINTS = 2
+MIN_COMPLAINTS = 3
 MAX_CALLED_OUT = 20  # reps on the called-out chart, most complaints first
 MAX_SCATTER_REPS = 4000  # altair embeds at most 5,000 rows; the called-out reps are always kept
 CHART_WIDTH = 400
@@ -57,9 +59,9 @@ def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
 
 
 def complaints_rise_faster(complaints_recent, complaints_before, sales_recent, sales_before) -> bool:
-    """The module docstring's rule: complaints grew by a larger factor than sales, with at least
+    """The module docstring's rule: complaints rose, by a larger factor than sales, to at least
     MIN_COMPLAINTS recent complaints."""
-    if complaints_recent < MIN_COMPLAINTS or sales_before <= 0:
+    if complaints_recent < MIN_COMPLAINTS or complaints_recent <= complaints_before or sales_before <= 0:
         return False
     return complaints_recent * sales_before > complaints_before * max(sales_recent, 0)
 
