@@ -106,6 +106,7 @@ def test_the_margin_answer_matches_the_csvs(demo_run):
     top = sums.sort_values("revenue", ascending=False).head(10)
     rows = _answer(demo_run, "earn the margin")
     assert len(rows) == len(top) == 10
+    assert sums.margin.isna().any(), "the demo should sell a product without a unit cost"
     for row, ((product, channel), want) in zip(rows, top.iterrows()):
         assert (row["product_id"], row["channel"]) == (product, None if pd.isna(channel) else channel)
         assert float(row["net_revenue"]) == pytest.approx(want.revenue, abs=0.01)
