@@ -12,8 +12,11 @@ import duckdb
 import pandas as pd
 import pytest
 
+from tests import test_marts_engagement
 from tests.test_end_to_end import read_export
-from tests.test_marts_engagement import as_of, exports  # noqa: F401 (fixtures: the CSVs and as_of_date)
+
+# the CSVs and marts.md's as_of_date, as the engagement tests read them (pytest fixtures)
+exports, as_of = test_marts_engagement.exports, test_marts_engagement.as_of
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 import pandas as pd
 
 from orchestration.semantic_layer import run_query
-from tests.test_semantic_layer import _assert_same, _frame, _ratio, layer, mart  # noqa: F401 (fixtures)
+from tests import test_semantic_layer
+from tests.test_semantic_layer import _assert_same, _frame, _ratio
+
+# the semantic layer over the session's demo build and a reader of its marts (pytest fixtures)
+layer, mart = test_semantic_layer.layer, test_semantic_layer.mart
 
 NULL = "∅"  # NULL as a group key both sides compare equal on
 METRICS = ["product_net_revenue", "product_units_sold", "gross_margin", "gross_margin_rate"]
