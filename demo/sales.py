@@ -48,6 +48,7 @@ LINES_PER_ORDER_WEIGHTS = (0.35, 0.28, 0.18, 0.12, 0.07)  # 1..5 lines
 ORDER_STATUSES = ("completed", "cancelled", "pending")
 COMPLETED, CANCELLED, PENDING = 0, 1, 2
 SHARE_ORDERS_WITHOUT_REP = 0.15  # attributed to the account owner
+NO_CHANNEL_EVERY = 25  # one order in 25 has no channel
 SHARE_LINES_DISCOUNTED = 0.18
 SHARE_LINES_RETURNED = 0.03
 SHARE_ORDERS_WITH_CASE = 0.07
@@ -129,6 +130,8 @@ def fit_to_deals(position, quantity, price, discount, deal_amount_cents):
 
 
 def orders_table(numbers, account, rep, opportunity, day, status, channel) -> out.Table:
+    # some orders are keyed in without their channel (exports.md: channel is optional)
+    no_channel = np.asarray(numbers) % NO_CHANNEL_EVERY == NO_CHANNEL_EVERY - 1
     return {
         "order_id": order_ids(numbers),
         "account_id": account_ids(account),
@@ -136,7 +139,7 @@ def orders_table(numbers, account, rep, opportunity, day, status, channel) -> ou
         "opportunity_id": opportunity_ids(np.maximum(opportunity, 0), null_mask=opportunity < 0),
         "order_date": out.dates(day),
         "status": out.pick(ORDER_STATUSES, status),
-        "channel": out.pick(ORDER_CHANNELS, channel),
+        "channel": out.pick(ORDER_CHANNELS, channel, null_mask=no_channel),
         "currency": out.constant(REPORTING_CURRENCY, len(numbers)),
     }
 

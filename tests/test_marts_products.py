@@ -29,12 +29,12 @@ def product_sales(demo_run) -> pd.DataFrame:
     sold["units"] = sold.quantity.astype(float)
     sold["net"] = sold.units * sold.unit_price.astype(float) - sold.discount_amount.fillna("0").astype(float)
     keys = ["month", "product_id", "channel", "region"]
-    out = sold.groupby(keys).agg(units=("units", "sum"), net=("net", "sum"), orders=("order_id", "nunique"))
+    out = sold.groupby(keys, dropna=False).agg(units=("units", "sum"), net=("net", "sum"), orders=("order_id", "nunique"))
     refunds = returns.merge(orders, on="order_id").merge(lines[["order_id", "line_number", "product_id"]],
                                                          on=["order_id", "line_number"])
     refunds["month"] = refunds.return_date.str[:7]
     refunds["refund"] = refunds.refund_amount.astype(float)
-    out = out.join(refunds.groupby(keys).refund.sum(), how="outer").fillna(0.0)
+    out = out.join(refunds.groupby(keys, dropna=False).refund.sum(), how="outer").fillna(0.0)
     unit_cost = products.unit_cost.astype(float)
     out["cost"] = out.units * out.index.get_level_values("product_id").map(unit_cost)
     return out
@@ -44,18 +44,25 @@ def _mart_row(demo_run, month: str, product: str, channel: str, region: str) -> 
     [row] = marts(demo_run.warehouse, """
         select units_sold, net_amount, orders_count, refunds_amount, cost_amount, gross_margin, gross_margin_rate
         from marts.mart_sales_by_product_monthly
-        where strftime(month, '%Y-%m') = ? and product_id = ? and channel = ? and region = ?""",
-                  [month, product, channel, region])
-    return tuple(float(v) for v in row)
+        where strftime(month, '%Y-%m') = ? and product_id = ? and channel is not distinct from ? and region = ?""",
+                  [month, product, None if pd.isna(channel) else channel, region])
+    return tuple(None if v is None else float(v) for v in row)
 
 
 def test_busiest_product_cells_match_the_csvs(demo_run, product_sales):
     refunded = product_sales[product_sales.refund > 0].sort_values("net", ascending=False).head(1)
-    for (month, product, channel, region), row in pd.concat([product_sales.nlargest(2, "net"), refunded]).iterrows():
+    uncosted = product_sales[product_sales.cost.isna()].sort_values("net", ascending=False).head(1)
+    no_channel = product_sales[product_sales.index.get_level_values("channel").isna()].nlargest(1, "net")
+    cells = pd.concat([product_sales.nlargest(2, "net"), refunded, uncosted, no_channel])
+    assert len(cells) == 5, "the demo sells a product without a unit cost, and an order without a channel"
+    for (month, product, channel, region), row in cells.iterrows():
         units, net, orders, refunds, cost, margin, rate = _mart_row(demo_run, month, product, channel, region)
         assert (units, orders) == (row.units, row.orders)
         assert net == pytest.approx(row.net, abs=0.01)
         assert refunds == pytest.approx(row.refund, abs=0.01)
+        if pd.isna(row.cost):  # a product without a unit cost: revenue, but no cost and no margin
+            assert (cost, margin, rate) == (None, None, None)
+            continue
         assert cost == pytest.approx(row.cost, abs=0.01)
         assert margin == pytest.approx(row.net - row.refund - row.cost, abs=0.02)
         assert rate == pytest.approx((row.net - row.refund - row.cost) / (row.net - row.refund), abs=1e-6)
@@ -68,10 +75,10 @@ def test_monthly_totals_match_the_csvs_and_the_demo_sells_through_several_channe
     assert sorted(actual) == sorted(expected.index)
     for month, row in expected.iterrows():
         assert float(actual[month]) == pytest.approx(row.net - row.refund, abs=0.05), month
-    channels = product_sales.index.get_level_values("channel").unique()
-    assert len(channels) >= 3
+    channels = product_sales.index.get_level_values("channel")
+    assert channels.dropna().nunique() >= 3 and channels.isna().any()  # an empty channel too
     products = read_export(demo_run.exports, "products")
-    assert products.unit_cost.notna().all() and (products.unit_cost.astype(float) > 0).all()
+    assert products.unit_cost.isna().any() and (products.unit_cost.dropna().astype(float) > 0).all()
 
 
 def test_lost_deals_per_month_and_reason_match_the_csvs(demo_run):
