@@ -64,6 +64,14 @@ def check_xlsx(path: Path, limits: ReadLimits) -> None:
                                     "(SALESDW_XLSX_MAX_CELLS): export a table this large as CSV")
 
 
+def check_file(path: Path, fmt: str | None, limits: ReadLimits) -> None:
+    """The checks that apply to a file read as `fmt` (the others have none)."""
+    if fmt in ("csv", "csv.gz", "tsv", "tsv.gz"):
+        check_first_line(path, fmt.endswith(".gz"), limits)
+    elif fmt == "xlsx":
+        check_xlsx(path, limits)
+
+
 def _too_big(size: int, limits: ReadLimits, at_least: bool = False) -> str:
     return (f"the workbook inflates to {'more than ' if at_least else ''}{size / 2**20:,.0f} MB of XML, more than "
             f"the {limits.xlsx_max_bytes / 2**20:,.0f} MB allowed (SALESDW_XLSX_MAX_BYTES): a huge cell, "

@@ -37,7 +37,7 @@ from ingestion.ledger import (
     read_ledger,
     write_ledger_row,
 )
-from ingestion.limits import ReadLimits
+from ingestion.limits import LimitExceeded, ReadLimits, check_file
 from ingestion.mapping import RAW_RECORD, REASON, Horizon, MappingError, build_query, column_snapshot_date
 from ingestion.profile import (
     NO_EXTENSION_DOWNLOADS,
@@ -178,122 +178,29 @@ def ingest(
     a copy of an earlier file of the same run commits after the others.
     future_date_horizon_days: a date more than this many days after the day a file is ingested is
     quarantined (Settings.future_date_horizon_days; canonical columns with `future_ok` are exempt).
-    read_limits: caps on what one file may make a reader hold (Settings.read_limits; ingestion/limits.py)."""
+    read_limits: caps on what one file may make a reader hold (Settings.read_limits; ingestion/limits.py),
+    checked on the landed file before it is hashed or copied, and again on the copy as it is read."""
     profile = load_profile(profile)
-    landing_dir, raw_dir, quality_dir = Path(landing_dir).resolve(), Path(raw_dir), Path(quality_dir)
-    if entities is not None:
-        unknown = set(entities) - set(ENTITIES)
-        if unknown:
-            raise ValueError(f"unknown entities: {', '.join(sorted(unknown))}")
-    result = IngestResult(profile=profile.name)
-    result.orphans_removed = cleanup_orphans(raw_dir, quality_dir)
-    # every entity's sources, selected or not: a file another run reads is not ignored
-    result.ignored = ignored_files(landing_dir, profile, {p for _, p in _matched_files(landing_dir, profile, None)})
-
-    ledger = read_ledger(quality_dir)
-    # a retired batch's content counts as never loaded: landed again, it loads again (ingestion/retire.py)
-    mine = ledger[(ledger["profile"] == profile.name) & ledger["retired_at"].isna()]
-    loaded_hashes = {(r.entity, r.file_sha256) for r in mine.itertuples() if r.status == LOADED}
-    recorded = {(r.entity, r.file_path, r.file_sha256) for r in mine.itertuples() if r.status in (LOADED, DUPLICATE)}
-    clock = _BatchClock(ledger["batch_id"].tolist())
-
-    tmp_root = Path(tmp_dir) if tmp_dir is not None else raw_dir.parent / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    # Work folders of killed ingests (one writer at a time: any left now is a crashed run's).
-    for stale in tmp_root.glob(f"{_WORK_PREFIX}*"):
-        shutil.rmtree(stale, ignore_errors=True)
-        result.orphans_removed.append(stale)
-    work_dir = Path(tempfile.mkdtemp(prefix=_WORK_PREFIX, dir=tmp_root))
-    con = duckdb.connect(config={**(duckdb_config or {}), "temp_directory": str(work_dir / "duckdb"),
-                                 "preserve_insertion_order": True, **NO_EXTENSION_DOWNLOADS})
-    con.execute("set enable_progress_bar = false")
-    hashes: dict[Path, tuple[str | None, int | None, str | None]] = {}  # sha256, bytes, read error
-    signatures: dict[Path, tuple[int, int]] = {}  # size and mtime before hashing
-
-    def load(attempt: _Attempt) -> tuple[datetime, FileOutcome]:
-        """One file on its own cursor (its own temp tables) of the shared engine and memory limit."""
-        cursor = con.cursor()
-        try:
-            cursor.execute("set enable_progress_bar = false")
-            started = _utcnow()
-            horizon = Horizon(attempt.batch_at.date(), future_date_horizon_days)
-            return started, _load_file(cursor, attempt.spec, attempt.path, attempt.rel, profile.name,
-                                       attempt.batch_id, attempt.batch_at, raw_dir, quality_dir,
-                                       reporting_currency, work_dir, signatures[attempt.path], horizon,
-                                       attempt.sha, read_limits or ReadLimits())
-        finally:
-            cursor.close()
-
-    def commit(attempt: _Attempt, outcome: FileOutcome, started: datetime) -> None:
-        write_ledger_row(con, quality_dir, {
-            **attempt.ledger_row, "started_at": started, "status": outcome.status,
-            "rows_read": outcome.rows_read, "rows_loaded": outcome.rows_loaded,
-            "rows_quarantined": outcome.rows_quarantined, "error": outcome.error, "finished_at": _utcnow(),
-            "snapshot_date": outcome.snapshot_date,
-            **outcome.notes,
-        })
-        if outcome.status == LOADED:
-            loaded_hashes.add((attempt.spec.entity, attempt.sha))
-        if outcome.status in (LOADED, DUPLICATE):
-            recorded.add((attempt.spec.entity, attempt.rel, attempt.sha))
-        result.files.append(outcome)
-        if progress is not None:
-            progress(outcome)
-
-    # Plan in file order (batch ids and times follow it), load up to `parallel_files` files at a
-    # time, commit each file's ledger row in file order. A file with the same content as an
-    # earlier one of this run waits until the others are committed: a duplicate if that one
-    # loaded, else loaded itself.
-    attempts: list[_Attempt] = []
-    first_of_content: set[tuple[str, str | None]] = set()
-    pool = ThreadPoolExecutor(max_workers=max(1, parallel_files), thread_name_prefix="ingest")
+    if entities is not None and (unknown := set(entities) - set(ENTITIES)):
+        raise ValueError(f"unknown entities: {', '.join(sorted(unknown))}")
+    options = _Options(reporting_currency, future_date_horizon_days, read_limits or ReadLimits(), progress)
+    run = _Run(profile, Path(landing_dir).resolve(), Path(raw_dir), Path(quality_dir), options)
+    run.open(Path(tmp_dir) if tmp_dir is not None else Path(raw_dir).parent / "tmp", duckdb_config)
     try:
-        for spec, path in _matched_files(landing_dir, profile, entities):
-            rel = path.relative_to(landing_dir).as_posix()
-            if path not in hashes:
-                try:
-                    signatures[path] = _signature(path)
-                    hashes[path] = (file_sha256(path), signatures[path][0], None)
-                except OSError as exc:  # e.g. no permission: this file is rejected, the others go on
-                    hashes[path] = (None, None, f"cannot read file: {exc.strerror or exc}")
-            sha, size, unreadable = hashes[path]
-            if (spec.entity, rel, sha) in recorded:
-                continue  # this very file was handled by an earlier run
-            batch_at = clock.next()
-            batch_id = _batch_id(batch_at, sha or "0" * 8, spec.entity)
-            attempt = _Attempt(spec, path, rel, sha, batch_id, batch_at, dict(
-                batch_id=batch_id, profile=profile.name, entity=spec.entity, file_path=rel,
-                file_sha256=sha, file_bytes=size, started_at=_utcnow()))
-            if unreadable:
-                attempt.outcome = FileOutcome(batch_id, profile.name, spec.entity, rel, REJECTED,
-                                              error=f"{rel}: {unreadable}")
-            elif (spec.entity, sha) in loaded_hashes:
-                attempt.outcome = FileOutcome(batch_id, profile.name, spec.entity, rel, DUPLICATE)
-            elif (spec.entity, sha) not in first_of_content:
-                first_of_content.add((spec.entity, sha))
-                attempt.future = pool.submit(load, attempt)
-            attempts.append(attempt)
-        waiting = []
-        for attempt in attempts:
-            if attempt.outcome is not None:
-                commit(attempt, attempt.outcome, attempt.ledger_row["started_at"])
-            elif attempt.future is not None:
-                started, outcome = attempt.future.result()
-                commit(attempt, outcome, started)
-            else:
-                waiting.append(attempt)
-        for attempt in waiting:  # same content as an earlier file of this run, now committed
-            if (attempt.spec.entity, attempt.sha) in loaded_hashes:
-                commit(attempt, FileOutcome(attempt.batch_id, profile.name, attempt.spec.entity,
-                                            attempt.rel, DUPLICATE), _utcnow())
-            else:
-                started, outcome = load(attempt)
-                commit(attempt, outcome, started)
+        run.execute(entities, parallel_files)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        con.close()
-        shutil.rmtree(work_dir, ignore_errors=True)
-    return result
+        run.close()
+    return run.result
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What every file of a run is loaded with (ingest's keyword arguments)."""
+
+    reporting_currency: str
+    future_date_horizon_days: int
+    read_limits: ReadLimits
+    progress: Callable[[FileOutcome], None] | None
 
 
 @dataclass
@@ -309,6 +216,160 @@ class _Attempt:
     ledger_row: dict
     outcome: FileOutcome | None = None
     future: Future | None = None
+
+
+class _Run:
+    """One ingest run: what the ledger says is loaded, the batch clock, and the engine and work
+    folder its files share. Plan in file order (batch ids and times follow it), load up to
+    `parallel_files` files at a time, commit each file's ledger row in file order. A file with the
+    same content as an earlier one of this run waits until the others are committed: a duplicate
+    if that one loaded, else loaded itself."""
+
+    def __init__(self, profile: Profile, landing_dir: Path, raw_dir: Path, quality_dir: Path, options: _Options):
+        self.profile, self.landing_dir, self.raw_dir, self.quality_dir = profile, landing_dir, raw_dir, quality_dir
+        self.options = options
+        self.result = IngestResult(profile=profile.name)
+        self.result.orphans_removed = cleanup_orphans(raw_dir, quality_dir)
+        # every entity's sources, selected or not: a file another run reads is not ignored
+        matched = {p for _, p in _matched_files(landing_dir, profile, None)}
+        self.result.ignored = ignored_files(landing_dir, profile, matched)
+        ledger = read_ledger(quality_dir)
+        # a retired batch's content counts as never loaded: landed again, it loads again (ingestion/retire.py)
+        mine = ledger[(ledger["profile"] == profile.name) & ledger["retired_at"].isna()]
+        self.loaded_hashes = {(r.entity, r.file_sha256) for r in mine.itertuples() if r.status == LOADED}
+        self.recorded = {(r.entity, r.file_path, r.file_sha256)
+                         for r in mine.itertuples() if r.status in (LOADED, DUPLICATE)}
+        self.clock = _BatchClock(ledger["batch_id"].tolist())
+        self.hashes: dict[Path, tuple[str | None, str | None]] = {}  # sha256, read error
+        self.signatures: dict[Path, tuple[int, int]] = {}
+
+    def open(self, tmp_root: Path, duckdb_config: Mapping[str, str | int] | None) -> None:
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        # Work folders of killed ingests (one writer at a time: any left now is a crashed run's).
+        for stale in tmp_root.glob(f"{_WORK_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+            self.result.orphans_removed.append(stale)
+        self.work_dir = Path(tempfile.mkdtemp(prefix=_WORK_PREFIX, dir=tmp_root))
+        self.con = duckdb.connect(config={**(duckdb_config or {}), "temp_directory": str(self.work_dir / "duckdb"),
+                                          "preserve_insertion_order": True, **NO_EXTENSION_DOWNLOADS})
+        self.con.execute("set enable_progress_bar = false")
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def execute(self, entities: Collection[str] | None, parallel_files: int) -> None:
+        pool = ThreadPoolExecutor(max_workers=max(1, parallel_files), thread_name_prefix="ingest")
+        try:
+            attempts = self._plan(entities, pool)
+            waiting = [a for a in attempts if not self._commit_planned(a)]
+            for attempt in waiting:  # same content as an earlier file of this run, now committed
+                if (attempt.spec.entity, attempt.sha) in self.loaded_hashes:
+                    self._commit(attempt, self._outcome(attempt, DUPLICATE), _utcnow())
+                else:
+                    self._commit(attempt, *self._load(attempt))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _plan(self, entities: Collection[str] | None, pool: ThreadPoolExecutor) -> list[_Attempt]:
+        """Every matched file not handled by an earlier run, in file order; the first file of each
+        content not yet loaded is submitted to the pool."""
+        attempts, first_of_content = [], set()
+        for spec, path in _matched_files(self.landing_dir, self.profile, entities):
+            attempt = self._attempt(spec, path)
+            if attempt is None:
+                continue  # this very file was handled by an earlier run
+            if attempt.outcome is None and (spec.entity, attempt.sha) not in first_of_content:
+                first_of_content.add((spec.entity, attempt.sha))
+                attempt.future = pool.submit(self._load, attempt)
+            attempts.append(attempt)
+        return attempts
+
+    def _attempt(self, spec: SourceSpec, path: Path) -> _Attempt | None:
+        """The file as this run sees it: None if this very file was handled by an earlier run;
+        decided up front if it is refused or its content is already loaded."""
+        rel = path.relative_to(self.landing_dir).as_posix()
+        sha, refused = self._inspect(spec, path)
+        if (spec.entity, rel, sha) in self.recorded:
+            return None
+        batch_at = self.clock.next()
+        batch_id = _batch_id(batch_at, sha or "0" * 8, spec.entity)
+        size = self.signatures[path][0] if path in self.signatures else None
+        attempt = _Attempt(spec, path, rel, sha, batch_id, batch_at, dict(
+            batch_id=batch_id, profile=self.profile.name, entity=spec.entity, file_path=rel,
+            file_sha256=sha, file_bytes=size, started_at=_utcnow()))
+        if refused:
+            attempt.outcome = self._outcome(attempt, REJECTED, error=f"{rel}: {refused}")
+        elif (spec.entity, sha) in self.loaded_hashes:
+            attempt.outcome = self._outcome(attempt, DUPLICATE)
+        return attempt
+
+    def _inspect(self, spec: SourceSpec, path: Path) -> tuple[str | None, str | None]:
+        """(sha256, None), or (None, why the file is refused). The read limits are checked on the
+        landed file before it is hashed and copied, so a 2 GB file without a line break is refused
+        at once instead of after reading it twice; the copy is checked again as it is read (the
+        landed file may change meanwhile). A file that cannot be read (e.g. no permission) is
+        refused and the others go on."""
+        try:
+            if path not in self.signatures:  # size and mtime before hashing: _load_copy compares them
+                self.signatures[path] = _signature(path)
+            check_file(path, spec.file_format(path), self.options.read_limits)
+        except LimitExceeded as exc:
+            return None, str(exc)
+        except OSError as exc:
+            return None, f"cannot read file: {exc.strerror or exc}"
+        return self._hash(path)
+
+    def _hash(self, path: Path) -> tuple[str | None, str | None]:
+        if path not in self.hashes:  # once per run, however many sources match the file
+            try:
+                self.hashes[path] = (file_sha256(path), None)
+            except OSError as exc:
+                self.hashes[path] = (None, f"cannot read file: {exc.strerror or exc}")
+        return self.hashes[path]
+
+    def _outcome(self, attempt: _Attempt, status: str, error: str | None = None) -> FileOutcome:
+        return FileOutcome(attempt.batch_id, self.profile.name, attempt.spec.entity, attempt.rel, status, error=error)
+
+    def _commit_planned(self, attempt: _Attempt) -> bool:
+        """Commit an attempt decided up front or loaded by the pool; False if it waits."""
+        if attempt.outcome is not None:
+            self._commit(attempt, attempt.outcome, attempt.ledger_row["started_at"])
+        elif attempt.future is not None:
+            self._commit(attempt, *attempt.future.result())
+        else:
+            return False
+        return True
+
+    def _load(self, attempt: _Attempt) -> tuple[FileOutcome, datetime]:
+        """One file on its own cursor (its own temp tables) of the shared engine and memory limit."""
+        cursor = self.con.cursor()
+        try:
+            cursor.execute("set enable_progress_bar = false")
+            started = _utcnow()
+            horizon = Horizon(attempt.batch_at.date(), self.options.future_date_horizon_days)
+            return _load_file(cursor, attempt.spec, attempt.path, attempt.rel, self.profile.name,
+                              attempt.batch_id, attempt.batch_at, self.raw_dir, self.quality_dir,
+                              self.options.reporting_currency, self.work_dir, self.signatures[attempt.path],
+                              horizon, attempt.sha, self.options.read_limits), started
+        finally:
+            cursor.close()
+
+    def _commit(self, attempt: _Attempt, outcome: FileOutcome, started: datetime) -> None:
+        write_ledger_row(self.con, self.quality_dir, {
+            **attempt.ledger_row, "started_at": started, "status": outcome.status,
+            "rows_read": outcome.rows_read, "rows_loaded": outcome.rows_loaded,
+            "rows_quarantined": outcome.rows_quarantined, "error": outcome.error, "finished_at": _utcnow(),
+            "snapshot_date": outcome.snapshot_date,
+            **outcome.notes,
+        })
+        if outcome.status == LOADED:
+            self.loaded_hashes.add((attempt.spec.entity, attempt.sha))
+        if outcome.status in (LOADED, DUPLICATE):
+            self.recorded.add((attempt.spec.entity, attempt.rel, attempt.sha))
+        self.result.files.append(outcome)
+        if self.options.progress is not None:
+            self.options.progress(outcome)
 
 
 def _signature(path: Path) -> tuple[int, int]:

@@ -13,6 +13,7 @@ import textwrap
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import xlsxwriter
 
@@ -119,6 +120,34 @@ def test_a_file_without_a_line_break_is_refused_after_reading_at_most_the_cap(re
 
 def test_a_workbook_within_the_caps_loads(report):
     assert report["files"]["teams/good.xlsx"] == ["loaded", 2, None]
+
+
+def test_a_file_over_a_cap_is_refused_before_it_is_hashed_or_copied(tmp_path, monkeypatch):
+    # A 2 GB file without a line break was read twice (hash, private copy) before the cap refused
+    # it (~15-24 s); the landed file is checked first now, and only the file within the caps is read.
+    from ingestion import loader
+    from ingestion.ledger import read_ledger
+    from ingestion.limits import ReadLimits
+
+    landing = tmp_path / "landing"
+    (landing / "teams").mkdir(parents=True)
+    one_line = b"team_id," + b"x" * 5000
+    (landing / "teams" / "one_line.csv").write_bytes(one_line)
+    (landing / "teams" / "good.csv").write_text("team_id,team_name,region\nT1,North,N\n")
+    hashed, copied = [], []
+    real_hash, real_copy = loader.file_sha256, loader.private_copy
+    monkeypatch.setattr(loader, "file_sha256", lambda p: hashed.append(p.name) or real_hash(p))
+    monkeypatch.setattr(loader, "private_copy", lambda p, t: copied.append(p.name) or real_copy(p, t))
+    result = loader.ingest(landing, "canonical", tmp_path / "raw", tmp_path / "quality",
+                           read_limits=ReadLimits(max_line_bytes=1000))
+    assert {f.file_path: (f.status, f.error) for f in result.files} == {
+        "teams/good.csv": ("loaded", None),
+        "teams/one_line.csv": ("rejected", "teams/one_line.csv: no line break in the first 1,000 bytes: the header "
+                               "line is longer than the maximum line size (SALESDW_MAX_LINE_BYTES; not a text table?)")}
+    assert hashed == copied == ["good.csv"]
+    ledger = read_ledger(tmp_path / "quality").set_index("file_path")
+    assert ledger.loc["teams/one_line.csv", "file_bytes"] == len(one_line)  # its size, but no hash: never read
+    assert pd.isna(ledger.loc["teams/one_line.csv", "file_sha256"])
 
 
 def test_billion_laughs_in_a_profile_is_refused_naming_the_file(report):
