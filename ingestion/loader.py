@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -55,6 +56,7 @@ LOADED, DUPLICATE, REJECTED = "loaded", "duplicate_file", "rejected"
 _BATCH_TIME = "%Y%m%dT%H%M%S%f"
 _BATCH_ID = re.compile(r"^(\d{8}T\d{12})-")
 _WORK_PREFIX = "ingest-"
+_CHANGED = "the file changed while it was being read (still being written?); it is read again on the next run"
 
 
 @dataclass(frozen=True)
@@ -406,10 +408,7 @@ def _load_copy(con, spec: SourceSpec, path: Path, copy: Path, fmt: str, rel: str
                work_dir: Path, signature: tuple[int, int], horizon: Horizon, sha: str | None,
                limits: ReadLimits) -> FileOutcome:
     ent = ENTITIES[spec.entity]
-
-    def rejected(reason: str) -> FileOutcome:
-        return FileOutcome(batch_id, profile_name, spec.entity, rel, REJECTED, error=f"{rel}: {reason}")
-
+    rejected = partial(_rejected, spec, rel, profile_name, batch_id)
     try:
         copied_sha = private_copy(path, copy)
     except FileNotFoundError:
@@ -420,8 +419,7 @@ def _load_copy(con, spec: SourceSpec, path: Path, copy: Path, fmt: str, rel: str
     if (sha is not None and copied_sha != sha) or _changed_since(path, signature):
         # Still being written (a copy in progress), or replaced since it was hashed: what was read
         # is not the content planned. Nothing is committed; the finished file loads next run.
-        return rejected("the file changed while it was being read (still being written?); "
-                        "it is read again on the next run")
+        return rejected(_CHANGED)
     staged = f"staged_{batch_id.replace('-', '_')}"
     try:
         snapshot_date = _name_snapshot_date(spec, path) or batch_at.date()
@@ -435,8 +433,20 @@ def _load_copy(con, spec: SourceSpec, path: Path, copy: Path, fmt: str, rel: str
     if _changed_since(path, signature):
         # Changed while the copy was read: the copy is consistent, but the landed file is not done.
         con.execute(f"drop table if exists {staged}")
-        return rejected("the file changed while it was being read (still being written?); "
-                        "it is read again on the next run")
+        return rejected(_CHANGED)
+    rows = _write_batch(con, spec, staged, rel, profile_name, batch_id, batch_at, snapshot_date, raw_dir, quality_dir)
+    return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, *rows, snapshot_date=snapshot_date,
+                       notes=notes)
+
+
+def _rejected(spec: SourceSpec, rel: str, profile_name: str, batch_id: str, reason: str) -> FileOutcome:
+    return FileOutcome(batch_id, profile_name, spec.entity, rel, REJECTED, error=f"{rel}: {reason}")
+
+
+def _write_batch(con, spec: SourceSpec, staged: str, rel: str, profile_name: str, batch_id: str,
+                 batch_at: datetime, snapshot_date: date, raw_dir: Path, quality_dir: Path) -> tuple[int, int, int]:
+    """Write the staged rows' data batch and quarantine (the ledger row, written by the caller,
+    commits them) and drop the staged table: (rows read, loaded, quarantined)."""
     try:
         (rows_read,) = con.execute(f"select count(*) from {staged}").fetchone()
         loaded_at = quote_literal(batch_at.isoformat(sep=" "))
@@ -446,31 +456,36 @@ def _load_copy(con, spec: SourceSpec, path: Path, copy: Path, fmt: str, rel: str
             "_snapshot_date": f"date {quote_literal(snapshot_date.isoformat())}",
         }
         lineage = ", ".join(f"cast({lineage_values[c]} as {t}) as {c}" for c, t in LINEAGE_COLUMNS.items())
-        typed = ", ".join(f"cast({quote_ident(c.name)} as {c.type}) as {quote_ident(c.name)}" for c in ent.columns)
-        # Data batch and quarantine first; the ledger row (written by the caller) commits them.
+        typed = ", ".join(f"cast({quote_ident(c.name)} as {c.type}) as {quote_ident(c.name)}"
+                          for c in ENTITIES[spec.entity].columns)
         rows_loaded = copy_to_parquet(
             con, f"select {typed}, {lineage} from {staged} where {REASON} is null",
             raw_dir / spec.entity / f"{batch_id}.parquet",
         )
         crash_point("ingest")
-        rows_quarantined = 0
-        (bad,) = con.execute(f"select count(*) from {staged} where {REASON} is not null").fetchone()
-        if bad:
-            values = {
-                "batch_id": quote_literal(batch_id), "profile": quote_literal(profile_name),
-                "entity": quote_literal(spec.entity), "file_path": quote_literal(rel), "row_number": ROW_NUMBER,
-                "raw_record": RAW_RECORD, "reason": REASON, "quarantined_at": loaded_at,
-            }
-            projection = ", ".join(f"cast({values[c]} as {t}) as {c}" for c, t in QUARANTINE_COLUMNS.items())
-            rows_quarantined = copy_to_parquet(con, (
-                f"select {projection} from {staged} where {REASON} is not null order by {ROW_NUMBER}"
-            ), quarantine_dir(quality_dir) / f"{batch_id}.parquet")
+        rows_quarantined = _write_quarantine(con, spec, staged, rel, profile_name, batch_id, loaded_at, quality_dir)
     finally:
         con.execute(f"drop table if exists {staged}")
     if rows_loaded + rows_quarantined != rows_read:  # cannot happen; never commit if it does
         raise RuntimeError(f"{rel}: {rows_read} rows read but {rows_loaded} loaded + {rows_quarantined} quarantined")
-    return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, rows_read, rows_loaded, rows_quarantined,
-                       snapshot_date=snapshot_date, notes=notes)
+    return rows_read, rows_loaded, rows_quarantined
+
+
+def _write_quarantine(con, spec: SourceSpec, staged: str, rel: str, profile_name: str, batch_id: str,
+                      loaded_at: str, quality_dir: Path) -> int:
+    """The staged rows with a reason, with their original text, into the quarantine: how many."""
+    (bad,) = con.execute(f"select count(*) from {staged} where {REASON} is not null").fetchone()
+    if not bad:
+        return 0
+    values = {
+        "batch_id": quote_literal(batch_id), "profile": quote_literal(profile_name),
+        "entity": quote_literal(spec.entity), "file_path": quote_literal(rel), "row_number": ROW_NUMBER,
+        "raw_record": RAW_RECORD, "reason": REASON, "quarantined_at": loaded_at,
+    }
+    projection = ", ".join(f"cast({values[c]} as {t}) as {c}" for c, t in QUARANTINE_COLUMNS.items())
+    return copy_to_parquet(con, (
+        f"select {projection} from {staged} where {REASON} is not null order by {ROW_NUMBER}"
+    ), quarantine_dir(quality_dir) / f"{batch_id}.parquet")
 
 
 def _name_snapshot_date(spec: SourceSpec, path: Path) -> date | None:

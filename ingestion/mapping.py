@@ -185,6 +185,23 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
         + list(mapped_names.values())
         + [f"{_typed(c, mapped_names[c.name], spec, resolved[c.name].mapping)} as {quote_ident(c.name)}" for c in ent.columns]
     )
+    reason, raw_json = _reason_and_record(ent, source, mapped_names, originals, horizon)
+    canonical = ", ".join(quote_ident(c.name) for c in ent.columns)
+    return (
+        f"with cleaned as (select {cleaned} from {source.relation}), "
+        f"selected as (select * from cleaned {where}), "
+        f"mapped as (select {mapped} from selected){dedupe}, "
+        f"typed as (select {typed} from {'deduped' if spec.distinct else 'mapped'}), "
+        f"checked as (select *, {reason} as {REASON} from typed) "
+        f"select {ROW_NUMBER}, {canonical}, {REASON}, "
+        f"case when {REASON} is not null then {raw_json} end as {RAW_RECORD} from checked"
+    )
+
+
+def _reason_and_record(ent: Entity, source: SourceTable, mapped_names: dict[str, str],
+                       originals: list[tuple[str, str]], horizon: Horizon) -> tuple[str, str]:
+    """The SQL of a typed row's quarantine reason (NULL when it loads) and of its original text
+    as a JSON object of the file's own headers."""
     reasons = [r for c in ent.columns for r in _column_reasons(c, mapped_names[c.name], horizon)]
     reasons += [_rule_reason(ent, sql, text) for sql, text in ent.rules]
     if "currency" in ent.column_names:
@@ -199,16 +216,7 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
         extras = ", ".join(f"{quote_literal(name)}, {c}" for name, c in source.extra_fields)
         raw_json = (f"case when {source.field_count} is null then {raw_json} "
                     f"else json_merge_patch({raw_json}, json_object({extras})) end")
-    canonical = ", ".join(quote_ident(c.name) for c in ent.columns)
-    return (
-        f"with cleaned as (select {cleaned} from {source.relation}), "
-        f"selected as (select * from cleaned {where}), "
-        f"mapped as (select {mapped} from selected){dedupe}, "
-        f"typed as (select {typed} from {'deduped' if spec.distinct else 'mapped'}), "
-        f"checked as (select *, {reason} as {REASON} from typed) "
-        f"select {ROW_NUMBER}, {canonical}, {REASON}, "
-        f"case when {REASON} is not null then {raw_json} end as {RAW_RECORD} from checked"
-    )
+    return reason, raw_json
 
 
 def column_snapshot_date(con, spec: SourceSpec, source: SourceTable) -> date:

@@ -277,9 +277,23 @@ class _Parser:
             raise self.fail(where, "must be a mapping (or a list of mappings) describing a source")
         self._unknown_keys(spec, _SOURCE_KEYS, where)
         merged = {**defaults, **spec}
-        ent = ENTITIES[entity_name]
         kw: dict[str, Any] = {"entity": entity_name}
+        self._files(merged, where, kw)
+        self._reading(merged, where, kw)
+        self._numbers(merged, where, kw)
+        self._columns(entity_name, spec, where, kw)
+        if "lookup" in spec:
+            kw["lookups"] = parse_lookups(spec["lookup"], self.fail, self._check_pattern, f"{where}.lookup")
+        if "unpivot" in spec:
+            kw["unpivot"] = parse_unpivot(spec["unpivot"], self.fail, f"{where}.unpivot")
+        if spec.get("filter") is not None:
+            kw["filter"] = spec["filter"]
+            kw["filter_columns"] = self.sql_expression(spec["filter"], f"{where}.filter")
+        if spec.get("snapshot_date") is not None:
+            kw["snapshot_date"] = self.snapshot_date(spec["snapshot_date"], f"{where}.snapshot_date")
+        return SourceSpec(**kw)
 
+    def _files(self, merged: dict, where: str, kw: dict[str, Any]) -> None:
         files = merged.get("files")
         if isinstance(files, str):
             files = [files]
@@ -289,6 +303,8 @@ class _Parser:
             self._check_pattern(pattern, f"{where}.files")
         kw["files"] = tuple(files)
 
+    def _reading(self, merged: dict, where: str, kw: dict[str, Any]) -> None:
+        """How the file is read: format, encoding, delimiter and quote, sheet and header row."""
         fmt = str(merged.get("format", "auto")).lower()
         if fmt not in FORMATS:
             raise self.fail(f"{where}.format", f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
@@ -318,6 +334,8 @@ class _Parser:
                 raise self.fail(f"{where}.header_row", "must be a 1-based row number")
             kw["header_row"] = header_row
 
+    def _numbers(self, merged: dict, where: str, kw: dict[str, Any]) -> None:
+        """How values are parsed: decimal and thousands separators, symbols, nulls, formats, flags."""
         decimal = merged.get("decimal", ".")
         if decimal not in (".", ","):
             raise self.fail(f"{where}.decimal", f"must be '.' or ',', got {decimal!r}")
@@ -340,6 +358,9 @@ class _Parser:
                     raise self.fail(f"{where}.{key}", "must be true or false")
                 kw[key] = merged[key]
 
+    def _columns(self, entity_name: str, spec: dict, where: str, kw: dict[str, Any]) -> None:
+        """The canonical columns' mappings (from the source itself, never the defaults)."""
+        ent = ENTITIES[entity_name]
         columns_spec = spec.get("columns") or {}
         if not isinstance(columns_spec, dict):
             raise self.fail(f"{where}.columns", "must map canonical columns to a source column, const or expr")
@@ -358,17 +379,6 @@ class _Parser:
                 ):
                     raise self.fail(f"{where}.columns", f"missing mapping for required column {required!r}")
         kw["columns"] = columns
-
-        if "lookup" in spec:
-            kw["lookups"] = parse_lookups(spec["lookup"], self.fail, self._check_pattern, f"{where}.lookup")
-        if "unpivot" in spec:
-            kw["unpivot"] = parse_unpivot(spec["unpivot"], self.fail, f"{where}.unpivot")
-        if spec.get("filter") is not None:
-            kw["filter"] = spec["filter"]
-            kw["filter_columns"] = self.sql_expression(spec["filter"], f"{where}.filter")
-        if spec.get("snapshot_date") is not None:
-            kw["snapshot_date"] = self.snapshot_date(spec["snapshot_date"], f"{where}.snapshot_date")
-        return SourceSpec(**kw)
 
     def snapshot_date(self, value: Any, where: str) -> SnapshotDate:
         """`{name: <regex with one group>}` or `{column: <source column>}`, optional `formats`."""

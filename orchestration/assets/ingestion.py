@@ -5,7 +5,7 @@ metadata (files, rows loaded/quarantined, rejected files) and two warning checks
 rejected files and quarantined rows visible in the UI without blocking the good data.
 """
 
-
+from functools import partial
 from pathlib import Path
 
 from dagster import (
@@ -23,7 +23,7 @@ from dagster import (
 
 from ingestion.canonical import ENTITIES
 from ingestion.ignored import write_ignored
-from ingestion.loader import IngestResult, ingest
+from ingestion.loader import FileOutcome, IngestResult, ingest
 from ingestion.profile import ProfileError, is_profile_name
 from ingestion.raw_zone import expose_file
 from orchestration.policies import TRANSIENT_RETRY, WAREHOUSE_POOL
@@ -105,10 +105,7 @@ def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw
                 reporting_currency=settings.reporting_currency, entities=selected, tmp_dir=settings.temp_dir,
                 duckdb_config=settings.duckdb_limits(), parallel_files=settings.ingest_parallel_files,
                 future_date_horizon_days=settings.future_date_horizon_days,
-                read_limits=settings.read_limits(),
-                progress=lambda f: context.log.info(
-                    f"{f.status:<14} {f.entity:<26} {f.file_path} read={f.rows_read} "
-                    f"loaded={f.rows_loaded} quarantined={f.rows_quarantined}" + (f" - {f.error}" if f.error else "")),
+                read_limits=settings.read_limits(), progress=partial(_log_outcome, context.log),
             ))
         # The raw assets as the warehouse sees them: raw.<entity> views over every batch, which
         # the raw quality suite audits and dbt reads as sources.
@@ -120,40 +117,52 @@ def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw
     files = [f for r in results for f in r.files]
     check_rows: list[CheckResult] = []
     for entity in selected:
-        mine = [f for f in files if f.entity == entity]
-        rejected = [f for f in mine if f.status == "rejected"]
-        loaded = [f for f in mine if f.status == "loaded"]
-        quarantined = sum(f.rows_quarantined for f in loaded)
-        checks = [
-            AssetCheckResult(
-                asset_key=raw_key(entity), check_name=FILES_ACCEPTED, passed=not rejected,
-                severity=AssetCheckSeverity.WARN,
-                metadata={"rejected_files": len(rejected),
-                          "reasons": MetadataValue.md("\n".join(f"- {f.error}" for f in rejected) or "none")},
-            ),
-            AssetCheckResult(
-                asset_key=raw_key(entity), check_name=ROWS_NOT_QUARANTINED, passed=quarantined == 0,
-                severity=AssetCheckSeverity.WARN, metadata={"rows_quarantined": quarantined},
-            ),
-        ]
-        check_rows += [
-            CheckResult.now(run_id=context.run.run_id, layer="raw", asset=f"raw/{entity}", check_name=FILES_ACCEPTED,
-                            passed=not rejected, severity="warn", observed_value=str(len(rejected)),
-                            details="; ".join(f.error or "" for f in rejected)),
-            CheckResult.now(run_id=context.run.run_id, layer="raw", asset=f"raw/{entity}",
-                            check_name=ROWS_NOT_QUARANTINED, passed=quarantined == 0, severity="warn",
-                            observed_value=str(quarantined), details=""),
-        ]
-        yield MaterializeResult(
-            asset_key=raw_key(entity),
-            metadata={
-                "files_loaded": len(loaded),
-                "files_rejected": len(rejected),
-                "files_duplicate": sum(f.status == "duplicate_file" for f in mine),
-                "rows_loaded": sum(f.rows_loaded for f in loaded),
-                "rows_quarantined": quarantined,
-                "batches": MetadataValue.md("\n".join(f"- `{f.batch_id}` {f.file_path}" for f in loaded) or "none"),
-            },
-            check_results=checks,
-        )
+        materialization, rows = _entity_results(context.run.run_id, entity, [f for f in files if f.entity == entity])
+        check_rows += rows
+        yield materialization
     results_store.append(settings.quality_dir, check_rows)
+
+
+def _log_outcome(log, f: FileOutcome) -> None:
+    log.info(f"{f.status:<14} {f.entity:<26} {f.file_path} read={f.rows_read} "
+             f"loaded={f.rows_loaded} quarantined={f.rows_quarantined}" + (f" - {f.error}" if f.error else ""))
+
+
+def _entity_results(run_id: str, entity: str, mine: list[FileOutcome]) -> tuple[MaterializeResult, list[CheckResult]]:
+    """One raw asset's materialization with its two checks, and the same checks as results-store rows."""
+    rejected = [f for f in mine if f.status == "rejected"]
+    loaded = [f for f in mine if f.status == "loaded"]
+    quarantined = sum(f.rows_quarantined for f in loaded)
+    checks = [
+        AssetCheckResult(
+            asset_key=raw_key(entity), check_name=FILES_ACCEPTED, passed=not rejected,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"rejected_files": len(rejected),
+                      "reasons": MetadataValue.md("\n".join(f"- {f.error}" for f in rejected) or "none")},
+        ),
+        AssetCheckResult(
+            asset_key=raw_key(entity), check_name=ROWS_NOT_QUARANTINED, passed=quarantined == 0,
+            severity=AssetCheckSeverity.WARN, metadata={"rows_quarantined": quarantined},
+        ),
+    ]
+    check_rows = [
+        CheckResult.now(run_id=run_id, layer="raw", asset=f"raw/{entity}", check_name=FILES_ACCEPTED,
+                        passed=not rejected, severity="warn", observed_value=str(len(rejected)),
+                        details="; ".join(f.error or "" for f in rejected)),
+        CheckResult.now(run_id=run_id, layer="raw", asset=f"raw/{entity}",
+                        check_name=ROWS_NOT_QUARANTINED, passed=quarantined == 0, severity="warn",
+                        observed_value=str(quarantined), details=""),
+    ]
+    materialization = MaterializeResult(
+        asset_key=raw_key(entity),
+        metadata={
+            "files_loaded": len(loaded),
+            "files_rejected": len(rejected),
+            "files_duplicate": sum(f.status == "duplicate_file" for f in mine),
+            "rows_loaded": sum(f.rows_loaded for f in loaded),
+            "rows_quarantined": quarantined,
+            "batches": MetadataValue.md("\n".join(f"- `{f.batch_id}` {f.file_path}" for f in loaded) or "none"),
+        },
+        check_results=checks,
+    )
+    return materialization, check_rows
