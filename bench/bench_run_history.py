@@ -18,12 +18,12 @@ from pathlib import Path
 
 def main(data_dir: Path) -> None:
     os.environ["DAGSTER_HOME"] = str(data_dir / "dagster")
-    from dagster import DagsterInstance
+    import dagster as dg
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
     from orchestration.run_history import PooledSqliteEventLogStorage
 
-    with DagsterInstance.get() as instance:
+    with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(limit=1)
         if not runs:
             raise SystemExit(f"no run in {data_dir / 'dagster'}: run `salesdw run` first")

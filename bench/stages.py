@@ -61,9 +61,9 @@ def read_stages(data_dir: Path) -> RunStages:
 
 
 def _read_stages(home: str) -> RunStages:
-    from dagster import DagsterInstance
+    import dagster as dg
 
-    with DagsterInstance.from_config(home) as instance:
+    with dg.DagsterInstance.from_config(home) as instance:
         (run,) = instance.get_runs(limit=1)
         started: dict[str, float] = {}
         steps: dict[str, float] = {}

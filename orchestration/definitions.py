@@ -10,21 +10,7 @@ import hashlib
 import warnings
 from pathlib import Path
 
-from dagster import (
-    AssetSelection,
-    DagsterInvalidDefinitionError,
-    DefaultScheduleStatus,
-    DefaultSensorStatus,
-    Definitions,
-    RunRequest,
-    ScheduleDefinition,
-    SensorEvaluationContext,
-    SkipReason,
-    build_last_update_freshness_checks,
-    define_asset_job,
-    in_process_executor,
-    sensor,
-)
+import dagster as dg
 
 from ingestion.loader import pending_files
 from orchestration.alerts import NEW_FILES_TAG, failure_alert_sensor
@@ -42,27 +28,27 @@ from orchestration.settings import get_settings
 from orchestration.source_freshness import build_source_freshness_checks
 
 # The whole graph: ingest -> dbt build (+ dbt tests) -> GX suites -> publish -> report/PostgreSQL.
-full_refresh = define_asset_job(
+full_refresh = dg.define_asset_job(
     "full_refresh",
-    selection=AssetSelection.all(),
+    selection=dg.AssetSelection.all(),
     description="Ingest every landing folder, build and test the warehouse, audit it, publish it.",
 )
 
 
 
-def daily_schedule(settings) -> ScheduleDefinition:
+def daily_schedule(settings) -> dg.ScheduleDefinition:
     """The daily full refresh at Settings.schedule_cron in Settings.schedule_timezone (policies.py)."""
     try:
-        return ScheduleDefinition(
+        return dg.ScheduleDefinition(
             name="daily_full_refresh",
             job=full_refresh,
             cron_schedule=settings.schedule_cron,
             execution_timezone=settings.schedule_timezone,
-            default_status=DefaultScheduleStatus.RUNNING,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
             description=f"The full refresh every morning, before the sales managers' day starts "
                         f"({settings.schedule_cron}, {settings.schedule_timezone}).",
         )
-    except DagsterInvalidDefinitionError as error:
+    except dg.DagsterInvalidDefinitionError as error:
         raise ValueError(f"SALESDW_SCHEDULE_CRON={settings.schedule_cron!r} / SALESDW_SCHEDULE_TIMEZONE="
                          f"{settings.schedule_timezone!r}: expected a 5-field cron expression and an IANA "
                          f"time zone name such as Asia/Shanghai ({error})") from error
@@ -71,26 +57,26 @@ def daily_schedule(settings) -> ScheduleDefinition:
 daily_full_refresh = daily_schedule(get_settings())
 
 
-@sensor(
+@dg.sensor(
     job=full_refresh,
     minimum_interval_seconds=LANDING_SENSOR_INTERVAL_SECONDS,
-    default_status=DefaultSensorStatus.RUNNING,
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a full refresh when files land that the ledger has not seen (by content hash).",
 )
-def landing_folder_sensor(context: SensorEvaluationContext):
+def landing_folder_sensor(context: dg.SensorEvaluationContext):
     settings = get_settings()
     new_files: list[str] = []
     if settings.landing_dir.is_dir():
         for folder in sorted(p for p in settings.landing_dir.iterdir() if p.is_dir()):
             new_files += [str(p) for p in pending_files(folder, folder.name, settings.quality_dir)]
     if not new_files:
-        return SkipReason("no new files in the landing folders")
+        return dg.SkipReason("no new files in the landing folders")
     # One run per distinct set of new files (path, size, mtime): a repeated tick is a no-op.
     fingerprint = "\n".join(f"{p}|{Path(p).stat().st_size}|{Path(p).stat().st_mtime_ns}" for p in sorted(new_files))
     run_key = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
     context.update_cursor(run_key)
-    return RunRequest(run_key=run_key, tags={"salesdw/new_files": str(len(new_files)),
-                                             NEW_FILES_TAG: file_names_tag(new_files, settings.landing_dir)})
+    return dg.RunRequest(run_key=run_key, tags={"salesdw/new_files": str(len(new_files)),
+                                                NEW_FILES_TAG: file_names_tag(new_files, settings.landing_dir)})
 
 
 def file_names_tag(paths: list[str], landing_dir: Path, limit: int = 500) -> str:
@@ -111,9 +97,9 @@ def file_names_tag(paths: list[str], landing_dir: Path, limit: int = 500) -> str
 # FreshnessPolicy, which evaluates in the daemon only; the checks also run in CLI runs.)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    mart_freshness_checks = build_last_update_freshness_checks(assets=mart_keys(), lower_bound_delta=MART_FRESHNESS)
+    mart_freshness_checks = dg.build_last_update_freshness_checks(assets=mart_keys(), lower_bound_delta=MART_FRESHNESS)
 
-defs = Definitions(
+defs = dg.Definitions(
     assets=[ingest_exports, dbt_warehouse, sales_warehouse, sales_report, postgres_marts],
     asset_checks=[
         *build_quality_checks("raw"),
@@ -136,5 +122,5 @@ defs = Definitions(
     loggers={"console": progress_logger},
     # One process, one writer: the multiprocess executor costs seconds per step and DuckDB
     # allows a single writer anyway.
-    executor=in_process_executor,
+    executor=dg.in_process_executor,
 )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dagster import Backoff, Jitter, RetryPolicy
+import dagster as dg
 
 # Transient failures (a file still being synced, a busy PostgreSQL) get two more tries; a real
 # defect fails the same way three times and surfaces with the original error.
-TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=2, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 # Every asset that writes the warehouse or the raw zone runs in this pool, limited to one slot in
 # dagster.yaml, so two runs never fight over the single-writer DuckDB file.

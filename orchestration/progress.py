@@ -7,7 +7,7 @@ import logging
 import re
 import time
 
-from dagster import Field, logger
+import dagster as dg
 from rich.console import Console
 from rich.text import Text
 
@@ -74,8 +74,8 @@ class _ProgressHandler(logging.Handler):
                                f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}[/]")
 
 
-@logger(Field({"log_level": Field(str, is_required=False, default_value="INFO")}),
-        description="Compact progress lines on stderr (step start/end, failed checks, asset messages).")
+@dg.logger(dg.Field({"log_level": dg.Field(str, is_required=False, default_value="INFO")}),
+           description="Compact progress lines on stderr (step start/end, failed checks, asset messages).")
 def progress_logger(init_context) -> logging.Logger:
     log = logging.Logger("salesdw", level=logging.DEBUG)
     log.addHandler(_ProgressHandler())

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dagster import ConfigurableResource
+import dagster as dg
 
 from orchestration.settings import Settings, get_settings
 
 
-class SalesdwResource(ConfigurableResource):
+class SalesdwResource(dg.ConfigurableResource):
     """Where the data lives. Empty data_dir = $SALESDW_DATA_DIR or ./data (orchestration/settings.py)."""
 
     data_dir: str = ""

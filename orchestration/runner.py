@@ -83,7 +83,7 @@ def relax_run_history_fsync(instance) -> None:
 
 def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: str = "canonical",
                  asset_selection: list | None = None) -> RunOutcome:
-    from dagster import DagsterInstance
+    import dagster as dg
 
     from ingestion.ledger import read_ledger
     from orchestration.definitions import defs
@@ -97,7 +97,7 @@ def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: st
     # dagster-dbt echoes every dbt log line to stdout: keep those in a file, the console gets the
     # compact progress lines (orchestration/progress.py, on stderr) and the summary.
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    with DagsterInstance.from_config(str(settings.dagster_home)) as instance, \
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance, \
             open(settings.logs_dir / "last_run.log", "w") as run_log, contextlib.redirect_stdout(run_log):
         relax_run_history_fsync(instance)
         result = job.execute_in_process(

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from dagster import AssetKey
+import dagster as dg
 
 from orchestration.definitions import defs
 
@@ -44,7 +44,7 @@ def test_asset_graph_matches_snapshot():
     assert current == SNAPSHOT.read_text()
 
 
-def _ancestors(graph, key: AssetKey) -> set[AssetKey]:
+def _ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
     seen, stack = set(), [key]
     while stack:
         for parent in graph.get(stack.pop()).parent_keys:
@@ -63,9 +63,9 @@ def test_every_mart_of_the_contract_is_an_asset_downstream_of_its_raw_sources():
                 "fct_pipeline_snapshots", "mart_pipeline_movement_monthly", "mart_stage_win_rates",
                 "mart_forecast_accuracy", "mart_sales_by_product_monthly", "mart_loss_reasons_monthly"}
     assert {f"marts/{m}" for m in contract} <= keys
-    assert AssetKey(["raw", "orders"]) in _ancestors(graph, AssetKey(["marts", "mart_rep_kpi_monthly"]))
-    publish_parents = _ancestors(graph, AssetKey(["serving", "sales_warehouse"]))
-    assert {AssetKey(["marts", m]) for m in contract} <= publish_parents
+    assert dg.AssetKey(["raw", "orders"]) in _ancestors(graph, dg.AssetKey(["marts", "mart_rep_kpi_monthly"]))
+    publish_parents = _ancestors(graph, dg.AssetKey(["serving", "sales_warehouse"]))
+    assert {dg.AssetKey(["marts", m]) for m in contract} <= publish_parents
 
 
 def test_every_dbt_test_is_an_asset_check():

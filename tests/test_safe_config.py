@@ -140,7 +140,7 @@ def test_the_postgres_url_comes_from_the_environment_and_repr_hides_it(monkeypat
 def test_a_failing_postgres_publish_never_logs_the_password(monkeypatch, tmp_path, capfd):
     """The PostgreSQL step of a real Dagster run, against a server that is not there: every event
     Dagster records and everything printed names the database without the password."""
-    from dagster import materialize
+    import dagster as dg
 
     from orchestration.assets.serving import postgres_marts
     from orchestration.resources import SalesdwResource
@@ -152,7 +152,7 @@ def test_a_failing_postgres_publish_never_logs_the_password(monkeypatch, tmp_pat
     with duckdb.connect(str(settings.serving_warehouse)) as con:
         con.execute("create schema marts")
         con.execute("create table marts.mart_demo as select 1 as id")
-    result = materialize([postgres_marts], resources={"salesdw": SalesdwResource(data_dir=str(tmp_path))},
+    result = dg.materialize([postgres_marts], resources={"salesdw": SalesdwResource(data_dir=str(tmp_path))},
                          raise_on_error=False)
     assert not result.success
     recorded = "\n".join(str(event) for event in result.all_events)

@@ -3,7 +3,7 @@ the ledger already holds."""
 
 from __future__ import annotations
 
-from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
+import dagster as dg
 
 from ingestion.loader import ingest
 from orchestration.definitions import landing_folder_sensor
@@ -13,7 +13,7 @@ ACCOUNTS = "account_id,account_name,created_at\nA1,Acme,2025-01-02 09:00:00\n"
 
 
 def evaluate(instance):
-    result = landing_folder_sensor(build_sensor_context(instance=instance))
+    result = landing_folder_sensor(dg.build_sensor_context(instance=instance))
     return result
 
 
@@ -21,19 +21,19 @@ def test_one_run_request_per_new_batch(tmp_path, monkeypatch):
     settings = get_settings(tmp_path)
     monkeypatch.setenv("SALESDW_DATA_DIR", str(tmp_path))
     folder = settings.landing_dir / "canonical" / "accounts"
-    with DagsterInstance.ephemeral() as instance:
-        assert isinstance(evaluate(instance), SkipReason)  # nothing landed
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert isinstance(evaluate(instance), dg.SkipReason)  # nothing landed
 
         folder.mkdir(parents=True)
         (folder / "accounts_1.csv").write_text(ACCOUNTS)
         first = evaluate(instance)
-        assert isinstance(first, RunRequest)
+        assert isinstance(first, dg.RunRequest)
         assert evaluate(instance).run_key == first.run_key  # a repeated tick is the same request
 
         ingest(settings.landing_dir / "canonical", "canonical", settings.raw_dir, settings.quality_dir)
-        assert isinstance(evaluate(instance), SkipReason)  # loaded files do not trigger again
+        assert isinstance(evaluate(instance), dg.SkipReason)  # loaded files do not trigger again
 
         (folder / "accounts_2.csv").write_text(ACCOUNTS.replace("A1,Acme", "A2,Beta"))
         second = evaluate(instance)
-        assert isinstance(second, RunRequest)
+        assert isinstance(second, dg.RunRequest)
         assert second.run_key != first.run_key

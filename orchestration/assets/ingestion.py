@@ -8,18 +8,7 @@ rejected files and quarantined rows visible in the UI without blocking the good 
 from functools import partial
 from pathlib import Path
 
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetKey,
-    AssetSpec,
-    Config,
-    MaterializeResult,
-    MetadataValue,
-    multi_asset,
-)
+import dagster as dg
 
 from ingestion.canonical import ENTITIES
 from ingestion.ignored import write_ignored
@@ -35,11 +24,11 @@ FILES_ACCEPTED = "files_accepted"
 ROWS_NOT_QUARANTINED = "rows_not_quarantined"
 
 
-def raw_key(entity: str) -> AssetKey:
-    return AssetKey(["raw", entity])
+def raw_key(entity: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", entity])
 
 
-class IngestConfig(Config):
+class IngestConfig(dg.Config):
     """Which exports to read. Default: every <data dir>/landing/<profile>/ folder with its own profile."""
 
     landing: str | None = None  # one export folder, read with `profile`
@@ -61,9 +50,9 @@ def landing_sources(landing_dir: Path, config: IngestConfig) -> list[tuple[Path,
     return [(folder, folder.name) for folder in folders]
 
 
-def _specs() -> list[AssetSpec]:
+def _specs() -> list[dg.AssetSpec]:
     return [
-        AssetSpec(
+        dg.AssetSpec(
             raw_key(name),
             group_name=ent.group,
             description=f"{ent.description} Raw zone: append-only Parquet batches, one per landed file.",
@@ -75,17 +64,17 @@ def _specs() -> list[AssetSpec]:
     ]
 
 
-def _check_specs() -> list[AssetCheckSpec]:
+def _check_specs() -> list[dg.AssetCheckSpec]:
     specs = []
     for name in ENTITIES:
-        specs.append(AssetCheckSpec(FILES_ACCEPTED, asset=raw_key(name),
-                                    description="No landed file was rejected (unreadable, wrong format, missing required column)."))
-        specs.append(AssetCheckSpec(ROWS_NOT_QUARANTINED, asset=raw_key(name),
-                                    description="No row was quarantined (empty key, unparseable value, broken rule)."))
+        specs.append(dg.AssetCheckSpec(FILES_ACCEPTED, asset=raw_key(name),
+                                       description="No landed file was rejected (unreadable, wrong format, missing required column)."))
+        specs.append(dg.AssetCheckSpec(ROWS_NOT_QUARANTINED, asset=raw_key(name),
+                                       description="No row was quarantined (empty key, unparseable value, broken rule)."))
     return specs
 
 
-@multi_asset(
+@dg.multi_asset(
     name="ingest_exports",
     specs=_specs(),
     check_specs=_check_specs(),
@@ -93,7 +82,7 @@ def _check_specs() -> list[AssetCheckSpec]:
     pool=WAREHOUSE_POOL,
     retry_policy=TRANSIENT_RETRY,
 )
-def ingest_exports(context: AssetExecutionContext, config: IngestConfig, salesdw: SalesdwResource):
+def ingest_exports(context: dg.AssetExecutionContext, config: IngestConfig, salesdw: SalesdwResource):
     settings = salesdw.settings
     selected = sorted(key.path[1] for key in context.selected_asset_keys)
     results: list[IngestResult] = []
@@ -128,21 +117,21 @@ def _log_outcome(log, f: FileOutcome) -> None:
              f"loaded={f.rows_loaded} quarantined={f.rows_quarantined}" + (f" - {f.error}" if f.error else ""))
 
 
-def _entity_results(run_id: str, entity: str, mine: list[FileOutcome]) -> tuple[MaterializeResult, list[CheckResult]]:
+def _entity_results(run_id: str, entity: str, mine: list[FileOutcome]) -> tuple[dg.MaterializeResult, list[CheckResult]]:
     """One raw asset's materialization with its two checks, and the same checks as results-store rows."""
     rejected = [f for f in mine if f.status == "rejected"]
     loaded = [f for f in mine if f.status == "loaded"]
     quarantined = sum(f.rows_quarantined for f in loaded)
     checks = [
-        AssetCheckResult(
+        dg.AssetCheckResult(
             asset_key=raw_key(entity), check_name=FILES_ACCEPTED, passed=not rejected,
-            severity=AssetCheckSeverity.WARN,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={"rejected_files": len(rejected),
-                      "reasons": MetadataValue.md("\n".join(f"- {f.error}" for f in rejected) or "none")},
+                      "reasons": dg.MetadataValue.md("\n".join(f"- {f.error}" for f in rejected) or "none")},
         ),
-        AssetCheckResult(
+        dg.AssetCheckResult(
             asset_key=raw_key(entity), check_name=ROWS_NOT_QUARANTINED, passed=quarantined == 0,
-            severity=AssetCheckSeverity.WARN, metadata={"rows_quarantined": quarantined},
+            severity=dg.AssetCheckSeverity.WARN, metadata={"rows_quarantined": quarantined},
         ),
     ]
     check_rows = [
@@ -153,7 +142,7 @@ def _entity_results(run_id: str, entity: str, mine: list[FileOutcome]) -> tuple[
                         check_name=ROWS_NOT_QUARANTINED, passed=quarantined == 0, severity="warn",
                         observed_value=str(quarantined), details=""),
     ]
-    materialization = MaterializeResult(
+    materialization = dg.MaterializeResult(
         asset_key=raw_key(entity),
         metadata={
             "files_loaded": len(loaded),
@@ -161,7 +150,7 @@ def _entity_results(run_id: str, entity: str, mine: list[FileOutcome]) -> tuple[
             "files_duplicate": sum(f.status == "duplicate_file" for f in mine),
             "rows_loaded": sum(f.rows_loaded for f in loaded),
             "rows_quarantined": quarantined,
-            "batches": MetadataValue.md("\n".join(f"- `{f.batch_id}` {f.file_path}" for f in loaded) or "none"),
+            "batches": dg.MetadataValue.md("\n".join(f"- `{f.batch_id}` {f.file_path}" for f in loaded) or "none"),
         },
         check_results=checks,
     )

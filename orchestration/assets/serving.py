@@ -1,7 +1,7 @@
 """Serving assets: publish after the audit, then the report and the optional PostgreSQL copy."""
 
 
-from dagster import AssetExecutionContext, AssetKey, AssetObservation, MaterializeResult, MetadataValue, asset
+import dagster as dg
 
 from orchestration import run_status
 from orchestration.assets.warehouse import mart_keys
@@ -13,10 +13,10 @@ from orchestration.run_lock import run_lock
 from orchestration.serving.postgres import PublishError, publish_to_postgres
 from orchestration.serving.report import write_report
 
-SERVING_WAREHOUSE = AssetKey(["serving", "sales_warehouse"])
+SERVING_WAREHOUSE = dg.AssetKey(["serving", "sales_warehouse"])
 
 
-@asset(
+@dg.asset(
     key=SERVING_WAREHOUSE,
     deps=mart_keys(),
     group_name="serving",
@@ -27,7 +27,7 @@ SERVING_WAREHOUSE = AssetKey(["serving", "sales_warehouse"])
     "warehouse, for the run that built it, and no blocking check failed (write-audit-publish); a "
     "refusal is recorded as an observation of this asset.",
 )
-def sales_warehouse(context: AssetExecutionContext, salesdw: SalesdwResource):
+def sales_warehouse(context: dg.AssetExecutionContext, salesdw: SalesdwResource):
     settings = salesdw.settings
     # a re-execution (from failure) of the run that built the warehouse audits the same build
     lineage = [r for r in (context.run.parent_run_id, context.run.root_run_id) if r]
@@ -41,22 +41,22 @@ def sales_warehouse(context: AssetExecutionContext, salesdw: SalesdwResource):
             write_quality_report(settings.quality_dir, settings.reports_dir)  # what the refusal was about
             raise
     run_status.record(settings, context.run.run_id, "published", record.warehouse)
-    yield MaterializeResult(metadata={
-        "path": MetadataValue.path(record.warehouse),
+    yield dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(record.warehouse),
         "bytes": record.bytes,
-        "mart_rows": MetadataValue.json(record.mart_rows),
+        "mart_rows": dg.MetadataValue.json(record.mart_rows),
     })
 
 
-def _refusal(settings, reason: str) -> AssetObservation:
+def _refusal(settings, reason: str) -> dg.AssetObservation:
     """The refusal on the asset: the UI shows it in the asset's history."""
-    return AssetObservation(asset_key=SERVING_WAREHOUSE, metadata={
-        "publish_refused": MetadataValue.text(reason),
-        "build_run_id": MetadataValue.text(built_by(settings) or "none"),
+    return dg.AssetObservation(asset_key=SERVING_WAREHOUSE, metadata={
+        "publish_refused": dg.MetadataValue.text(reason),
+        "build_run_id": dg.MetadataValue.text(built_by(settings) or "none"),
     })
 
 
-@asset(
+@dg.asset(
     key=["serving", "sales_report"],
     deps=[SERVING_WAREHOUSE],
     group_name="serving",
@@ -64,14 +64,14 @@ def _refusal(settings, reason: str) -> AssetObservation:
     description="The sales manager's report (English and Chinese) and the data-quality report, "
     "self-contained HTML under data/reports/.",
 )
-def sales_report(context: AssetExecutionContext, salesdw: SalesdwResource) -> MaterializeResult:
+def sales_report(context: dg.AssetExecutionContext, salesdw: SalesdwResource) -> dg.MaterializeResult:
     settings = salesdw.settings
     pages = [write_report(settings.serving_warehouse, settings.reports_dir, lang=lang) for lang in ("en", "zh")]
     pages.append(write_quality_report(settings.quality_dir, settings.reports_dir))
-    return MaterializeResult(metadata={p.name: MetadataValue.path(str(p)) for p in pages})
+    return dg.MaterializeResult(metadata={p.name: dg.MetadataValue.path(str(p)) for p in pages})
 
 
-@asset(
+@dg.asset(
     key=["serving", "postgres_marts"],
     deps=[SERVING_WAREHOUSE],
     group_name="serving",
@@ -81,7 +81,7 @@ def sales_report(context: AssetExecutionContext, salesdw: SalesdwResource) -> Ma
     description="The marts and quality tables copied into PostgreSQL for BI tools (schema swap in one "
     "transaction; read-only role salesdw_reader). Runs only when SALESDW_POSTGRES_URL is set.",
 )
-def postgres_marts(context: AssetExecutionContext, salesdw: SalesdwResource):
+def postgres_marts(context: dg.AssetExecutionContext, salesdw: SalesdwResource):
     settings = salesdw.settings
     if not settings.postgres_url:
         context.log.info("SALESDW_POSTGRES_URL is not set: PostgreSQL publish skipped")
@@ -91,4 +91,4 @@ def postgres_marts(context: AssetExecutionContext, salesdw: SalesdwResource):
     except PublishError as exc:
         run_status.record(settings, context.run.run_id, "postgres_failed", str(exc).strip().splitlines()[0])
         raise
-    yield MaterializeResult(metadata={"summary": MetadataValue.text(str(summary))})
+    yield dg.MaterializeResult(metadata={"summary": dg.MetadataValue.text(str(summary))})

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import duckdb
-from dagster import AssetExecutionContext, AssetKey, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from common.faults import crash_point
@@ -124,7 +124,7 @@ def _dbt_env(settings: Settings, launcher: Mapping[str, str]) -> dict[str, str]:
     pool=WAREHOUSE_POOL,
     op_tags=BUILD_STEP_TAGS,
 )
-def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: SalesdwResource):
+def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, salesdw: SalesdwResource):
     settings = salesdw.settings
     with run_lock(settings.lock_file):
         args = build_args(settings)
@@ -143,7 +143,7 @@ def dbt_warehouse(context: AssetExecutionContext, dbt: DbtCliResource, salesdw: 
             raise failure
 
 
-def _unvouch_and_expose_raw(context: AssetExecutionContext, settings: Settings) -> None:
+def _unvouch_and_expose_raw(context: dg.AssetExecutionContext, settings: Settings) -> None:
     """From here until dbt has succeeded, no run vouches for the build (publish.audit_refusal).
     raw.* is exposed here too, so a dbt-only run on a fresh (or deleted) build warehouse still
     finds it (on Spark too: the raw-layer checks and the publish step read raw.* from this file)."""
@@ -162,7 +162,7 @@ def _dbt_target(settings: Settings) -> Path:
     return target
 
 
-def _start_dbt(context: AssetExecutionContext, dbt: DbtCliResource, settings: Settings, target: Path,
+def _start_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Settings, target: Path,
                args: list[str]):
     """Start dbt with its environment (_dbt_env); the process environment is back as it was when
     this returns, before the checks start beside the build."""
@@ -170,7 +170,7 @@ def _start_dbt(context: AssetExecutionContext, dbt: DbtCliResource, settings: Se
         return dbt.cli(args, context=context, target_path=target)
 
 
-def _start_checks_beside_build(context: AssetExecutionContext, settings: Settings, suites) -> None:
+def _start_checks_beside_build(context: dg.AssetExecutionContext, settings: Settings, suites) -> None:
     """The suites run after the build, in this process: the raw suite (it does not read the build)
     and GX's start-up for the others happen in the background while dbt works."""
     if "raw" in suites:
@@ -179,7 +179,7 @@ def _start_checks_beside_build(context: AssetExecutionContext, settings: Setting
         prewarm()
 
 
-def _stream_until_stored(context: AssetExecutionContext, build):
+def _stream_until_stored(context: dg.AssetExecutionContext, build):
     """Yield dbt's events as they come until the first stored table; return (held events, the
     build's exception or None). From the first stored table on, the events wait for the build to
     end, when the tables' row counts can be read (dbt holds the DuckDB file until then); Dagster
@@ -197,7 +197,7 @@ def _stream_until_stored(context: AssetExecutionContext, build):
     return held, failure
 
 
-def _vouch_for_build(context: AssetExecutionContext, settings: Settings) -> None:
+def _vouch_for_build(context: dg.AssetExecutionContext, settings: Settings) -> None:
     """dbt succeeded: on Spark, copy the build into the DuckDB build file (the checks and the publish
     step read it there); then this run vouches for the build."""
     if settings.engine == "spark":
@@ -207,7 +207,7 @@ def _vouch_for_build(context: AssetExecutionContext, settings: Settings) -> None
     stamp_build(settings, context.run.run_id)
 
 
-def _stored_relations() -> dict[AssetKey, str]:
+def _stored_relations() -> dict[dg.AssetKey, str]:
     """The dbt assets stored as tables (table, incremental, seed), by asset key: `schema`.`table`."""
     manifest = manifest_json()
     return {
@@ -220,20 +220,20 @@ def _stored_relations() -> dict[AssetKey, str]:
 STORED_RELATIONS = _stored_relations()
 
 
-def _asset_of(context: AssetExecutionContext, event) -> AssetKey | None:
-    if isinstance(event, Output):
+def _asset_of(context: dg.AssetExecutionContext, event) -> dg.AssetKey | None:
+    if isinstance(event, dg.Output):
         return context.asset_key_for_output(event.output_name)
     return getattr(event, "asset_key", None)
 
 
-def with_row_counts(context: AssetExecutionContext, events: list, settings: Settings):
+def with_row_counts(context: dg.AssetExecutionContext, events: list, settings: Settings):
     """The held events, each stored table's materialization with `dagster/row_count` (the UI's row
     count), read in one query from the build warehouse. dagster-dbt's fetch_row_counts() cannot do
     it here: it queries through a dbt adapter in this process while dbt still holds the DuckDB file."""
-    built = {_asset_of(context, e) for e in events if isinstance(e, Output)} & STORED_RELATIONS.keys()
+    built = {_asset_of(context, e) for e in events if isinstance(e, dg.Output)} & STORED_RELATIONS.keys()
     counts = row_counts(settings, [STORED_RELATIONS[k] for k in sorted(built, key=str)]) if built else {}
     for event in events:
-        relation = STORED_RELATIONS.get(_asset_of(context, event)) if isinstance(event, Output) else None
+        relation = STORED_RELATIONS.get(_asset_of(context, event)) if isinstance(event, dg.Output) else None
         if relation in counts:
             event = event.with_metadata({**event.metadata, "dagster/row_count": counts[relation]})
         yield event
@@ -249,7 +249,7 @@ def row_counts(settings: Settings, relations: list[str]) -> dict[str, int]:
         return {}
 
 
-def run_spark_helper(context: AssetExecutionContext, settings: Settings, *args: str) -> None:
+def run_spark_helper(context: dg.AssetExecutionContext, settings: Settings, *args: str) -> None:
     """engines.raw_spark in its own process: Spark's Derby metastore admits one process at a
     time, so it must be closed again before (and after) dbt opens it."""
     proc = subprocess.run([sys.executable, "-m", "engines.raw_spark", *args], env={**os.environ, **settings.dbt_env()},
@@ -259,5 +259,5 @@ def run_spark_helper(context: AssetExecutionContext, settings: Settings, *args: 
     context.log.info(proc.stdout.strip())
 
 
-def mart_keys() -> list[AssetKey]:
+def mart_keys() -> list[dg.AssetKey]:
     return sorted((k for k in dbt_warehouse.keys if k.path[0] == "marts"), key=lambda k: k.to_user_string())
