@@ -28,7 +28,7 @@ def _rows(exports: Path, name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _prescribed() -> dict[str, set[str] | None]:
+def prescribed_types() -> dict[str, set[str] | None]:
     """stage -> prescribed activity types; None = any type."""
     with open(SEEDS / "lifecycle_actions.csv", newline="", encoding="utf-8") as f:
         return {r["lifecycle_stage"]: None if r["prescribed_activity_types"] == "any"
@@ -53,7 +53,7 @@ def _state_on(rows: list[dict[str, str]], key: str, value: str):
 
 def test_seed_prescribes_only_known_activity_types():
     known = set(next(c for c in entity("activities").columns if c.name == "activity_type").enum)
-    prescribed = _prescribed()
+    prescribed = prescribed_types()
     assert set(prescribed) == {"prospect", "new", "active", "loyal", "vip", "inactive"}
     assert all(types is None or types <= known for types in prescribed.values()), prescribed
     # the dbt test that guards a user's own seed accepts exactly the export's types
@@ -62,21 +62,28 @@ def test_seed_prescribes_only_known_activity_types():
     assert set(column["data_tests"][0]["accepted_pipe_list"]["arguments"]["values"]) == known
 
 
+def lifecycle_stages(demo_run) -> dict[tuple[str, str], str]:
+    """('YYYY-MM', account) -> the account's lifecycle stage at the month's end, as the lifecycle mart states it."""
+    with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
+        rows = con.execute("select month, account_id, lifecycle_stage from marts.fct_customer_lifecycle_monthly")
+        return {(m.isoformat()[:7], a): s for m, a, s in rows.fetchall()}
+
+
 @pytest.fixture(scope="module")
 def warehouse(demo_run):
     assert demo_run.exit_code == 0, demo_run.output[-3000:]
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
         mart = con.execute("select * from marts.mart_customer_treatment_monthly").df()
-        stages = con.execute("select month, account_id, lifecycle_stage from marts.fct_customer_lifecycle_monthly")
-        stage = {(m.isoformat()[:7], a): s for m, a, s in stages.fetchall()}
         teams = [t for (t,) in con.execute("select team_id from marts.mart_team_kpi_monthly group by team_id").fetchall()]
-    return {"mart": mart, "stage": stage, "teams": teams}
+    return {"mart": mart, "stage": lifecycle_stages(demo_run), "teams": teams}
 
 
-def _expected(exports: Path, stage: dict[tuple[str, str], str]) -> dict[tuple, list[int]]:
+def treatment_by_hand(exports: Path, stage: dict[tuple[str, str], str]) -> dict[tuple, list[int]]:
+    """(month, team, stage) -> the COUNTS, from the CSVs: the stage as the previous month ended,
+    the account's owner on its last day and that rep's team then (reps.csv)."""
     owner = _state_on(_rows(exports, "accounts"), "account_id", "owner_rep_id")
     team = _state_on(_rows(exports, "reps"), "rep_id", "team_id")
-    prescribed = _prescribed()
+    prescribed = prescribed_types()
     touches = defaultdict(set)  # (month, account) -> activity types
     for a in {r["activity_id"]: r for r in _rows(exports, "activities")}.values():
         if a["account_id"]:
@@ -103,7 +110,7 @@ def _expected(exports: Path, stage: dict[tuple[str, str], str]) -> dict[tuple, l
 
 
 def test_every_cell_matches_the_csvs(demo_run, warehouse):
-    expected = _expected(demo_run.exports, warehouse["stage"])
+    expected = treatment_by_hand(demo_run.exports, warehouse["stage"])
     mart = warehouse["mart"]
     got = {}
     for row in mart.itertuples():
