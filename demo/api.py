@@ -21,6 +21,7 @@ from demo.exports import MANIFEST_NAME, Exports, FileRecord, read_manifest, writ
 from demo.org import reps_table, teams_table
 from demo.pipeline import lead_opportunity, opportunities_table, opportunity_ids, stage_history_table
 from demo.planning import build_plan
+from demo.playbook import generate_playbook_touches
 from demo.sales import generate_sales
 from demo.vocab import REPORTING_CURRENCY
 from ingestion.canonical import ENTITIES
@@ -139,6 +140,8 @@ def generate(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2
     totals = generate_sales(period, org, accounts, contacts_of_account, catalog, opps, scale, seed,
                             exports.write, progress)
     visits, n_activities = generate_activities(period, org, accounts, opps, seed, exports.write, progress)
+    n_activities += generate_playbook_touches(period, accounts, totals.completed_orders(), seed, n_activities,
+                                              exports.write)
     del accounts, catalog, opps, contacts_of_account  # planning needs the org and the totals only
     plan = build_plan(period, org, seed, totals.rep_month_net_cents, totals.rep_month_new_customers, visits)
     _write_sliced(exports, "expenses", plan.expenses.n, plan.expenses.table, None)

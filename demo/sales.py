@@ -85,6 +85,14 @@ class SalesTotals:
     counters: dict[str, int] = field(default_factory=dict)
     pending_orders: list[out.Table] = field(default_factory=list)
     last_completed_orders: out.Table | None = None
+    # (account, day) of every completed order, in date order: the playbook touches its buyers
+    completed_accounts: list[np.ndarray] = field(default_factory=list)
+    completed_days: list[np.ndarray] = field(default_factory=list)
+
+    def completed_orders(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.completed_accounts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(self.completed_accounts), np.concatenate(self.completed_days)
 
 
 def scaled_order_rates(period: Period, accounts: Accounts, opps: Opportunities, scale: float) -> np.ndarray:
@@ -250,6 +258,8 @@ def generate_sales(period: Period, org: Org, accounts: Accounts, contacts_of_acc
 
         # --- what targets need: net sales and new customers per rep (attributed as in marts.md)
         completed = status == COMPLETED
+        totals.completed_accounts.append(account[completed])
+        totals.completed_days.append(day[completed])
         attributed = np.where(rep >= 0, rep, accounts.owner[account])
         line_completed = completed[position]
         totals.rep_month_net_cents[:, m] += np.bincount(

@@ -18,7 +18,7 @@ MART_TABLES = (
     "mart_team_kpi_monthly", "mart_pipeline_forecast", "mart_budget_vs_actual", "dim_customers",
     "fct_customer_lifecycle_monthly", "mart_lifecycle_monthly", "mart_service_monthly",
     "fct_pipeline_snapshots", "mart_pipeline_movement_monthly", "mart_stage_win_rates", "mart_forecast_accuracy",
-    "mart_sales_by_product_monthly", "mart_loss_reasons_monthly",
+    "mart_sales_by_product_monthly", "mart_loss_reasons_monthly", "mart_customer_treatment_monthly",
 )
 
 # A waterfall that reconciles, by hand: T1 starts February with 2 deals (300.00), gains a new one
@@ -102,7 +102,8 @@ def build_marts_warehouse(path: Path, *, opportunities: int = 10) -> Path:
             ('A1', 3, 1, date '2025-03-20', date '2025-03-10', 11), ('A2', 0, 0, null, null, null))
             as t(account_id, activities_90d, visits_90d, last_activity_date, last_visit_date, days_since_last_touch)""")
         con.execute("""create table marts.fct_customer_lifecycle_monthly as select * from (values
-            (date '2025-01-01', 'A1'), (date '2025-01-01', 'A2')) as t(month, account_id)""")
+            (date '2025-01-01', 'A1'), (date '2025-01-01', 'A2'), (date '2025-02-01', 'A1'),
+            (date '2025-02-01', 'A2'), (date '2025-02-01', 'A3')) as t(month, account_id)""")
         con.execute("""create table marts.mart_lifecycle_monthly as select * from (values
             (date '2025-01-01', 'prospect', 0.5), (date '2025-01-01', 'new', 0.5))
             as t(month, lifecycle_stage, share_of_customers)""")
@@ -151,6 +152,14 @@ def _product_and_loss_marts(con) -> None:
     con.execute("""create table marts.mart_loss_reasons_monthly as select * from (values
         (date '2025-02-01', 'T1', 'price', 0.75), (date '2025-02-01', 'T1', null, 0.25),
         (date '2025-02-01', 'T2', 'budget', 1.0)) as t(month, team_id, lost_reason, share_of_lost)""")
+    # February's treatment cells hold January's 2 lifecycle accounts: A1 a prospect, called and
+    # ordering; A2 new, untouched (fct_customer_lifecycle_monthly above)
+    con.execute("""create table marts.mart_customer_treatment_monthly as select * from (values
+        (date '2025-02-01', 'T1', 'prospect', 1, 1, 0, 1.0, 1, 0, 1.0, null, null, null),
+        (date '2025-02-01', 'T1', 'new', 1, 0, 1, 0.0, 0, 0, null, 0.0, null, null))
+        as t(month, team_id, lifecycle_stage, customers, treated_customers, untreated_customers,
+             treatment_rate, ordered_treated, ordered_untreated, order_rate_treated, order_rate_untreated,
+             reactivated_treated, reactivated_untreated)""")
 
 
 def _history_marts(con) -> None:

@@ -61,7 +61,8 @@ def test_every_mart_of_the_contract_is_an_asset_downstream_of_its_raw_sources():
                 "mart_team_kpi_monthly", "mart_pipeline_forecast", "mart_budget_vs_actual", "dim_customers",
                 "fct_customer_lifecycle_monthly", "mart_lifecycle_monthly", "mart_service_monthly",
                 "fct_pipeline_snapshots", "mart_pipeline_movement_monthly", "mart_stage_win_rates",
-                "mart_forecast_accuracy", "mart_sales_by_product_monthly", "mart_loss_reasons_monthly"}
+                "mart_forecast_accuracy", "mart_sales_by_product_monthly", "mart_loss_reasons_monthly",
+                "mart_customer_treatment_monthly"}
     assert {f"marts/{m}" for m in contract} <= keys
     assert dg.AssetKey(["raw", "orders"]) in _ancestors(graph, dg.AssetKey(["marts", "mart_rep_kpi_monthly"]))
     publish_parents = _ancestors(graph, dg.AssetKey(["serving", "sales_warehouse"]))

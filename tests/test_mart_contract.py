@@ -70,6 +70,9 @@ CONTRACT: dict[str, tuple[list[str], list[str]]] = {
         refunds_amount net_revenue cost_amount gross_margin gross_margin_rate""".split()),
     "mart_loss_reasons_monthly": (["month", "team_id", "lost_reason"], """month team_id lost_reason lost_count
         lost_amount share_of_lost""".split()),
+    "mart_customer_treatment_monthly": (["month", "team_id", "lifecycle_stage"], """month team_id lifecycle_stage
+        customers treated_customers treatment_rate ordered_treated ordered_untreated order_rate_treated
+        order_rate_untreated order_rate_lift reactivated_treated reactivated_untreated""".split()),
 }
 
 QUALITY = {

@@ -41,6 +41,10 @@ def runs(tmp_path_factory):
         # a customer with more visits than activities; a lost deal flagged stale
         con.execute("update marts.dim_customers set visits_90d = 4 where account_id = 'A1'")
         con.execute("update marts.fct_opportunities set is_stale = true where opportunity_id = 'OP0'")
+        # 2 treated prospects ordered out of 1 treated; 2 new customers where January had 2 accounts in all
+        con.execute("update marts.mart_customer_treatment_monthly set ordered_treated = 2 where lifecycle_stage = 'prospect'")
+        con.execute("update marts.mart_customer_treatment_monthly set customers = 2, untreated_customers = 2 "
+                    "where lifecycle_stage = 'new'")
     quality, other_quality = root / "quality", root / "other_quality"
     return {
         "clean": run_suite("marts", clean, run_id="clean", quality_dir=quality),
@@ -62,9 +66,9 @@ def test_the_broken_marts_refuse_the_publish(runs):
 def test_clean_marts_pass_every_check(runs):
     failed = [(r.asset, r.check_name, r.observed_value, r.details) for r in runs["clean"] if not r.passed]
     assert failed == []
-    # 17 grains + 10 rate tables + 2 NPS + 3 reconciliations + loss shares + non-negative sales
-    # + 2 engagement checks + 2 x 17 counts + 2 quality-of-sale tables + 2 team checks
-    assert len(runs["clean"]) == 74
+    # 18 grains + 11 rate tables + 2 NPS + 3 reconciliations + loss shares + non-negative sales
+    # + 2 engagement checks + 2 x 18 counts + 2 quality-of-sale tables + 2 team checks + 2 treatment checks
+    assert len(runs["clean"]) == 80
     results = _by_key(runs["clean"])
     assert results[("marts/mart_rep_kpi_monthly", "net_revenue_reconciles")].observed_value == "difference: 0"
     first_build = results[("marts/fct_opportunities", "row_count_drop")]
@@ -124,6 +128,17 @@ def test_loss_shares_that_do_not_add_up_fail(runs):
     # by hand (tests/quality_support.py): T1 0.75 + 0.25 = 1 clean; broken 0.75 + 0.5 = 1.25
     assert clean[key].passed
     assert (broken[key].passed, broken[key].severity, broken[key].observed_value) == (False, "error", "share_gap: 0.25")
+
+
+def test_treatment_counts_out_of_their_sets_fail(runs):
+    clean, broken = _by_key(runs["clean"]), _by_key(runs["broken"])
+    asset = "marts/mart_customer_treatment_monthly"
+    assert clean[(asset, "treatment_counts_nested")].passed and clean[(asset, "treatment_counts_every_customer")].passed
+    # by hand (tests/quality_support.py): prospects 2 ordered of 1 treated; February 1 + 2 = 3 customers
+    # against January's 2 lifecycle accounts
+    nested, every = broken[(asset, "treatment_counts_nested")], broken[(asset, "treatment_counts_every_customer")]
+    assert (nested.passed, nested.severity, nested.observed_value) == (False, "error", "inconsistent_cells: 1")
+    assert (every.passed, every.observed_value) == (False, "mismatched_months: 1")
 
 
 def test_negative_product_cost_fails(runs):

@@ -14,6 +14,7 @@ import pytest
 
 from tests import test_marts_engagement
 from tests.test_end_to_end import read_export
+from tests.test_marts_treatment import lifecycle_stages, prescribed_types, treatment_by_hand
 
 # the CSVs and marts.md's as_of_date, as the engagement tests read them (pytest fixtures)
 exports, as_of = test_marts_engagement.exports, test_marts_engagement.as_of
@@ -36,7 +37,7 @@ def readme_questions() -> list[tuple[str, str]]:
 
 def test_the_readme_asks_the_history_product_and_cold_deal_questions():
     asked = " ".join(q for q, _ in readme_questions())
-    for topic in ("pipeline move", "forecasts right", "going cold", "earn the margin"):
+    for topic in ("pipeline move", "forecasts right", "going cold", "earn the margin", "playbook pay off"):
         assert topic in asked, topic
 
 
@@ -52,7 +53,7 @@ def test_every_readme_question_runs_on_the_published_warehouse(demo_run, questio
         assert columns == [c.strip() for c in selected.group(1).replace("\n", " ").split(",")]
     # the demo company has a pipeline history and sells products every month; whether a VIP went
     # quiet or a deal went cold depends on the day
-    if any(topic in question for topic in ("pipeline move", "forecasts right", "margin")):
+    if any(topic in question for topic in ("pipeline move", "forecasts right", "margin", "playbook pay off")):
         assert rows, f"no answer to: {question}"
 
 
@@ -118,3 +119,27 @@ def test_the_margin_answer_matches_the_csvs(demo_run):
         else:
             assert float(row["gross_margin"]) == pytest.approx(want.margin, abs=0.02)
             assert float(row["margin_rate"]) == pytest.approx(round(want.margin / want.revenue, 3), abs=0.0011)
+
+
+def test_the_treatment_answer_matches_the_csvs(demo_run):
+    """Last full month's cells recomputed from the CSVs and the seed (tests/test_marts_treatment.py),
+    summed over the teams per stage, then divided: as the README's answer states them."""
+    stage = lifecycle_stages(demo_run)
+    cells = treatment_by_hand(demo_run.exports, stage)
+    last = sorted({month for month, _, _ in cells})[-2]  # the last full month, before the as_of month
+    per_stage: dict[str, list[int]] = {}
+    for (month, _, lifecycle_stage), counts in cells.items():
+        if month == last:
+            sums = per_stage.setdefault(lifecycle_stage, [0] * 4)
+            for i in range(4):
+                sums[i] += counts[i]
+    rows = _answer(demo_run, "playbook pay off")
+    assert [r["lifecycle_stage"] for r in rows] == sorted(prescribed_types())  # every stage, zero-filled
+    for row in rows:
+        customers, treated, ordered_treated, ordered_untreated = per_stage.get(row["lifecycle_stage"], [0] * 4)
+        assert (row["customers"], row["treated"]) == (customers, treated), row
+        for got, num, den in ((row["treatment_rate"], treated, customers),
+                              (row["order_rate_treated"], ordered_treated, treated),
+                              (row["order_rate_untreated"], ordered_untreated, customers - treated)):
+            assert got == (None if den == 0 else pytest.approx(round(num / den, 3), abs=0.0006)), row
+    assert sum(r["customers"] for r in rows) > 0 and any(r["treated"] for r in rows)

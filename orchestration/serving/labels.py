@@ -418,3 +418,39 @@ _PRODUCTS_AND_COLD_DEALS = {
 }
 for _lang, _labels in _PRODUCTS_AND_COLD_DEALS.items():
     LABELS[_lang].update(_labels)
+
+
+# "Customer treatment" (report_treatment.py): kept as a block of its own and merged into LABELS at import.
+_TREATMENT = {
+    "en": {
+        "section_treatment": "Customer treatment",
+        "chart_treatment_rate": "Share of customers treated as their stage prescribes, per month, {first} to {last}",
+        "chart_treatment_lift": "Order rate of treated and untreated customers per stage, {first} to {last}",
+        "treatment_rate": "Treatment rate",
+        "treated_customers": "Treated customers",
+        "treatment_customers": "Customers",
+        "order_rate": "Order rate",
+        "order_rate_treated": "Treated",
+        "order_rate_untreated": "Untreated",
+        "order_rate_lift": "Lift (treated − untreated)",
+        "col_last_visit": "Last visit",
+        "untreated_table_note": ("{shown} of {total} untreated customers as of the data's date: VIPs without a "
+                                 "visit and dormant customers without any touch in the last 90 days, VIPs first."),
+    },
+    "zh": {
+        "section_treatment": "客户经营",
+        "chart_treatment_rate": "各阶段按规定方式跟进的客户占比（按月，{first} 至 {last}）",
+        "chart_treatment_lift": "各阶段已跟进与未跟进客户的下单率（{first} 至 {last}）",
+        "treatment_rate": "跟进率",
+        "treated_customers": "已跟进客户",
+        "treatment_customers": "客户数",
+        "order_rate": "下单率",
+        "order_rate_treated": "已跟进",
+        "order_rate_untreated": "未跟进",
+        "order_rate_lift": "提升（已跟进 − 未跟进）",
+        "col_last_visit": "最近拜访",
+        "untreated_table_note": "截至数据日期未跟进的客户共 {total} 个（显示 {shown} 个）：近 90 天未拜访的 VIP 客户与近 90 天无任何跟进的沉睡客户，VIP 在前。",
+    },
+}
+for _lang, _labels in _TREATMENT.items():
+    LABELS[_lang].update(_labels)

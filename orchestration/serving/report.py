@@ -27,7 +27,7 @@ import pandas as pd
 import vl_convert
 
 from ingestion.file_modes import reader_file
-from orchestration.serving import report_cold_deals, report_forecast, report_products, report_quality
+from orchestration.serving import report_cold_deals, report_forecast, report_products, report_quality, report_treatment
 from orchestration.serving.labels import LIFECYCLE_STAGES, labels_for
 
 log = logging.getLogger(__name__)
@@ -224,6 +224,7 @@ def load_report_data(warehouse: Path) -> ReportData:
             order by month, team_id""", [trend_start, month])
         f.update(report_forecast.load_frames(m, month))
         f.update(report_quality.load_frames(m, month))
+        f.update(report_treatment.load_frames(m, month))
         f.update(report_products.load_frames(m, month) | report_cold_deals.load_frames(m, month))
         for frame in f.values():
             if "month" in frame:  # "2025-02": the charts' month axis, the same in every language
@@ -657,12 +658,13 @@ _SECTIONS = [
                                      ("response_times", _response_times_chart), ("complaints", _complaints_chart),
                                      ("breach_rate", _breach_rate_chart)]),
     ("forecast", "section_forecast", report_forecast.CHARTS),
+    ("treatment", "section_treatment", report_treatment.CHARTS),
     ("quality", "section_quality", report_quality.CHARTS),
     ("products", "section_products", report_products.CHARTS),
     ("cold_deals", "section_cold_deals", report_cold_deals.CHARTS),
 ]
 _TABLES = {"forecast": report_forecast.forecast_table, "products": report_products.products_table,
-           "cold_deals": report_cold_deals.cold_deals_table}
+           "cold_deals": report_cold_deals.cold_deals_table, "treatment": report_treatment.untreated_table}
 CHART_NAMES = tuple(name for _, _, charts in _SECTIONS for name, _ in charts)
 
 
