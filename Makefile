@@ -32,8 +32,10 @@ setup: $(STAMP)  ## create .venv from uv.lock (exact pins) and parse the dbt pro
 run: $(STAMP)  ## the demo: generate scale-1 exports, ingest, build, check, publish, report
 	$(VENV)/bin/salesdw demo --scale $(or $(SCALE),1)
 
+# --no-loadscope-reorder: the files in the order tests/conftest.py gives them (longest first), which
+# xdist would otherwise sort by their number of tests (loadfile schedules through loadscope's code)
 test: $(STAMP)  ## the whole test suite (but the Spark tests: make test-spark)
-	$(VENV)/bin/pytest -n 2 --dist loadfile -q -m "not spark"
+	$(VENV)/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m "not spark"
 
 lint: $(STAMP)  ## the static checks CI runs before the tests (CONTRIBUTING.md): import layers, ruff
 	$(VENV)/bin/lint-imports --no-cache --no-logo

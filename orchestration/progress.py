@@ -26,6 +26,23 @@ def literal(value, style: str = "") -> Text:
     return Text(printable(value), style=style)
 
 
+OBSERVATION_LIMIT = 300  # characters of what a failed check saw, on one console line
+
+
+def check_observation(evaluation) -> str:
+    """What a failed check saw, from its result's metadata (observed_value, details), on one line
+    of at most OBSERVATION_LIMIT characters: the operator reads why without opening the UI."""
+    metadata = getattr(evaluation, "metadata", None) or {}
+    parts = []
+    for key in ("observed_value", "details"):
+        value = metadata.get(key)
+        text = " ".join(str(getattr(value, "value", value) or "").split())
+        if text:
+            parts.append(f"{key.replace('_value', '')}: {text}")
+    line = "; ".join(parts)
+    return line if len(line) <= OBSERVATION_LIMIT else line[:OBSERVATION_LIMIT - 1] + "…"
+
+
 def step_failure_cause(event) -> str:
     """One line saying why a step failed: the first line of the error that caused it (the user
     code's exception, not Dagster's wrapper nor the last line of a stack trace), without the
@@ -70,8 +87,11 @@ class _ProgressHandler(logging.Handler):
             if not evaluation.passed:
                 severity = getattr(evaluation.severity, "value", evaluation.severity)
                 colour = "red" if str(severity).upper() == "ERROR" else "yellow"
-                _console.print(f"  [{colour}]check failed ({severity}): "
-                               f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}[/]")
+                seen = check_observation(evaluation)
+                _console.print(Text.assemble(
+                    "  ", (f"check failed ({severity}): ", colour),
+                    literal(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}", colour),
+                    *((" — ", literal(seen)) if seen else ())), soft_wrap=True)
 
 
 @dg.logger(dg.Field({"log_level": dg.Field(str, is_required=False, default_value="INFO")}),

@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.instance_config import install_instance_yaml
-from orchestration.progress import step_failure_cause
+from orchestration.progress import check_observation, step_failure_cause
 from orchestration.settings import Settings
 
 POSTGRES_STEP = "serving__postgres_marts"
@@ -33,6 +33,7 @@ class RunOutcome:
     failure_messages: list[str] = field(default_factory=list)
     skipped_steps: list[str] = field(default_factory=list)
     failed_checks: list[tuple[str, str, str]] = field(default_factory=list)  # asset, check, severity
+    check_observations: dict[tuple[str, str], str] = field(default_factory=dict)  # (asset, check): what it saw
     checks_passed: int = 0
     ledger: pd.DataFrame | None = None  # this run's ledger rows
     published: bool = False
@@ -122,8 +123,10 @@ def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: st
             if evaluation.passed:
                 outcome.checks_passed += 1
             else:
-                outcome.failed_checks.append((evaluation.asset_key.to_user_string(), evaluation.check_name,
+                asset = evaluation.asset_key.to_user_string()
+                outcome.failed_checks.append((asset, evaluation.check_name,
                                               str(getattr(evaluation.severity, "value", evaluation.severity))))
+                outcome.check_observations[(asset, evaluation.check_name)] = check_observation(evaluation)
         outcome.published = any(
             event.asset_key is not None and event.asset_key.path == ["serving", "sales_warehouse"]
             for event in result.get_asset_materialization_events()

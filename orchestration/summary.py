@@ -89,8 +89,10 @@ def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome,
                    str(len(outcome.failed_checks) - len(outcome.blocking_failures)))
     console.print(checks)
     for asset, check, severity in outcome.failed_checks[:15]:
+        seen = outcome.check_observations.get((asset, check))
         console.print(Text.assemble("  ", (f"{severity.lower():<5}", "red" if severity == "ERROR" else "yellow"),
-                                    " ", literal(f"{asset}: {check}")))
+                                    " ", literal(f"{asset}: {check}" + (f" — {seen}" if seen else ""))),
+                      soft_wrap=True)
     for path, error in outcome.rejected_files:
         console.print(Text.assemble("  ", ("rejected", "red"), " ", literal(f"{path}: {error}")), soft_wrap=True)
     _print_ignored(console, settings, outcome.run_id)

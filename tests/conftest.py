@@ -24,6 +24,36 @@ DEMO_SEED = 7
 DEMO_MONTHS = 18
 
 
+# `make test` runs `-n 2 --dist loadfile --no-loadscope-reorder`: each worker takes whole files in
+# collection order (xdist's default reorder, by number of tests per file, would put the many quick
+# unit-test files first and leave the long end-to-end files to the end, one worker waiting on the
+# other). So the longest files come first, longest first, and test_concurrency last: it reads the
+# reliability scenario that test_crash_recovery (first) computes, so by then it no longer waits
+# for it. (`xdist_group` marks are ignored under loadfile; those two files share the scenario
+# through its lock file instead.) The others keep their order. Ranked by the pipeline runs each
+# file makes (its own runs, the demo's copies, the scenario); a file missing here only starts later.
+SLOWEST_MODULES = (
+    "test_crash_recovery.py", "test_dirty_end_to_end.py", "test_bad_input_corpus.py", "test_profile_crm_zh.py",
+    "test_maven_crm_end_to_end.py", "test_postgres_end_to_end.py", "test_currency_twin_end_to_end.py",
+    "test_reshaped_exports_end_to_end.py", "test_history_end_to_end.py", "test_operator_selection.py",
+    "test_marts_order_lines_incremental.py", "test_quality_raw.py", "test_dbt_test_gate.py", "test_end_to_end.py",
+    "test_report.py", "test_dbt_docs.py",
+)
+LAST_MODULES = ("test_concurrency.py",)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_MODULES)}
+
+    def place(item) -> tuple[int, int]:
+        name = item.path.name
+        if name in LAST_MODULES:
+            return (2, 0)
+        return (0, rank[name]) if name in rank else (1, 0)
+
+    items.sort(key=place)  # stable: tests keep their order within a file, and the other files theirs
+
+
 def shared_path(*parts: str) -> Path:
     """A file under ../shared; skips (with the reason) only where ../shared is absent outside CI."""
     path = SHARED.joinpath(*parts)

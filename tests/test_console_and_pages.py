@@ -82,3 +82,47 @@ def test_the_readers_pages_are_0644_whatever_the_umask(tmp_path):
         os.umask(previous)
     assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in pages} == {
         "sales_report.html": "0o644", "sales_report.zh.html": "0o644", "data_quality.html": "0o644"}
+
+
+def failed_evaluation(observed: str, details: str):
+    import dagster as dg
+
+    return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(["staging", "stg_fx_rates"]), check_name="fx_rate_present",
+                                   passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                                   metadata={"observed_value": observed, "details": details})
+
+
+def test_a_failed_check_shows_what_it_saw_during_the_run_and_in_the_summary(tmp_path, monkeypatch):
+    import logging
+    from types import SimpleNamespace
+
+    from orchestration import progress
+
+    details = "unexpected values: ['USD 2025-03: 4 orders without a rate']"
+    evaluation = failed_evaluation("1 of 1 rows", details)
+    console = Console(record=True, width=300)
+    monkeypatch.setattr(progress, "_console", console)
+    record = logging.LogRecord("salesdw", logging.DEBUG, "", 0, "", None, None)
+    record.dagster_event = SimpleNamespace(event_type_value="ASSET_CHECK_EVALUATION", step_key="staging_quality_checks",
+                                           event_specific_data=SimpleNamespace(evaluation=evaluation))
+    progress._ProgressHandler().emit(record)
+    line = console.export_text()
+    assert line.strip() == (f"check failed (ERROR): staging/stg_fx_rates:fx_rate_present — "
+                            f"observed: 1 of 1 rows; details: {details}")
+
+    outcome = RunOutcome(run_id="r1", success=False, started_at=datetime(2030, 1, 1),
+                         failed_checks=[("staging/stg_fx_rates", "fx_rate_present", "ERROR")],
+                         check_observations={("staging/stg_fx_rates", "fx_rate_present"):
+                                             progress.check_observation(evaluation)})
+    shown = recorded(print_run_summary, get_settings(tmp_path), outcome, elapsed=1.0)
+    assert f"error staging/stg_fx_rates: fx_rate_present — observed: 1 of 1 rows; details: {details}" in shown
+
+
+def test_what_a_check_saw_is_cut_to_one_short_line():
+    from orchestration.progress import OBSERVATION_LIMIT, check_observation
+
+    many = ", ".join(f"'EUR 2024-{m:02}: {m} orders without a rate'" for m in range(1, 13))
+    seen = check_observation(failed_evaluation("12 of 12 rows", f"unexpected values:\n[{many}]"))
+    assert len(seen) == OBSERVATION_LIMIT == 300 and seen.endswith("…") and "\n" not in seen
+    assert seen.startswith("observed: 12 of 12 rows; details: unexpected values: ['EUR 2024-01: 1 orders")
+    assert check_observation(failed_evaluation("", "")) == ""

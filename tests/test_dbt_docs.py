@@ -1,9 +1,10 @@
 """The dbt documentation: every mart and mart column described, `dbt docs generate` working without
 any network access, and a docs page that renders offline.
 
-One warehouse is built (models and seeds, from an empty raw zone: the catalog needs the relations
-and their columns, not rows), then `dbt docs generate --static` runs with every outbound network
-call blocked and dbt's own anonymous-usage setting left to the project (no environment override).
+The catalog needs the relations and their columns, not rows: the session demo's build warehouse is
+copied (every model and seed built; its raw views exposed again over this data dir's empty raw
+zone), then `dbt docs generate --static` runs with every outbound network call blocked and dbt's own
+anonymous-usage setting left to the project (no environment override).
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from ingestion.raw_zone import expose_file
+from orchestration.dbt_manifest import seed_partial_parse
 from orchestration.settings import DBT_PROJECT_DIR, get_settings
-from tests.support import dbt
 
 # Runs a Python snippet with every non-loopback name lookup and connection refused and reported
 # on stderr (dbt and its tracker would swallow the error itself, the report line stays).
@@ -69,13 +71,15 @@ def _offline_dbt(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory):
+def docs(tmp_path_factory, demo_run):
+    assert demo_run.exit_code == 0, demo_run.output
     data_dir = tmp_path_factory.mktemp("dbt_docs")
     settings = get_settings(data_dir)
     settings.ensure_dirs()
+    shutil.copyfile(get_settings(demo_run.data_dir).build_warehouse, settings.build_warehouse)
     expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
-    dbt(data_dir, "build", "--resource-type", "model", "--resource-type", "seed")
     target = data_dir / "dbt_target"
+    seed_partial_parse(target)
     env = {**os.environ, **settings.dbt_env()}
     env.pop("DBT_SEND_ANONYMOUS_USAGE_STATS", None)  # the project alone must keep dbt offline
     env.pop("DO_NOT_TRACK", None)

@@ -120,3 +120,27 @@ def test_warning_check_reports_files_missing_columns(minimal_export):
     with duckdb.connect() as con:
         con.register("ledger", read_ledger(root / "quality"))
         assert [r[0] for r in con.sql(query).fetchall()] == ["Account.csv"]
+
+
+def test_the_profiles_readme_example_holds(tmp_path):
+    """ingestion/profiles/README.md, "Missing columns": its Data Loader file loads as it says, and
+    without CreatedDate it is rejected with the reason it quotes."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "ingestion" / "profiles" / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Missing columns"):readme.index("## Lookups across files")]
+    export = re.search(r"A Data Loader export of four fields\n\n```\n(.*?)```", section, re.S).group(1)
+    said = " ".join(re.search(r"`missing_columns: (.*?)`", section, re.S).group(1).split())
+    rejected = re.search(r"loaded: `(Account\.csv: missing column .*?)`", section, re.S).group(1)
+    without_created = "".join(line.rsplit(",", 1)[0] + "\n" for line in export.splitlines())  # the last field
+    for name, text in (("whole", export), ("cut", without_created)):
+        landing = tmp_path / name / "landing"
+        landing.mkdir(parents=True)
+        (landing / "Account.csv").write_text(text, encoding="utf-8")
+        (outcome,) = ingest(landing, "salesforce", tmp_path / name / "raw", tmp_path / name / "q").files
+        if name == "whole":
+            assert (outcome.status, outcome.rows_loaded) == (LOADED, 2)
+            assert read_ledger(tmp_path / name / "q").iloc[0]["missing_columns"] == said
+        else:
+            assert (outcome.status, outcome.error) == (REJECTED, rejected)

@@ -1,12 +1,13 @@
 """A subset of the graph runs as the UI's "Materialize" runs it: one mart and its upstream, with the
-checks of those assets only (the real job, dbt build and suites, on a small generated company).
+checks of those assets only (the real job, dbt build and suites, on the session's demo company).
 
-The subset runs on a data dir where a full refresh ran before, as an operator re-materializes a
-mart: a dbt test may read a model outside the selection (relationships to stg_teams)."""
+The subset runs on a copy of the demo's data dir, where its full refresh ran before, as an operator
+re-materializes a mart: a dbt test may read a model outside the selection (relationships to stg_teams)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import dagster as dg
 import duckdb
@@ -16,27 +17,25 @@ from orchestration.definitions import defs
 from orchestration.quality import results_store
 from orchestration.quality.suites import LAYERS, load_suite
 from orchestration.settings import get_settings
-from tests.conftest import salesdw
 
 MART = dg.AssetKey(["marts", "mart_budget_vs_actual"])
 
 
 @pytest.fixture(scope="module")
-def subset_run(tmp_path_factory):
+def subset_run(tmp_path_factory, demo_run):
     from orchestration.runner import run_pipeline
 
-    data_dir = tmp_path_factory.mktemp("subset")
-    landing = data_dir / "exports"
-    gen = salesdw("generate", "--out", str(landing), "--scale", "0.02", "--months", "6", "--seed", "3",
-                  data_dir=data_dir)
-    assert gen.returncode == 0, gen.stdout + gen.stderr
+    assert demo_run.exit_code == 0, demo_run.output
+    data_dir = tmp_path_factory.mktemp("subset") / "data"
+    shutil.copytree(demo_run.data_dir, data_dir, symlinks=True)
+    landing = data_dir / "landing" / "canonical"
     selection = dg.AssetSelection.assets(MART).upstream().resolve(defs.get_repository_def().asset_graph)
     saved = dict(os.environ)  # run_pipeline points the process at its data dir
     try:
-        full = run_pipeline(get_settings(data_dir), landing=landing)
-        assert full.success, full.failure_messages
         outcome = run_pipeline(get_settings(data_dir), landing=landing, asset_selection=sorted(selection))
         with dg.DagsterInstance.from_config(str(get_settings(data_dir).dagster_home)) as instance:
+            full = instance.get_runs()[-1]  # the oldest: the demo's full refresh, the first run of its data dir
+            assert full.run_id != outcome.run_id and full.is_success, full.status
             row_counts = {r.get_dagster_event().asset_key.to_user_string():
                           r.get_dagster_event().event_specific_data.materialization.metadata.get("dagster/row_count")
                           for r in instance.all_logs(full.run_id)

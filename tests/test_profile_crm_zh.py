@@ -3,7 +3,10 @@ company with Chinese file names and headers, GB18030, `¥1,234.50` amounts, `年
 Chinese codes; the profile reads it back to exactly the canonical data. Checked here: the files'
 shape against the canonical CSVs (restyled with plain Python), every row loading, the raw zone equal
 to the canonical flavor's, every mart of `salesdw run` on the zh export equal row for row to the
-canonical flavor's, dirty mode's outcomes, and a small hand-written GB18030 export typed value by value."""
+canonical flavor's, dirty mode's outcomes, and a small hand-written GB18030 export typed value by value.
+
+The canonical flavor is the session's demo (`demo_run`: same scale, seed and months): its exports,
+its raw zone and its published marts are the reference, so no second canonical build is made."""
 
 from __future__ import annotations
 
@@ -21,10 +24,8 @@ import pytest
 from demo import generate
 from ingestion.canonical import ENTITIES
 from ingestion.loader import ingest
-from ingestion.raw_zone import expose_file
 from orchestration.settings import get_settings
-from tests.conftest import salesdw
-from tests.support import dbt
+from tests.conftest import DEMO_MONTHS, DEMO_SCALE, DEMO_SEED, salesdw
 
 ZH_FILES = {  # entity -> the file the zh flavor writes
     "teams": "销售团队.csv", "reps": "销售人员.csv", "accounts": "客户.csv", "contacts": "联系人.csv",
@@ -35,24 +36,24 @@ ZH_FILES = {  # entity -> the file the zh flavor writes
 }
 
 
-SCALE, SEED, MONTHS = 0.03, 11, 15
+SCALE, SEED, MONTHS = DEMO_SCALE, DEMO_SEED, DEMO_MONTHS  # the session demo's company
 
 
 @pytest.fixture(scope="module")
-def flavors(tmp_path_factory):
-    """The demo company in both flavors, the zh one written by the real CLI into
-    <data>/landing/crm_zh (the folder name selects the profile), each ingested with its profile."""
+def flavors(tmp_path_factory, demo_run):
+    """The demo company in both flavors: the canonical one is the session's demo (generated and run
+    by conftest), the zh one written by the real CLI into <data>/landing/crm_zh (the folder name
+    selects the profile) and ingested with its profile."""
+    assert demo_run.exit_code == 0, demo_run.output
     root = tmp_path_factory.mktemp("crm_zh")
     zh_dir = root / "zh" / "landing" / "crm_zh"
     gen = salesdw("generate", "--flavor", "zh", "--out", str(zh_dir), "--scale", str(SCALE),
                   "--seed", str(SEED), "--months", str(MONTHS), data_dir=root / "zh")
     assert gen.returncode == 0, gen.stdout + gen.stderr
-    canonical_dir = root / "canonical" / "landing" / "canonical"
-    generate(canonical_dir, scale=SCALE, seed=SEED, months=MONTHS)
     # the raw-zone comparison ingests into a scratch dir; the slow test runs the CLI on root / "zh"
     zh = ingest(zh_dir, "crm_zh", root / "zh_ingest" / "raw", root / "zh_ingest" / "quality")
-    ingest(canonical_dir, "canonical", root / "canonical" / "raw", root / "canonical" / "quality")
-    return root, zh_dir, canonical_dir, zh
+    (root / "canonical").symlink_to(demo_run.data_dir)  # read only: its raw zone and published marts
+    return root, zh_dir, demo_run.exports, zh
 
 
 def canonical_rows(folder: Path, entity: str) -> pd.DataFrame:
@@ -172,15 +173,12 @@ def test_raw_zone_equals_the_canonical_flavors(flavors):
 
 @pytest.mark.slow
 def test_every_mart_equals_the_canonical_flavors_row_for_row(flavors):
-    """zh: `salesdw run` (ingest, dbt build, checks, publish); canonical: ingest + dbt build."""
+    """zh: `salesdw run` (ingest, dbt build, checks, publish); canonical: the session demo's publish."""
     root, _, _, _ = flavors
     run = salesdw("run", data_dir=root / "zh")
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-    canonical = get_settings(root / "canonical")
-    expose_file(canonical.build_warehouse, canonical.raw_dir, canonical.quality_dir)
-    dbt(root / "canonical", "build", "--resource-type", "model", "--resource-type", "seed")
     with duckdb.connect() as con:
-        con.execute(f"attach '{canonical.build_warehouse}' as canonical (read_only)")
+        con.execute(f"attach '{get_settings(root / 'canonical').serving_warehouse}' as canonical (read_only)")
         con.execute(f"attach '{get_settings(root / 'zh').serving_warehouse}' as zh (read_only)")
         [(profile,)] = con.execute("select string_agg(distinct profile) from zh.quality.ingestion_ledger").fetchall()
         assert profile == "crm_zh"
