@@ -7,6 +7,8 @@ the loader records the hash of what it actually read (ingestion/loader.py).
 from __future__ import annotations
 
 import hashlib
+import os
+from functools import lru_cache
 from pathlib import Path
 
 from ingestion.file_modes import private_file
@@ -18,6 +20,20 @@ def file_sha256(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def known_sha256(path: Path) -> str:
+    """file_sha256, remembered while the file's size and modification time stay the same: the
+    landing sensor asks again every tick, and a large file left in the landing folder (one the
+    loader rejects, say) would otherwise be read in full each time. The loader itself never uses
+    this: it hashes the bytes it reads."""
+    st = os.stat(path)
+    return _sha256_at(str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@lru_cache(maxsize=4096)
+def _sha256_at(path: str, size: int, mtime_ns: int, inode: int) -> str:
+    return file_sha256(Path(path))
 
 
 def private_copy(path: Path, target: Path) -> str:

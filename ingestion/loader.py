@@ -29,7 +29,7 @@ import duckdb
 from common.faults import crash_point
 from ingestion.canonical import ENTITIES, FUTURE_DATE_HORIZON_DAYS, LINEAGE_COLUMNS
 from ingestion.columns import extended_source
-from ingestion.hashing import file_sha256, private_copy
+from ingestion.hashing import file_sha256, known_sha256, private_copy
 from ingestion.ignored import IgnoredFile, ignored_files
 from ingestion.ledger import (
     cleanup_orphans,
@@ -151,7 +151,7 @@ def pending_files(landing_dir: Path, profile: Profile | str, quality_dir: Path) 
     ledger = read_ledger(quality_dir)
     known = set(ledger.loc[(ledger["profile"] == profile.name) & ledger["retired_at"].isna(), "file_sha256"])
     paths = sorted({path for _, path in _matched_files(Path(landing_dir), profile, None)})
-    return [p for p in paths if file_sha256(p) not in known]
+    return [p for p in paths if known_sha256(p) not in known]
 
 
 def ingest(

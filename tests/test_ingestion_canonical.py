@@ -6,6 +6,7 @@ Every fixture file is written here by hand, and every expected value is stated b
 import gzip
 import hashlib
 import json
+import os
 import threading
 from datetime import date, datetime
 from decimal import Decimal
@@ -469,3 +470,29 @@ def test_the_number_of_files_at_a_time_comes_from_the_settings_to_the_dagster_as
     assert raw_rows(tmp_path, "orders", "order_id") == [("O1",), ("O2",)]
     monkeypatch.delenv("SALESDW_INGEST_PARALLEL_FILES")
     assert get_settings(tmp_path).ingest_parallel_files == 2  # the default
+
+
+def test_the_landing_sensor_reads_an_unchanged_file_once(tmp_path, monkeypatch):
+    """why: the sensor asks every tick; a large landed file must not be read in full each time,
+    yet a file rewritten in place (new size or mtime) must be hashed again and seen as new."""
+    import ingestion.hashing as hashing
+
+    landing = tmp_path / "landing"
+    path = land(landing, "orders/day1.csv", ORDERS_HEADER + "O1,A1,,,2024-01-02,completed,,\n")
+    reads = []
+    real = hashing.file_sha256
+    monkeypatch.setattr(hashing, "file_sha256", lambda p: reads.append(Path(p)) or real(p))
+    hashing._sha256_at.cache_clear()
+
+    for _ in range(3):
+        assert pending_files(landing, "canonical", tmp_path / "quality") == [path.resolve()]
+    assert reads == [path.resolve()]
+
+    run(tmp_path)
+    assert pending_files(landing, "canonical", tmp_path / "quality") == []
+    assert len(reads) == 1  # the loader hashes what it reads; the sensor's memo is untouched
+
+    path.write_text(ORDERS_HEADER + "O2,A1,,,2024-01-03,completed,,\n")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert pending_files(landing, "canonical", tmp_path / "quality") == [path.resolve()]
+    assert len(reads) == 2
