@@ -23,7 +23,7 @@ from psycopg import sql
 
 from engines.postgres import ensure_database, postgres_type
 from ingestion.canonical import ENTITIES
-from ingestion.raw_zone import live_select, parquet_select, raw_columns
+from ingestion.raw_zone import live_select, raw_columns
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,11 @@ _BATCH_ROWS = 50_000
 _CSV_OPTIONS = arrow_csv.WriteOptions(include_header=False, quoting_style="needed")
 
 
-def load_raw_zone(raw_dir: Path, url: str, quality_dir: Path | None = None) -> dict[str, int]:
+def load_raw_zone(raw_dir: Path, url: str, quality_dir: Path) -> dict[str, int]:
     """Load every `<raw_dir>/<entity>/*.parquet` batch into `raw.<entity>` of the PostgreSQL
-    database at `url` (created when missing), replacing what an earlier load left there. With the
-    quality dir, retired batches (ingestion/retire.py) are left out, as in the DuckDB raw views.
+    database at `url` (created when missing), replacing what an earlier load left there. Retired
+    batches (ingestion/retire.py, read from quality_dir's ledger) are left out, as in the DuckDB
+    raw views: the quality dir is required so that no caller can forget them.
 
     Returns the rows loaded per entity. On any error nothing changes (one transaction)."""
     raw_dir = Path(raw_dir)
@@ -51,8 +52,7 @@ def load_raw_zone(raw_dir: Path, url: str, quality_dir: Path | None = None) -> d
         for name, entity in ENTITIES.items():
             columns = {column: postgres_type(t) for column, t in raw_columns(entity).items()}
             _replace_table(cur, name, columns)
-            select = (parquet_select(raw_dir / name, raw_columns(entity)) if quality_dir is None
-                      else live_select(raw_dir, quality_dir, name, raw_columns(entity)))
+            select = live_select(raw_dir, quality_dir, name, raw_columns(entity))
             loaded[name] = _copy_rows(duck, cur, name, list(columns), select)
             # fresh statistics, or the planner guesses row counts for every model built on these
             cur.execute(sql.SQL("analyze {}").format(sql.Identifier(RAW_SCHEMA, name)))

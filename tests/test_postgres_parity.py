@@ -28,6 +28,7 @@ from engines.raw_postgres import load_raw_zone
 from ingestion.canonical import ENTITIES
 from ingestion.loader import ingest
 from ingestion.raw_zone import parquet_select, raw_columns
+from ingestion.retire import retire
 from orchestration.settings import DBT_PROJECT_DIR, get_settings
 from tests.conftest import require_postgres
 from tests.support import build_warehouse, write_raw_batch
@@ -79,7 +80,7 @@ def builds(tmp_path_factory, parity_database):
     exports = settings.landing_dir / "canonical"
     generate(exports, scale=0.05, seed=23, months=15)
     ingest(exports, "canonical", settings.raw_dir, settings.quality_dir)
-    raw_rows = load_raw_zone(settings.raw_dir, f"{SERVER}/{parity_database}")
+    raw_rows = load_raw_zone(settings.raw_dir, f"{SERVER}/{parity_database}", settings.quality_dir)
     with ThreadPoolExecutor(max_workers=1) as pool:  # both engines build at once: the module stays fast
         duck_build = pool.submit(build_warehouse, data_dir)
         pg_build = _dbt_build_on_postgres(data_dir, parity_database)
@@ -195,7 +196,7 @@ def test_loader_copies_awkward_values_and_types_faithfully(tmp_path, loader_data
                                       "budget_amount": "-0.01"}])
     url = f"{SERVER}/{loader_database}"  # does not exist yet: the loader creates it
 
-    loaded = load_raw_zone(raw, url)
+    loaded = load_raw_zone(raw, url, tmp_path / "quality")
 
     assert loaded == {name: {"accounts": 2, "order_lines": 1, "budgets": 1}.get(name, 0) for name in ENTITIES}
     with psycopg.connect(url) as pg:
@@ -226,19 +227,19 @@ def test_reload_replaces_in_one_transaction_and_keeps_dependent_views(tmp_path, 
     raw = tmp_path / "raw"
     url = f"{SERVER}/{loader_database}"
     write_raw_batch(raw, "teams", [{"team_id": "T1"}, {"team_id": "T2"}])
-    load_raw_zone(raw, url)
+    load_raw_zone(raw, url, tmp_path / "quality")
     with psycopg.connect(url, autocommit=True) as pg:
         pg.execute("create or replace view public.team_ids as select team_id from raw.teams")
 
     write_raw_batch(raw, "teams", [{"team_id": "T3"}])
-    assert load_raw_zone(raw, url)["teams"] == 3  # every batch once: replaced, never appended
+    assert load_raw_zone(raw, url, tmp_path / "quality")["teams"] == 3  # every batch once: replaced, never appended
     with psycopg.connect(url) as pg:
         assert sorted(r[0] for r in pg.execute("select team_id from public.team_ids")) == ["T1", "T2", "T3"]
 
     # a table whose columns no longer match the contract is rebuilt (and what was built on it goes)
     with psycopg.connect(url, autocommit=True) as pg:
         pg.execute("alter table raw.teams drop column region")
-    assert load_raw_zone(raw, url)["teams"] == 3
+    assert load_raw_zone(raw, url, tmp_path / "quality")["teams"] == 3
     with psycopg.connect(url) as pg:
         assert [r[0] for r in pg.execute("select column_name from information_schema.columns "
                                          "where table_schema = 'raw' and table_name = 'teams' "
@@ -250,7 +251,29 @@ def test_reload_replaces_in_one_transaction_and_keeps_dependent_views(tmp_path, 
     write_raw_batch(raw, "targets", [{"month": "2025-01-01", "metric": "visits", "target_value": "3",
                                       "team_id": "T\x00NUL"}])
     with pytest.raises(psycopg.Error):
-        load_raw_zone(raw, url)
+        load_raw_zone(raw, url, tmp_path / "quality")
     with psycopg.connect(url) as pg:
         assert pg.execute("select count(*) from raw.teams").fetchone() == (3,)
         assert pg.execute("select count(*) from raw.targets").fetchone() == (0,)
+
+
+def test_a_retired_batch_is_not_loaded(tmp_path, loader_database):
+    """why: retiring a bad batch (ingestion/retire.py) must take it out of every engine's raw zone,
+    not only DuckDB's; PostgreSQL serves the same dbt project and would otherwise build on it."""
+    settings = get_settings(tmp_path)
+    settings.ensure_dirs()
+    landed = settings.landing_dir / "canonical" / "teams" / "teams.csv"
+    landed.parent.mkdir(parents=True)
+    landed.write_text("team_id,team_name,region\nT1,North,N\nT2,South,S\n")
+    (good,) = ingest(landed.parents[1], "canonical", settings.raw_dir, settings.quality_dir).files
+    landed.write_text("team_id,team_name,region\nT9,Bad,X\n")
+    (bad,) = ingest(landed.parents[1], "canonical", settings.raw_dir, settings.quality_dir).files
+    url = f"{SERVER}/{loader_database}"
+
+    assert load_raw_zone(settings.raw_dir, url, settings.quality_dir)["teams"] == 3
+    retire(bad.batch_id, "a wrong export", quality_dir=settings.quality_dir, landing_dir=settings.landing_dir,
+           warehouse_dir=settings.warehouse_dir)
+    assert load_raw_zone(settings.raw_dir, url, settings.quality_dir)["teams"] == 2
+    with psycopg.connect(url) as pg:
+        assert pg.execute("select _batch_id, team_id from raw.teams order by team_id").fetchall() == [
+            (good.batch_id, "T1"), (good.batch_id, "T2")]
