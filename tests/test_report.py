@@ -485,16 +485,15 @@ def test_charts_of_many_teams_and_reps_show_the_ones_needing_attention_and_say_s
     more than 5,000 rows) and each listing chart shows its most urgent rows with a note."""
     import pandas as pd
 
-    from orchestration.serving.report import (
+    from orchestration.serving.report_charts import (
         MAX_CHART_BARS,
         MAX_CHART_LINES,
-        Headline,
-        ReportData,
         _attainment_chart,
         _budget_chart,
         _rep_nps_chart,
         _response_times_chart,
     )
+    from orchestration.serving.report_data import Headline, ReportData
 
     teams = [f"T{i:03d}" for i in range(300)]
     months = [date(2024, m, 1) for m in range(1, 13)]

@@ -6,7 +6,7 @@ as_of_date), as of the data's as_of date:
   stale and past due counts once in the amount), owners with the most at stake first;
 - the deals themselves, largest first.
 
-report.py calls load_frames() while it reads the marts, lists CHARTS among its sections and puts
+report_data.py calls load_frames() while it reads the marts; report.py lists CHARTS among its sections and puts
 cold_deals_table() under them. A warehouse built before the engagement columns existed reads as
 no data (logged), never a crash.
 """
@@ -37,7 +37,7 @@ def _columns(m, table: str) -> set[str]:
 
 
 def load_frames(m, month) -> dict[str, pd.DataFrame]:
-    """The section's frames; `m` reads the marts (report._Marts). The flags are as of as_of_date,
+    """The section's frames; `m` reads the marts (report_data._Marts). The flags are as of as_of_date,
     so `month` is not used: the signature is the one every section's loader has."""
     if not m.has("fct_opportunities"):
         return {"cold_deals": pd.DataFrame()}

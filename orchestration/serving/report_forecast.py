@@ -6,7 +6,7 @@ Three charts and a table, read from the history marts:
 - the pipeline waterfall of the last full month (all teams);
 - each open stage's historical win rate against its seed probability (all teams).
 
-report.py calls load_frames() while it reads the marts and lists CHARTS among its sections; the
+report_data.py calls load_frames() while it reads the marts; report.py lists CHARTS among its sections; the
 builders take the report's data (frames by name) and labels, and draw "no data" when a mart is
 missing or empty.
 """
@@ -35,7 +35,7 @@ def _add_months(month: date, n: int) -> date:
 
 
 def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
-    """The section's frames; `m` reads the marts (report._Marts), `month` is the last full month."""
+    """The section's frames; `m` reads the marts (report_data._Marts), `month` is the last full month."""
     waterfall_sums = ", ".join(f"sum({c}) as {c}" for c in ("open_start_amount", "open_end_amount",
                                                             *(s for s, _ in WATERFALL_STEPS)))
     return {

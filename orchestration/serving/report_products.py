@@ -7,7 +7,7 @@ Over the last PRODUCT_MONTHS full months, all teams and regions:
   revenue still counts in every revenue figure;
 - the channel mix per month (share of net revenue; an empty channel is its own value).
 
-report.py calls load_frames() while it reads the marts, lists CHARTS among its sections and puts
+report_data.py calls load_frames() while it reads the marts; report.py lists CHARTS among its sections and puts
 products_table() under them; the builders draw "no data" when the mart is missing or empty.
 """
 
@@ -35,7 +35,7 @@ def window(month: date) -> tuple[date, date]:
 
 
 def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
-    """The section's frames; `m` reads the marts (report._Marts), `month` is the last full month."""
+    """The section's frames; `m` reads the marts (report_data._Marts), `month` is the last full month."""
     first, last = window(month)
     return {
         "products": m.frame("mart_sales_by_product_monthly", """

@@ -16,7 +16,7 @@ sales before never is (no sales growth to compare with). A rep also needs at lea
 MIN_COMPLAINTS complaints in the recent window: complaints are rare (a few per rep a quarter in
 the demo), and one or two after none are no trend.
 
-report.py calls load_frames() while it reads the marts and lists CHARTS among its sections.
+report_data.py calls load_frames() while it reads the marts; report.py lists CHARTS among its sections.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _add_months(month: date, n: int) -> date:
 
 def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
     """Per rep, sales, orders and complaints in the recent window and the one before; `m` reads
-    the marts (report._Marts), `month` is the last full month."""
+    the marts (report_data._Marts), `month` is the last full month."""
     recent_start = _add_months(month, 1 - WINDOW_MONTHS)
     before_start = _add_months(recent_start, -WINDOW_MONTHS)
     return {"quality_of_sale": m.frame("mart_rep_kpi_monthly", """

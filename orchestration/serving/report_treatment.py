@@ -9,7 +9,7 @@ customer treated as its lifecycle stage calls for, and did it pay off.
   visit in the last 90 days and dormant (inactive) customers with no touch at all in the last 90
   days, with their owners; VIPs first, then by lifetime net revenue.
 
-report.py calls load_frames() while it reads the marts, lists CHARTS among its sections and puts
+report_data.py calls load_frames() while it reads the marts; report.py lists CHARTS among its sections and puts
 untreated_table() under them. A warehouse without the treatment mart or the engagement columns
 reads as no data (logged), never a crash.
 """
@@ -54,7 +54,7 @@ def _columns(m, table: str) -> set[str]:
 
 def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
     """Per month and stage the summed treatment counts of the window; the untreated VIP and
-    dormant customers as of as_of_date. `m` reads the marts (report._Marts)."""
+    dormant customers as of as_of_date. `m` reads the marts (report_data._Marts)."""
     first, last = window(month)
     frames = {"treatment": m.frame("mart_customer_treatment_monthly", """
         select month, lifecycle_stage, sum(customers) as customers, sum(treated_customers) as treated,
