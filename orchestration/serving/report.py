@@ -33,13 +33,13 @@ from orchestration.serving.report_charts import (
     _funnel_chart,
     _lifecycle_sizes_chart,
     _lifecycle_transitions_chart,
-    _no_data,
     _nps_chart,
     _rep_nps_chart,
     _response_times_chart,
     _revenue_trend_chart,
+    no_data_chart,
 )
-from orchestration.serving.report_data import VIP_NPS_AT_MOST, VIP_RECENCY_DAYS, Headline, ReportData, load_report_data
+from orchestration.serving.report_data import VIP_NPS_AT_MOST, VIP_RECENCY_DAYS, Headline, ReportData, read_report_data
 
 __all__ = ["CHART_NAMES", "REPORT_FILENAMES", "load_report_data", "render_report", "write_report"]
 
@@ -133,13 +133,20 @@ _SECTIONS = [
 _TABLES = {"forecast": report_forecast.forecast_table, "products": report_products.products_table,
            "cold_deals": report_cold_deals.cold_deals_table, "treatment": report_treatment.untreated_table}
 CHART_NAMES = tuple(name for _, _, charts in _SECTIONS for name, _ in charts)
+# The section modules that read their own frames, in the order they are read.
+_SECTION_MODULES = (report_forecast, report_quality, report_treatment, report_products, report_cold_deals)
+
+
+def load_report_data(warehouse: Path) -> ReportData:
+    """Everything the page shows, read from the warehouse opened read-only (closed on return)."""
+    return read_report_data(warehouse, [section.load_frames for section in _SECTION_MODULES])
 
 
 def _chart_specs(data: ReportData, L: dict) -> dict[str, dict]:
     specs = {}
     for _, _, charts in _SECTIONS:
         for name, build in charts:
-            chart = build(data, L) if data.report_month else _no_data(L, "")
+            chart = build(data, L) if data.report_month else no_data_chart(L, "")
             # Validation skipped: it costs a second per page, and the browser test renders every chart.
             specs[name] = (chart.configure(font="sans-serif").configure_legend(labelLimit=240)
                            .to_dict(validate=False))

@@ -52,7 +52,7 @@ def _titled(title: str | alt.TitleParams, note: str | None) -> str | alt.TitlePa
     return alt.TitleParams(title, subtitle=note)
 
 
-def _no_data(L: dict, title: str) -> alt.Chart:
+def no_data_chart(L: dict, title: str) -> alt.Chart:
     return (alt.Chart(pd.DataFrame({"text": [L["no_data"]]}))
             .mark_text(fontSize=16, color="#7b8794")
             .encode(text="text:N")
@@ -70,7 +70,7 @@ def _funnel_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
                                      last=fmt.month(month, L))
     df = data.frames.get("funnel", pd.DataFrame())
     if df.empty or df["reached"].fillna(0).sum() == 0:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     df = df.copy()
     first_stage = df.loc[df["stage_order"].idxmin(), "reached"]
     df["conversion"] = [ratio(a, r) if pd.notna(a) else None for a, r in zip(df["advanced"], df["reached"])]
@@ -97,13 +97,13 @@ def _attainment_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
     df = data.frames.get("attainment", pd.DataFrame())
     measures = ["revenue_attainment", "new_customers_attainment", "visits_attainment"]
     if df.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     df, note = _capped(df, "team_id", df["revenue_attainment"].fillna(float("inf")), MAX_CHART_BARS, L,
                        "lowest_revenue_attainment", "mart_team_kpi_monthly")
     title = _titled(title, note)
     long = df.melt(id_vars="team_id", value_vars=measures, var_name="measure", value_name="value").dropna()
     if long.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     long["measure_label"] = [L[m] for m in long["measure"]]
     bars = alt.Chart(long).mark_bar().encode(
         x=alt.X("team_id:N", title=L["team"]),
@@ -121,11 +121,11 @@ def _revenue_trend_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
     title = L["chart_revenue_trend"]
     df = data.frames.get("team_trend", pd.DataFrame())
     if df.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     long = df.melt(id_vars="month", value_vars=["net_revenue", "revenue_target"],
                    var_name="measure", value_name="value").dropna()
     if long.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     long["measure_label"] = [L[m] for m in long["measure"]]
     return alt.Chart(long).mark_line(point=True).encode(
         x=_month_axis(L),
@@ -143,7 +143,7 @@ def _budget_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
                             subtitle=L["budget_tick_note"])
     df = data.frames.get("budget", pd.DataFrame())
     if df.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     df = df.copy()
     df["row_label"] = [f"{t or '—'} · {c or '—'}" for t, c in zip(df["team_id"], df["category"])]
     overspend = df["actual_amount"].fillna(0).astype(float) - df["budget_amount"].fillna(0).astype(float)
@@ -184,7 +184,7 @@ def _lifecycle_sizes_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
     title = L["chart_lifecycle_sizes"]
     df = _lifecycle_frame(data, L)
     if df.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     return alt.Chart(df).mark_bar().encode(
         x=_month_axis(L),
         y=alt.Y("customers:Q", title=L["customers"], stack="zero"),
@@ -201,13 +201,13 @@ def _lifecycle_transitions_chart(data: ReportData, L: dict) -> alt.TopLevelMixin
     title = L["chart_lifecycle_transitions"].format(month=fmt.month(month, L))
     df = _lifecycle_frame(data, L)
     if df.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     df = df[df["month"] == fmt.month(month, L)]
     measures = ["entered", "exited", "reactivated"]
     long = df.melt(id_vars=["stage_label", "stage_index"], value_vars=measures,
                    var_name="transition", value_name="value").dropna()
     if long.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     long["transition_label"] = [L[t] for t in long["transition"]]
     return alt.Chart(long).mark_bar().encode(
         x=alt.X("stage_label:N", title=L["stage"], sort=_stage_sort(L)),
@@ -225,7 +225,7 @@ def _monthly_ratio_chart(df: pd.DataFrame, L: dict, *, title: str, value_title: 
                          scale: float = 1.0) -> alt.TopLevelMixin:
     """A line over months of a ratio recomputed from summed parts (months without answers left out)."""
     if df.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     points = pd.DataFrame({
         "month": df["month"],
         "value": [None if (r := ratio(n, d)) is None else r * scale
@@ -233,7 +233,7 @@ def _monthly_ratio_chart(df: pd.DataFrame, L: dict, *, title: str, value_title: 
         "denominator": df[denominator],
     }).dropna()
     if points.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     return alt.Chart(points).mark_line(point=True).encode(
         x=_month_axis(L),
         y=alt.Y("value:Q", title=value_title, axis=alt.Axis(format=axis_format)),
@@ -264,14 +264,15 @@ def _rep_nps_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
                                       last=fmt.month(month, L))
     df = data.frames.get("rep_nps", pd.DataFrame())
     if df.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     df = pd.DataFrame({
-        "rep": [fmt.scrub_contact_details(n if isinstance(n, str) and n else r) for r, n in zip(df["rep_id"], df["rep_name"])],
+        "rep": [fmt.scrub_contact_details(n if isinstance(n, str) and n else r)
+                for r, n in zip(df["rep_id"], df["rep_name"])],
         "nps": [nps_score(p, d, n) for p, d, n in zip(df["nps_promoters"], df["nps_detractors"], df["nps_responses"])],
         "responses": df["nps_responses"],
     }).dropna()
     if df.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     df, note = _capped(df, "rep", df["nps"], MAX_CHART_BARS, L, "lowest_nps", "mart_rep_kpi_monthly")
     title = _titled(title, note)
     return alt.Chart(df).mark_bar().encode(
@@ -287,7 +288,7 @@ def _response_times_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
     title = L["chart_response_times"]
     df = data.frames.get("service", pd.DataFrame())
     if df.empty or df["median_first_response_hours"].isna().all():
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     df = df.dropna(subset=["median_first_response_hours"])
     slowest = -df.groupby("team_id")["median_first_response_hours"].transform("mean")
     df, note = _capped(df, "team_id", slowest, MAX_CHART_LINES, L, "slowest_first_response", "mart_service_monthly")
@@ -313,7 +314,7 @@ def _complaints_chart(data: ReportData, L: dict) -> alt.TopLevelMixin:
     title = L["chart_complaints"]
     df = _service_by_month(data)
     if df.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     return alt.Chart(df.dropna(subset=["complaints_opened"])).mark_bar(color="#f58518").encode(
         x=_month_axis(L),
         y=alt.Y("complaints_opened:Q", title=L["complaints_opened"]),

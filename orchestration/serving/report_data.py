@@ -3,12 +3,13 @@
 Monthly figures are for the last full month: the as_of month when as_of_date is its last day,
 else the month before it. Every ratio is recomputed from summed numerators and denominators.
 A missing mart reads as empty (logged), never a crash. The report_* section modules read their
-own frames through the same `_Marts` (their load_frames()).
+own frames through the same `_Marts` (their load_frames(), handed in by report.py).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,8 +17,6 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-
-from orchestration.serving import report_cold_deals, report_forecast, report_products, report_quality, report_treatment
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +27,6 @@ REP_NPS_MONTHS = 3      # months pooled for the per-rep NPS (one month has too f
 AT_RISK_ROWS = 50       # rows listed in the at-risk table (the total is stated)
 VIP_RECENCY_DAYS = 60
 VIP_NPS_AT_MOST = 6
-# The section modules that read their own frames (each has load_frames(m, month)).
-_SECTION_MODULES = (report_forecast, report_quality, report_treatment, report_products, report_cold_deals)
 
 
 @dataclass(frozen=True)
@@ -109,6 +106,12 @@ class _Marts:
     def frame(self, table: str, sql: str, params=()) -> pd.DataFrame:
         return self.con.execute(sql, list(params)).df() if self.has(table) else pd.DataFrame()
 
+    def columns(self, table: str) -> set[str]:
+        """The columns of marts.<table> (none when it is missing)."""
+        return {r[0] for r in self.con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "and table_catalog = current_database()", [MARTS, table]).fetchall()}
+
 
 def _reference_dates(m: _Marts) -> tuple[date | None, date | None, date | None]:
     """as_of_date, as_of month and the last full month, as the marts encode them.
@@ -155,8 +158,13 @@ def _headline(m: _Marts, month: date | None) -> Headline:
 
 
 
-def load_report_data(warehouse: Path) -> ReportData:
-    """Everything the page shows, read from the warehouse opened read-only (closed on return)."""
+# A section module's load_frames(m, month): its frames by name.
+SectionLoader = Callable[["_Marts", date], dict[str, pd.DataFrame]]
+
+
+def read_report_data(warehouse: Path, section_loaders: Sequence[SectionLoader] = ()) -> ReportData:
+    """Everything the page shows, read from the warehouse opened read-only (closed on return):
+    the core sections' data, then each section loader's frames."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         m = _Marts(con)
         as_of, as_of_month, month = _reference_dates(m)
@@ -164,17 +172,17 @@ def load_report_data(warehouse: Path) -> ReportData:
                           headline=_headline(m, month))
         if month is None:
             return data
-        data.frames = _frames(m, month)
+        data.frames = _frames(m, month, section_loaders)
         data.rep_names = _rep_names(m)
         data.at_risk_total, data.at_risk = _at_risk(m)
     return data
 
 
-def _frames(m: _Marts, month: date) -> dict[str, pd.DataFrame]:
+def _frames(m: _Marts, month: date, section_loaders: Sequence[SectionLoader]) -> dict[str, pd.DataFrame]:
     """Every chart's frame: the core sections', then each section module's own."""
     frames = {**_kpi_frames(m, month), **_customer_frames(m, month)}
-    for section in _SECTION_MODULES:
-        frames.update(section.load_frames(m, month))
+    for load_frames in section_loaders:
+        frames.update(load_frames(m, month))
     for frame in frames.values():
         if "month" in frame:  # "2025-02": the charts' month axis, the same in every language
             frame["month"] = frame["month"].dt.strftime("%Y-%m")

@@ -13,8 +13,8 @@ _PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 
 
 def scrub_contact_details(text) -> str:
-    """Free text with any e-mail address or phone number blanked out."""
-    if text is None:
+    """Free text with any e-mail address or phone number blanked out (a missing value: empty)."""
+    if missing(text):
         return ""
     return _PHONE.sub("***", _EMAIL.sub("***", str(text)))
 
