@@ -1,4 +1,5 @@
-"""Helpers the tests share: hand-made raw batches and real dbt builds into a throwaway warehouse.
+"""Helpers the tests share: hand-made raw batches, real dbt builds into a throwaway warehouse, and
+the sales report's pages written and drawn in headless Chromium.
 
 Fixture data goes straight into the raw-zone layout (ingestion/raw_zone.py), so a mart test can
 state its inputs row by row and compute the expected values by hand.
@@ -9,18 +10,23 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ingestion.canonical import entity as canonical_entity
 from ingestion.raw_zone import expose_file, raw_columns
 from orchestration.dbt_manifest import seed_partial_parse
 from orchestration.settings import DBT_PROJECT_DIR, get_settings
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 _batch_counter = itertools.count(1)
 _BASE_LOADED_AT = datetime(2030, 1, 1)
 
@@ -122,3 +128,40 @@ def probe_in_fresh_interpreter(code: str) -> dict:
                           cwd=Path(__file__).resolve().parents[1], timeout=300)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- the sales report in a browser
+
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+    reason="headless Chromium (Debian package `chromium`) is not installed and CI is unset")
+
+
+def write_report_pages(warehouse: Path, base: Path, *, currency: str | None = "CNY") -> dict:
+    """The report of `warehouse` in English and Chinese, written under `base`:
+    {"en": path, "zh": path, "base": base, "warehouse": warehouse}."""
+    from orchestration.serving.report import write_report  # altair and vl-convert: only for the report's tests
+
+    return {"base": base, "warehouse": warehouse,
+            **{lang: write_report(warehouse, base / "out", lang=lang, currency=currency) for lang in ("en", "zh")}}
+
+
+def render_in_chromium(page: Path, tmp: Path) -> str:
+    """The DOM after the page's scripts ran, from headless Chromium with every host unresolvable."""
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp))  # one per browser
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
+           "--virtual-time-budget=10000", "--dump-dom", page.as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def render_report_pages(pages: dict, keys=("en", "zh")) -> dict[str, str]:
+    """The DOM of the pages[key] pages (paths, beside pages["base"]) after their scripts ran, two
+    browsers at a time. Callers are marked needs_chromium: without Chromium only CI gets here, and fails."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("CI is set but /usr/bin/chromium is missing (apt-get install -y chromium)")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(keys, pool.map(lambda key: render_in_chromium(pages[key], pages["base"]), keys)))

@@ -68,7 +68,7 @@ def test_great_expectations_is_frozen_once_loaded_in_a_one_run_process():
         from orchestration import gc_policy
         {enable}
         before = gc.get_freeze_count()
-        from orchestration.quality.runner import gx_context
+        from orchestration.quality.gx_startup import gx_context
         gx_context()
         print(json.dumps({{"frozen": gc.get_freeze_count() - before}}))
     """

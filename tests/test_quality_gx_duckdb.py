@@ -17,7 +17,7 @@ import duckdb_engine
 import pytest
 
 from orchestration.quality import gx_duckdb
-from orchestration.quality.runner import gx_context
+from orchestration.quality.gx_startup import gx_context
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_released_data_source_lets_a_writer_in(warehouse):
 _START_UP_PROBE = """
 import inspect, sys
 from decimal import Decimal
-from orchestration.quality.runner import gx_context
+from orchestration.quality.gx_startup import gx_context
 gx_context()
 import great_expectations.util as gx_util
 from orchestration.quality import gx_duckdb

@@ -181,7 +181,8 @@ def test_no_expectation_makes_gx_print_its_batch_hint(capsys):
     # GX prints a hint to stdout for every unexpected-rows query that does not read {batch}; the
     # raw suite now runs in a thread beside dbt, where stdout carries dbt's log lines, so nothing
     # may print (and redirecting stdout would swallow dbt's lines for the whole process).
-    from orchestration.quality.runner import _gx_expectation, gx_context
+    from orchestration.quality.gx_startup import gx_context
+    from orchestration.quality.runner import _gx_expectation
     from orchestration.quality.suites import LAYERS, UNEXPECTED_ROWS, UNIQUE_KEY
 
     gx_context()

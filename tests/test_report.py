@@ -6,12 +6,7 @@ the expected headline values below are worked out by hand from those rows.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -22,9 +17,9 @@ import pytest
 
 from orchestration.serving.labels import LABELS
 from orchestration.serving.report import CHART_NAMES, load_report_data, write_report
+from tests.support import needs_chromium, render_report_pages
 
 AS_OF = date(2025, 3, 15)  # mid-month: the last full month is February
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 # ---------------------------------------------------------------- fixture warehouse
 
@@ -281,23 +276,6 @@ class Page(HTMLParser):
                 self.kpis[kpi]["text"] += data.strip()
 
 
-def render_in_chromium(page: Path, tmp: Path) -> str:
-    """The DOM after the page's scripts ran, from headless Chromium with every host unresolvable."""
-    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp))  # one per browser
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
-           "--virtual-time-budget=10000", "--dump-dom", page.as_uri()]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
-
-
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-    reason="headless Chromium (Debian package `chromium`) is not installed and CI is unset")
-
-
 # ---------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
@@ -317,12 +295,7 @@ def reports(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rendered(reports):
-    if not Path(CHROMIUM).exists():
-        pytest.fail("CI is set but /usr/bin/chromium is missing (apt-get install -y chromium)")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        doms = dict(zip(("en", "empty"), pool.map(
-            lambda k: render_in_chromium(reports[k], reports["base"]), ("en", "empty"))))
-    return {k: Page(v) for k, v in doms.items()}
+    return {k: Page(dom) for k, dom in render_report_pages(reports, ("en", "empty")).items()}
 
 
 # ---------------------------------------------------------------- tests without a browser
@@ -485,16 +458,15 @@ def test_charts_of_many_teams_and_reps_show_the_ones_needing_attention_and_say_s
     more than 5,000 rows) and each listing chart shows its most urgent rows with a note."""
     import pandas as pd
 
-    from orchestration.serving.report import (
+    from orchestration.serving.report_charts import (
         MAX_CHART_BARS,
         MAX_CHART_LINES,
-        Headline,
-        ReportData,
         _attainment_chart,
         _budget_chart,
         _rep_nps_chart,
         _response_times_chart,
     )
+    from orchestration.serving.report_data import Headline, ReportData
 
     teams = [f"T{i:03d}" for i in range(300)]
     months = [date(2024, m, 1) for m in range(1, 13)]

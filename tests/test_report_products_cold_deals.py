@@ -20,7 +20,8 @@ from orchestration.serving.labels import LABELS
 from orchestration.serving.report import load_report_data, write_report
 from orchestration.serving.report_cold_deals import owner_rows
 from orchestration.serving.report_products import channel_mix_rows, product_rows
-from tests.test_report import CHROMIUM, MART_COLUMNS, Page, make_fixture_warehouse, needs_chromium, render_in_chromium
+from tests.support import needs_chromium, render_report_pages, write_report_pages
+from tests.test_report import MART_COLUMNS, Page, make_fixture_warehouse
 
 AS_OF = date(2025, 3, 15)  # the last full month is February: products are summed 2024-03 .. 2025-02
 
@@ -100,16 +101,12 @@ def make_section_warehouse(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
     base = tmp_path_factory.mktemp("sections")
-    wh = make_section_warehouse(base / "sections.duckdb")
-    return {"base": base, "warehouse": wh,
-            **{lang: write_report(wh, base / "out", lang=lang, currency="CNY") for lang in ("en", "zh")}}
+    return write_report_pages(make_section_warehouse(base / "sections.duckdb"), base)
 
 
 @pytest.fixture(scope="module")
 def rendered(pages):
-    if not Path(CHROMIUM).exists():
-        pytest.fail("CI is set but /usr/bin/chromium is missing (apt-get install -y chromium)")
-    return {lang: render_in_chromium(pages[lang], pages["base"]) for lang in ("en", "zh")}
+    return render_report_pages(pages)
 
 
 def _table(html: str, table_id: str) -> list[tuple[str, tuple[str, ...]]]:

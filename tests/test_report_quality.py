@@ -14,15 +14,14 @@ before = 2024-09..2024-11. Per rep (sales before -> recent, complaints before ->
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from orchestration.serving.labels import LABELS
-from orchestration.serving.report import write_report
 from orchestration.serving.report_quality import complaints_rise_faster
-from tests.test_report import CHROMIUM, Page, make_fixture_warehouse, needs_chromium, render_in_chromium
+from tests.support import needs_chromium, render_report_pages, write_report_pages
+from tests.test_report import Page, make_fixture_warehouse
 
 BEFORE = [date(2024, 9, 1), date(2024, 10, 1), date(2024, 11, 1)]
 RECENT = [date(2024, 12, 1), date(2025, 1, 1), date(2025, 2, 1)]
@@ -64,7 +63,7 @@ def pages(tmp_path_factory):
                     con.execute("insert into marts.mart_rep_kpi_monthly (month, rep_id, rep_name, team_id, "
                                 "gross_revenue, orders_count, complaints_opened) values (?, ?, ?, 'T1', ?, ?, ?)",
                                 [month, rep, name, sales, 10 if sales else 0, n])
-    return {lang: write_report(warehouse, base / lang, lang=lang) for lang in ("en", "zh")} | {"base": base}
+    return write_report_pages(warehouse, base, currency=None)
 
 
 def _section_text(page: Page) -> dict[str, str]:
@@ -74,9 +73,7 @@ def _section_text(page: Page) -> dict[str, str]:
 @needs_chromium
 @pytest.mark.browser
 def test_section_draws_in_both_languages_and_calls_out_the_right_reps(pages):
-    if not Path(CHROMIUM).exists():
-        pytest.fail("CI is set but /usr/bin/chromium is missing (apt-get install -y chromium)")
-    rendered = {lang: Page(render_in_chromium(pages[lang], pages["base"])) for lang in ("en", "zh")}
+    rendered = {lang: Page(dom) for lang, dom in render_report_pages(pages).items()}
     for lang, page in rendered.items():
         assert LABELS[lang]["section_quality"] in page.headings, lang
         for name, chart in _section_text(page).items():

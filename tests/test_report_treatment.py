@@ -17,7 +17,8 @@ import pytest
 from orchestration.serving.labels import LABELS
 from orchestration.serving.report import load_report_data, write_report
 from orchestration.serving.report_treatment import lift_rows, treatment_rate_rows
-from tests.test_report import CHROMIUM, MART_COLUMNS, Page, make_fixture_warehouse, needs_chromium, render_in_chromium
+from tests.support import needs_chromium, render_report_pages, write_report_pages
+from tests.test_report import MART_COLUMNS, Page, make_fixture_warehouse
 from tests.test_report_products_cold_deals import _english_words, _insert, _table, _titles
 
 AS_OF = date(2025, 3, 15)  # the last full month is February: the window is 2024-03 .. 2025-02
@@ -80,16 +81,12 @@ def make_treatment_warehouse(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
     base = tmp_path_factory.mktemp("treatment")
-    wh = make_treatment_warehouse(base / "treatment.duckdb")
-    return {"base": base, "warehouse": wh,
-            **{lang: write_report(wh, base / "out", lang=lang, currency="CNY") for lang in ("en", "zh")}}
+    return write_report_pages(make_treatment_warehouse(base / "treatment.duckdb"), base)
 
 
 @pytest.fixture(scope="module")
 def rendered(pages):
-    if not Path(CHROMIUM).exists():
-        pytest.fail("CI is set but /usr/bin/chromium is missing (apt-get install -y chromium)")
-    return {lang: render_in_chromium(pages[lang], pages["base"]) for lang in ("en", "zh")}
+    return render_report_pages(pages)
 
 
 def test_treatment_rates_and_lift_match_the_hand_sums(pages):

@@ -31,8 +31,8 @@ def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
 
 def prewarm():
     """Start Great Expectations (import and context) in a background thread of this process, for
-    the suites that run later in it (runner.prewarm)."""
-    from orchestration.quality.runner import prewarm as _prewarm
+    the suites that run later in it (gx_startup.prewarm)."""
+    from orchestration.quality.gx_startup import prewarm as _prewarm
 
     return _prewarm()
 

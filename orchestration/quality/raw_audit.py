@@ -36,7 +36,7 @@ _guard = threading.Lock()
 
 def start(settings: Settings, run_id: str) -> Future:
     """Start the raw suite of run_id in a background thread (once per run)."""
-    from orchestration.quality.runner import settle_environment
+    from orchestration.quality.gx_startup import settle_environment
 
     settle_environment()
     with _guard:

@@ -6,7 +6,7 @@ as_of_date), as of the data's as_of date:
   stale and past due counts once in the amount), owners with the most at stake first;
 - the deals themselves, largest first.
 
-report.py calls load_frames() while it reads the marts, lists CHARTS among its sections and puts
+report_data.py calls load_frames() while it reads the marts; report.py lists CHARTS among its sections and puts
 cold_deals_table() under them. A warehouse built before the engagement columns existed reads as
 no data (logged), never a crash.
 """
@@ -14,38 +14,31 @@ no data (logged), never a crash.
 from __future__ import annotations
 
 import logging
-import re
 from decimal import Decimal
 
 import altair as alt
 import pandas as pd
 
+from orchestration.serving.report_charts import CHART_WIDTH, no_data_chart
+from orchestration.serving.report_format import scrub_contact_details
+
 log = logging.getLogger(__name__)
 
-CHART_WIDTH = 400
 MAX_OWNERS = 25    # owners on the chart (the total is stated)
 TABLE_ROWS = 50    # deals listed (the total is stated)
 ENGAGEMENT_COLUMNS = ("is_stale", "is_past_due", "last_activity_date", "days_in_current_stage")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
-
-
-def _columns(m, table: str) -> set[str]:
-    return {r[0] for r in m.con.execute(
-        "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ? "
-        "and table_catalog = current_database()", [table]).fetchall()}
 
 
 def load_frames(m, month) -> dict[str, pd.DataFrame]:
-    """The section's frames; `m` reads the marts (report._Marts). The flags are as of as_of_date,
+    """The section's frames; `m` reads the marts (report_data._Marts). The flags are as of as_of_date,
     so `month` is not used: the signature is the one every section's loader has."""
     if not m.has("fct_opportunities"):
         return {"cold_deals": pd.DataFrame()}
-    missing = set(ENGAGEMENT_COLUMNS) - _columns(m, "fct_opportunities")
+    missing = set(ENGAGEMENT_COLUMNS) - m.columns("fct_opportunities")
     if missing:
         log.warning("report: marts.fct_opportunities lacks %s; the cold deals show no data", sorted(missing))
         return {"cold_deals": pd.DataFrame()}
-    names = _columns(m, "dim_customers") >= {"account_id", "account_name"} and m.has("dim_customers")
+    names = m.columns("dim_customers") >= {"account_id", "account_name"} and m.has("dim_customers")
     account = "customers.account_name" if names else "cast(null as varchar)"
     join = "left join marts.dim_customers as customers on deals.account_id = customers.account_id" if names else ""
     return {"cold_deals": m.frame("fct_opportunities", f"""
@@ -55,18 +48,6 @@ def load_frames(m, month) -> dict[str, pd.DataFrame]:
         from marts.fct_opportunities as deals {join}
         where deals.status = 'open' and (deals.is_stale or deals.is_past_due)
         order by deals.amount desc nulls last, deals.opportunity_id""")}
-
-
-def _no_data(L: dict, title) -> alt.Chart:
-    return (alt.Chart(pd.DataFrame({"text": [L["no_data"]]}))
-            .mark_text(fontSize=16, color="#7b8794")
-            .encode(text="text:N")
-            .properties(width=CHART_WIDTH, height=120, title=title))
-
-
-def _scrub(text) -> str:
-    return "" if text is None or (isinstance(text, float) and pd.isna(text)) else \
-        _PHONE.sub("***", _EMAIL.sub("***", str(text)))
 
 
 def _cents(value) -> Decimal:
@@ -92,7 +73,7 @@ def owner_rows(data) -> list[dict]:
 
 
 def _owner_name(data, L: dict, owner: str | None) -> str:
-    return L["owner_none"] if owner is None else _scrub(data.rep_names.get(owner, owner))
+    return L["owner_none"] if owner is None else scrub_contact_details(data.rep_names.get(owner, owner))
 
 
 def _owners_chart(data, L: dict) -> alt.TopLevelMixin:
@@ -100,7 +81,7 @@ def _owners_chart(data, L: dict) -> alt.TopLevelMixin:
     title = L["chart_cold_deals"].format(as_of=as_of)
     owners = owner_rows(data)
     if not owners:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     if len(owners) > MAX_OWNERS:
         title = alt.TitleParams(title, subtitle=L["capped_note"].format(
             shown=MAX_OWNERS, total=len(owners), order=L["order.most_cold_amount"], table="fct_opportunities"))
@@ -143,7 +124,9 @@ def cold_deals_table(data, L: dict, money) -> dict:
         rows.append({"key": r.opportunity_id,
                      "raw": {"amount": "" if pd.isna(r.amount) else str(_cents(r.amount)),
                              "days_in_stage": "" if days is None else str(days)},
-                     "cells": {"deal": r.opportunity_id, "customer": _scrub(r.account_name if isinstance(r.account_name, str) else r.account_id),
+                     "cells": {"deal": r.opportunity_id,
+                               "customer": scrub_contact_details(r.account_name if isinstance(r.account_name, str)
+                                                                 else r.account_id),
                                "owner": _owner_name(data, L, r.owner_rep_id if isinstance(r.owner_rep_id, str)
                                                     else None),
                                "stage": L.get(f"opp_stage.{r.stage}", r.stage),

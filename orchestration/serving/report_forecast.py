@@ -6,7 +6,7 @@ Three charts and a table, read from the history marts:
 - the pipeline waterfall of the last full month (all teams);
 - each open stage's historical win rate against its seed probability (all teams).
 
-report.py calls load_frames() while it reads the marts and lists CHARTS among its sections; the
+report_data.py calls load_frames() while it reads the marts; report.py lists CHARTS among its sections; the
 builders take the report's data (frames by name) and labels, and draw "no data" when a mart is
 missing or empty.
 """
@@ -19,8 +19,10 @@ from decimal import Decimal
 import altair as alt
 import pandas as pd
 
+from orchestration.serving.report_charts import CHART_WIDTH, no_data_chart
+from orchestration.serving.report_data import add_months
+
 FORECAST_MONTHS = 12  # close months shown on the forecast chart and table
-CHART_WIDTH = 400
 WATERFALL_STEPS = (  # (measure, sign): the order marts.md reconciles in
     ("new_amount", 1), ("amount_increased", 1), ("amount_decreased", -1), ("won_amount", -1),
     ("lost_amount", -1), ("moved_in_amount", 1), ("moved_out_amount", -1), ("other_in_amount", 1),
@@ -29,13 +31,8 @@ WATERFALL_STEPS = (  # (measure, sign): the order marts.md reconciles in
 COLORS = {"total": "#4c78a8", "up": "#54a24b", "down": "#e45756"}
 
 
-def _add_months(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
-    """The section's frames; `m` reads the marts (report._Marts), `month` is the last full month."""
+    """The section's frames; `m` reads the marts (report_data._Marts), `month` is the last full month."""
     waterfall_sums = ", ".join(f"sum({c}) as {c}" for c in ("open_start_amount", "open_end_amount",
                                                             *(s for s, _ in WATERFALL_STEPS)))
     return {
@@ -45,7 +42,7 @@ def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
                    sum(actual_won_amount) as actual_won_amount
             from marts.mart_forecast_accuracy
             where horizon_months = 1 and close_month between ? and ?
-            group by close_month order by close_month""", [_add_months(month, 1 - FORECAST_MONTHS), month]),
+            group by close_month order by close_month""", [add_months(month, 1 - FORECAST_MONTHS), month]),
         "pipeline_waterfall": m.frame("mart_pipeline_movement_monthly", f"""
             select {waterfall_sums} from marts.mart_pipeline_movement_monthly where month = ?
             having count(*) > 0""", [month]),
@@ -53,13 +50,6 @@ def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
             select stage_order, stage, closed_reached, won, historical_win_rate, seed_probability
             from marts.mart_stage_win_rates where team_id is null order by stage_order"""),
     }
-
-
-def _no_data(L: dict, title: str) -> alt.Chart:
-    return (alt.Chart(pd.DataFrame({"text": [L["no_data"]]}))
-            .mark_text(fontSize=16, color="#7b8794")
-            .encode(text="text:N")
-            .properties(width=CHART_WIDTH, height=120, title=title))
 
 
 def _cents(value) -> Decimal:
@@ -87,7 +77,7 @@ def _forecast_chart(data, L: dict) -> alt.TopLevelMixin:
     title = L["chart_forecast_accuracy"]
     rows = forecast_rows(data)
     if not rows:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     measures = [("actual", L["actual_won"]), ("seed", L["seed_forecast"]), ("calibrated", L["calibrated_forecast"])]
     long = pd.DataFrame([{"month": r["month"], "measure": label, "order": i, "amount": float(r[key]),
                           "error": None if key == "actual" else float(r[f"{key}_error"])}
@@ -128,7 +118,7 @@ def _waterfall_chart(data, L: dict) -> alt.TopLevelMixin:
     title = L["chart_pipeline_waterfall"].format(month=month)
     steps = waterfall_steps(data, L)
     if not steps:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     df = pd.DataFrame(steps)
     df["order"] = range(len(df))
     return alt.Chart(df).mark_bar().encode(
@@ -143,7 +133,7 @@ def _win_rates_chart(data, L: dict) -> alt.TopLevelMixin:
     title = L["chart_stage_win_rates"]
     df = data.frames.get("stage_win_rates", pd.DataFrame())
     if df.empty:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     kinds = [("historical_win_rate", L["historical_win_rate"]), ("seed_probability", L["seed_probability"])]
     long = pd.DataFrame([{"stage": L.get(f"opp_stage.{r.stage}", r.stage), "stage_order": r.stage_order,
                           "kind": label, "rate": _float(getattr(r, column)),

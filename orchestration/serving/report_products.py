@@ -7,7 +7,7 @@ Over the last PRODUCT_MONTHS full months, all teams and regions:
   revenue still counts in every revenue figure;
 - the channel mix per month (share of net revenue; an empty channel is its own value).
 
-report.py calls load_frames() while it reads the marts, lists CHARTS among its sections and puts
+report_data.py calls load_frames() while it reads the marts; report.py lists CHARTS among its sections and puts
 products_table() under them; the builders draw "no data" when the mart is missing or empty.
 """
 
@@ -19,23 +19,20 @@ from decimal import Decimal
 import altair as alt
 import pandas as pd
 
+from orchestration.serving.report_charts import CHART_WIDTH, no_data_chart
+from orchestration.serving.report_data import add_months
+
 PRODUCT_MONTHS = 12   # months summed for the top products and shown on the channel mix
 TOP_PRODUCTS = 10     # products on the charts and in the table
-CHART_WIDTH = 400
-
-
-def _add_months(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def window(month: date) -> tuple[date, date]:
     """The first and last month the section sums (both included)."""
-    return _add_months(month, 1 - PRODUCT_MONTHS), month
+    return add_months(month, 1 - PRODUCT_MONTHS), month
 
 
 def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
-    """The section's frames; `m` reads the marts (report._Marts), `month` is the last full month."""
+    """The section's frames; `m` reads the marts (report_data._Marts), `month` is the last full month."""
     first, last = window(month)
     return {
         "products": m.frame("mart_sales_by_product_monthly", """
@@ -50,13 +47,6 @@ def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
             from marts.mart_sales_by_product_monthly where month between ? and ?
             group by month, channel order by month, channel nulls last""", [first, last]),
     }
-
-
-def _no_data(L: dict, title: str) -> alt.Chart:
-    return (alt.Chart(pd.DataFrame({"text": [L["no_data"]]}))
-            .mark_text(fontSize=16, color="#7b8794")
-            .encode(text="text:N")
-            .properties(width=CHART_WIDTH, height=120, title=title))
 
 
 def _cents(value) -> Decimal | None:
@@ -97,7 +87,7 @@ def _top_products_chart(data, L: dict) -> alt.TopLevelMixin:
     title = _title(L, "chart_top_products", data)
     rows = product_rows(data, L)
     if not rows:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     df = pd.DataFrame([{**r, "net_revenue": float(r["net_revenue"]), "order": i} for i, r in enumerate(rows)])
     return alt.Chart(df).mark_bar(color="#4c78a8").encode(
         y=alt.Y("product:N", title=L["product"], sort=alt.EncodingSortField("order")),
@@ -116,7 +106,7 @@ def _margin_chart(data, L: dict) -> alt.TopLevelMixin:
         title = alt.TitleParams(title, subtitle=L["margin_cost_unknown_note"].format(count=unknown))
     costed = [r for r in rows if r["margin_rate"] is not None]
     if not costed:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     df = pd.DataFrame([{"product": r["product"], "order": i, "margin_rate": r["margin_rate"],
                         "gross_margin": float(r["gross_margin"])} for i, r in enumerate(costed)])
     return alt.Chart(df).mark_bar().encode(
@@ -145,7 +135,7 @@ def _channel_mix_chart(data, L: dict) -> alt.TopLevelMixin:
     title = _title(L, "chart_channel_mix", data)
     rows = channel_mix_rows(data, L)
     if not rows:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     return alt.Chart(pd.DataFrame(rows)).mark_bar().encode(
         x=alt.X("month:O", title=L["month"], axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("net_revenue:Q", title=L["revenue_share"], stack="normalize", axis=alt.Axis(format=".0%")),

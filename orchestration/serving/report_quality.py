@@ -16,7 +16,7 @@ sales before never is (no sales growth to compare with). A rep also needs at lea
 MIN_COMPLAINTS complaints in the recent window: complaints are rare (a few per rep a quarter in
 the demo), and one or two after none are no trend.
 
-report.py calls load_frames() while it reads the marts and lists CHARTS among its sections.
+report_data.py calls load_frames() while it reads the marts; report.py lists CHARTS among its sections.
 """
 
 from __future__ import annotations
@@ -26,24 +26,21 @@ from datetime import date
 import altair as alt
 import pandas as pd
 
+from orchestration.serving.report_charts import CHART_WIDTH
+from orchestration.serving.report_data import add_months
+
 WINDOW_MONTHS = 3
 MIN_COMPLAINTS = 3
 MAX_CALLED_OUT = 20  # reps on the called-out chart, most complaints first
 MAX_SCATTER_REPS = 4000  # altair embeds at most 5,000 rows; the called-out reps are always kept
-CHART_WIDTH = 400
 COLORS = {"flagged": "#e45756", "other": "#4c78a8"}
-
-
-def _add_months(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
     """Per rep, sales, orders and complaints in the recent window and the one before; `m` reads
-    the marts (report._Marts), `month` is the last full month."""
-    recent_start = _add_months(month, 1 - WINDOW_MONTHS)
-    before_start = _add_months(recent_start, -WINDOW_MONTHS)
+    the marts (report_data._Marts), `month` is the last full month."""
+    recent_start = add_months(month, 1 - WINDOW_MONTHS)
+    before_start = add_months(recent_start, -WINDOW_MONTHS)
     return {"quality_of_sale": m.frame("mart_rep_kpi_monthly", """
         select rep_id, max(rep_name) as rep_name,
                sum(case when month >= ? then gross_revenue else 0 end) as sales_recent,

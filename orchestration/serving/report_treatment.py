@@ -9,7 +9,7 @@ customer treated as its lifecycle stage calls for, and did it pay off.
   visit in the last 90 days and dormant (inactive) customers with no touch at all in the last 90
   days, with their owners; VIPs first, then by lifetime net revenue.
 
-report.py calls load_frames() while it reads the marts, lists CHARTS among its sections and puts
+report_data.py calls load_frames() while it reads the marts; report.py lists CHARTS among its sections and puts
 untreated_table() under them. A warehouse without the treatment mart or the engagement columns
 reads as no data (logged), never a crash.
 """
@@ -17,7 +17,6 @@ reads as no data (logged), never a crash.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date
 from decimal import Decimal
 
@@ -25,36 +24,25 @@ import altair as alt
 import pandas as pd
 
 from orchestration.serving.labels import LIFECYCLE_STAGES
+from orchestration.serving.report_charts import CHART_WIDTH, no_data_chart
+from orchestration.serving.report_data import add_months
+from orchestration.serving.report_format import scrub_contact_details
 
 log = logging.getLogger(__name__)
 
 TREATMENT_MONTHS = 12
 TABLE_ROWS = 50
-CHART_WIDTH = 400
 UNTREATED_STAGES = ("vip", "inactive")
 ENGAGEMENT_COLUMNS = ("visits_90d", "activities_90d", "last_activity_date", "last_visit_date")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
-
-
-def _add_months(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def window(month: date) -> tuple[date, date]:
-    return _add_months(month, 1 - TREATMENT_MONTHS), month
-
-
-def _columns(m, table: str) -> set[str]:
-    return {r[0] for r in m.con.execute(
-        "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ? "
-        "and table_catalog = current_database()", [table]).fetchall()}
+    return add_months(month, 1 - TREATMENT_MONTHS), month
 
 
 def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
     """Per month and stage the summed treatment counts of the window; the untreated VIP and
-    dormant customers as of as_of_date. `m` reads the marts (report._Marts)."""
+    dormant customers as of as_of_date. `m` reads the marts (report_data._Marts)."""
     first, last = window(month)
     frames = {"treatment": m.frame("mart_customer_treatment_monthly", """
         select month, lifecycle_stage, sum(customers) as customers, sum(treated_customers) as treated,
@@ -63,7 +51,7 @@ def load_frames(m, month: date) -> dict[str, pd.DataFrame]:
         group by month, lifecycle_stage order by month, lifecycle_stage""", [first, last])}
     frames["untreated"] = pd.DataFrame()
     if m.has("dim_customers"):
-        missing = set(ENGAGEMENT_COLUMNS) - _columns(m, "dim_customers")
+        missing = set(ENGAGEMENT_COLUMNS) - m.columns("dim_customers")
         if missing:
             log.warning("report: marts.dim_customers lacks %s; no untreated customers listed", sorted(missing))
         else:
@@ -107,13 +95,6 @@ def lift_rows(data, L: dict) -> list[dict]:
     return rows
 
 
-def _no_data(L: dict, title) -> alt.Chart:
-    return (alt.Chart(pd.DataFrame({"text": [L["no_data"]]}))
-            .mark_text(fontSize=16, color="#7b8794")
-            .encode(text="text:N")
-            .properties(width=CHART_WIDTH, height=120, title=title))
-
-
 def _title(L: dict, key: str, data) -> str:
     first, last = window(data.report_month)
     return L[key].format(first=first.strftime("%Y-%m"), last=last.strftime("%Y-%m"))
@@ -123,7 +104,7 @@ def _rate_chart(data, L: dict) -> alt.TopLevelMixin:
     title = _title(L, "chart_treatment_rate", data)
     rows = treatment_rate_rows(data, L)
     if not rows:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     stages = [L[f"life_stage.{s}"] for s in LIFECYCLE_STAGES]
     return alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
         x=alt.X("month:O", title=L["month"]),
@@ -140,7 +121,7 @@ def _lift_chart(data, L: dict) -> alt.TopLevelMixin:
     title = _title(L, "chart_treatment_lift", data)
     rows = lift_rows(data, L)
     if not rows:
-        return _no_data(L, title)
+        return no_data_chart(L, title)
     sides = [("treated_rate", L["order_rate_treated"]), ("untreated_rate", L["order_rate_untreated"])]
     long = pd.DataFrame([{"stage": r["stage"], "side": label, "rate": r[key], "lift": r["lift"]}
                          for r in rows for key, label in sides if r[key] is not None])
@@ -159,11 +140,6 @@ def _lift_chart(data, L: dict) -> alt.TopLevelMixin:
 CHARTS = [("treatment_rate", _rate_chart), ("treatment_lift", _lift_chart)]
 
 
-def _scrub(text) -> str:
-    return "" if text is None or (isinstance(text, float) and pd.isna(text)) else \
-        _PHONE.sub("***", _EMAIL.sub("***", str(text)))
-
-
 def _day(value, L: dict) -> str:
     return L["never"] if value is None or pd.isna(value) else str(value)[:10]
 
@@ -180,9 +156,11 @@ def untreated_table(data, L: dict, money) -> dict:
         revenue = None if pd.isna(r.lifetime_net_revenue) else Decimal(f"{float(r.lifetime_net_revenue):.2f}")
         owner = r.owner_rep_id if isinstance(r.owner_rep_id, str) else None
         rows.append({"key": r.account_id, "raw": {"revenue": "" if revenue is None else str(revenue)},
-                     "cells": {"customer": _scrub(r.account_name if isinstance(r.account_name, str) else r.account_id),
+                     "cells": {"customer": scrub_contact_details(r.account_name if isinstance(r.account_name, str)
+                                                                 else r.account_id),
                                "stage": L[f"life_stage.{r.lifecycle_stage}"],
-                               "owner": L["owner_none"] if owner is None else _scrub(data.rep_names.get(owner, owner)),
+                               "owner": (L["owner_none"] if owner is None
+                                         else scrub_contact_details(data.rep_names.get(owner, owner))),
                                "team": "" if not isinstance(r.team_id, str) else r.team_id,
                                "last_activity": _day(r.last_activity_date, L),
                                "last_visit": _day(r.last_visit_date, L), "revenue": money(revenue)}})
