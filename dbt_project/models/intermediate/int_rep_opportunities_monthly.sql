@@ -39,19 +39,23 @@ rep_months as (
     select rep_id, month from created_facts
     union
     select rep_id, month from closed_facts
+),
+
+final as (
+    select
+        rep_months.rep_id,
+        rep_months.month,
+        cast(coalesce(created_facts.opportunities_created, 0) as {{ dbt.type_bigint() }}) as opportunities_created,
+        cast(coalesce(closed_facts.opportunities_won, 0) as {{ dbt.type_bigint() }}) as opportunities_won,
+        cast(coalesce(closed_facts.opportunities_lost, 0) as {{ dbt.type_bigint() }}) as opportunities_lost,
+        cast(coalesce(closed_facts.won_amount, 0) as decimal(18, 2)) as won_amount,
+        cast(coalesce(closed_facts.sales_cycle_days_total, 0) as {{ dbt.type_bigint() }}) as sales_cycle_days_total,
+        cast(coalesce(closed_facts.sales_cycle_deals, 0) as {{ dbt.type_bigint() }}) as sales_cycle_deals
+    from rep_months
+    left join created_facts
+        on rep_months.rep_id = created_facts.rep_id and rep_months.month = created_facts.month
+    left join closed_facts
+        on rep_months.rep_id = closed_facts.rep_id and rep_months.month = closed_facts.month
 )
 
-select
-    rep_months.rep_id,
-    rep_months.month,
-    cast(coalesce(created_facts.opportunities_created, 0) as {{ dbt.type_bigint() }}) as opportunities_created,
-    cast(coalesce(closed_facts.opportunities_won, 0) as {{ dbt.type_bigint() }}) as opportunities_won,
-    cast(coalesce(closed_facts.opportunities_lost, 0) as {{ dbt.type_bigint() }}) as opportunities_lost,
-    cast(coalesce(closed_facts.won_amount, 0) as decimal(18, 2)) as won_amount,
-    cast(coalesce(closed_facts.sales_cycle_days_total, 0) as {{ dbt.type_bigint() }}) as sales_cycle_days_total,
-    cast(coalesce(closed_facts.sales_cycle_deals, 0) as {{ dbt.type_bigint() }}) as sales_cycle_deals
-from rep_months
-left join created_facts
-    on rep_months.rep_id = created_facts.rep_id and rep_months.month = created_facts.month
-left join closed_facts
-    on rep_months.rep_id = closed_facts.rep_id and rep_months.month = closed_facts.month
+select * from final

@@ -58,19 +58,23 @@ year_to_date as (
             rows between unbounded preceding and current row
         ) as ytd_actual
     from monthly
+),
+
+final as (
+    select
+        month,
+        team_id,
+        category,
+        cast(budget_amount as decimal(18, 2)) as budget_amount,
+        cast(actual_amount as decimal(18, 2)) as actual_amount,
+        cast(actual_amount - budget_amount as decimal(18, 2)) as variance,
+        {{ safe_divide('actual_amount - budget_amount', 'budget_amount') }} as variance_pct,
+        {{ safe_divide('actual_amount', 'budget_amount') }} as utilization,
+        cast(ytd_budget as decimal(18, 2)) as ytd_budget,
+        cast(ytd_actual as decimal(18, 2)) as ytd_actual,
+        cast(ytd_actual - ytd_budget as decimal(18, 2)) as ytd_variance,
+        actual_amount > budget_amount * (1 + {{ var('budget_tolerance') }}) as is_over_budget
+    from year_to_date
 )
 
-select
-    month,
-    team_id,
-    category,
-    cast(budget_amount as decimal(18, 2)) as budget_amount,
-    cast(actual_amount as decimal(18, 2)) as actual_amount,
-    cast(actual_amount - budget_amount as decimal(18, 2)) as variance,
-    {{ safe_divide('actual_amount - budget_amount', 'budget_amount') }} as variance_pct,
-    {{ safe_divide('actual_amount', 'budget_amount') }} as utilization,
-    cast(ytd_budget as decimal(18, 2)) as ytd_budget,
-    cast(ytd_actual as decimal(18, 2)) as ytd_actual,
-    cast(ytd_actual - ytd_budget as decimal(18, 2)) as ytd_variance,
-    actual_amount > budget_amount * (1 + {{ var('budget_tolerance') }}) as is_over_budget
-from year_to_date
+select * from final

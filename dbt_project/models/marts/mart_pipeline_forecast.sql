@@ -20,6 +20,18 @@ assignments as (
     select * from {{ ref('int_rep_assignments') }}
 ),
 
+stg_targets as (
+    select * from {{ ref('stg_targets') }}
+),
+
+fct_opportunities as (
+    select * from {{ ref('fct_opportunities') }}
+),
+
+int_teams as (
+    select * from {{ ref('int_teams') }}
+),
+
 month_offsets as (
     {{ dbt.generate_series(var('forecast_months_ahead') + 1) }}
 ),
@@ -33,7 +45,7 @@ close_months as (
 
 team_targets as (
     select month, team_id, sum(target_value) as revenue_target
-    from {{ ref('stg_targets') }}
+    from stg_targets
     where metric = 'net_revenue' and team_id is not null
     group by month, team_id
 ),
@@ -50,7 +62,7 @@ deals as (
                 then calendar.as_of_month
             else cast({{ dbt.date_trunc('month', 'opportunities.close_date') }} as date)
         end as close_month
-    from {{ ref('fct_opportunities') }} as opportunities
+    from fct_opportunities as opportunities
     cross join calendar
     where opportunities.status in ('open', 'won')
 ),
@@ -116,7 +128,7 @@ forecast as (
         coalesce(deal_totals.weighted_pipeline_amount, 0) as weighted_pipeline_amount,
         coalesce(run_rates.run_rate_amount, 0) as run_rate_amount
     from close_months
-    cross join {{ ref('int_teams') }} as teams
+    cross join int_teams as teams
     left join team_targets
         on close_months.close_month = team_targets.month and teams.team_id = team_targets.team_id
     left join deal_totals
@@ -132,21 +144,25 @@ with_remaining as (
         case when revenue_target - won_amount > 0 then revenue_target - won_amount else 0 end
             as remaining_target
     from forecast
+),
+
+final as (
+    select
+        close_month,
+        cast(team_id as {{ dbt.type_string() }}) as team_id,
+        cast(revenue_target as decimal(18, 2)) as revenue_target,
+        cast(won_amount as decimal(18, 2)) as won_amount,
+        cast(open_pipeline_amount as decimal(18, 2)) as open_pipeline_amount,
+        cast(weighted_pipeline_amount as decimal(18, 2)) as weighted_pipeline_amount,
+        cast(forecast_amount as decimal(18, 2)) as forecast_amount,
+        -- NULL when the team has no target for the month (then coverage and gap are NULL too)
+        cast(case when revenue_target is not null then remaining_target end as decimal(18, 2)) as remaining_target,
+        {{ safe_divide('open_pipeline_amount', 'remaining_target') }} as coverage_ratio,
+        cast(revenue_target - forecast_amount as decimal(18, 2)) as gap_to_target,
+        cast(run_rate_amount as decimal(18, 2)) as run_rate_amount,
+        cast(forecast_amount + run_rate_amount as decimal(18, 2)) as forecast_with_run_rate,
+        cast(revenue_target - (forecast_amount + run_rate_amount) as decimal(18, 2)) as gap_with_run_rate
+    from with_remaining
 )
 
-select
-    close_month,
-    cast(team_id as {{ dbt.type_string() }}) as team_id,
-    cast(revenue_target as decimal(18, 2)) as revenue_target,
-    cast(won_amount as decimal(18, 2)) as won_amount,
-    cast(open_pipeline_amount as decimal(18, 2)) as open_pipeline_amount,
-    cast(weighted_pipeline_amount as decimal(18, 2)) as weighted_pipeline_amount,
-    cast(forecast_amount as decimal(18, 2)) as forecast_amount,
-    -- NULL when the team has no target for the month (then coverage and gap are NULL too)
-    cast(case when revenue_target is not null then remaining_target end as decimal(18, 2)) as remaining_target,
-    {{ safe_divide('open_pipeline_amount', 'remaining_target') }} as coverage_ratio,
-    cast(revenue_target - forecast_amount as decimal(18, 2)) as gap_to_target,
-    cast(run_rate_amount as decimal(18, 2)) as run_rate_amount,
-    cast(forecast_amount + run_rate_amount as decimal(18, 2)) as forecast_with_run_rate,
-    cast(revenue_target - (forecast_amount + run_rate_amount) as decimal(18, 2)) as gap_with_run_rate
-from with_remaining
+select * from final

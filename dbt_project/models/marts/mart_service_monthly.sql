@@ -18,6 +18,18 @@ reps as (
     select * from {{ ref('int_reps') }}
 ),
 
+stg_cases as (
+    select * from {{ ref('stg_cases') }}
+),
+
+int_months as (
+    select * from {{ ref('int_months') }}
+),
+
+int_teams as (
+    select * from {{ ref('int_teams') }}
+),
+
 cases as (
     select
         cases.case_id,
@@ -35,7 +47,7 @@ cases as (
             else case when {{ dbt.datediff('cases.opened_at', 'calendar.now_ts', 'second') }}
                     > {{ var('service_first_response_sla_hours') }} * 3600 then 1 else 0 end
         end as is_first_response_breach
-    from {{ ref('stg_cases') }} as cases
+    from stg_cases as cases
     cross join calendar
     inner join account_owners as owners
         on cases.account_id = owners.account_id
@@ -69,21 +81,25 @@ resolved as (
     from cases
     where resolved_month is not null
     group by team_id, resolved_month
+),
+
+final as (
+    select
+        months.month,
+        cast(teams.team_id as {{ dbt.type_string() }}) as team_id,
+        cast(coalesce(opened.cases_opened, 0) as {{ dbt.type_bigint() }}) as cases_opened,
+        cast(coalesce(opened.complaints_opened, 0) as {{ dbt.type_bigint() }}) as complaints_opened,
+        cast(coalesce(resolved.cases_resolved, 0) as {{ dbt.type_bigint() }}) as cases_resolved,
+        cast(opened.median_first_response_hours as {{ type_double() }}) as median_first_response_hours,
+        cast(resolved.median_resolution_hours as {{ type_double() }}) as median_resolution_hours,
+        cast(coalesce(opened.first_response_breaches, 0) as {{ dbt.type_bigint() }}) as first_response_breaches,
+        {{ safe_divide('opened.first_response_breaches', 'opened.cases_opened') }} as first_response_breach_rate
+    from int_months as months
+    cross join int_teams as teams
+    left join opened
+        on months.month = opened.month and teams.team_id = opened.team_id
+    left join resolved
+        on months.month = resolved.month and teams.team_id = resolved.team_id
 )
 
-select
-    months.month,
-    cast(teams.team_id as {{ dbt.type_string() }}) as team_id,
-    cast(coalesce(opened.cases_opened, 0) as {{ dbt.type_bigint() }}) as cases_opened,
-    cast(coalesce(opened.complaints_opened, 0) as {{ dbt.type_bigint() }}) as complaints_opened,
-    cast(coalesce(resolved.cases_resolved, 0) as {{ dbt.type_bigint() }}) as cases_resolved,
-    cast(opened.median_first_response_hours as {{ type_double() }}) as median_first_response_hours,
-    cast(resolved.median_resolution_hours as {{ type_double() }}) as median_resolution_hours,
-    cast(coalesce(opened.first_response_breaches, 0) as {{ dbt.type_bigint() }}) as first_response_breaches,
-    {{ safe_divide('opened.first_response_breaches', 'opened.cases_opened') }} as first_response_breach_rate
-from {{ ref('int_months') }} as months
-cross join {{ ref('int_teams') }} as teams
-left join opened
-    on months.month = opened.month and teams.team_id = opened.team_id
-left join resolved
-    on months.month = resolved.month and teams.team_id = resolved.team_id
+select * from final

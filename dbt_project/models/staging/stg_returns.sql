@@ -20,16 +20,20 @@ rated as (
     from versions
     left join orders on orders.order_id = versions.order_id
     {{ fx_join('orders.currency', 'orders.order_date') }}
+),
+
+final as (
+    select
+        return_id,
+        order_id,
+        line_number,
+        return_date,
+        quantity,
+        {{ to_reporting('refund_amount', 'fx_rate') }} as refund_amount,
+        reason,
+        _batch_id,
+        _loaded_at
+    from rated
 )
 
-select
-    return_id,
-    order_id,
-    line_number,
-    return_date,
-    quantity,
-    {{ to_reporting('refund_amount', 'fx_rate') }} as refund_amount,
-    reason,
-    _batch_id,
-    _loaded_at
-from rated
+select * from final
