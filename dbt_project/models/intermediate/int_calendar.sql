@@ -23,12 +23,19 @@ stg_survey_responses as (
 
 event_dates as (
     select cast(order_date as date) as d from stg_orders
-    union all select cast(created_at as date) from stg_opportunities
-    union all select cast(updated_at as date) from stg_opportunities
-    union all select close_date from stg_opportunities where stage in ('closed_won', 'closed_lost')
-    union all select cast(entered_at as date) from stg_opportunity_stage_history
-    union all select cast(occurred_at as date) from stg_activities
-    union all select cast(submitted_at as date) from stg_survey_responses
+    union all
+    select cast(created_at as date) from stg_opportunities
+    union all
+    select cast(updated_at as date) from stg_opportunities
+    union all
+    select close_date from stg_opportunities
+    where stage in ('closed_won', 'closed_lost')
+    union all
+    select cast(entered_at as date) from stg_opportunity_stage_history
+    union all
+    select cast(occurred_at as date) from stg_activities
+    union all
+    select cast(submitted_at as date) from stg_survey_responses
 ),
 
 bounds as (

@@ -25,7 +25,7 @@ as_of_state as (
 scored as (
     select
         account_id,
-        ntile(5) over (order by recency_days desc, {{ string_sort_key('account_id') }}) as r_score,
+        ntile(5) over (order by recency_days desc, {{ string_sort_key('account_id') }} asc) as r_score,
         ntile(5) over (order by lifetime_orders, {{ string_sort_key('account_id') }}) as f_score,
         ntile(5) over (order by lifetime_net_revenue, {{ string_sort_key('account_id') }}) as m_score
     from as_of_state

@@ -36,8 +36,9 @@ nps_responses as (
         on responses.contact_id = contacts.contact_id
     left join stg_cases as cases
         on responses.case_id = cases.case_id
-    where responses.survey_type = 'nps'
-      and responses.submitted_at < calendar.now_ts
+    where
+        responses.survey_type = 'nps'
+        and responses.submitted_at < calendar.now_ts
 ),
 
 latest_nps as (
@@ -60,8 +61,9 @@ open_cases as (
     select cases.account_id, count(*) as open_cases
     from stg_cases as cases
     cross join calendar
-    where cases.opened_at < calendar.now_ts
-      and (cases.resolved_at is null or cases.resolved_at >= calendar.now_ts)
+    where
+        cases.opened_at < calendar.now_ts
+        and (cases.resolved_at is null or cases.resolved_at >= calendar.now_ts)
     group by cases.account_id
 ),
 

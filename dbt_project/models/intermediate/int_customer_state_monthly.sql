@@ -150,8 +150,9 @@ refund_windows as (
     from refunds
     inner join order_windows
         on refunds.order_id = order_windows.order_id
-    where order_windows.exit_month is null
-       or greatest(order_windows.entry_month, refunds.return_month) < order_windows.exit_month
+    where
+        order_windows.exit_month is null
+        or greatest(order_windows.entry_month, refunds.return_month) < order_windows.exit_month
 ),
 
 window_changes as (
@@ -192,14 +193,17 @@ account_months as (
     from stg_accounts as accounts
     cross join evaluation_points
     left join history_by_month
-        on accounts.account_id = history_by_month.account_id
-       and evaluation_points.month = history_by_month.month
+        on
+            accounts.account_id = history_by_month.account_id
+            and evaluation_points.month = history_by_month.month
     left join net_revenue_by_month
-        on accounts.account_id = net_revenue_by_month.account_id
-       and evaluation_points.month = net_revenue_by_month.month
+        on
+            accounts.account_id = net_revenue_by_month.account_id
+            and evaluation_points.month = net_revenue_by_month.month
     left join window_changes
-        on accounts.account_id = window_changes.account_id
-       and evaluation_points.month = window_changes.month
+        on
+            accounts.account_id = window_changes.account_id
+            and evaluation_points.month = window_changes.month
     window account_history as (
         partition by accounts.account_id
         order by evaluation_points.month
@@ -216,7 +220,7 @@ vip_ranking as (
         month,
         row_number() over (
             partition by month
-            order by net_revenue_365d desc, {{ string_sort_key('account_id') }}
+            order by net_revenue_365d desc, {{ string_sort_key('account_id') }} asc
         ) as vip_rank,
         count(*) over (partition by month) as vip_candidates
     from account_months
@@ -233,8 +237,9 @@ measured as (
         ceiling(vip_ranking.vip_candidates * cast({{ var('lifecycle_vip_share') }} as decimal(9, 6))) as vip_slots
     from account_months
     left join vip_ranking
-        on account_months.account_id = vip_ranking.account_id
-       and account_months.month = vip_ranking.month
+        on
+            account_months.account_id = vip_ranking.account_id
+            and account_months.month = vip_ranking.month
 ),
 
 final as (

@@ -53,15 +53,17 @@ counted_history as (
         on history.opportunity_id = opportunities.opportunity_id
     left join lost_at
         on history.opportunity_id = lost_at.opportunity_id
-    where history.stage_order is not null
-      and (not opportunities.is_lost or lost_at.lost_at is null or history.entered_at < lost_at.lost_at)
+    where
+        history.stage_order is not null
+        and (not opportunities.is_lost or lost_at.lost_at is null or history.entered_at < lost_at.lost_at)
 ),
 
 reached_candidates as (
     select opportunity_id, stage_order from counted_history
     union all
     -- the current stage (closed_lost has no order, so a lost deal adds nothing here)
-    select opportunity_id, current_order from opportunities where current_order is not null
+    select opportunity_id, current_order from opportunities
+    where current_order is not null
     union all
     select opportunities.opportunity_id, funnel_bounds.last_order
     from opportunities cross join funnel_bounds
@@ -93,10 +95,11 @@ reached as (
         stage_entries.entered_at
     from max_reached
     inner join stages
-        on stages.stage_order <= max_reached.max_stage_order_reached
+        on max_reached.max_stage_order_reached >= stages.stage_order
     left join stage_entries
-        on max_reached.opportunity_id = stage_entries.opportunity_id
-       and stages.stage_order = stage_entries.stage_order
+        on
+            max_reached.opportunity_id = stage_entries.opportunity_id
+            and stages.stage_order = stage_entries.stage_order
 ),
 
 final as (

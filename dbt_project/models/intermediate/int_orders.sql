@@ -28,6 +28,10 @@ stg_accounts as (
     select * from {{ ref('stg_accounts') }}
 ),
 
+accounts_loaded as (
+    select max(_loaded_at) as max_loaded_at from stg_accounts
+),
+
 final as (
     select
         orders.order_id,
@@ -49,11 +53,12 @@ final as (
         end as _loaded_at
     from completed_orders as orders
     left join account_owners as owners
-        on orders.account_id = owners.account_id
-       and {{ holds_on('owners', 'orders.order_date') }}
+        on
+            orders.account_id = owners.account_id
+            and {{ holds_on('owners', 'orders.order_date') }}
     left join line_totals
         on orders.order_id = line_totals.order_id
-    cross join (select max(_loaded_at) as max_loaded_at from stg_accounts) as accounts_loaded
+    cross join accounts_loaded
 )
 
 select * from final

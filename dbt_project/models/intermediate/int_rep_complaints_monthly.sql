@@ -21,8 +21,9 @@ attributed as (
         complaints.case_id
     from complaints
     inner join account_owners as owners
-        on complaints.account_id = owners.account_id
-       and {{ holds_on('owners', 'cast(complaints.opened_at as date)') }}
+        on
+            complaints.account_id = owners.account_id
+            and {{ holds_on('owners', 'cast(complaints.opened_at as date)') }}
     where owners.owner_rep_id is not null
 ),
 

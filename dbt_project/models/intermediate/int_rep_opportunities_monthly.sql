@@ -30,8 +30,9 @@ closed_facts as (
         -- won deals whose cycle is known (a deal without created_date has none)
         count(case when status = 'won' then sales_cycle_days end) as sales_cycle_deals
     from opportunities
-    where status in ('won', 'lost')
-      and close_month is not null
+    where
+        status in ('won', 'lost')
+        and close_month is not null
     group by rep_id, close_month
 ),
 

@@ -42,8 +42,9 @@ new_customer_facts as (
         order_month as month,
         count(*) as new_customers
     from ranked_orders
-    where order_rank = 1
-      and rep_id is not null
+    where
+        order_rank = 1
+        and rep_id is not null
     group by rep_id, order_month
 ),
 

@@ -23,8 +23,9 @@ orders as (
         coalesce(orders.rep_id, owners.owner_rep_id) as rep_id
     from stg_orders as orders
     left join account_owners as owners
-        on orders.account_id = owners.account_id
-       and {{ holds_on('owners', 'orders.order_date') }}
+        on
+            orders.account_id = owners.account_id
+            and {{ holds_on('owners', 'orders.order_date') }}
 ),
 
 responses as (
@@ -37,8 +38,9 @@ responses as (
     left join orders
         on responses.order_id = orders.order_id
     left join account_owners as accounts
-        on responses.account_id = accounts.account_id
-       and {{ holds_on('accounts', 'cast(responses.submitted_at as date)') }}
+        on
+            responses.account_id = accounts.account_id
+            and {{ holds_on('accounts', 'cast(responses.submitted_at as date)') }}
 ),
 
 final as (

@@ -81,11 +81,13 @@ final as (
         on accounts.account_id = as_of_state.account_id
     cross join calendar
     left join account_owners as owners
-        on accounts.account_id = owners.account_id
-       and {{ holds_on('owners', 'calendar.as_of_date') }}
+        on
+            accounts.account_id = owners.account_id
+            and {{ holds_on('owners', 'calendar.as_of_date') }}
     left join assignments as reps
-        on owners.owner_rep_id = reps.rep_id
-       and {{ holds_on('reps', 'calendar.as_of_date') }}
+        on
+            owners.owner_rep_id = reps.rep_id
+            and {{ holds_on('reps', 'calendar.as_of_date') }}
     left join int_customer_rfm as rfm
         on accounts.account_id = rfm.account_id
     left join lifecycle_actions as actions

@@ -60,8 +60,9 @@ opportunities as (
         on opps.stage = stages.stage
     cross join calendar
     left join assignments as reps
-        on opps.owner_rep_id = reps.rep_id
-       and {{ holds_on('reps', 'calendar.as_of_date') }}
+        on
+            opps.owner_rep_id = reps.rep_id
+            and {{ holds_on('reps', 'calendar.as_of_date') }}
     left join stg_leads as leads
         on opps.lead_id = leads.lead_id
     left join max_reached
@@ -91,30 +92,38 @@ final as (
             else 0
         end as decimal(18, 2)) as weighted_amount,
         cast(opportunities.max_stage_order_reached as integer) as max_stage_order_reached,
-        cast(case when opportunities.is_closed
-            then {{ dbt.datediff('opportunities.created_date', 'opportunities.close_date', 'day') }}
+        cast(case
+            when opportunities.is_closed
+                then {{ dbt.datediff('opportunities.created_date', 'opportunities.close_date', 'day') }}
         end as integer) as sales_cycle_days,
-        cast(case when not opportunities.is_closed
-            then {{ dbt.datediff('opportunities.created_date', 'calendar.as_of_date', 'day') }}
+        cast(case
+            when not opportunities.is_closed
+                then {{ dbt.datediff('opportunities.created_date', 'calendar.as_of_date', 'day') }}
         end as integer) as age_days,
         opportunities.is_closed,
         opportunities.is_won,
         engagement.last_activity_date,
-        cast(case when opportunities.status = 'open'
-            then {{ dbt.datediff('coalesce(engagement.current_stage_entered_date, opportunities.created_date)',
+        cast(case
+            when opportunities.status = 'open'
+                then {{ dbt.datediff('coalesce(engagement.current_stage_entered_date, opportunities.created_date)',
                                  'calendar.as_of_date', 'day') }}
         end as integer) as days_in_current_stage,
-        case when opportunities.status = 'open' and opportunities.close_date < calendar.as_of_date
-            then true else false end as is_past_due,
+        coalesce(opportunities.status = 'open' and opportunities.close_date < calendar.as_of_date, false) as is_past_due,
         -- stale: open and not touched (an activity, or its creation) in (as_of - stale_deal_days, as_of]
-        case when opportunities.status = 'open'
-            and coalesce(
-                case when engagement.last_activity_date > opportunities.created_date
-                    then engagement.last_activity_date
-                    else coalesce(opportunities.created_date, engagement.last_activity_date) end,
-                cast('1900-01-01' as date)
-            ) <= {{ dbt.dateadd('day', '-' ~ var('stale_deal_days'), 'calendar.as_of_date') }}
-            then true else false end as is_stale
+        case
+            when
+                opportunities.status = 'open'
+                and coalesce(
+                    case
+                        when engagement.last_activity_date > opportunities.created_date
+                            then engagement.last_activity_date
+                        else coalesce(opportunities.created_date, engagement.last_activity_date)
+                    end,
+                    cast('1900-01-01' as date)
+                ) <= {{ dbt.dateadd('day', '-' ~ var('stale_deal_days'), 'calendar.as_of_date') }}
+                then true
+            else false
+        end as is_stale
     from opportunities
     cross join calendar
     left join engagement

@@ -54,14 +54,16 @@ opportunities as (
         dated_opportunities.cohort_month
     from dated_opportunities
     left join rep_teams
-        on dated_opportunities.owner_rep_id = rep_teams.rep_id
-       and dated_opportunities.cohort_month = rep_teams.month
+        on
+            dated_opportunities.owner_rep_id = rep_teams.rep_id
+            and dated_opportunities.cohort_month = rep_teams.month
 ),
 
 cohorts as (
     select month as cohort_month from int_months
     union all
-    select distinct cast(null as date) as cohort_month from opportunities where cohort_month is null
+    select distinct cast(null as date) as cohort_month from opportunities
+    where cohort_month is null
 ),
 
 -- Deals whose owner is not (yet) in the rep export have no team: they keep a NULL-team row set
@@ -69,7 +71,8 @@ cohorts as (
 funnel_teams as (
     select team_id from int_teams
     union all
-    select distinct cast(null as {{ dbt.type_string() }}) as team_id from opportunities where team_id is null
+    select distinct cast(null as {{ dbt.type_string() }}) as team_id from opportunities
+    where team_id is null
 ),
 
 spine as (
@@ -106,8 +109,9 @@ funnel as (
         spine.stage_order,
         spine.stage,
         coalesce(stage_facts.opportunities_reached, 0) as opportunities_reached,
-        case when spine.stage_order < funnel_bounds.last_order
-            then coalesce(stage_facts.opportunities_advanced, 0)
+        case
+            when spine.stage_order < funnel_bounds.last_order
+                then coalesce(stage_facts.opportunities_advanced, 0)
         end as opportunities_advanced,
         stage_facts.days_in_stage_total,
         coalesce(stage_facts.stage_durations_measured, 0) as stage_durations_measured,
@@ -118,17 +122,18 @@ funnel as (
     -- `a = b or (a is null and b is null)`: an OR keeps the engine from hashing on team and month, and
     -- the join became teams x months x teams x months (285 s of a scale-500 build; bench/, `make bench`).
     left join stage_facts
-        on spine.team_id is not distinct from stage_facts.team_id
-       and spine.stage_order = stage_facts.stage_order
-       and spine.cohort_month is not distinct from stage_facts.cohort_month
+        on
+            spine.team_id is not distinct from stage_facts.team_id
+            and spine.stage_order = stage_facts.stage_order
+            and spine.cohort_month is not distinct from stage_facts.cohort_month
 ),
 
 with_cohort_size as (
     select
         funnel.*,
         -- every deal reached the first stage, so its count is the cohort's size
-        max(case when stage_order = first_order then opportunities_reached end)
-            over (partition by team_id, cohort_month) as cohort_opportunities
+        max(case when funnel.stage_order = funnel.first_order then funnel.opportunities_reached end)
+            over (partition by funnel.team_id, funnel.cohort_month) as cohort_opportunities
     from funnel
 ),
 

@@ -21,8 +21,9 @@ leads as (
         case when opportunities.status = 'won' then 1 else 0 end as is_won,
         case when opportunities.status = 'won' then opportunities.amount else 0 end as won_amount,
         -- days to convert: converted leads (opportunity set) whose conversion time is known
-        case when leads.converted_opportunity_id is not null
-            then {{ dbt.datediff('leads.created_at', 'leads.converted_at', 'second') }} / cast(86400 as {{ type_double() }})  -- double: Spark rounds a decimal quotient
+        case
+            when leads.converted_opportunity_id is not null
+                then {{ dbt.datediff('leads.created_at', 'leads.converted_at', 'second') }} / cast(86400 as {{ type_double() }})  -- double: Spark rounds a decimal quotient
         end as days_to_convert
     from stg_leads as leads
     left join fct_opportunities as opportunities

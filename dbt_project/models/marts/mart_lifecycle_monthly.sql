@@ -60,11 +60,13 @@ counted as (
         coalesce(customers.net_revenue, 0) as net_revenue
     from spine
     left join customers
-        on spine.month = customers.month
-       and spine.lifecycle_stage = customers.lifecycle_stage
+        on
+            spine.month = customers.month
+            and spine.lifecycle_stage = customers.lifecycle_stage
     left join exits
-        on spine.month = exits.month
-       and spine.lifecycle_stage = exits.lifecycle_stage
+        on
+            spine.month = exits.month
+            and spine.lifecycle_stage = exits.lifecycle_stage
     left join month_totals
         on spine.month = month_totals.month
 ),

@@ -37,8 +37,9 @@ month_offsets as (
 ),
 
 close_months as (
-    select cast({{ dbt.dateadd('month', 'month_offsets.generated_number - 1', 'calendar.as_of_month') }} as date)
-        as close_month
+    select
+        cast({{ dbt.dateadd('month', 'month_offsets.generated_number - 1', 'calendar.as_of_month') }} as date)
+            as close_month
     from calendar
     cross join month_offsets
 ),
@@ -57,7 +58,8 @@ deals as (
         opportunities.amount,
         opportunities.weighted_amount,
         case
-            when opportunities.status = 'open'
+            when
+                opportunities.status = 'open'
                 and (opportunities.close_date is null or opportunities.close_date < calendar.as_of_month)
                 then calendar.as_of_month
             else cast({{ dbt.date_trunc('month', 'opportunities.close_date') }} as date)
@@ -92,18 +94,20 @@ no_deal_revenue as (
     select orders.rep_id, orders.net_amount as amount
     from orders
     cross join run_rate_window
-    where orders.opportunity_id is null
-      and orders.order_date >= run_rate_window.first_month
-      and orders.order_date < run_rate_window.end_month
+    where
+        orders.opportunity_id is null
+        and orders.order_date >= run_rate_window.first_month
+        and orders.order_date < run_rate_window.end_month
     union all
     select refunds.rep_id, -refunds.refund_amount as amount
     from refunds
     inner join orders
         on refunds.order_id = orders.order_id
     cross join run_rate_window
-    where orders.opportunity_id is null
-      and refunds.return_date >= run_rate_window.first_month
-      and refunds.return_date < run_rate_window.end_month
+    where
+        orders.opportunity_id is null
+        and refunds.return_date >= run_rate_window.first_month
+        and refunds.return_date < run_rate_window.end_month
 ),
 
 run_rates as (
@@ -113,8 +117,9 @@ run_rates as (
     from no_deal_revenue
     cross join run_rate_window
     inner join assignments
-        on no_deal_revenue.rep_id = assignments.rep_id
-       and {{ holds_on('assignments', 'run_rate_window.as_of_date') }}
+        on
+            no_deal_revenue.rep_id = assignments.rep_id
+            and {{ holds_on('assignments', 'run_rate_window.as_of_date') }}
     group by assignments.team_id
 ),
 
@@ -140,8 +145,8 @@ forecast as (
 with_remaining as (
     select
         forecast.*,
-        won_amount + weighted_pipeline_amount as forecast_amount,
-        case when revenue_target - won_amount > 0 then revenue_target - won_amount else 0 end
+        forecast.won_amount + forecast.weighted_pipeline_amount as forecast_amount,
+        case when forecast.revenue_target - forecast.won_amount > 0 then forecast.revenue_target - forecast.won_amount else 0 end
             as remaining_target
     from forecast
 ),

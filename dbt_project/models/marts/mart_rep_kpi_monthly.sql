@@ -53,11 +53,13 @@ final as (
         {{ revenue_growth_columns('kpis', 'prev_month', 'prev_year') }}
     from kpis
     left join kpis as prev_month
-        on kpis.rep_id = prev_month.rep_id
-       and prev_month.month = cast({{ dbt.dateadd('month', -1, 'kpis.month') }} as date)
+        on
+            kpis.rep_id = prev_month.rep_id
+            and prev_month.month = cast({{ dbt.dateadd('month', -1, 'kpis.month') }} as date)
     left join kpis as prev_year
-        on kpis.rep_id = prev_year.rep_id
-       and prev_year.month = cast({{ dbt.dateadd('month', -12, 'kpis.month') }} as date)
+        on
+            kpis.rep_id = prev_year.rep_id
+            and prev_year.month = cast({{ dbt.dateadd('month', -12, 'kpis.month') }} as date)
 )
 
 select * from final

@@ -41,20 +41,32 @@ cases as (
         {{ dbt.datediff('cases.opened_at', 'cases.resolved_at', 'second') }} / cast(3600 as {{ type_double() }}) as resolution_hours,
         case
             when cases.first_response_at is not null
-                then case when {{ dbt.datediff('cases.opened_at', 'cases.first_response_at', 'second') }}
-                    > {{ var('service_first_response_sla_hours') }} * 3600 then 1 else 0 end
+                then case
+                    when
+                        {{ dbt.datediff('cases.opened_at', 'cases.first_response_at', 'second') }}
+                        > {{ var('service_first_response_sla_hours') }} * 3600
+                        then 1
+                    else 0
+                end
             -- no response yet: a breach once the case is older than the SLA at as_of
-            else case when {{ dbt.datediff('cases.opened_at', 'calendar.now_ts', 'second') }}
-                    > {{ var('service_first_response_sla_hours') }} * 3600 then 1 else 0 end
+            else case
+                when
+                    {{ dbt.datediff('cases.opened_at', 'calendar.now_ts', 'second') }}
+                    > {{ var('service_first_response_sla_hours') }} * 3600
+                    then 1
+                else 0
+            end
         end as is_first_response_breach
     from stg_cases as cases
     cross join calendar
     inner join account_owners as owners
-        on cases.account_id = owners.account_id
-       and {{ holds_on('owners', 'cast(cases.opened_at as date)') }}
+        on
+            cases.account_id = owners.account_id
+            and {{ holds_on('owners', 'cast(cases.opened_at as date)') }}
     left join rep_teams
-        on owners.owner_rep_id = rep_teams.rep_id
-       and rep_teams.month = cast({{ dbt.date_trunc('month', 'cases.opened_at') }} as date)
+        on
+            owners.owner_rep_id = rep_teams.rep_id
+            and rep_teams.month = cast({{ dbt.date_trunc('month', 'cases.opened_at') }} as date)
     left join reps
         on owners.owner_rep_id = reps.rep_id
     where rep_teams.team_id is not null or reps.team_id is not null

@@ -19,7 +19,7 @@ rated as (
         versions.*,
         {{ fx_rate('orders.currency') }} as fx_rate
     from versions
-    left join orders on orders.order_id = versions.order_id
+    left join orders on versions.order_id = orders.order_id
     {{ fx_join('orders.currency', 'orders.order_date') }}
 ),
 
