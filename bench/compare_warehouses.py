@@ -9,6 +9,10 @@ value (integers, decimals, text, dates, NULL) must be equal.
     python -m bench.compare_warehouses BEFORE.duckdb AFTER.duckdb [--rel-tol 1e-6] [--schema marts]
 
 Prints each difference and a summary; exits 1 when there is any, 0 when the warehouses match.
+
+bench/compare.py answers another question: does another implementation (plain DuckDB, pandas)
+compute one mart like the pipeline, matched on its grain across column types. This one compares
+two builds of the same pipeline, every table, typed alike.
 """
 
 from __future__ import annotations
