@@ -37,15 +37,13 @@ run: $(STAMP)  ## the demo: generate scale-1 exports, ingest, build, check, publ
 test: $(STAMP)  ## the whole test suite (but the Spark tests: make test-spark)
 	$(VENV)/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m "not spark"
 
-lint: $(STAMP)  ## the static checks CI runs before the tests (CONTRIBUTING.md): import layers, ruff
+lint: $(STAMP)  ## the static checks CI runs before the tests (CONTRIBUTING.md): layers, ruff, SQL, YAML
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(VENV)/bin/ruff check --no-cache .
-
-lint-style: $(STAMP)  ## the style checks not enforced yet (CONTRIBUTING.md): ruff format, yamllint, sqlfluff
-	-$(VENV)/bin/ruff format --no-cache --check . | tail -n 1
-	-$(VENV)/bin/yamllint --format parsable . | awk '{print $$2}' | sort | uniq -c
-	-SALESDW_BUILD_WAREHOUSE=$(DATA_DIR)/warehouse/build.duckdb SALESDW_TEMP_DIR=$(DATA_DIR)/tmp \
-		$(VENV)/bin/sqlfluff lint dbt_project/models --nofail | grep -c '^L:'
+	$(VENV)/bin/python tests/check_import_ctes.py
+	$(VENV)/bin/yamllint --strict .
+	$(VENV)/bin/sqlfluff lint dbt_project/models --processes 2
+	$(VENV)/bin/ruff format --no-cache --check .
 
 snapshots: $(STAMP)  ## rewrite the reviewed snapshots (tests/snapshots) after an intended change
 	SALESDW_UPDATE_SNAPSHOTS=1 $(VENV)/bin/pytest -q -n 0 tests/test_definitions.py -k snapshot
@@ -78,4 +76,4 @@ docs: $(STAMP)  ## dbt docs (offline) into data/dbt_docs, with source freshness 
 clean:  ## remove the data directory (landing, raw zone, warehouses, reports, Dagster storage)
 	rm -rf $(DATA_DIR) dbt_project/target dbt_project/logs
 
-.PHONY: help setup run test lint lint-style snapshots test-spark dev bench bench-large docs clean
+.PHONY: help setup run test lint snapshots test-spark dev bench bench-large docs clean

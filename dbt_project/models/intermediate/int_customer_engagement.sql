@@ -17,12 +17,14 @@ touches as (
         cast(activities.occurred_at as date) as activity_date,
         case
             when cast(activities.occurred_at as date) > {{ dbt.dateadd('day', -90, 'calendar.as_of_date') }}
-                then 1 else 0
+                then 1
+            else 0
         end as is_within_90d
     from activities
     cross join calendar
-    where activities.account_id is not null
-      and activities.occurred_at < calendar.now_ts
+    where
+        activities.account_id is not null
+        and activities.occurred_at < calendar.now_ts
 ),
 
 per_account as (

@@ -11,6 +11,22 @@ with calendar as (
     select as_of_date, as_of_month from {{ ref('int_calendar') }}
 ),
 
+int_months as (
+    select * from {{ ref('int_months') }}
+),
+
+int_orders as (
+    select * from {{ ref('int_orders') }}
+),
+
+int_refunds as (
+    select * from {{ ref('int_refunds') }}
+),
+
+stg_accounts as (
+    select * from {{ ref('stg_accounts') }}
+),
+
 evaluation_points as (
     select
         months.month,
@@ -19,7 +35,7 @@ evaluation_points as (
             when months.month = calendar.as_of_month then calendar.as_of_date
             else cast({{ dbt.last_day('months.month', 'month') }} as date)
         end as as_of_date
-    from {{ ref('int_months') }} as months
+    from int_months as months
     cross join calendar
 ),
 
@@ -35,7 +51,7 @@ completed_orders as (
         orders.order_date,
         orders.order_month,
         orders.net_amount
-    from {{ ref('int_orders') }} as orders
+    from int_orders as orders
     cross join calendar
     where orders.order_date <= calendar.as_of_date
 ),
@@ -49,7 +65,7 @@ refunds as (
         refunds.return_date,
         refunds.return_month,
         refunds.refund_amount
-    from {{ ref('int_refunds') }} as refunds
+    from int_refunds as refunds
     inner join completed_orders
         on refunds.order_id = completed_orders.order_id
     cross join calendar
@@ -134,8 +150,9 @@ refund_windows as (
     from refunds
     inner join order_windows
         on refunds.order_id = order_windows.order_id
-    where order_windows.exit_month is null
-       or greatest(order_windows.entry_month, refunds.return_month) < order_windows.exit_month
+    where
+        order_windows.exit_month is null
+        or greatest(order_windows.entry_month, refunds.return_month) < order_windows.exit_month
 ),
 
 window_changes as (
@@ -173,17 +190,20 @@ account_months as (
         sum(coalesce(window_changes.orders_change, 0)) over account_history as orders_365d,
         sum(coalesce(window_changes.amount_change, 0)) over account_history as net_revenue_365d,
         coalesce(net_revenue_by_month.net_revenue, 0) as net_revenue
-    from {{ ref('stg_accounts') }} as accounts
+    from stg_accounts as accounts
     cross join evaluation_points
     left join history_by_month
-        on accounts.account_id = history_by_month.account_id
-       and evaluation_points.month = history_by_month.month
+        on
+            accounts.account_id = history_by_month.account_id
+            and evaluation_points.month = history_by_month.month
     left join net_revenue_by_month
-        on accounts.account_id = net_revenue_by_month.account_id
-       and evaluation_points.month = net_revenue_by_month.month
+        on
+            accounts.account_id = net_revenue_by_month.account_id
+            and evaluation_points.month = net_revenue_by_month.month
     left join window_changes
-        on accounts.account_id = window_changes.account_id
-       and evaluation_points.month = window_changes.month
+        on
+            accounts.account_id = window_changes.account_id
+            and evaluation_points.month = window_changes.month
     window account_history as (
         partition by accounts.account_id
         order by evaluation_points.month
@@ -200,7 +220,7 @@ vip_ranking as (
         month,
         row_number() over (
             partition by month
-            order by net_revenue_365d desc, {{ string_sort_key('account_id') }}
+            order by net_revenue_365d desc, {{ string_sort_key('account_id') }} asc
         ) as vip_rank,
         count(*) over (partition by month) as vip_candidates
     from account_months
@@ -217,34 +237,39 @@ measured as (
         ceiling(vip_ranking.vip_candidates * cast({{ var('lifecycle_vip_share') }} as decimal(9, 6))) as vip_slots
     from account_months
     left join vip_ranking
-        on account_months.account_id = vip_ranking.account_id
-       and account_months.month = vip_ranking.month
+        on
+            account_months.account_id = vip_ranking.account_id
+            and account_months.month = vip_ranking.month
+),
+
+final as (
+    select
+        month,
+        account_id,
+        created_date,
+        created_date <= month_end as is_created,
+        as_of_date,
+        first_order_date,
+        last_order_date,
+        cast(recency_days as integer) as recency_days,
+        cast(lifetime_orders as integer) as lifetime_orders,
+        cast(lifetime_net_revenue as decimal(18, 2)) as lifetime_net_revenue,
+        cast(orders_365d as integer) as orders_365d,
+        cast(net_revenue_365d as decimal(18, 2)) as net_revenue_365d,
+        cast(vip_rank as integer) as vip_rank,
+        cast(vip_candidates as integer) as vip_candidates,
+        cast(vip_slots as integer) as vip_slots,
+        -- marts.md "Lifecycle stage": the first rule that matches wins.
+        case
+            when first_order_date is null then 'prospect'
+            when recency_days > {{ var('lifecycle_inactive_days') }} then 'inactive'
+            when vip_rank <= vip_slots then 'vip'
+            when days_since_first_order < {{ var('lifecycle_new_days') }} then 'new'
+            when orders_365d >= {{ var('lifecycle_loyal_orders_365d') }} then 'loyal'
+            else 'active'
+        end as lifecycle_stage,
+        cast(net_revenue as decimal(18, 2)) as net_revenue
+    from measured
 )
 
-select
-    month,
-    account_id,
-    created_date,
-    created_date <= month_end as is_created,
-    as_of_date,
-    first_order_date,
-    last_order_date,
-    cast(recency_days as integer) as recency_days,
-    cast(lifetime_orders as integer) as lifetime_orders,
-    cast(lifetime_net_revenue as decimal(18, 2)) as lifetime_net_revenue,
-    cast(orders_365d as integer) as orders_365d,
-    cast(net_revenue_365d as decimal(18, 2)) as net_revenue_365d,
-    cast(vip_rank as integer) as vip_rank,
-    cast(vip_candidates as integer) as vip_candidates,
-    cast(vip_slots as integer) as vip_slots,
-    -- marts.md "Lifecycle stage": the first rule that matches wins.
-    case
-        when first_order_date is null then 'prospect'
-        when recency_days > {{ var('lifecycle_inactive_days') }} then 'inactive'
-        when vip_rank <= vip_slots then 'vip'
-        when days_since_first_order < {{ var('lifecycle_new_days') }} then 'new'
-        when orders_365d >= {{ var('lifecycle_loyal_orders_365d') }} then 'loyal'
-        else 'active'
-    end as lifecycle_stage,
-    cast(net_revenue as decimal(18, 2)) as net_revenue
-from measured
+select * from final

@@ -7,10 +7,15 @@ with calendar as (
 
 month_offsets as (
     {{ dbt.generate_series(1200) }}
+),
+
+final as (
+    select cast({{ dbt.dateadd('month', 'month_offsets.generated_number - 1', 'calendar.first_month') }} as date) as month
+    from calendar
+    cross join month_offsets
+    where
+        month_offsets.generated_number - 1
+        <= {{ dbt.datediff('calendar.first_month', 'calendar.as_of_month', 'month') }}
 )
 
-select cast({{ dbt.dateadd('month', 'month_offsets.generated_number - 1', 'calendar.first_month') }} as date) as month
-from calendar
-cross join month_offsets
-where month_offsets.generated_number - 1
-    <= {{ dbt.datediff('calendar.first_month', 'calendar.as_of_month', 'month') }}
+select * from final

@@ -24,8 +24,9 @@ last_activity as (
         max(cast(activities.occurred_at as date)) as last_activity_date
     from activities
     cross join calendar
-    where activities.opportunity_id is not null
-      and activities.occurred_at < calendar.now_ts
+    where
+        activities.opportunity_id is not null
+        and activities.occurred_at < calendar.now_ts
     group by activities.opportunity_id
 ),
 
@@ -35,8 +36,9 @@ current_stage_entry as (
         max(cast(stage_history.entered_at as date)) as current_stage_entered_date
     from opportunities
     inner join stage_history
-        on opportunities.opportunity_id = stage_history.opportunity_id
-       and opportunities.stage = stage_history.stage
+        on
+            opportunities.opportunity_id = stage_history.opportunity_id
+            and opportunities.stage = stage_history.stage
     cross join calendar
     where stage_history.entered_at < calendar.now_ts
     group by opportunities.opportunity_id

@@ -16,7 +16,8 @@ stages as (
 ),
 
 open_stages as (
-    select stage from stages where not is_closed
+    select stage from stages
+    where not is_closed
 ),
 
 history_events as (

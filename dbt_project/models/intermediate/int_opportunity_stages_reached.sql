@@ -7,6 +7,14 @@ with stages as (
     from {{ ref('opportunity_stages') }}
 ),
 
+stg_opportunities as (
+    select * from {{ ref('stg_opportunities') }}
+),
+
+stg_opportunity_stage_history as (
+    select * from {{ ref('stg_opportunity_stage_history') }}
+),
+
 funnel_bounds as (
     select min(stage_order) as first_order, max(stage_order) as last_order
     from stages
@@ -18,14 +26,14 @@ opportunities as (
         stages.stage_order as current_order,
         coalesce(stages.is_won, false) as is_won,
         coalesce(stages.is_closed and not stages.is_won, false) as is_lost
-    from {{ ref('stg_opportunities') }} as opps
+    from stg_opportunities as opps
     left join stages
         on opps.stage = stages.stage
 ),
 
 history as (
     select hist.opportunity_id, hist.entered_at, stages.stage_order, stages.is_closed, stages.is_won
-    from {{ ref('stg_opportunity_stage_history') }} as hist
+    from stg_opportunity_stage_history as hist
     inner join stages
         on hist.stage = stages.stage
 ),
@@ -45,15 +53,17 @@ counted_history as (
         on history.opportunity_id = opportunities.opportunity_id
     left join lost_at
         on history.opportunity_id = lost_at.opportunity_id
-    where history.stage_order is not null
-      and (not opportunities.is_lost or lost_at.lost_at is null or history.entered_at < lost_at.lost_at)
+    where
+        history.stage_order is not null
+        and (not opportunities.is_lost or lost_at.lost_at is null or history.entered_at < lost_at.lost_at)
 ),
 
 reached_candidates as (
     select opportunity_id, stage_order from counted_history
     union all
     -- the current stage (closed_lost has no order, so a lost deal adds nothing here)
-    select opportunity_id, current_order from opportunities where current_order is not null
+    select opportunity_id, current_order from opportunities
+    where current_order is not null
     union all
     select opportunities.opportunity_id, funnel_bounds.last_order
     from opportunities cross join funnel_bounds
@@ -85,18 +95,23 @@ reached as (
         stage_entries.entered_at
     from max_reached
     inner join stages
-        on stages.stage_order <= max_reached.max_stage_order_reached
+        on max_reached.max_stage_order_reached >= stages.stage_order
     left join stage_entries
-        on max_reached.opportunity_id = stage_entries.opportunity_id
-       and stages.stage_order = stage_entries.stage_order
+        on
+            max_reached.opportunity_id = stage_entries.opportunity_id
+            and stages.stage_order = stage_entries.stage_order
+),
+
+final as (
+    select
+        opportunity_id,
+        stage_order,
+        stage,
+        max_stage_order_reached,
+        entered_at,
+        -- entering the next stage (order k + 1); NULL when it was not reached or history lacks it
+        lead(entered_at) over (partition by opportunity_id order by stage_order) as next_entered_at
+    from reached
 )
 
-select
-    opportunity_id,
-    stage_order,
-    stage,
-    max_stage_order_reached,
-    entered_at,
-    -- entering the next stage (order k + 1); NULL when it was not reached or history lacks it
-    lead(entered_at) over (partition by opportunity_id order by stage_order) as next_entered_at
-from reached
+select * from final

@@ -15,41 +15,53 @@
         ["delete from {{ this }} where order_id not in (select order_id from {{ ref('int_orders') }})"]
 ) }}
 
+with stg_order_lines as (
+    select * from {{ ref('stg_order_lines') }}
+),
+
+int_orders as (
+    select * from {{ ref('int_orders') }}
+),
+
 {% if is_incremental() %}
-with watermark as (
+watermark as (
     select coalesce(max(_loaded_at), cast('1900-01-01' as timestamp)) as loaded_at from {{ this }}
 ),
 
 touched_orders as (
     select lines.order_id
-    from {{ ref('stg_order_lines') }} as lines
+    from stg_order_lines as lines
     cross join watermark
     where lines._loaded_at > watermark.loaded_at
     union
     select orders.order_id
-    from {{ ref('int_orders') }} as orders
+    from int_orders as orders
     cross join watermark
     where orders._loaded_at > watermark.loaded_at
-)
-{% endif %}
+),
 
-select
-    orders.order_id,
-    lines.line_number,
-    orders.account_id,
-    orders.rep_id,
-    orders.opportunity_id,
-    orders.order_date,
-    orders.order_month,
-    lines.product_id,
-    lines.quantity,
-    lines.unit_price,
-    lines.discount_amount,
-    {{ order_line_net_amount('lines.quantity', 'lines.unit_price', 'lines.discount_amount') }} as net_amount,
-    greatest(lines._loaded_at, orders._loaded_at) as _loaded_at
-from {{ ref('stg_order_lines') }} as lines
-inner join {{ ref('int_orders') }} as orders
-    on lines.order_id = orders.order_id
-{% if is_incremental() %}
-where orders.order_id in (select order_id from touched_orders)
 {% endif %}
+final as (
+    select
+        orders.order_id,
+        lines.line_number,
+        orders.account_id,
+        orders.rep_id,
+        orders.opportunity_id,
+        orders.order_date,
+        orders.order_month,
+        lines.product_id,
+        lines.quantity,
+        lines.unit_price,
+        lines.discount_amount,
+        {{ order_line_net_amount('lines.quantity', 'lines.unit_price', 'lines.discount_amount') }} as net_amount,
+        greatest(lines._loaded_at, orders._loaded_at) as _loaded_at
+    from stg_order_lines as lines
+    inner join int_orders as orders
+        on lines.order_id = orders.order_id
+    {% if is_incremental() %}
+    where orders.order_id in (select order_id from touched_orders)
+    {% endif %}
+)
+
+select * from final

@@ -21,14 +21,19 @@ attributed as (
         complaints.case_id
     from complaints
     inner join account_owners as owners
-        on complaints.account_id = owners.account_id
-       and {{ holds_on('owners', 'cast(complaints.opened_at as date)') }}
+        on
+            complaints.account_id = owners.account_id
+            and {{ holds_on('owners', 'cast(complaints.opened_at as date)') }}
     where owners.owner_rep_id is not null
+),
+
+final as (
+    select
+        rep_id,
+        month,
+        cast(count(*) as {{ dbt.type_bigint() }}) as complaints_opened
+    from attributed
+    group by rep_id, month
 )
 
-select
-    rep_id,
-    month,
-    cast(count(*) as {{ dbt.type_bigint() }}) as complaints_opened
-from attributed
-group by rep_id, month
+select * from final

@@ -30,8 +30,9 @@ closed_facts as (
         -- won deals whose cycle is known (a deal without created_date has none)
         count(case when status = 'won' then sales_cycle_days end) as sales_cycle_deals
     from opportunities
-    where status in ('won', 'lost')
-      and close_month is not null
+    where
+        status in ('won', 'lost')
+        and close_month is not null
     group by rep_id, close_month
 ),
 
@@ -39,19 +40,23 @@ rep_months as (
     select rep_id, month from created_facts
     union
     select rep_id, month from closed_facts
+),
+
+final as (
+    select
+        rep_months.rep_id,
+        rep_months.month,
+        cast(coalesce(created_facts.opportunities_created, 0) as {{ dbt.type_bigint() }}) as opportunities_created,
+        cast(coalesce(closed_facts.opportunities_won, 0) as {{ dbt.type_bigint() }}) as opportunities_won,
+        cast(coalesce(closed_facts.opportunities_lost, 0) as {{ dbt.type_bigint() }}) as opportunities_lost,
+        cast(coalesce(closed_facts.won_amount, 0) as decimal(18, 2)) as won_amount,
+        cast(coalesce(closed_facts.sales_cycle_days_total, 0) as {{ dbt.type_bigint() }}) as sales_cycle_days_total,
+        cast(coalesce(closed_facts.sales_cycle_deals, 0) as {{ dbt.type_bigint() }}) as sales_cycle_deals
+    from rep_months
+    left join created_facts
+        on rep_months.rep_id = created_facts.rep_id and rep_months.month = created_facts.month
+    left join closed_facts
+        on rep_months.rep_id = closed_facts.rep_id and rep_months.month = closed_facts.month
 )
 
-select
-    rep_months.rep_id,
-    rep_months.month,
-    cast(coalesce(created_facts.opportunities_created, 0) as {{ dbt.type_bigint() }}) as opportunities_created,
-    cast(coalesce(closed_facts.opportunities_won, 0) as {{ dbt.type_bigint() }}) as opportunities_won,
-    cast(coalesce(closed_facts.opportunities_lost, 0) as {{ dbt.type_bigint() }}) as opportunities_lost,
-    cast(coalesce(closed_facts.won_amount, 0) as decimal(18, 2)) as won_amount,
-    cast(coalesce(closed_facts.sales_cycle_days_total, 0) as {{ dbt.type_bigint() }}) as sales_cycle_days_total,
-    cast(coalesce(closed_facts.sales_cycle_deals, 0) as {{ dbt.type_bigint() }}) as sales_cycle_deals
-from rep_months
-left join created_facts
-    on rep_months.rep_id = created_facts.rep_id and rep_months.month = created_facts.month
-left join closed_facts
-    on rep_months.rep_id = closed_facts.rep_id and rep_months.month = closed_facts.month
+select * from final

@@ -10,6 +10,10 @@ with orders as (
     from {{ ref('int_orders') }}
 ),
 
+int_refunds as (
+    select * from {{ ref('int_refunds') }}
+),
+
 ranked_orders as (
     select
         account_id,
@@ -38,8 +42,9 @@ new_customer_facts as (
         order_month as month,
         count(*) as new_customers
     from ranked_orders
-    where order_rank = 1
-      and rep_id is not null
+    where
+        order_rank = 1
+        and rep_id is not null
     group by rep_id, order_month
 ),
 
@@ -48,7 +53,7 @@ refund_facts as (
         rep_id,
         return_month as month,
         sum(refund_amount) as refunds_amount
-    from {{ ref('int_refunds') }}
+    from int_refunds
     where rep_id is not null
     group by rep_id, return_month
 ),
@@ -59,21 +64,25 @@ rep_months as (
     select rep_id, month from new_customer_facts
     union
     select rep_id, month from refund_facts
+),
+
+final as (
+    select
+        rep_months.rep_id,
+        rep_months.month,
+        cast(coalesce(order_facts.gross_revenue, 0) as decimal(18, 2)) as gross_revenue,
+        cast(coalesce(refund_facts.refunds_amount, 0) as decimal(18, 2)) as refunds_amount,
+        cast(coalesce(order_facts.orders_count, 0) as {{ dbt.type_bigint() }}) as orders_count,
+        cast(coalesce(order_facts.units_sold, 0) as decimal(18, 4)) as units_sold,
+        cast(coalesce(order_facts.active_customers, 0) as {{ dbt.type_bigint() }}) as active_customers,
+        cast(coalesce(new_customer_facts.new_customers, 0) as {{ dbt.type_bigint() }}) as new_customers
+    from rep_months
+    left join order_facts
+        on rep_months.rep_id = order_facts.rep_id and rep_months.month = order_facts.month
+    left join new_customer_facts
+        on rep_months.rep_id = new_customer_facts.rep_id and rep_months.month = new_customer_facts.month
+    left join refund_facts
+        on rep_months.rep_id = refund_facts.rep_id and rep_months.month = refund_facts.month
 )
 
-select
-    rep_months.rep_id,
-    rep_months.month,
-    cast(coalesce(order_facts.gross_revenue, 0) as decimal(18, 2)) as gross_revenue,
-    cast(coalesce(refund_facts.refunds_amount, 0) as decimal(18, 2)) as refunds_amount,
-    cast(coalesce(order_facts.orders_count, 0) as {{ dbt.type_bigint() }}) as orders_count,
-    cast(coalesce(order_facts.units_sold, 0) as decimal(18, 4)) as units_sold,
-    cast(coalesce(order_facts.active_customers, 0) as {{ dbt.type_bigint() }}) as active_customers,
-    cast(coalesce(new_customer_facts.new_customers, 0) as {{ dbt.type_bigint() }}) as new_customers
-from rep_months
-left join order_facts
-    on rep_months.rep_id = order_facts.rep_id and rep_months.month = order_facts.month
-left join new_customer_facts
-    on rep_months.rep_id = new_customer_facts.rep_id and rep_months.month = new_customer_facts.month
-left join refund_facts
-    on rep_months.rep_id = refund_facts.rep_id and rep_months.month = refund_facts.month
+select * from final

@@ -9,14 +9,23 @@ with account_owners as (
     select * from {{ ref('int_account_owners') }}
 ),
 
+stg_orders as (
+    select * from {{ ref('stg_orders') }}
+),
+
+stg_survey_responses as (
+    select * from {{ ref('stg_survey_responses') }}
+),
+
 orders as (
     select
         orders.order_id,
         coalesce(orders.rep_id, owners.owner_rep_id) as rep_id
-    from {{ ref('stg_orders') }} as orders
+    from stg_orders as orders
     left join account_owners as owners
-        on orders.account_id = owners.account_id
-       and {{ holds_on('owners', 'orders.order_date') }}
+        on
+            orders.account_id = owners.account_id
+            and {{ holds_on('owners', 'orders.order_date') }}
 ),
 
 responses as (
@@ -25,22 +34,27 @@ responses as (
         cast({{ dbt.date_trunc('month', 'responses.submitted_at') }} as date) as month,
         responses.survey_type,
         responses.score
-    from {{ ref('stg_survey_responses') }} as responses
+    from stg_survey_responses as responses
     left join orders
         on responses.order_id = orders.order_id
     left join account_owners as accounts
-        on responses.account_id = accounts.account_id
-       and {{ holds_on('accounts', 'cast(responses.submitted_at as date)') }}
+        on
+            responses.account_id = accounts.account_id
+            and {{ holds_on('accounts', 'cast(responses.submitted_at as date)') }}
+),
+
+final as (
+    select
+        rep_id,
+        month,
+        cast(sum(case when survey_type = 'nps' then 1 else 0 end) as {{ dbt.type_bigint() }}) as nps_responses,
+        cast(sum(case when survey_type = 'nps' and score >= 9 then 1 else 0 end) as {{ dbt.type_bigint() }}) as nps_promoters,
+        cast(sum(case when survey_type = 'nps' and score <= 6 then 1 else 0 end) as {{ dbt.type_bigint() }}) as nps_detractors,
+        cast(sum(case when survey_type = 'csat' then 1 else 0 end) as {{ dbt.type_bigint() }}) as csat_responses,
+        cast(sum(case when survey_type = 'csat' and score >= 4 then 1 else 0 end) as {{ dbt.type_bigint() }}) as csat_satisfied
+    from responses
+    where rep_id is not null
+    group by rep_id, month
 )
 
-select
-    rep_id,
-    month,
-    cast(sum(case when survey_type = 'nps' then 1 else 0 end) as {{ dbt.type_bigint() }}) as nps_responses,
-    cast(sum(case when survey_type = 'nps' and score >= 9 then 1 else 0 end) as {{ dbt.type_bigint() }}) as nps_promoters,
-    cast(sum(case when survey_type = 'nps' and score <= 6 then 1 else 0 end) as {{ dbt.type_bigint() }}) as nps_detractors,
-    cast(sum(case when survey_type = 'csat' then 1 else 0 end) as {{ dbt.type_bigint() }}) as csat_responses,
-    cast(sum(case when survey_type = 'csat' and score >= 4 then 1 else 0 end) as {{ dbt.type_bigint() }}) as csat_satisfied
-from responses
-where rep_id is not null
-group by rep_id, month
+select * from final

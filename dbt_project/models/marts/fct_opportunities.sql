@@ -23,6 +23,14 @@ engagement as (
     select * from {{ ref('int_opportunity_engagement') }}
 ),
 
+stg_opportunities as (
+    select * from {{ ref('stg_opportunities') }}
+),
+
+stg_leads as (
+    select * from {{ ref('stg_leads') }}
+),
+
 opportunities as (
     select
         opps.opportunity_id,
@@ -47,66 +55,79 @@ opportunities as (
         max_reached.max_stage_order_reached,
         coalesce(stages.is_closed, false) as is_closed,
         coalesce(stages.is_won, false) as is_won
-    from {{ ref('stg_opportunities') }} as opps
+    from stg_opportunities as opps
     left join stages
         on opps.stage = stages.stage
     cross join calendar
     left join assignments as reps
-        on opps.owner_rep_id = reps.rep_id
-       and {{ holds_on('reps', 'calendar.as_of_date') }}
-    left join {{ ref('stg_leads') }} as leads
+        on
+            opps.owner_rep_id = reps.rep_id
+            and {{ holds_on('reps', 'calendar.as_of_date') }}
+    left join stg_leads as leads
         on opps.lead_id = leads.lead_id
     left join max_reached
         on opps.opportunity_id = max_reached.opportunity_id
+),
+
+final as (
+    select
+        opportunities.opportunity_id,
+        opportunities.account_id,
+        opportunities.owner_rep_id,
+        opportunities.team_id,
+        opportunities.region,
+        opportunities.lead_id,
+        opportunities.lead_source,
+        opportunities.product_id,
+        opportunities.created_date,
+        opportunities.close_date,
+        opportunities.stage,
+        opportunities.stage_order,
+        opportunities.status,
+        cast(opportunities.amount as decimal(18, 2)) as amount,
+        cast(opportunities.stage_probability as decimal(5, 4)) as stage_probability,
+        cast(case opportunities.status
+            when 'open' then opportunities.amount * opportunities.stage_probability
+            when 'won' then opportunities.amount
+            else 0
+        end as decimal(18, 2)) as weighted_amount,
+        cast(opportunities.max_stage_order_reached as integer) as max_stage_order_reached,
+        cast(case
+            when opportunities.is_closed
+                then {{ dbt.datediff('opportunities.created_date', 'opportunities.close_date', 'day') }}
+        end as integer) as sales_cycle_days,
+        cast(case
+            when not opportunities.is_closed
+                then {{ dbt.datediff('opportunities.created_date', 'calendar.as_of_date', 'day') }}
+        end as integer) as age_days,
+        opportunities.is_closed,
+        opportunities.is_won,
+        engagement.last_activity_date,
+        cast(case
+            when opportunities.status = 'open'
+                then {{ dbt.datediff('coalesce(engagement.current_stage_entered_date, opportunities.created_date)',
+                                 'calendar.as_of_date', 'day') }}
+        end as integer) as days_in_current_stage,
+        coalesce(opportunities.status = 'open' and opportunities.close_date < calendar.as_of_date, false) as is_past_due,
+        -- stale: open and not touched (an activity, or its creation) in (as_of - stale_deal_days, as_of]
+        case
+            when
+                opportunities.status = 'open'
+                and coalesce(
+                    case
+                        when engagement.last_activity_date > opportunities.created_date
+                            then engagement.last_activity_date
+                        else coalesce(opportunities.created_date, engagement.last_activity_date)
+                    end,
+                    cast('1900-01-01' as date)
+                ) <= {{ dbt.dateadd('day', '-' ~ var('stale_deal_days'), 'calendar.as_of_date') }}
+                then true
+            else false
+        end as is_stale
+    from opportunities
+    cross join calendar
+    left join engagement
+        on opportunities.opportunity_id = engagement.opportunity_id
 )
 
-select
-    opportunities.opportunity_id,
-    opportunities.account_id,
-    opportunities.owner_rep_id,
-    opportunities.team_id,
-    opportunities.region,
-    opportunities.lead_id,
-    opportunities.lead_source,
-    opportunities.product_id,
-    opportunities.created_date,
-    opportunities.close_date,
-    opportunities.stage,
-    opportunities.stage_order,
-    opportunities.status,
-    cast(opportunities.amount as decimal(18, 2)) as amount,
-    cast(opportunities.stage_probability as decimal(5, 4)) as stage_probability,
-    cast(case opportunities.status
-        when 'open' then opportunities.amount * opportunities.stage_probability
-        when 'won' then opportunities.amount
-        else 0
-    end as decimal(18, 2)) as weighted_amount,
-    cast(opportunities.max_stage_order_reached as integer) as max_stage_order_reached,
-    cast(case when opportunities.is_closed
-        then {{ dbt.datediff('opportunities.created_date', 'opportunities.close_date', 'day') }}
-    end as integer) as sales_cycle_days,
-    cast(case when not opportunities.is_closed
-        then {{ dbt.datediff('opportunities.created_date', 'calendar.as_of_date', 'day') }}
-    end as integer) as age_days,
-    opportunities.is_closed,
-    opportunities.is_won,
-    engagement.last_activity_date,
-    cast(case when opportunities.status = 'open'
-        then {{ dbt.datediff('coalesce(engagement.current_stage_entered_date, opportunities.created_date)',
-                             'calendar.as_of_date', 'day') }}
-    end as integer) as days_in_current_stage,
-    case when opportunities.status = 'open' and opportunities.close_date < calendar.as_of_date
-        then true else false end as is_past_due,
-    -- stale: open and not touched (an activity, or its creation) in (as_of - stale_deal_days, as_of]
-    case when opportunities.status = 'open'
-        and coalesce(
-            case when engagement.last_activity_date > opportunities.created_date
-                then engagement.last_activity_date
-                else coalesce(opportunities.created_date, engagement.last_activity_date) end,
-            cast('1900-01-01' as date)
-        ) <= {{ dbt.dateadd('day', '-' ~ var('stale_deal_days'), 'calendar.as_of_date') }}
-        then true else false end as is_stale
-from opportunities
-cross join calendar
-left join engagement
-    on opportunities.opportunity_id = engagement.opportunity_id
+select * from final

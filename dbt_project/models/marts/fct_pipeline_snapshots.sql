@@ -23,9 +23,9 @@ stages as (
 ),
 
 first_stage as (
-    select stage, stage_order, probability
+    select stages.stage, stages.stage_order, stages.probability
     from stages
-    where stage_order = (select min(stage_order) from stages)
+    where stages.stage_order = (select min(all_stages.stage_order) from stages as all_stages)
 ),
 
 open_at_date as (
@@ -35,8 +35,9 @@ open_at_date as (
         opportunities.created_date
     from snapshot_dates
     inner join opportunities
-        on opportunities.created_date <= snapshot_dates.snapshot_date
-       and not coalesce(opportunities.is_closed and opportunities.close_date <= snapshot_dates.snapshot_date, false)
+        on
+            snapshot_dates.snapshot_date >= opportunities.created_date
+            and not coalesce(opportunities.is_closed and snapshot_dates.snapshot_date >= opportunities.close_date, false)
 ),
 
 state_at_date as (
@@ -52,8 +53,9 @@ state_at_date as (
         state_intervals.close_date
     from open_at_date
     left join state_intervals
-        on open_at_date.opportunity_id = state_intervals.opportunity_id
-       and {{ holds_on('state_intervals', 'open_at_date.snapshot_date') }}
+        on
+            open_at_date.opportunity_id = state_intervals.opportunity_id
+            and {{ holds_on('state_intervals', 'open_at_date.snapshot_date') }}
     left join stages
         on state_intervals.stage = stages.stage
     cross join first_stage
@@ -77,8 +79,9 @@ final as (
         state_at_date.close_date < state_at_date.snapshot_date as is_past_due
     from state_at_date
     left join rep_assignments
-        on state_at_date.owner_rep_id = rep_assignments.rep_id
-       and {{ holds_on('rep_assignments', 'state_at_date.snapshot_date') }}
+        on
+            state_at_date.owner_rep_id = rep_assignments.rep_id
+            and {{ holds_on('rep_assignments', 'state_at_date.snapshot_date') }}
 )
 
 select * from final

@@ -30,47 +30,53 @@ monthly as (
         budget_lines.category,
         -- a fiscal year is named by the calendar year in which it starts
         extract(year from budget_lines.month)
-            - case when extract(month from budget_lines.month) < {{ var('fiscal_year_start_month') }} then 1 else 0 end
+        - case when extract(month from budget_lines.month) < {{ var('fiscal_year_start_month') }} then 1 else 0 end
             as fiscal_year,
         coalesce(budgets.budget_amount, 0) as budget_amount,
         coalesce(actuals.actual_amount, 0) as actual_amount
     from budget_lines
     left join budgets
-        on budget_lines.month = budgets.month
-       and budget_lines.team_id = budgets.team_id
-       and budget_lines.category = budgets.category
+        on
+            budget_lines.month = budgets.month
+            and budget_lines.team_id = budgets.team_id
+            and budget_lines.category = budgets.category
     left join actuals
-        on budget_lines.month = actuals.month
-       and budget_lines.team_id = actuals.team_id
-       and budget_lines.category = actuals.category
+        on
+            budget_lines.month = actuals.month
+            and budget_lines.team_id = actuals.team_id
+            and budget_lines.category = actuals.category
 ),
 
 year_to_date as (
     -- months without a row have neither budget nor spend, so summing the rows present is exact
     select
         monthly.*,
-        sum(budget_amount) over (
-            partition by team_id, category, fiscal_year order by month
+        sum(monthly.budget_amount) over (
+            partition by monthly.team_id, monthly.category, monthly.fiscal_year order by monthly.month
             rows between unbounded preceding and current row
         ) as ytd_budget,
-        sum(actual_amount) over (
-            partition by team_id, category, fiscal_year order by month
+        sum(monthly.actual_amount) over (
+            partition by monthly.team_id, monthly.category, monthly.fiscal_year order by monthly.month
             rows between unbounded preceding and current row
         ) as ytd_actual
     from monthly
+),
+
+final as (
+    select
+        month,
+        team_id,
+        category,
+        cast(budget_amount as decimal(18, 2)) as budget_amount,
+        cast(actual_amount as decimal(18, 2)) as actual_amount,
+        cast(actual_amount - budget_amount as decimal(18, 2)) as variance,
+        {{ safe_divide('actual_amount - budget_amount', 'budget_amount') }} as variance_pct,
+        {{ safe_divide('actual_amount', 'budget_amount') }} as utilization,
+        cast(ytd_budget as decimal(18, 2)) as ytd_budget,
+        cast(ytd_actual as decimal(18, 2)) as ytd_actual,
+        cast(ytd_actual - ytd_budget as decimal(18, 2)) as ytd_variance,
+        actual_amount > budget_amount * (1 + {{ var('budget_tolerance') }}) as is_over_budget
+    from year_to_date
 )
 
-select
-    month,
-    team_id,
-    category,
-    cast(budget_amount as decimal(18, 2)) as budget_amount,
-    cast(actual_amount as decimal(18, 2)) as actual_amount,
-    cast(actual_amount - budget_amount as decimal(18, 2)) as variance,
-    {{ safe_divide('actual_amount - budget_amount', 'budget_amount') }} as variance_pct,
-    {{ safe_divide('actual_amount', 'budget_amount') }} as utilization,
-    cast(ytd_budget as decimal(18, 2)) as ytd_budget,
-    cast(ytd_actual as decimal(18, 2)) as ytd_actual,
-    cast(ytd_actual - ytd_budget as decimal(18, 2)) as ytd_variance,
-    actual_amount > budget_amount * (1 + {{ var('budget_tolerance') }}) as is_over_budget
-from year_to_date
+select * from final

@@ -53,8 +53,9 @@ customer_months as (
         cast({{ dbt.dateadd('day', -1, 'this_month.month') }} as date) as previous_month_end
     from lifecycle as last_month
     inner join lifecycle as this_month
-        on last_month.account_id = this_month.account_id
-       and this_month.month = cast({{ dbt.dateadd('month', 1, 'last_month.month') }} as date)
+        on
+            last_month.account_id = this_month.account_id
+            and this_month.month = cast({{ dbt.dateadd('month', 1, 'last_month.month') }} as date)
 ),
 
 attributed as (
@@ -63,11 +64,13 @@ attributed as (
         rep_teams.team_id
     from customer_months
     left join account_owners
-        on customer_months.account_id = account_owners.account_id
-       and {{ holds_on('account_owners', 'customer_months.previous_month_end') }}
+        on
+            customer_months.account_id = account_owners.account_id
+            and {{ holds_on('account_owners', 'customer_months.previous_month_end') }}
     left join rep_teams
-        on account_owners.owner_rep_id = rep_teams.rep_id
-       and customer_months.previous_month = rep_teams.month
+        on
+            account_owners.owner_rep_id = rep_teams.rep_id
+            and customer_months.previous_month = rep_teams.month
 ),
 
 -- An activity without an account treats nobody; one dated after as_of_date is not known yet.
@@ -78,8 +81,9 @@ account_activities as (
         cast({{ dbt.date_trunc('month', 'activities.occurred_at') }} as date) as month
     from activities
     cross join calendar
-    where activities.account_id is not null
-      and activities.occurred_at < calendar.now_ts
+    where
+        activities.account_id is not null
+        and activities.occurred_at < calendar.now_ts
 ),
 
 treated as (
@@ -90,11 +94,13 @@ treated as (
     inner join stages
         on attributed.lifecycle_stage = stages.lifecycle_stage
     inner join account_activities
-        on attributed.account_id = account_activities.account_id
-       and attributed.month = account_activities.month
-    where stages.prescribed_activity_types = 'any'
-       or {{ dbt.concat(["'|'", 'stages.prescribed_activity_types', "'|'"]) }}
-          like {{ dbt.concat(["'%|'", 'account_activities.activity_type', "'|%'"]) }}
+        on
+            attributed.account_id = account_activities.account_id
+            and attributed.month = account_activities.month
+    where
+        stages.prescribed_activity_types = 'any'
+        or {{ dbt.concat(["'|'", 'stages.prescribed_activity_types', "'|'"]) }}
+        like {{ dbt.concat(["'%|'", 'account_activities.activity_type', "'|%'"]) }}
 ),
 
 ordered as (
@@ -147,13 +153,15 @@ empty_cells as (
     cross join calendar
     cross join teams
     cross join stages
-    where months.month > calendar.first_month
-      and not exists (
-          select 1 from counted
-          where counted.month = months.month
-            and counted.team_id = teams.team_id
-            and counted.lifecycle_stage = stages.lifecycle_stage
-      )
+    where
+        months.month > calendar.first_month
+        and not exists (
+            select 1 from counted
+            where
+                counted.month = months.month
+                and counted.team_id = teams.team_id
+                and counted.lifecycle_stage = stages.lifecycle_stage
+        )
 ),
 
 cells as (
@@ -177,7 +185,7 @@ final as (
         {{ safe_divide('ordered_treated', 'treated_customers') }} as order_rate_treated,
         {{ safe_divide('ordered_untreated', 'customers - treated_customers') }} as order_rate_untreated,
         {{ safe_divide('ordered_treated', 'treated_customers') }}
-            - {{ safe_divide('ordered_untreated', 'customers - treated_customers') }} as order_rate_lift,
+        - {{ safe_divide('ordered_untreated', 'customers - treated_customers') }} as order_rate_lift,
         -- only the inactive stage can be reactivated (marts.md): NULL, not 0, on every other stage
         cast(case when lifecycle_stage = 'inactive' then reactivated_treated end as {{ dbt.type_bigint() }})
             as reactivated_treated,

@@ -5,9 +5,17 @@ with stages as (
     select lifecycle_stage from {{ ref('lifecycle_actions') }}
 ),
 
+int_months as (
+    select * from {{ ref('int_months') }}
+),
+
+fct_customer_lifecycle_monthly as (
+    select * from {{ ref('fct_customer_lifecycle_monthly') }}
+),
+
 spine as (
     select months.month, stages.lifecycle_stage
-    from {{ ref('int_months') }} as months
+    from int_months as months
     cross join stages
 ),
 
@@ -19,20 +27,20 @@ customers as (
         sum(case when previous_stage is null or previous_stage <> lifecycle_stage then 1 else 0 end) as entered,
         sum(case when previous_stage = 'inactive' then 1 else 0 end) as came_from_inactive,
         sum(net_revenue) as net_revenue
-    from {{ ref('fct_customer_lifecycle_monthly') }}
+    from fct_customer_lifecycle_monthly
     group by month, lifecycle_stage
 ),
 
 exits as (
     select month, previous_stage as lifecycle_stage, count(*) as exited
-    from {{ ref('fct_customer_lifecycle_monthly') }}
+    from fct_customer_lifecycle_monthly
     where previous_stage <> lifecycle_stage
     group by month, previous_stage
 ),
 
 month_totals as (
     select month, count(*) as total_customers
-    from {{ ref('fct_customer_lifecycle_monthly') }}
+    from fct_customer_lifecycle_monthly
     group by month
 ),
 
@@ -52,23 +60,29 @@ counted as (
         coalesce(customers.net_revenue, 0) as net_revenue
     from spine
     left join customers
-        on spine.month = customers.month
-       and spine.lifecycle_stage = customers.lifecycle_stage
+        on
+            spine.month = customers.month
+            and spine.lifecycle_stage = customers.lifecycle_stage
     left join exits
-        on spine.month = exits.month
-       and spine.lifecycle_stage = exits.lifecycle_stage
+        on
+            spine.month = exits.month
+            and spine.lifecycle_stage = exits.lifecycle_stage
     left join month_totals
         on spine.month = month_totals.month
+),
+
+final as (
+    select
+        month,
+        lifecycle_stage,
+        cast(customers as bigint) as customers,
+        cast(total_customers as bigint) as total_customers,
+        {{ safe_divide('customers', 'total_customers') }} as share_of_customers,
+        cast(entered as bigint) as entered,
+        cast(exited as bigint) as exited,
+        cast(reactivated as bigint) as reactivated,
+        cast(net_revenue as decimal(18, 2)) as net_revenue
+    from counted
 )
 
-select
-    month,
-    lifecycle_stage,
-    cast(customers as bigint) as customers,
-    cast(total_customers as bigint) as total_customers,
-    {{ safe_divide('customers', 'total_customers') }} as share_of_customers,
-    cast(entered as bigint) as entered,
-    cast(exited as bigint) as exited,
-    cast(reactivated as bigint) as reactivated,
-    cast(net_revenue as decimal(18, 2)) as net_revenue
-from counted
+select * from final

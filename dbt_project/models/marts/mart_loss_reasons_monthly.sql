@@ -22,8 +22,9 @@ lost as (
     from opportunities
     inner join staged_opportunities
         on opportunities.opportunity_id = staged_opportunities.opportunity_id
-    where opportunities.status = 'lost'
-      and opportunities.close_date is not null
+    where
+        opportunities.status = 'lost'
+        and opportunities.close_date is not null
 ),
 
 lost_by_team as (

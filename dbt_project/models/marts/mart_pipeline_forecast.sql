@@ -20,20 +20,33 @@ assignments as (
     select * from {{ ref('int_rep_assignments') }}
 ),
 
+stg_targets as (
+    select * from {{ ref('stg_targets') }}
+),
+
+fct_opportunities as (
+    select * from {{ ref('fct_opportunities') }}
+),
+
+int_teams as (
+    select * from {{ ref('int_teams') }}
+),
+
 month_offsets as (
     {{ dbt.generate_series(var('forecast_months_ahead') + 1) }}
 ),
 
 close_months as (
-    select cast({{ dbt.dateadd('month', 'month_offsets.generated_number - 1', 'calendar.as_of_month') }} as date)
-        as close_month
+    select
+        cast({{ dbt.dateadd('month', 'month_offsets.generated_number - 1', 'calendar.as_of_month') }} as date)
+            as close_month
     from calendar
     cross join month_offsets
 ),
 
 team_targets as (
     select month, team_id, sum(target_value) as revenue_target
-    from {{ ref('stg_targets') }}
+    from stg_targets
     where metric = 'net_revenue' and team_id is not null
     group by month, team_id
 ),
@@ -45,12 +58,13 @@ deals as (
         opportunities.amount,
         opportunities.weighted_amount,
         case
-            when opportunities.status = 'open'
+            when
+                opportunities.status = 'open'
                 and (opportunities.close_date is null or opportunities.close_date < calendar.as_of_month)
                 then calendar.as_of_month
             else cast({{ dbt.date_trunc('month', 'opportunities.close_date') }} as date)
         end as close_month
-    from {{ ref('fct_opportunities') }} as opportunities
+    from fct_opportunities as opportunities
     cross join calendar
     where opportunities.status in ('open', 'won')
 ),
@@ -80,18 +94,20 @@ no_deal_revenue as (
     select orders.rep_id, orders.net_amount as amount
     from orders
     cross join run_rate_window
-    where orders.opportunity_id is null
-      and orders.order_date >= run_rate_window.first_month
-      and orders.order_date < run_rate_window.end_month
+    where
+        orders.opportunity_id is null
+        and orders.order_date >= run_rate_window.first_month
+        and orders.order_date < run_rate_window.end_month
     union all
     select refunds.rep_id, -refunds.refund_amount as amount
     from refunds
     inner join orders
         on refunds.order_id = orders.order_id
     cross join run_rate_window
-    where orders.opportunity_id is null
-      and refunds.return_date >= run_rate_window.first_month
-      and refunds.return_date < run_rate_window.end_month
+    where
+        orders.opportunity_id is null
+        and refunds.return_date >= run_rate_window.first_month
+        and refunds.return_date < run_rate_window.end_month
 ),
 
 run_rates as (
@@ -101,8 +117,9 @@ run_rates as (
     from no_deal_revenue
     cross join run_rate_window
     inner join assignments
-        on no_deal_revenue.rep_id = assignments.rep_id
-       and {{ holds_on('assignments', 'run_rate_window.as_of_date') }}
+        on
+            no_deal_revenue.rep_id = assignments.rep_id
+            and {{ holds_on('assignments', 'run_rate_window.as_of_date') }}
     group by assignments.team_id
 ),
 
@@ -116,7 +133,7 @@ forecast as (
         coalesce(deal_totals.weighted_pipeline_amount, 0) as weighted_pipeline_amount,
         coalesce(run_rates.run_rate_amount, 0) as run_rate_amount
     from close_months
-    cross join {{ ref('int_teams') }} as teams
+    cross join int_teams as teams
     left join team_targets
         on close_months.close_month = team_targets.month and teams.team_id = team_targets.team_id
     left join deal_totals
@@ -128,25 +145,29 @@ forecast as (
 with_remaining as (
     select
         forecast.*,
-        won_amount + weighted_pipeline_amount as forecast_amount,
-        case when revenue_target - won_amount > 0 then revenue_target - won_amount else 0 end
+        forecast.won_amount + forecast.weighted_pipeline_amount as forecast_amount,
+        case when forecast.revenue_target - forecast.won_amount > 0 then forecast.revenue_target - forecast.won_amount else 0 end
             as remaining_target
     from forecast
+),
+
+final as (
+    select
+        close_month,
+        cast(team_id as {{ dbt.type_string() }}) as team_id,
+        cast(revenue_target as decimal(18, 2)) as revenue_target,
+        cast(won_amount as decimal(18, 2)) as won_amount,
+        cast(open_pipeline_amount as decimal(18, 2)) as open_pipeline_amount,
+        cast(weighted_pipeline_amount as decimal(18, 2)) as weighted_pipeline_amount,
+        cast(forecast_amount as decimal(18, 2)) as forecast_amount,
+        -- NULL when the team has no target for the month (then coverage and gap are NULL too)
+        cast(case when revenue_target is not null then remaining_target end as decimal(18, 2)) as remaining_target,
+        {{ safe_divide('open_pipeline_amount', 'remaining_target') }} as coverage_ratio,
+        cast(revenue_target - forecast_amount as decimal(18, 2)) as gap_to_target,
+        cast(run_rate_amount as decimal(18, 2)) as run_rate_amount,
+        cast(forecast_amount + run_rate_amount as decimal(18, 2)) as forecast_with_run_rate,
+        cast(revenue_target - (forecast_amount + run_rate_amount) as decimal(18, 2)) as gap_with_run_rate
+    from with_remaining
 )
 
-select
-    close_month,
-    cast(team_id as {{ dbt.type_string() }}) as team_id,
-    cast(revenue_target as decimal(18, 2)) as revenue_target,
-    cast(won_amount as decimal(18, 2)) as won_amount,
-    cast(open_pipeline_amount as decimal(18, 2)) as open_pipeline_amount,
-    cast(weighted_pipeline_amount as decimal(18, 2)) as weighted_pipeline_amount,
-    cast(forecast_amount as decimal(18, 2)) as forecast_amount,
-    -- NULL when the team has no target for the month (then coverage and gap are NULL too)
-    cast(case when revenue_target is not null then remaining_target end as decimal(18, 2)) as remaining_target,
-    {{ safe_divide('open_pipeline_amount', 'remaining_target') }} as coverage_ratio,
-    cast(revenue_target - forecast_amount as decimal(18, 2)) as gap_to_target,
-    cast(run_rate_amount as decimal(18, 2)) as run_rate_amount,
-    cast(forecast_amount + run_rate_amount as decimal(18, 2)) as forecast_with_run_rate,
-    cast(revenue_target - (forecast_amount + run_rate_amount) as decimal(18, 2)) as gap_with_run_rate
-from with_remaining
+select * from final

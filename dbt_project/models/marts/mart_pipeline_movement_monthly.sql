@@ -1,3 +1,5 @@
+-- LT02 (indentation) is off in this model: the linter misreads Jinja loops, and its fix breaks them
+-- noqa: disable=LT02
 -- The pipeline waterfall of each month and team (marts.md mart_pipeline_movement_monthly): from the
 -- snapshot ending the previous month (start; none for the first month of data) to the one ending
 -- this month (end; the as_of_date for the as_of month). Each opportunity counts in exactly one way
@@ -163,7 +165,8 @@ created_and_closed as (
 team_list as (
     select team_id from teams
     union
-    select team_id from snapshots where team_id is not null
+    select team_id from snapshots
+    where team_id is not null
 ),
 
 spine as (

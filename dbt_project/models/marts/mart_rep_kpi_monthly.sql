@@ -33,27 +33,33 @@ kpis as (
     from rep_months
     left join rep_targets
         on rep_months.rep_id = rep_targets.rep_id and rep_months.month = rep_targets.month
+),
+
+final as (
+    select
+        kpis.month,
+        kpis.rep_id,
+        kpis.rep_name,
+        kpis.team_id,
+        kpis.region,
+        {{ kpi_measure_columns('kpis') }},
+        cast(kpis.revenue_target as decimal(18, 2)) as revenue_target,
+        cast(kpis.new_customers_target as decimal(18, 2)) as new_customers_target,
+        cast(kpis.visits_target as decimal(18, 2)) as visits_target,
+        {{ safe_divide('kpis.net_revenue', 'kpis.revenue_target') }} as revenue_attainment,
+        {{ safe_divide('kpis.new_customers', 'kpis.new_customers_target') }} as new_customers_attainment,
+        {{ safe_divide('kpis.visits', 'kpis.visits_target') }} as visits_attainment,
+        {{ quality_of_sale_columns('kpis') }},
+        {{ revenue_growth_columns('kpis', 'prev_month', 'prev_year') }}
+    from kpis
+    left join kpis as prev_month
+        on
+            kpis.rep_id = prev_month.rep_id
+            and prev_month.month = cast({{ dbt.dateadd('month', -1, 'kpis.month') }} as date)
+    left join kpis as prev_year
+        on
+            kpis.rep_id = prev_year.rep_id
+            and prev_year.month = cast({{ dbt.dateadd('month', -12, 'kpis.month') }} as date)
 )
 
-select
-    kpis.month,
-    kpis.rep_id,
-    kpis.rep_name,
-    kpis.team_id,
-    kpis.region,
-    {{ kpi_measure_columns('kpis') }},
-    cast(kpis.revenue_target as decimal(18, 2)) as revenue_target,
-    cast(kpis.new_customers_target as decimal(18, 2)) as new_customers_target,
-    cast(kpis.visits_target as decimal(18, 2)) as visits_target,
-    {{ safe_divide('kpis.net_revenue', 'kpis.revenue_target') }} as revenue_attainment,
-    {{ safe_divide('kpis.new_customers', 'kpis.new_customers_target') }} as new_customers_attainment,
-    {{ safe_divide('kpis.visits', 'kpis.visits_target') }} as visits_attainment,
-    {{ quality_of_sale_columns('kpis') }},
-    {{ revenue_growth_columns('kpis', 'prev_month', 'prev_year') }}
-from kpis
-left join kpis as prev_month
-    on kpis.rep_id = prev_month.rep_id
-   and prev_month.month = cast({{ dbt.dateadd('month', -1, 'kpis.month') }} as date)
-left join kpis as prev_year
-    on kpis.rep_id = prev_year.rep_id
-   and prev_year.month = cast({{ dbt.dateadd('month', -12, 'kpis.month') }} as date)
+select * from final

@@ -18,6 +18,18 @@ reps as (
     select * from {{ ref('int_reps') }}
 ),
 
+stg_cases as (
+    select * from {{ ref('stg_cases') }}
+),
+
+int_months as (
+    select * from {{ ref('int_months') }}
+),
+
+int_teams as (
+    select * from {{ ref('int_teams') }}
+),
+
 cases as (
     select
         cases.case_id,
@@ -29,20 +41,32 @@ cases as (
         {{ dbt.datediff('cases.opened_at', 'cases.resolved_at', 'second') }} / cast(3600 as {{ type_double() }}) as resolution_hours,
         case
             when cases.first_response_at is not null
-                then case when {{ dbt.datediff('cases.opened_at', 'cases.first_response_at', 'second') }}
-                    > {{ var('service_first_response_sla_hours') }} * 3600 then 1 else 0 end
+                then case
+                    when
+                        {{ dbt.datediff('cases.opened_at', 'cases.first_response_at', 'second') }}
+                        > {{ var('service_first_response_sla_hours') }} * 3600
+                        then 1
+                    else 0
+                end
             -- no response yet: a breach once the case is older than the SLA at as_of
-            else case when {{ dbt.datediff('cases.opened_at', 'calendar.now_ts', 'second') }}
-                    > {{ var('service_first_response_sla_hours') }} * 3600 then 1 else 0 end
+            else case
+                when
+                    {{ dbt.datediff('cases.opened_at', 'calendar.now_ts', 'second') }}
+                    > {{ var('service_first_response_sla_hours') }} * 3600
+                    then 1
+                else 0
+            end
         end as is_first_response_breach
-    from {{ ref('stg_cases') }} as cases
+    from stg_cases as cases
     cross join calendar
     inner join account_owners as owners
-        on cases.account_id = owners.account_id
-       and {{ holds_on('owners', 'cast(cases.opened_at as date)') }}
+        on
+            cases.account_id = owners.account_id
+            and {{ holds_on('owners', 'cast(cases.opened_at as date)') }}
     left join rep_teams
-        on owners.owner_rep_id = rep_teams.rep_id
-       and rep_teams.month = cast({{ dbt.date_trunc('month', 'cases.opened_at') }} as date)
+        on
+            owners.owner_rep_id = rep_teams.rep_id
+            and rep_teams.month = cast({{ dbt.date_trunc('month', 'cases.opened_at') }} as date)
     left join reps
         on owners.owner_rep_id = reps.rep_id
     where rep_teams.team_id is not null or reps.team_id is not null
@@ -69,21 +93,25 @@ resolved as (
     from cases
     where resolved_month is not null
     group by team_id, resolved_month
+),
+
+final as (
+    select
+        months.month,
+        cast(teams.team_id as {{ dbt.type_string() }}) as team_id,
+        cast(coalesce(opened.cases_opened, 0) as {{ dbt.type_bigint() }}) as cases_opened,
+        cast(coalesce(opened.complaints_opened, 0) as {{ dbt.type_bigint() }}) as complaints_opened,
+        cast(coalesce(resolved.cases_resolved, 0) as {{ dbt.type_bigint() }}) as cases_resolved,
+        cast(opened.median_first_response_hours as {{ type_double() }}) as median_first_response_hours,
+        cast(resolved.median_resolution_hours as {{ type_double() }}) as median_resolution_hours,
+        cast(coalesce(opened.first_response_breaches, 0) as {{ dbt.type_bigint() }}) as first_response_breaches,
+        {{ safe_divide('opened.first_response_breaches', 'opened.cases_opened') }} as first_response_breach_rate
+    from int_months as months
+    cross join int_teams as teams
+    left join opened
+        on months.month = opened.month and teams.team_id = opened.team_id
+    left join resolved
+        on months.month = resolved.month and teams.team_id = resolved.team_id
 )
 
-select
-    months.month,
-    cast(teams.team_id as {{ dbt.type_string() }}) as team_id,
-    cast(coalesce(opened.cases_opened, 0) as {{ dbt.type_bigint() }}) as cases_opened,
-    cast(coalesce(opened.complaints_opened, 0) as {{ dbt.type_bigint() }}) as complaints_opened,
-    cast(coalesce(resolved.cases_resolved, 0) as {{ dbt.type_bigint() }}) as cases_resolved,
-    cast(opened.median_first_response_hours as {{ type_double() }}) as median_first_response_hours,
-    cast(resolved.median_resolution_hours as {{ type_double() }}) as median_resolution_hours,
-    cast(coalesce(opened.first_response_breaches, 0) as {{ dbt.type_bigint() }}) as first_response_breaches,
-    {{ safe_divide('opened.first_response_breaches', 'opened.cases_opened') }} as first_response_breach_rate
-from {{ ref('int_months') }} as months
-cross join {{ ref('int_teams') }} as teams
-left join opened
-    on months.month = opened.month and teams.team_id = opened.team_id
-left join resolved
-    on months.month = resolved.month and teams.team_id = resolved.team_id
+select * from final

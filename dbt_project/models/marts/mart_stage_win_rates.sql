@@ -27,7 +27,8 @@ stages as (
 ),
 
 open_stages as (
-    select stage_order, stage, probability from stages where not is_closed
+    select stage_order, stage, probability from stages
+    where not is_closed
 ),
 
 closed_deals as (
@@ -38,10 +39,12 @@ closed_deals as (
     from opportunities
     cross join calendar
     left join rep_assignments
-        on opportunities.owner_rep_id = rep_assignments.rep_id
-       and {{ holds_on('rep_assignments', 'least(calendar.as_of_date, cast(' ~ dbt.dateadd('day', -1, dbt.dateadd('month', 1, dbt.date_trunc('month', 'opportunities.close_date'))) ~ ' as date))') }}
-    where opportunities.is_closed
-      and opportunities.close_date <= calendar.as_of_date
+        on
+            opportunities.owner_rep_id = rep_assignments.rep_id
+            and {{ holds_on('rep_assignments', 'least(calendar.as_of_date, cast(' ~ dbt.dateadd('day', -1, dbt.dateadd('month', 1, dbt.date_trunc('month', 'opportunities.close_date'))) ~ ' as date))') }}
+    where
+        opportunities.is_closed
+        and opportunities.close_date <= calendar.as_of_date
 ),
 
 reached as (
@@ -74,7 +77,8 @@ all_teams as (
 ),
 
 team_rows as (
-    select open_stages.stage_order, open_stages.stage, open_stages.probability, teams.team_id,
+    select
+        open_stages.stage_order, open_stages.stage, open_stages.probability, teams.team_id,
         by_team.closed_reached, by_team.won
     from open_stages
     cross join teams
@@ -83,7 +87,8 @@ team_rows as (
 ),
 
 all_team_rows as (
-    select open_stages.stage_order, open_stages.stage, open_stages.probability,
+    select
+        open_stages.stage_order, open_stages.stage, open_stages.probability,
         cast(null as {{ dbt.type_string() }}) as team_id,
         all_teams.closed_reached, all_teams.won
     from open_stages

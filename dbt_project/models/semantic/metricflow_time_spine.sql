@@ -10,7 +10,8 @@ day_offsets as (
 ),
 
 days as (
-    select cast({{ dbt.dateadd('day', 'day_offsets.generated_number - 1', 'calendar.first_month') }} as date) as date_day,
+    select
+        cast({{ dbt.dateadd('day', 'day_offsets.generated_number - 1', 'calendar.first_month') }} as date) as date_day,
         calendar.as_of_month
     from calendar
     cross join day_offsets

@@ -14,15 +14,19 @@ rated as (
         {{ fx_rate('versions.currency') }} as fx_rate
     from versions
     {{ fx_join('versions.currency', 'versions.month') }}
+),
+
+final as (
+    select
+        month,
+        team_id,
+        category,
+        {{ to_reporting('budget_amount', 'fx_rate') }} as budget_amount,
+        currency,
+        fx_rate,
+        _batch_id,
+        _loaded_at
+    from rated
 )
 
-select
-    month,
-    team_id,
-    category,
-    {{ to_reporting('budget_amount', 'fx_rate') }} as budget_amount,
-    currency,
-    fx_rate,
-    _batch_id,
-    _loaded_at
-from rated
+select * from final

@@ -14,18 +14,22 @@ rated as (
         {{ fx_rate('versions.currency') }} as fx_rate
     from versions
     {{ fx_join('versions.currency', 'versions.expense_date') }}
+),
+
+final as (
+    select
+        expense_id,
+        expense_date,
+        team_id,
+        category,
+        {{ to_reporting('amount', 'fx_rate') }} as amount,
+        rep_id,
+        description,
+        currency,
+        fx_rate,
+        _batch_id,
+        _loaded_at
+    from rated
 )
 
-select
-    expense_id,
-    expense_date,
-    team_id,
-    category,
-    {{ to_reporting('amount', 'fx_rate') }} as amount,
-    rep_id,
-    description,
-    currency,
-    fx_rate,
-    _batch_id,
-    _loaded_at
-from rated
+select * from final

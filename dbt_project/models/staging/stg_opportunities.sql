@@ -14,22 +14,26 @@ rated as (
         {{ fx_rate('versions.currency') }} as fx_rate
     from versions
     {{ fx_join('versions.currency', 'coalesce(versions.close_date, cast(versions.created_at as date))') }}
+),
+
+final as (
+    select
+        opportunity_id,
+        owner_rep_id,
+        stage,
+        account_id,
+        lead_id,
+        product_id,
+        created_at,
+        close_date,
+        {{ to_reporting('amount', 'fx_rate') }} as amount,
+        currency,
+        lost_reason,
+        updated_at,
+        fx_rate,
+        _batch_id,
+        _loaded_at
+    from rated
 )
 
-select
-    opportunity_id,
-    owner_rep_id,
-    stage,
-    account_id,
-    lead_id,
-    product_id,
-    created_at,
-    close_date,
-    {{ to_reporting('amount', 'fx_rate') }} as amount,
-    currency,
-    lost_reason,
-    updated_at,
-    fx_rate,
-    _batch_id,
-    _loaded_at
-from rated
+select * from final

@@ -4,14 +4,18 @@
 {{ config(materialized=stored_staging()) }}  -- a table: read by many models, tests and checks (macros/stored_staging.sql)
 with versions as (
     {{ latest_version(source('raw', 'opportunity_stage_history'), ['opportunity_id', 'stage', 'entered_at'], 'E') }}
+),
+
+final as (
+    select
+        opportunity_id,
+        stage,
+        entered_at,
+        amount,
+        close_date,
+        _batch_id,
+        _loaded_at
+    from versions
 )
 
-select
-    opportunity_id,
-    stage,
-    entered_at,
-    amount,
-    close_date,
-    _batch_id,
-    _loaded_at
-from versions
+select * from final

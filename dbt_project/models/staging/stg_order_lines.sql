@@ -19,17 +19,21 @@ rated as (
         versions.*,
         {{ fx_rate('orders.currency') }} as fx_rate
     from versions
-    left join orders on orders.order_id = versions.order_id
+    left join orders on versions.order_id = orders.order_id
     {{ fx_join('orders.currency', 'orders.order_date') }}
+),
+
+final as (
+    select
+        order_id,
+        line_number,
+        product_id,
+        quantity,
+        {{ to_reporting('unit_price', 'fx_rate', 'decimal(18,4)') }} as unit_price,
+        {{ to_reporting('discount_amount', 'fx_rate') }} as discount_amount,
+        _batch_id,
+        _loaded_at
+    from rated
 )
 
-select
-    order_id,
-    line_number,
-    product_id,
-    quantity,
-    {{ to_reporting('unit_price', 'fx_rate', 'decimal(18,4)') }} as unit_price,
-    {{ to_reporting('discount_amount', 'fx_rate') }} as discount_amount,
-    _batch_id,
-    _loaded_at
-from rated
+select * from final

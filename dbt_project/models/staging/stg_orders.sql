@@ -15,18 +15,22 @@ rated as (
         {{ fx_rate('versions.currency') }} as fx_rate
     from versions
     {{ fx_join('versions.currency', 'versions.order_date') }}
+),
+
+final as (
+    select
+        order_id,
+        account_id,
+        rep_id,
+        opportunity_id,
+        order_date,
+        status,
+        channel,
+        currency,
+        fx_rate,
+        _batch_id,
+        _loaded_at
+    from rated
 )
 
-select
-    order_id,
-    account_id,
-    rep_id,
-    opportunity_id,
-    order_date,
-    status,
-    channel,
-    currency,
-    fx_rate,
-    _batch_id,
-    _loaded_at
-from rated
+select * from final

@@ -18,18 +18,22 @@ rated as (
         versions.*,
         {{ fx_rate('orders.currency') }} as fx_rate
     from versions
-    left join orders on orders.order_id = versions.order_id
+    left join orders on versions.order_id = orders.order_id
     {{ fx_join('orders.currency', 'orders.order_date') }}
+),
+
+final as (
+    select
+        return_id,
+        order_id,
+        line_number,
+        return_date,
+        quantity,
+        {{ to_reporting('refund_amount', 'fx_rate') }} as refund_amount,
+        reason,
+        _batch_id,
+        _loaded_at
+    from rated
 )
 
-select
-    return_id,
-    order_id,
-    line_number,
-    return_date,
-    quantity,
-    {{ to_reporting('refund_amount', 'fx_rate') }} as refund_amount,
-    reason,
-    _batch_id,
-    _loaded_at
-from rated
+select * from final

@@ -2,14 +2,18 @@
 -- Snapshot entity: the newest file per source profile is the current state.
 with versions as (
     {{ latest_version(source('raw', 'targets'), ['month', 'metric', 'rep_id', 'team_id'], 'S') }}
+),
+
+final as (
+    select
+        month,
+        metric,
+        target_value,
+        rep_id,
+        team_id,
+        _batch_id,
+        _loaded_at
+    from versions
 )
 
-select
-    month,
-    metric,
-    target_value,
-    rep_id,
-    team_id,
-    _batch_id,
-    _loaded_at
-from versions
+select * from final
