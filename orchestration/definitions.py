@@ -119,7 +119,7 @@ defs = dg.Definitions(
         "dbt": SalesdwDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
                                      dbt_executable=LAUNCHER),
     },
-    loggers={"console": progress_logger},
+    loggers={"console": progress_logger()},
     # One process, one writer: the multiprocess executor costs seconds per step and DuckDB
     # allows a single writer anyway.
     executor=dg.in_process_executor,

@@ -6,10 +6,13 @@ from __future__ import annotations
 import logging
 import re
 import time
+from typing import TYPE_CHECKING
 
-import dagster as dg
 from rich.console import Console
 from rich.text import Text
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 _console = Console(stderr=True, highlight=False)
 
@@ -94,9 +97,17 @@ class _ProgressHandler(logging.Handler):
                     *((" — ", literal(seen)) if seen else ())), soft_wrap=True)
 
 
-@dg.logger(dg.Field({"log_level": dg.Field(str, is_required=False, default_value="INFO")}),
-           description="Compact progress lines on stderr (step start/end, failed checks, asset messages).")
-def progress_logger(init_context) -> logging.Logger:
-    log = logging.Logger("salesdw", level=logging.DEBUG)
-    log.addHandler(_ProgressHandler())
-    return log
+def progress_logger() -> "dg.LoggerDefinition":
+    """The Dagster logger of the definitions (orchestration/definitions.py). Dagster is imported
+    here, not with the module: `salesdw status` and `retire` print with `literal` and would
+    otherwise import Dagster for nothing."""
+    import dagster as dg
+
+    @dg.logger(dg.Field({"log_level": dg.Field(str, is_required=False, default_value="INFO")}),
+               description="Compact progress lines on stderr (step start/end, failed checks, asset messages).")
+    def progress(init_context) -> logging.Logger:
+        log = logging.Logger("salesdw", level=logging.DEBUG)
+        log.addHandler(_ProgressHandler())
+        return log
+
+    return progress

@@ -1,12 +1,15 @@
 """The benchmark's correctness claim: on the same exports, the plain-DuckDB floor (bench/floor.sql)
 and the plain-pandas version (bench/pandas_marts.py) compute mart_rep_kpi_monthly and
 dim_customers exactly as the pipeline does, row for row. Uses the demo run of conftest.py (the real
-CLI on a small generated company) and checks a few totals against the CSVs read with plain Python."""
+CLI on a small generated company) and checks a few totals against the CSVs read with plain Python.
+Also: bench/fixed_cost.py splits a run with dbt's own log, on a hand-written log."""
 
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pandas as pd
 import pytest
 
 from bench.compare import MARTS, compare_frames, compare_outputs, pipeline_marts
+from bench.fixed_cost import dbt_log_times
 from bench.floor import run_floor
 from bench.pandas_marts import compute
 
@@ -194,3 +198,36 @@ def test_floor_and_pandas_attribute_point_in_time_on_a_tiny_company(tmp_path):
         customers = version["dim_customers"].set_index("account_id")
         assert customers.loc["A1", ["owner_rep_id", "team_id"]].tolist() == ["R2", "T1"]
         assert customers.loc["A2", ["owner_rep_id", "team_id"]].tolist() == ["R3", "T2"]
+
+
+# bench/fixed_cost.py reads the last dbt invocation from dbt's JSON log, across its rotation.
+
+def _dbt_log_line(invocation: str, name: str, ts: str) -> str:
+    return json.dumps({"data": {}, "info": {"invocation_id": invocation, "name": name, "ts": ts, "msg": ""}})
+
+
+def _epoch(ts: str) -> float:
+    return datetime.fromisoformat(ts).replace(tzinfo=timezone.utc).timestamp()
+
+
+def test_the_last_invocation_is_read_across_the_rotated_log(tmp_path):
+    # an older invocation, then the last one whose first lines were rotated into dbt.log.1
+    (tmp_path / "dbt.log.1").write_text("\n".join([
+        _dbt_log_line("old", "MainReportVersion", "2026-12-06T10:00:00Z"),
+        _dbt_log_line("old", "NodeStart", "2026-12-06T10:00:01Z"),
+        _dbt_log_line("old", "CommandCompleted", "2026-12-06T10:00:09Z"),
+        _dbt_log_line("new", "MainReportVersion", "2026-12-06T11:00:00.500000Z"),
+        _dbt_log_line("new", "NodeStart", "2026-12-06T11:00:03Z"),
+    ]) + "\n")
+    (tmp_path / "dbt.log").write_text("\n".join([
+        _dbt_log_line("new", "NodeStart", "2026-12-06T11:00:04Z"),
+        _dbt_log_line("new", "NodeFinished", "2026-12-06T11:00:10.250000Z"),
+        _dbt_log_line("new", "CommandCompleted", "2026-12-06T11:00:11Z"),
+    ]) + "\n")
+    times = dbt_log_times(tmp_path)
+    assert times == {"first": _epoch("2026-12-06T11:00:00.500000"), "last": _epoch("2026-12-06T11:00:11"),
+                     "first_node": _epoch("2026-12-06T11:00:03"), "last_node": _epoch("2026-12-06T11:00:10.250000")}
+
+
+def test_no_log_gives_no_times(tmp_path):
+    assert dbt_log_times(tmp_path) == {}
