@@ -184,16 +184,43 @@ def _snapshot_difference_sql(name: str) -> str:
             f"(select {columns} from ({after}) except select {columns} from ({before}))")
 
 
-def _touch_through_latest(con: duckdb.DuckDBPyConnection, changes: Changes, last_month: date | None) -> None:
-    """Expand "every month from m on" up to the latest month of data, and touch every month from
-    the previous build's latest month on (the as_of date moves with the data)."""
+# the business dates the as_of date is the latest of (int_calendar.sql: keep the two in step)
+AS_OF_DATES = """
+    select order_date as d from orders
+    union all select cast(created_at as date) from opportunities
+    union all select cast(updated_at as date) from opportunities
+    union all select close_date from opportunities where stage in ('closed_won', 'closed_lost')
+    union all select cast(entered_at as date) from opportunity_stage_history
+    union all select cast(occurred_at as date) from activities
+    union all select cast(submitted_at as date) from survey_responses"""
+
+
+def _latest_month(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The as_of month as derived from the data (int_calendar)."""
+    return con.execute(f"select cast(date_trunc('month', max(d)) as date) from ({AS_OF_DATES})").fetchone()[0]
+
+
+def _horizon(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The latest month of any business date (a deal's expected close date may lie ahead)."""
     dated = {**DATED_EVENTS, **OPEN_EVENTS}
-    latest = max((m for name, columns in dated.items() for m in _months(con, f"select * from {name}", columns)),
-                 default=None)
-    changes.latest_month = latest
-    starts = [m for m in (changes.open_from, last_month) if m is not None]
-    if starts and latest is not None:
-        month = min(starts)
-        while month <= latest:
+    return max((m for name, columns in dated.items() for m in _months(con, f"select * from {name}", columns)),
+               default=None)
+
+
+def latest_month(raw_dir: Path, quality_dir: Path) -> date | None:
+    """The as_of month as derived from the live raw zone."""
+    with duckdb.connect() as con:
+        for name in {**DATED_EVENTS, **OPEN_EVENTS}:
+            con.execute(f"create view {name} as {live_select(raw_dir, quality_dir, name, raw_columns(ENTITIES[name]))}")
+        return _latest_month(con)
+
+
+def _touch_through_latest(con: duckdb.DuckDBPyConnection, changes: Changes, last_month: date | None) -> None:
+    """Expand "every month from m on" up to the latest month of any date, and touch every month
+    from the previous build's as_of month to this one's (the as_of date moves with the data)."""
+    changes.latest_month = _latest_month(con)
+    for start, end in ((changes.open_from, _horizon(con)), (last_month, changes.latest_month)):
+        month = start
+        while month is not None and end is not None and month <= end:
             changes.months.add(month)
             month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
