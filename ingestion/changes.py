@@ -14,7 +14,8 @@ batches alone (the live batches the last successful build did not read), entity 
   (valid_from, else the file's snapshot date); a key without an earlier version, or a version
   effective on or before the key's earliest, restates the time before it (exports.md: the
   earliest version stands for the time before it): every month;
-- monthly snapshots (fx rates, budgets, targets): the months whose current rows differ;
+- monthly snapshots (fx rates, budgets, targets): the months whose current rows differ; a changed
+  rate also touches what is converted at it but counted in another month (returns, deals);
 - accounts, contacts, products: every month (marts read their current attributes for every month).
 
 Every month from the previous build's last month on is touched too whenever anything is new: the
@@ -119,6 +120,8 @@ def _touch(con: duckdb.DuckDBPyConnection, name: str, changes: Changes) -> None:
         _touch_effective(con, name, changes)
     elif name in MONTHLY_SNAPSHOTS:
         changes.months |= _months(con, _snapshot_difference_sql(name), ("month",))
+        if name == "fx_rates":
+            _touch_converted(con, changes)
     else:  # an entity this module does not know yet: the safe answer
         changes.touch_all(f"new {name} batch: no rule for which months it touches")
 
@@ -143,6 +146,20 @@ def _touch_order_linked(con: duckdb.DuckDBPyConnection, orders_sql: str, changes
     for linked, date_column in ORDER_LINKED.items():
         rows = f"select * from {linked} where order_id in (select order_id from ({orders_sql}))"
         changes.months |= _months(con, rows, (date_column,))
+
+
+def _touch_converted(con: duckdb.DuckDBPyConnection, changes: Changes) -> None:
+    """A changed rate of month m also changes what is converted at it and counted elsewhere: the
+    returns and survey responses of orders dated in m (a return is converted at its order's date),
+    and deals converted at m (close date, else creation), which count from their creation on."""
+    changed = f"select distinct cast(date_trunc('month', month) as date) as m, currency from ({_snapshot_difference_sql('fx_rates')})"
+    orders = f"""select * from orders where (cast(date_trunc('month', order_date) as date), coalesce(currency, ''))
+                 in (select (m, currency) from ({changed}))"""
+    _touch_order_linked(con, orders, changes)
+    deals = f"""select * from opportunities where
+        (cast(date_trunc('month', coalesce(close_date, cast(created_at as date))) as date), coalesce(currency, ''))
+        in (select (m, currency) from ({changed}))"""
+    _touch_from(changes, _months(con, deals, OPEN_EVENTS["opportunities"]))
 
 
 def _touch_from(changes: Changes, months: set[date]) -> None:

@@ -71,10 +71,18 @@ def test_a_new_fx_rate_for_an_old_month_touches_that_month(tmp_path):
     rates = [{"month": "2025-01-01", "currency": "USD", "rate_to_reporting": "7.1"},
              {"month": "2025-02-01", "currency": "USD", "rate_to_reporting": "7.2"}]
     write_raw_batch(raw, "fx_rates", rates)
+    # a USD order of February returned in April (converted at February's rate, counted in April),
+    # a CNY one of February returned in May (not converted: untouched)
+    write_raw_batch(raw, "orders", [
+        {"order_id": "O1", "account_id": "A1", "order_date": "2025-02-03", "status": "completed", "currency": "USD"},
+        {"order_id": "O2", "account_id": "A1", "order_date": "2025-02-04", "status": "completed", "currency": "CNY"},
+    ])
+    write_raw_batch(raw, "returns", [{"return_id": "R1", "order_id": "O1", "return_date": "2025-04-02"},
+                                     {"return_id": "R2", "order_id": "O2", "return_date": "2025-05-02"}])
     known = _known(tmp_path)
     write_raw_batch(raw, "fx_rates", [rates[0], {**rates[1], "rate_to_reporting": "7.25"},
                                       {"month": "2024-06-01", "currency": "EUR", "rate_to_reporting": "7.9"}])
-    assert _changes(tmp_path, known).month_labels() == ["2024-06", "2025-02"]
+    assert _changes(tmp_path, known).month_labels() == ["2024-06", "2025-02", "2025-04"]
 
 
 def test_a_new_products_snapshot_touches_every_month(tmp_path):

@@ -22,9 +22,10 @@
     }) }}
 {%- endmacro %}
 
-{% macro where_rebuild_month(month_column, keyword='where') -%}
+{#- when_missing: what an incremental run without control.rebuild_months takes ('true': every month) -#}
+{% macro where_rebuild_month(month_column, keyword='where', when_missing='true') -%}
     {%- if is_incremental() -%}
         {%- set control = adapter.get_relation(database=this.database, schema='control', identifier='rebuild_months') -%}
-        {{ keyword }} {% if control is none %}true{% else %}{{ month_column }} in (select month from {{ control }}){% endif %}
+        {{ keyword }} {% if control is none %}{{ when_missing }}{% else %}{{ month_column }} in (select month from {{ control }}){% endif %}
     {%- endif -%}
 {%- endmacro %}
