@@ -77,3 +77,13 @@ def test_rebuild_months_must_be_year_and_month(text):
     with pytest.raises(ValueError, match="YYYY-MM"):
         parse_months(text)
     assert parse_months("2025-04, 2025-03,2025-04") == ["2025-03", "2025-04"]
+
+
+def test_run_refuses_bad_rebuild_months_before_running(tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    out = CliRunner().invoke(app, ["run", "--rebuild-months", "2025-3", "--data-dir", str(tmp_path)])
+    assert out.exit_code != 0 and "give months as YYYY-MM" in out.output
+    assert not (get_settings(tmp_path).warehouse_dir / "refresh_request.json").exists()
