@@ -111,7 +111,8 @@ def _touch(con: duckdb.DuckDBPyConnection, name: str, changes: Changes) -> None:
         if name == "orders":
             _touch_order_linked(con, _versions_sql(name), changes)
     elif name == "order_lines":
-        orders = f"select * from orders where order_id in (select order_id from ({_versions_sql(name)}))"
+        # an earlier version of a line has the same order_id: the new rows name every order touched
+        orders = f"select * from orders where order_id in (select order_id from ({_new(name)}))"
         changes.months |= _months(con, orders, DATED_EVENTS["orders"])
         _touch_order_linked(con, orders, changes)
     elif name in OPEN_EVENTS:
