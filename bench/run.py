@@ -322,7 +322,7 @@ def markdown(results: list[dict], meta: dict) -> str:
             lines.append(f"| **total** | {r['pipeline']['measured']['seconds']:.1f} | "
                          f"{inc['measured']['seconds']:.1f} |")
             node_full, node_inc = r["pipeline"]["dbt"].get("node_seconds", {}), inc["dbt"].get("node_seconds", {})
-            event_models = [n for n in ("int_order_lines",) if n in node_inc]
+            event_models = [n for n in ("int_order_lines", "mart_sales_by_product_monthly") if n in node_inc]
             for node in event_models:
                 rows_inc = next((x["rows_affected"] for x in inc["dbt"]["slowest"] if x["node"] == node), None)
                 lines.append("")

@@ -105,11 +105,25 @@ def run(
     engine: Annotated[Optional[str], typer.Option(click_type=click.Choice(["duckdb", "spark"]), help=(
         "Engine for the dbt build (default $SALESDW_ENGINE or duckdb). spark needs the optional "
         "`spark` dependency group and builds through the dbt profile's `spark` target."))] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help=(
+        "Rebuild every month of every table (by default a run rebuilds the months its new data touched)."))] = False,
+    rebuild_months: Annotated[Optional[str], typer.Option(help=(
+        "Rebuild these months too, e.g. 2025-03,2025-04 (a fix, or data the refresh could not see)."))] = None,
 ) -> None:
     """Ingest, build, check and publish."""
     if engine:
         os.environ["SALESDW_ENGINE"] = engine  # the Dagster resources read their settings from the environment
-    raise typer.Exit(_run(get_settings(data_dir), landing=landing, profile=profile))
+    settings = get_settings(data_dir)
+    if full_refresh or rebuild_months:
+        from orchestration import refresh
+
+        try:
+            months = refresh.parse_months(rebuild_months) if rebuild_months else []
+        except ValueError as exc:
+            console.print(str(exc), style="red", markup=False, soft_wrap=True)
+            raise typer.Exit(EXIT_FAILED) from exc
+        refresh.request(settings.warehouse_dir, full=full_refresh, months=months)
+    raise typer.Exit(_run(settings, landing=landing, profile=profile))
 
 
 def _run(settings, *, landing: Path | None, profile: str) -> int:

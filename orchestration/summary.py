@@ -12,6 +12,7 @@ from rich.text import Text
 from orchestration import run_status
 from orchestration.progress import literal
 from orchestration.publish import last_publish
+from orchestration.refresh import describe_last
 from orchestration.runner import RunOutcome, warehouse_counts
 from orchestration.settings import Settings
 
@@ -189,6 +190,9 @@ def _print_last_run(console: Console, settings: Settings) -> None:
     console.print(literal(f"Last run {last.run_id} ({last.at}): {verdict}"), soft_wrap=True)
     if "postgres_failed" in events:
         console.print(literal(f"  PostgreSQL copy failed: {events['postgres_failed']}"), soft_wrap=True)
+    refreshed = describe_last(settings.warehouse_dir)
+    if refreshed:
+        console.print(literal(refreshed), soft_wrap=True)
 
 
 def record_finished(settings: Settings, outcome: RunOutcome, code: int) -> None:

@@ -15,8 +15,9 @@ from ingestion.ledger import read_ledger
 from ingestion.loader import ingest
 from ingestion.raw_zone import expose_file
 from ingestion.retire import clear_full_refresh
-from orchestration.assets.warehouse import build_args
+from orchestration.assets.warehouse import build_args, plan_build
 from orchestration.cli import app
+from orchestration.refresh import commit_refresh
 from orchestration.settings import get_settings
 
 HEADER = "team_id,team_name,region\n"
@@ -50,6 +51,8 @@ def test_retire_a_bad_batch_then_land_the_good_file_again(tmp_path):
     landed.write_text(CUT)
     (bad,) = ingest_all(settings)
     assert {b for b, _ in raw_teams(settings)} == {good.batch_id, bad.batch_id}
+    assert build_args(settings) == PLAIN_BUILD + ["--full-refresh"]  # no build yet
+    commit_refresh(settings, plan_build(settings)[0])  # what the dbt step does once dbt has succeeded
     assert build_args(settings) == PLAIN_BUILD
 
     # the landed file names the batch of the bytes it holds now: the cut one, not the earlier full one
@@ -80,5 +83,7 @@ def test_retire_a_bad_batch_then_land_the_good_file_again(tmp_path):
     (reloaded,) = ingest_all(settings)
     assert (reloaded.status, reloaded.rows_loaded) == ("loaded", 1) and reloaded.batch_id != bad.batch_id
 
-    clear_full_refresh(settings.warehouse_dir)  # what the dbt step does once dbt has succeeded
+    # what the dbt step does once dbt has succeeded
+    clear_full_refresh(settings.warehouse_dir)
+    commit_refresh(settings, plan_build(settings)[0])
     assert build_args(settings) == PLAIN_BUILD

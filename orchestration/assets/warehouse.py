@@ -23,13 +23,14 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from common.faults import crash_point
 from ingestion.file_modes import private_file
 from ingestion.raw_zone import expose_file
-from ingestion.retire import clear_full_refresh, full_refresh_pending
+from ingestion.retire import clear_full_refresh
 from orchestration.dbt_launcher import launch_env
 from orchestration.dbt_manifest import dbt_project, ensure_manifest, manifest_json, seed_partial_parse
 from orchestration.policies import BUILD_STEP_TAGS, WAREHOUSE_POOL
 from orchestration.publish import stamp_build
 from orchestration.quality import prewarm, raw_audit
 from orchestration.quality.asset_checks import planned_suites
+from orchestration.refresh import RefreshPlan, commit_refresh, plan_refresh, write_control
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
 from orchestration.settings import Settings, environment
@@ -91,23 +92,35 @@ def _dbt_args(as_of_date: str | None, full_refresh: bool = False, reporting_curr
     """The dbt command of the build step. Unit tests pin SQL logic on fixed inputs: they run in
     `make test` (every hand-fixture build), not on every production refresh, where they would only
     add minutes. as_of_date (SALESDW_AS_OF_DATE) becomes the dbt variable the calendar ends at;
-    full_refresh rebuilds the incremental models (a batch was retired: its rows may sit in them)."""
+    full_refresh rebuilds the incremental models whole (orchestration/refresh.py says when; a month
+    refresh instead rebuilds the months in control.rebuild_months, which is no argument here)."""
     args = ["build", "--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
-    # staging converts amounts to the reporting currency (SALESDW_CURRENCY); vars only when they
-    # differ from the project's defaults, which the prepared partial parse was made with
-    build_vars = {"as_of_date": as_of_date} if as_of_date else {}
-    if reporting_currency != "CNY":
-        build_vars["reporting_currency"] = reporting_currency
+    build_vars = _build_vars(as_of_date, reporting_currency)
     if build_vars:
         args += ["--vars", json.dumps(build_vars)]
     return args
 
 
+def _build_vars(as_of_date: str | None, reporting_currency: str = "CNY") -> dict[str, str]:
+    """The dbt vars of the build: only those that differ from the project's defaults, which the
+    prepared partial parse was made with. Staging converts amounts to the reporting currency."""
+    build_vars = {"as_of_date": as_of_date} if as_of_date else {}
+    if reporting_currency != "CNY":
+        build_vars["reporting_currency"] = reporting_currency
+    return build_vars
+
+
+def plan_build(settings: Settings) -> tuple[RefreshPlan, list[str]]:
+    """This build's refresh plan (full or which months; orchestration/refresh.py) and dbt command."""
+    plan = plan_refresh(settings, _build_vars(settings.as_of_date, settings.reporting_currency))
+    return plan, _dbt_args(settings.as_of_date, plan.full, settings.reporting_currency)
+
+
 def build_args(settings: Settings) -> list[str]:
-    """_dbt_args for this data dir: a full refresh while a retired batch awaits one (ingestion/retire.py)."""
-    return _dbt_args(settings.as_of_date, full_refresh_pending(settings.warehouse_dir), settings.reporting_currency)
+    """The dbt command the next build of this data dir runs (plan_build)."""
+    return plan_build(settings)[1]
 
 
 def _dbt_env(settings: Settings, launcher: Mapping[str, str]) -> dict[str, str]:
@@ -127,8 +140,10 @@ def _dbt_env(settings: Settings, launcher: Mapping[str, str]) -> dict[str, str]:
 def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, salesdw: SalesdwResource):
     settings = salesdw.settings
     with run_lock(settings.lock_file):
-        args = build_args(settings)
+        plan, args = plan_build(settings)
         _unvouch_and_expose_raw(context, settings)
+        write_control(settings, plan)
+        context.log.info(f"refresh plan: {plan.metadata()}")
         target = _dbt_target(settings)
         suites = planned_suites(context)  # asked first: it reads the run storage and could fail
         build = _start_dbt(context, dbt, settings, target, args)
@@ -138,7 +153,8 @@ def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, salesd
             _vouch_for_build(context, settings)
             if "--full-refresh" in args:
                 clear_full_refresh(settings.warehouse_dir)
-        yield from with_row_counts(context, held, settings)
+            commit_refresh(settings, plan)
+        yield from with_row_counts(context, held, settings, plan.metadata())
         if failure is not None:
             raise failure
 
@@ -226,16 +242,19 @@ def _asset_of(context: dg.AssetExecutionContext, event) -> dg.AssetKey | None:
     return getattr(event, "asset_key", None)
 
 
-def with_row_counts(context: dg.AssetExecutionContext, events: list, settings: Settings):
+def with_row_counts(context: dg.AssetExecutionContext, events: list, settings: Settings,
+                    refresh: Mapping[str, str] | None = None):
     """The held events, each stored table's materialization with `dagster/row_count` (the UI's row
-    count), read in one query from the build warehouse. dagster-dbt's fetch_row_counts() cannot do
+    count), read in one query from the build warehouse, and the run's refresh plan (`salesdw/...`:
+    full or month refresh, the touched months). dagster-dbt's fetch_row_counts() cannot do
     it here: it queries through a dbt adapter in this process while dbt still holds the DuckDB file."""
     built = {_asset_of(context, e) for e in events if isinstance(e, dg.Output)} & STORED_RELATIONS.keys()
     counts = row_counts(settings, [STORED_RELATIONS[k] for k in sorted(built, key=str)]) if built else {}
     for event in events:
         relation = STORED_RELATIONS.get(_asset_of(context, event)) if isinstance(event, dg.Output) else None
         if relation in counts:
-            event = event.with_metadata({**event.metadata, "dagster/row_count": counts[relation]})
+            extra = {f"salesdw/{k}": v for k, v in (refresh or {}).items()}
+            event = event.with_metadata({**event.metadata, "dagster/row_count": counts[relation], **extra})
         yield event
 
 

@@ -2,7 +2,8 @@
 --
 -- Incremental: a run rebuilds only the orders touched since the last one (delete+insert of all
 -- lines of each such order): orders with a line loaded since, and orders whose header or
--- attribution changed since (int_orders._loaded_at). Orders that stopped being completed (a newer
+-- attribution changed since (int_orders._loaded_at), and the orders of the months in
+-- control.rebuild_months (macros/rebuild_months.sql). Orders that stopped being completed (a newer
 -- version cancelled them) are deleted by the post-hook. `dbt build --full-refresh` rebuilds all.
 -- Spark: a table rebuilt every run (its Parquet tables support neither delete+insert nor DELETE).
 {%- set rebuild_whole = target.type == 'spark' %}
@@ -38,6 +39,11 @@ touched_orders as (
     from int_orders as orders
     cross join watermark
     where orders._loaded_at > watermark.loaded_at
+    union
+    -- the months a refresh rebuilds (a changed fx rate converts their lines anew)
+    select orders.order_id
+    from int_orders as orders
+    {{ where_rebuild_month('orders.order_month', when_missing='false') }}
 ),
 
 {% endif %}

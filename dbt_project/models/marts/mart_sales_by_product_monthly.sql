@@ -4,6 +4,9 @@
 -- row of its own (NULL). A refund whose order line is unknown (no line_number, or a line the
 -- order lacks) counts under a NULL product, so the sums over every product still equal the
 -- revenue of the KPI marts. cost_amount is NULL for a product without unit_cost.
+-- Month-partitioned: a refresh rebuilds the months the new data touched (macros/rebuild_months.sql).
+{{ config(**month_partitioned()) }}
+
 with order_lines as (
     select * from {{ ref('int_order_lines') }}
 ),
@@ -86,6 +89,7 @@ grouped as (
         sum(net_amount) as net_amount,
         sum(refunds_amount) as refunds_amount
     from facts
+    {{ where_rebuild_month('month') }}
     group by month, product_id, channel, region
 ),
 

@@ -1,0 +1,89 @@
+"""orchestration/refresh.py: when a build is a full refresh and when it rebuilds only months, on
+small raw zones written by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestration.refresh import (
+    commit_refresh,
+    describe_last,
+    fingerprint,
+    parse_months,
+    plan_refresh,
+    read_state,
+    request,
+)
+from orchestration.settings import get_settings
+from tests.support import write_raw_batch
+
+ORDER = {"account_id": "A1", "status": "completed"}
+
+
+@pytest.fixture
+def built(tmp_path):
+    """A data dir with one orders batch (March 2025), as if a build had read it."""
+    settings = get_settings(tmp_path)
+    settings.ensure_dirs()
+    write_raw_batch(settings.raw_dir, "orders", [{**ORDER, "order_id": "O1", "order_date": "2025-03-03"}])
+    settings.build_warehouse.touch()
+    first = plan_refresh(settings, {})
+    assert first.full and first.reasons == ["no earlier build"]
+    commit_refresh(settings, first)
+    assert read_state(settings.warehouse_dir)["latest_month"] == "2025-03"
+    return settings
+
+
+def test_new_orders_rebuild_their_months_and_asked_months_are_added(built):
+    write_raw_batch(built.raw_dir, "orders", [{**ORDER, "order_id": "O2", "order_date": "2025-01-20"}])
+    request(built.warehouse_dir, months=["2024-06"])
+    request(built.warehouse_dir, months=["2024-07", "2024-06"])
+    plan = plan_refresh(built, {})
+    # January (the new order), March (the as_of month: the previous build's), the two asked for
+    assert (plan.full, plan.months) == (False, ["2024-06", "2024-07", "2025-01", "2025-03"])
+    commit_refresh(built, plan)
+    assert describe_last(built.warehouse_dir) == (
+        "Last build: rebuilt months 2024-06, 2024-07, 2025-01, 2025-03 (new batches: orders 1)")
+    assert plan_refresh(built, {}).months == []  # nothing new, the request was honoured
+
+
+@pytest.mark.parametrize("change, reason", [
+    ("vars", "the dbt project or its vars changed"),
+    ("full", "a full refresh was asked for (--full-refresh)"),
+    ("warehouse", "no earlier build"),
+])
+def test_full_refresh_when_anything_but_new_batches_changed(built, change, reason):
+    dbt_vars = {"as_of_date": "2025-03-31"} if change == "vars" else {}
+    if change == "full":
+        request(built.warehouse_dir, full=True)
+    if change == "warehouse":
+        built.build_warehouse.unlink()
+    plan = plan_refresh(built, dbt_vars)
+    assert plan.full and plan.reasons == [reason] and plan.months == []
+
+
+def test_the_fingerprint_follows_the_project_files(tmp_path):
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "m.sql").write_text("select 1")
+    before = fingerprint({}, "duckdb", project)
+    assert fingerprint({}, "duckdb", project) == before and fingerprint({}, "spark", project) != before
+    (project / "models" / "m.sql").write_text("select 2")
+    assert fingerprint({}, "duckdb", project) != before
+
+
+@pytest.mark.parametrize("text", ["2025-13", "2025-3", "march", ","])
+def test_rebuild_months_must_be_year_and_month(text):
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        parse_months(text)
+    assert parse_months("2025-04, 2025-03,2025-04") == ["2025-03", "2025-04"]
+
+
+def test_run_refuses_bad_rebuild_months_before_running(tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    out = CliRunner().invoke(app, ["run", "--rebuild-months", "2025-3", "--data-dir", str(tmp_path)])
+    assert out.exit_code != 0 and "give months as YYYY-MM" in out.output
+    assert not (get_settings(tmp_path).warehouse_dir / "refresh_request.json").exists()
