@@ -1,7 +1,8 @@
 """File hashes, streamed: a landed file may be larger than memory.
 
-The ledger keys a file by the SHA-256 of its bytes; `private_copy` hashes the bytes it copies, so
-the loader records the hash of what it actually read (ingestion/loader.py).
+The ledger keys a file by the SHA-256 of its bytes. The loader reads a landed file in place and
+hashes it again afterwards, or, for a name DuckDB would take as a pattern, reads a `private_copy`
+hashed as it is made: either way it records the hash of what it actually read (ingestion/loader.py).
 """
 
 from __future__ import annotations

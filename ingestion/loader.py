@@ -56,6 +56,7 @@ LOADED, DUPLICATE, REJECTED = "loaded", "duplicate_file", "rejected"
 _BATCH_TIME = "%Y%m%dT%H%M%S%f"
 _BATCH_ID = re.compile(r"^(\d{8}T\d{12})-")
 _WORK_PREFIX = "ingest-"
+_GLOB_CHARACTERS = re.compile(r"[*?\[\]{}]")  # what DuckDB's readers expand in a path
 _CHANGED = "the file changed while it was being read (still being written?); it is read again on the next run"
 
 
@@ -181,7 +182,7 @@ def ingest(
     future_date_horizon_days: a date more than this many days after the day a file is ingested is
     quarantined (Settings.future_date_horizon_days; canonical columns with `future_ok` are exempt).
     read_limits: caps on what one file may make a reader hold (Settings.read_limits; ingestion/limits.py),
-    checked on the landed file before it is hashed or copied, and again on the copy as it is read."""
+    checked on the landed file before it is hashed, and again as it is read."""
     profile = load_profile(profile)
     if entities is not None and (unknown := set(entities) - set(ENTITIES)):
         raise ValueError(f"unknown entities: {', '.join(sorted(unknown))}")
@@ -308,12 +309,12 @@ class _Run:
 
     def _inspect(self, spec: SourceSpec, path: Path) -> tuple[str | None, str | None]:
         """(sha256, None), or (None, why the file is refused). The read limits are checked on the
-        landed file before it is hashed and copied, so a 2 GB file without a line break is refused
-        at once instead of after reading it twice; the copy is checked again as it is read (the
-        landed file may change meanwhile). A file that cannot be read (e.g. no permission) is
+        landed file before it is hashed, so a 2 GB file without a line break is refused at once
+        instead of after reading it; the reader checks them again (the landed file may change
+        meanwhile). A file that cannot be read (e.g. no permission) is
         refused and the others go on."""
         try:
-            if path not in self.signatures:  # size and mtime before hashing: _load_copy compares them
+            if path not in self.signatures:  # size and mtime before hashing: _load_from compares them
                 self.signatures[path] = _signature(path)
             check_file(path, spec.file_format(path), self.options.read_limits)
         except LimitExceeded as exc:
@@ -394,49 +395,70 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
     if fmt is None:
         return FileOutcome(batch_id, profile_name, spec.entity, rel, REJECTED, error=(
             f"{rel}: unsupported file type (expected csv, csv.gz, tsv, xlsx, json, jsonl or parquet)"))
-    # The loader reads a private copy, hashed as it is made (see private_copy).
+    load = partial(_load_from, con, spec, path, fmt=fmt, rel=rel, profile_name=profile_name, batch_id=batch_id,
+                   batch_at=batch_at, raw_dir=raw_dir, quality_dir=quality_dir, currency=currency,
+                   work_dir=work_dir, signature=signature, horizon=horizon, sha=sha, limits=limits)
+    if not _GLOB_CHARACTERS.search(str(path)):
+        return load(path)
+    # DuckDB's readers take such a name as a pattern (`t[1].csv` would read `t1.csv`): read a
+    # private copy under a plain name, hashed as it is made (see private_copy).
     copy = work_dir / "files" / f"{batch_id}{''.join(path.suffixes[-2:])}"
     try:
-        return _load_copy(con, spec, path, copy, fmt, rel, profile_name, batch_id, batch_at, raw_dir,
-                          quality_dir, currency, work_dir, signature, horizon, sha, limits)
+        return load(copy)
     finally:
         copy.unlink(missing_ok=True)
 
 
-def _load_copy(con, spec: SourceSpec, path: Path, copy: Path, fmt: str, rel: str, profile_name: str,
+def _load_from(con, spec: SourceSpec, path: Path, source: Path, *, fmt: str, rel: str, profile_name: str,
                batch_id: str, batch_at: datetime, raw_dir: Path, quality_dir: Path, currency: str,
                work_dir: Path, signature: tuple[int, int], horizon: Horizon, sha: str | None,
                limits: ReadLimits) -> FileOutcome:
+    """Load the landed file `path`, read from `source`: the file itself, or a private copy of it.
+    Read in place, the file is checked again afterwards (size, mtime and SHA-256 as planned), so
+    what loaded is what the ledger records; a copy is checked as it is made."""
     ent = ENTITIES[spec.entity]
     rejected = partial(_rejected, spec, rel, profile_name, batch_id)
     try:
-        copied_sha = private_copy(path, copy)
+        if source == path:
+            path.stat()  # still there (its content is compared after the read)
+            read_sha = sha
+        else:
+            read_sha = private_copy(path, source)
     except FileNotFoundError:
         return rejected("the file was deleted or moved away before it was read; it is read on the next run "
                         "if it is landed again")
     except OSError as exc:
         return rejected(f"cannot read file: {exc.strerror or exc}")
-    if (sha is not None and copied_sha != sha) or _changed_since(path, signature):
+    if (sha is not None and read_sha != sha) or _changed_since(path, signature):
         # Still being written (a copy in progress), or replaced since it was hashed: what was read
         # is not the content planned. Nothing is committed; the finished file loads next run.
         return rejected(_CHANGED)
     staged = f"staged_{batch_id.replace('-', '_')}"
     try:
         snapshot_date = _name_snapshot_date(spec, path) or batch_at.date()
-        declared, notes = _stage(con, spec, ent, copy, fmt, currency, work_dir, staged, horizon, limits,
+        declared, notes = _stage(con, spec, ent, source, fmt, currency, work_dir, staged, horizon, limits,
                                  path.parents[rel.count("/")])
         snapshot_date = declared or snapshot_date
     except (ReadError, MappingError, SnapshotDateError) as exc:
         return rejected(str(exc))
     except duckdb.Error as exc:
         return rejected(one_line(exc, max_line_bytes=limits.max_line_bytes))
-    if _changed_since(path, signature):
-        # Changed while the copy was read: the copy is consistent, but the landed file is not done.
+    if _changed_since(path, signature) or (source == path and not _same_content(path, sha)):
+        # Changed while it was read: the landed file is not done (a copy is consistent, a file read
+        # in place may not be). Nothing is committed.
         con.execute(f"drop table if exists {staged}")
         return rejected(_CHANGED)
     rows = _write_batch(con, spec, staged, rel, profile_name, batch_id, batch_at, snapshot_date, raw_dir, quality_dir)
     return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, *rows, snapshot_date=snapshot_date,
                        notes=notes)
+
+
+def _same_content(path: Path, sha: str | None) -> bool:
+    """The file still hashes as planned (a swap keeping its size and mtime shows only here)."""
+    try:
+        return sha is None or file_sha256(path) == sha
+    except OSError:
+        return False
 
 
 def _rejected(spec: SourceSpec, rel: str, profile_name: str, batch_id: str, reason: str) -> FileOutcome:

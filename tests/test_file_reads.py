@@ -1,7 +1,7 @@
 """What the loader records is what it read (issue 17 item 10): the hash in the ledger is the hash of
 the bytes loaded, even when the landed file is swapped under the loader with the same size and
 mtime, and a file deleted between planning and reading is rejected with its reason instead of an
-uncaught FileNotFoundError. The swap and the deletion happen right after the loader hashed the file
+uncaught FileNotFoundError; a file whose name DuckDB would expand as a pattern loads its own rows. The swap and the deletion happen right after the loader hashed the file
 for its plan (the window a copying tool or a cleanup script hits)."""
 
 from __future__ import annotations
@@ -86,3 +86,17 @@ def test_a_file_deleted_before_it_is_read_is_rejected_with_its_reason(tmp_path, 
         "teams/b_kept.csv": ("loaded", None),
     }
     assert raw_team_ids(tmp_path) == ["T9"]
+
+
+def test_a_name_duckdb_would_expand_as_a_pattern_loads_its_own_rows(tmp_path, monkeypatch):
+    # Read in place, `t[1].csv` would be DuckDB's pattern for `t1.csv`: such a name is read through
+    # a private copy, so each file loads its own rows once.
+    land(tmp_path, "teams/t[1].csv", VERSION_A)
+    land(tmp_path, "teams/t1.csv", VERSION_B)
+    copied, real_copy = [], loader.private_copy
+    monkeypatch.setattr(loader, "private_copy", lambda p, t: copied.append(p.name) or real_copy(p, t))
+    result = run(tmp_path)
+    assert {f.file_path: (f.status, f.rows_loaded) for f in result.files} == {
+        "teams/t[1].csv": ("loaded", 1), "teams/t1.csv": ("loaded", 1)}
+    assert raw_team_ids(tmp_path) == ["T1", "T9"]
+    assert copied == ["t[1].csv"]

@@ -124,7 +124,8 @@ def test_a_workbook_within_the_caps_loads(report):
 
 def test_a_file_over_a_cap_is_refused_before_it_is_hashed_or_copied(tmp_path, monkeypatch):
     # A 2 GB file without a line break was read twice (hash, private copy) before the cap refused
-    # it (~15-24 s); the landed file is checked first now, and only the file within the caps is read.
+    # it (~15-24 s); the landed file is checked first now, and only the file within the caps is read
+    # (hashed when planned and again after it is read in place; no copy under a plain name).
     from ingestion import loader
     from ingestion.ledger import read_ledger
     from ingestion.limits import ReadLimits
@@ -144,7 +145,7 @@ def test_a_file_over_a_cap_is_refused_before_it_is_hashed_or_copied(tmp_path, mo
         "teams/good.csv": ("loaded", None),
         "teams/one_line.csv": ("rejected", "teams/one_line.csv: no line break in the first 1,000 bytes: the header "
                                "line is longer than the maximum line size (SALESDW_MAX_LINE_BYTES; not a text table?)")}
-    assert hashed == copied == ["good.csv"]
+    assert hashed == ["good.csv", "good.csv"] and copied == []
     ledger = read_ledger(tmp_path / "quality").set_index("file_path")
     assert ledger.loc["teams/one_line.csv", "file_bytes"] == len(one_line)  # its size, but no hash: never read
     assert pd.isna(ledger.loc["teams/one_line.csv", "file_sha256"])

@@ -15,3 +15,16 @@
 {% macro stored_staging() -%}
     {{ return('view' if target.type == 'spark' else 'table') }}
 {%- endmacro %}
+
+{#-
+  Intermediate views that several queries of a build evaluate again, stored once per build:
+  `{{ config(materialized=stored_intermediate()) }}`. int_opportunity_events (read by
+  int_opportunity_state_intervals and its own two data tests) and int_opportunity_state_intervals
+  (fct_pipeline_snapshots, mart_pipeline_movement_monthly, mart_forecast_accuracy, two data tests)
+  each carry window functions over every opportunity event; int_customer_service and
+  int_customer_engagement (dim_customers and two data tests each) scan the survey responses and the
+  activities. They hold ids, dates, amounts and counts only. Spark keeps views, as above.
+-#}
+{% macro stored_intermediate() -%}
+    {{ return(stored_staging()) }}
+{%- endmacro %}

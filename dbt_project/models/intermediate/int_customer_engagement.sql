@@ -2,6 +2,7 @@
 -- last activity and the last visit, the activities and visits of the last 90 days ((as_of - 90
 -- days, as_of]) and the days since the last touch. An activity without an account touches no
 -- customer; one after the as_of day is not known yet.
+{{ config(materialized=stored_intermediate()) }}  -- a table: evaluated by several queries of a build (macros/stored_staging.sql)
 with calendar as (
     select * from {{ ref('int_calendar') }}
 ),

@@ -2,6 +2,7 @@
 -- A response belongs to its account_id, else to the account of its order, contact or case.
 -- "As of": responses submitted and cases opened before now_ts (the end of the as_of day); a case
 -- is open when it has no resolved_at or was resolved only after that.
+{{ config(materialized=stored_intermediate()) }}  -- a table: evaluated by several queries of a build (macros/stored_staging.sql)
 with calendar as (
     select now_ts from {{ ref('int_calendar') }}
 ),

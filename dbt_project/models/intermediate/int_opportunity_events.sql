@@ -3,6 +3,7 @@
 -- (time = updated_at, else the landing date). At one time a raw version comes after a history row,
 -- then the later load wins. Closed stages say nothing about the open stage, so they are blanked;
 -- their amount, close date and owner still count.
+{{ config(materialized=stored_intermediate()) }}  -- a table: evaluated by several queries of a build (macros/stored_staging.sql)
 with stage_history as (
     select * from {{ ref('stg_opportunity_stage_history') }}
 ),

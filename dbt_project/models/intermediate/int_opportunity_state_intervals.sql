@@ -5,6 +5,7 @@
 -- each attribute is that of the latest event dated <= d that carries it, else of the earliest event
 -- that does (what was first known stands for the time before it), so the first interval starts on
 -- 1900-01-01. Join on day d with holds_on(alias, d).
+{{ config(materialized=stored_intermediate()) }}  -- a table: evaluated by several queries of a build (macros/stored_staging.sql)
 {%- set attributes = ['stage', 'amount', 'close_date', 'owner_rep_id'] %}
 with events as (
     select * from {{ ref('int_opportunity_events') }}

@@ -5,21 +5,16 @@ with versions as (
 ),
 
 orders as (
-    {{ latest_version(source('raw', 'orders'), ['order_id'], 'E') }}
-),
-
-fx_rates as (
-    {{ latest_version(source('raw', 'fx_rates'), ['month', 'currency'], 'S') }}
+    select order_id, fx_rate from {{ ref('stg_orders') }}
 ),
 
 rated as (
-    -- the order's currency and the month of its order_date, as stg_orders rates it
+    -- the order's rate (currency and month of its order_date), taken from stg_orders: see to_reporting
     select
         versions.*,
-        {{ fx_rate('orders.currency') }} as fx_rate
+        orders.fx_rate
     from versions
     left join orders on versions.order_id = orders.order_id
-    {{ fx_join('orders.currency', 'orders.order_date') }}
 ),
 
 final as (
