@@ -71,8 +71,9 @@ def _renamed_as(name: str, headers: list[str]) -> str | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def resolve(spec: SourceSpec, ent: Entity, headers: list[str],
-            duplicated: frozenset[str] = frozenset()) -> dict[str, ResolvedColumn]:
+def resolve(
+    spec: SourceSpec, ent: Entity, headers: list[str], duplicated: frozenset[str] = frozenset()
+) -> dict[str, ResolvedColumn]:
     """Bind each canonical column to the file's columns; MappingError names what is missing."""
     resolved: dict[str, ResolvedColumn] = {}
     missing: list[str] = []
@@ -80,16 +81,7 @@ def resolve(spec: SourceSpec, ent: Entity, headers: list[str],
     for col in ent.columns:
         mapping = spec.columns.get(col.name)
         if mapping is None and spec.columns_by_name:
-            header = _find_header(col.name, headers)
-            renamed = _renamed_as(col.name, headers) if header is None else None
-            if header is None and col.required:
-                missing.append(f"required column {col.name!r}" + (f" (found {renamed!r}: renamed?)" if renamed else ""))
-            elif renamed:
-                # Reading NULL here would silently drop the column's values (e.g. every amount).
-                problems.append(f"column {renamed!r} looks like {col.name!r} renamed: rename it back to "
-                                f"{col.name!r} or map it in a profile")
-            resolved[col.name] = ResolvedColumn(ColumnMapping(col.name, column=col.name) if header else None, header,
-                                                missing=() if header or col.required else (col.name,))
+            resolved[col.name] = _resolve_by_name(col, headers, missing, problems)
             continue
         if mapping is None:
             resolved[col.name] = ResolvedColumn(None)
@@ -102,8 +94,9 @@ def resolve(spec: SourceSpec, ent: Entity, headers: list[str],
                     resolved[col.name] = ResolvedColumn(None, missing=(mapping.column,))
                     continue
                 if mapping.default is not None:  # the value an empty field gets stands for the field
-                    resolved[col.name] = ResolvedColumn(replace(mapping, column=None, const=mapping.default),
-                                                        missing=(mapping.column,))
+                    resolved[col.name] = ResolvedColumn(
+                        replace(mapping, column=None, const=mapping.default), missing=(mapping.column,)
+                    )
                     continue
                 missing.append(f"column {mapping.column!r} (mapped to {col.name})")
         absent = tuple(ref for ref in mapping.expr_columns if _find_header(ref, headers) is None)
@@ -115,12 +108,7 @@ def resolve(spec: SourceSpec, ent: Entity, headers: list[str],
     for ref in spec.filter_columns:
         if _find_header(ref, headers) is None:
             missing.append(f"column {ref!r} (used by the row filter)")
-    # A header the file repeats: which of its columns holds the values is anybody's guess.
-    used = [r.header for r in resolved.values() if r.header] + [
-        ref for m in spec.columns.values() for ref in m.expr_columns] + list(spec.filter_columns)
-    for name in dict.fromkeys(u.strip().lower() for u in used):
-        if name in duplicated:
-            problems.append(f"column {name!r} appears more than once in the header")
+    problems += _repeated_headers(spec, resolved, duplicated)
     if missing:
         delimiters = [d for d in ";\t|," if len(headers) == 1 and d in headers[0]]
         hint = f" (the header is one column: is the delimiter {delimiters[0]!r}?)" if delimiters else ""
@@ -128,6 +116,40 @@ def resolve(spec: SourceSpec, ent: Entity, headers: list[str],
     if problems:
         raise MappingError("; ".join(problems))
     return resolved
+
+
+def _resolve_by_name(col, headers: list[str], missing: list[str], problems: list[str]) -> ResolvedColumn:
+    """A canonical column the profile reads by its own name (columns_by_name); adds to
+    missing and problems what the file lacks."""
+    header = _find_header(col.name, headers)
+    renamed = _renamed_as(col.name, headers) if header is None else None
+    if header is None and col.required:
+        missing.append(f"required column {col.name!r}" + (f" (found {renamed!r}: renamed?)" if renamed else ""))
+    elif renamed:
+        # Reading NULL here would silently drop the column's values (e.g. every amount).
+        problems.append(
+            f"column {renamed!r} looks like {col.name!r} renamed: rename it back to {col.name!r} or map it in a profile"
+        )
+    return ResolvedColumn(
+        ColumnMapping(col.name, column=col.name) if header else None,
+        header,
+        missing=() if header or col.required else (col.name,),
+    )
+
+
+def _repeated_headers(spec: SourceSpec, resolved: dict[str, ResolvedColumn], duplicated: frozenset[str]) -> list[str]:
+    """A header the file repeats, among those read: which of its columns holds the values is
+    anybody's guess."""
+    used = (
+        [r.header for r in resolved.values() if r.header]
+        + [ref for m in spec.columns.values() for ref in m.expr_columns]
+        + list(spec.filter_columns)
+    )
+    return [
+        f"column {name!r} appears more than once in the header"
+        for name in dict.fromkeys(u.strip().lower() for u in used)
+        if name in duplicated
+    ]
 
 
 @dataclass(frozen=True)
@@ -142,8 +164,9 @@ class Horizon:
         return self.landed + timedelta(days=self.days)
 
 
-def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_currency: str,
-                horizon: Horizon | None = None) -> str:
+def build_query(
+    spec: SourceSpec, ent: Entity, source: SourceTable, reporting_currency: str, horizon: Horizon | None = None
+) -> str:
     """horizon: default, the file landed today (UTC) and the default horizon."""
     horizon = horizon or Horizon(_utc_today())
     resolved = resolve(spec, ent, source.columns, source.duplicated)
@@ -158,7 +181,8 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
     orig_list += "".join(", " + c for c in carried)
 
     cleaned = ", ".join(
-        [source.row_number] + carried
+        [source.row_number]
+        + carried
         + [f"{quote_ident(h)} as {alias}" for alias, h in originals]
         + [f"{_clean(quote_ident(h), spec)} as {quote_ident(h)}" for h in source.columns]
     )
@@ -171,7 +195,10 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
     mapped_names = {c.name: quote_ident(f"__m_{c.name}") for c in ent.columns}
     mapped = ", ".join(
         [f"{source.row_number} as {ROW_NUMBER}{orig_list}"]
-        + [f"{_identifier_text(c, _mapped_text(resolved[c.name], spec))} as {mapped_names[c.name]}" for c in ent.columns]
+        + [
+            f"{_identifier_text(c, _mapped_text(resolved[c.name], spec))} as {mapped_names[c.name]}"
+            for c in ent.columns
+        ]
     )
     dedupe = ""
     if spec.distinct:
@@ -183,7 +210,10 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
     typed = ", ".join(
         [ROW_NUMBER + orig_list]
         + list(mapped_names.values())
-        + [f"{_typed(c, mapped_names[c.name], spec, resolved[c.name].mapping)} as {quote_ident(c.name)}" for c in ent.columns]
+        + [
+            f"{_typed(c, mapped_names[c.name], spec, resolved[c.name].mapping)} as {quote_ident(c.name)}"
+            for c in ent.columns
+        ]
     )
     reason, raw_json = _reason_and_record(ent, source, mapped_names, originals, horizon)
     canonical = ", ".join(quote_ident(c.name) for c in ent.columns)
@@ -198,8 +228,9 @@ def build_query(spec: SourceSpec, ent: Entity, source: SourceTable, reporting_cu
     )
 
 
-def _reason_and_record(ent: Entity, source: SourceTable, mapped_names: dict[str, str],
-                       originals: list[tuple[str, str]], horizon: Horizon) -> tuple[str, str]:
+def _reason_and_record(
+    ent: Entity, source: SourceTable, mapped_names: dict[str, str], originals: list[tuple[str, str]], horizon: Horizon
+) -> tuple[str, str]:
     """The SQL of a typed row's quarantine reason (NULL when it loads) and of its original text
     as a JSON object of the file's own headers."""
     reasons = [r for c in ent.columns for r in _column_reasons(c, mapped_names[c.name], horizon)]
@@ -214,8 +245,10 @@ def _reason_and_record(ent: Entity, source: SourceTable, mapped_names: dict[str,
         reason = f"coalesce({_field_count_reason(source)}, {reason})"
         # the fields beyond the header's, as many as the row has (a merge patch skips NULLs)
         extras = ", ".join(f"{quote_literal(name)}, {c}" for name, c in source.extra_fields)
-        raw_json = (f"case when {source.field_count} is null then {raw_json} "
-                    f"else json_merge_patch({raw_json}, json_object({extras})) end")
+        raw_json = (
+            f"case when {source.field_count} is null then {raw_json} "
+            f"else json_merge_patch({raw_json}, json_object({extras})) end"
+        )
     return reason, raw_json
 
 
@@ -236,8 +269,10 @@ def column_snapshot_date(con, spec: SourceSpec, source: SourceTable) -> date:
         f"from (select t, {parsed} as d from (select {text} as t from {source.relation}))"
     ).fetchone()
     if bad:
-        raise MappingError(f"cannot parse the snapshot date {example[:_SHOWN_VALUE_CHARS]!r} in column {declared!r} "
-                           f"as a date ({', '.join(formats)}; {bad} such rows)")
+        raise MappingError(
+            f"cannot parse the snapshot date {example[:_SHOWN_VALUE_CHARS]!r} in column {declared!r} "
+            f"as a date ({', '.join(formats)}; {bad} such rows)"
+        )
     if latest is None:
         raise MappingError(f"column {declared!r} holds no snapshot date: the file's snapshot date is unknown")
     return latest
@@ -256,8 +291,10 @@ def _field_count_reason(source: SourceTable) -> str:
     width, count = len(source.columns), source.field_count
     text = f"'row has ' || {count} || ' fields, header has {width}'"
     if source.cut_short:
-        text = (f"case when {source.cut_short} then 'truncated: the file ends without a newline in its last row, "
-                f"which has ' || {count} || ' of {width} fields (cut short?)' else {text} end")
+        text = (
+            f"case when {source.cut_short} then 'truncated: the file ends without a newline in its last row, "
+            f"which has ' || {count} || ' of {width} fields (cut short?)' else {text} end"
+        )
     return f"case when {count} is not null then {text} end"
 
 

@@ -61,61 +61,98 @@ def headline_kpis(warehouse: Path) -> dict[str, str]:
 
 
 def print_run_summary(console: Console, settings: Settings, outcome: RunOutcome, *, elapsed: float) -> None:
+    console.print(_layers_table(settings, outcome))
+    _print_checks(console, settings, outcome)
+    if outcome.published:
+        _print_published(console, settings, outcome)
+    else:
+        console.print(
+            "[red]Not published[/]: the previous warehouse (if any) is untouched. "
+            f"Failed steps: {', '.join(outcome.failed_steps) or 'none'}"
+        )
+        for message in outcome.failure_messages:
+            console.print(Text("  ") + literal(message, "red"), soft_wrap=True)
+    console.print(f"Data quality report {settings.reports_dir / 'data_quality.html'}")
+    console.print(f"dbt and run log {settings.logs_dir / 'last_run.log'}")
+    console.print(f"run {outcome.run_id} finished in {elapsed:.1f} s")
+
+
+def _layers_table(settings: Settings, outcome: RunOutcome) -> Table:
+    """Rows per layer: what this run landed, and the staging and mart tables it left."""
     ledger = outcome.ledger
     layers = Table(title="Rows per layer", show_edge=False)
     for col in ("layer", "tables", "rows", "notes"):
         layers.add_column(col, justify="right" if col in ("tables", "rows") else "left")
     if ledger is not None and not ledger.empty:
         by_status = ledger.groupby("status").size().to_dict()
-        layers.add_row("landing → raw (this run)", str(ledger.entity.nunique()), f"{int(ledger.rows_loaded.sum()):,}",
-                       f"{by_status.get('loaded', 0)} files loaded, {by_status.get('rejected', 0)} rejected, "
-                       f"{by_status.get('duplicate_file', 0)} duplicate; {int(ledger.rows_quarantined.sum()):,} rows quarantined")
+        layers.add_row(
+            "landing → raw (this run)",
+            str(ledger.entity.nunique()),
+            f"{int(ledger.rows_loaded.sum()):,}",
+            f"{by_status.get('loaded', 0)} files loaded, {by_status.get('rejected', 0)} rejected, "
+            f"{by_status.get('duplicate_file', 0)} duplicate; {int(ledger.rows_quarantined.sum()):,} rows quarantined",
+        )
     else:
         layers.add_row("landing → raw (this run)", "0", "0", "no new files")
     # staging lives in the build warehouse only; the serving file holds marts and quality tables
-    counts = {"staging": warehouse_counts(settings.build_warehouse, settings).get("staging", {}),
-              "marts": warehouse_counts(settings.serving_warehouse if outcome.published
-                                        else settings.build_warehouse, settings).get("marts", {})}
+    counts = {
+        "staging": warehouse_counts(settings.build_warehouse, settings).get("staging", {}),
+        "marts": warehouse_counts(
+            settings.serving_warehouse if outcome.published else settings.build_warehouse, settings
+        ).get("marts", {}),
+    }
     for schema in ("staging", "marts"):
         tables = counts.get(schema, {})
         empty = [t for t, n in tables.items() if n == 0]
-        layers.add_row(schema, str(len(tables)), f"{sum(tables.values()):,}", f"empty: {', '.join(empty)}" if empty else "")
-    console.print(layers)
+        layers.add_row(
+            schema, str(len(tables)), f"{sum(tables.values()):,}", f"empty: {', '.join(empty)}" if empty else ""
+        )
+    return layers
 
+
+def _print_checks(console: Console, settings: Settings, outcome: RunOutcome) -> None:
+    """The check counts, then each failed check, rejected file and ignored file."""
     checks = Table(title="Checks", show_edge=False)
     checks.add_column("passed", justify="right")
     checks.add_column("failed (blocking)", justify="right")
     checks.add_column("failed (warning)", justify="right")
-    checks.add_row(str(outcome.checks_passed), str(len(outcome.blocking_failures)),
-                   str(len(outcome.failed_checks) - len(outcome.blocking_failures)))
+    checks.add_row(
+        str(outcome.checks_passed),
+        str(len(outcome.blocking_failures)),
+        str(len(outcome.failed_checks) - len(outcome.blocking_failures)),
+    )
     console.print(checks)
     for asset, check, severity in outcome.failed_checks[:15]:
         seen = outcome.check_observations.get((asset, check))
-        console.print(Text.assemble("  ", (f"{severity.lower():<5}", "red" if severity == "ERROR" else "yellow"),
-                                    " ", literal(f"{asset}: {check}" + (f" — {seen}" if seen else ""))),
-                      soft_wrap=True)
+        console.print(
+            Text.assemble(
+                "  ",
+                (f"{severity.lower():<5}", "red" if severity == "ERROR" else "yellow"),
+                " ",
+                literal(f"{asset}: {check}" + (f" — {seen}" if seen else "")),
+            ),
+            soft_wrap=True,
+        )
     for path, error in outcome.rejected_files:
         console.print(Text.assemble("  ", ("rejected", "red"), " ", literal(f"{path}: {error}")), soft_wrap=True)
     _print_ignored(console, settings, outcome.run_id)
 
-    if outcome.published:
-        kpis = Table(title="Headline KPIs", show_edge=False, show_header=False)
-        for label, value in headline_kpis(settings.serving_warehouse).items():
-            kpis.add_row(label, value)
-        console.print(kpis)
-        console.print(Text.assemble(("Published", "green"), f" {settings.serving_warehouse}"))
-        if outcome.postgres_failure:
-            console.print(Text.assemble(("PostgreSQL copy failed", "red"), f": {outcome.postgres_failure} "
-                                        "(PostgreSQL keeps its previous publish)"), soft_wrap=True)
-        console.print(f"Report     {settings.reports_dir / 'sales_report.html'}")
-    else:
-        console.print("[red]Not published[/]: the previous warehouse (if any) is untouched. "
-                      f"Failed steps: {', '.join(outcome.failed_steps) or 'none'}")
-        for message in outcome.failure_messages:
-            console.print(Text("  ") + literal(message, "red"), soft_wrap=True)
-    console.print(f"Data quality report {settings.reports_dir / 'data_quality.html'}")
-    console.print(f"dbt and run log {settings.logs_dir / 'last_run.log'}")
-    console.print(f"run {outcome.run_id} finished in {elapsed:.1f} s")
+
+def _print_published(console: Console, settings: Settings, outcome: RunOutcome) -> None:
+    kpis = Table(title="Headline KPIs", show_edge=False, show_header=False)
+    for label, value in headline_kpis(settings.serving_warehouse).items():
+        kpis.add_row(label, value)
+    console.print(kpis)
+    console.print(Text.assemble(("Published", "green"), f" {settings.serving_warehouse}"))
+    if outcome.postgres_failure:
+        console.print(
+            Text.assemble(
+                ("PostgreSQL copy failed", "red"),
+                f": {outcome.postgres_failure} (PostgreSQL keeps its previous publish)",
+            ),
+            soft_wrap=True,
+        )
+    console.print(f"Report     {settings.reports_dir / 'sales_report.html'}")
 
 
 def print_status(console: Console, settings: Settings) -> None:
@@ -125,21 +162,8 @@ def print_status(console: Console, settings: Settings) -> None:
     if ledger.empty:
         console.print(f"nothing ingested yet under {settings.data_dir}")
     else:
-        table = Table(title="Ingestion ledger", show_edge=False)
-        for col in ("profile", "entity", "loaded", "rejected", "duplicate", "rows loaded", "rows quarantined", "last file"):
-            table.add_column(col, justify="left" if col in ("profile", "entity", "last file") else "right")
-        for (profile, entity), g in ledger.groupby(["profile", "entity"]):
-            s = g.status.value_counts()
-            table.add_row(literal(profile), literal(entity), str(s.get("loaded", 0)), str(s.get("rejected", 0)), str(s.get("duplicate_file", 0)),
-                          f"{int(g.rows_loaded.sum()):,}", f"{int(g.rows_quarantined.sum()):,}", str(g.finished_at.max())[:19])
-        console.print(table)
-        for _, row in ledger[ledger.status == "rejected"].iterrows():
-            console.print(Text.assemble("  ", ("rejected", "red"), " ", literal(f"{row.file_path}: {row.error}")),
-                          soft_wrap=True)
-        for _, row in ledger[ledger.retired_at.notna()].iterrows():
-            console.print(Text.assemble("  ", ("retired", "yellow"), " ", literal(
-                f"{row.file_path} (batch {row.batch_id}, {int(row.rows_loaded):,} rows) at "
-                f"{str(row.retired_at)[:19]}: {row.retired_reason}")), soft_wrap=True)
+        console.print(_ledger_table(ledger))
+        _print_rejected_and_retired(console, ledger)
     _print_ignored(console, settings)
     _print_last_run(console, settings)
     record = last_publish(settings)
@@ -147,6 +171,63 @@ def print_status(console: Console, settings: Settings) -> None:
         console.print(f"Last published {record.published_at} (run {record.run_id}): {record.warehouse}")
     else:
         console.print("The warehouse has never been published.")
+    _print_last_checks(console, settings)
+
+
+_LEDGER_COLUMNS = (
+    "profile",
+    "entity",
+    "loaded",
+    "rejected",
+    "duplicate",
+    "rows loaded",
+    "rows quarantined",
+    "last file",
+)
+
+
+def _ledger_table(ledger) -> Table:
+    """Files and rows per profile and entity."""
+    table = Table(title="Ingestion ledger", show_edge=False)
+    for col in _LEDGER_COLUMNS:
+        table.add_column(col, justify="left" if col in ("profile", "entity", "last file") else "right")
+    for (profile, entity), g in ledger.groupby(["profile", "entity"]):
+        s = g.status.value_counts()
+        table.add_row(
+            literal(profile),
+            literal(entity),
+            str(s.get("loaded", 0)),
+            str(s.get("rejected", 0)),
+            str(s.get("duplicate_file", 0)),
+            f"{int(g.rows_loaded.sum()):,}",
+            f"{int(g.rows_quarantined.sum()):,}",
+            str(g.finished_at.max())[:19],
+        )
+    return table
+
+
+def _print_rejected_and_retired(console: Console, ledger) -> None:
+    for _, row in ledger[ledger.status == "rejected"].iterrows():
+        console.print(
+            Text.assemble("  ", ("rejected", "red"), " ", literal(f"{row.file_path}: {row.error}")), soft_wrap=True
+        )
+    for _, row in ledger[ledger.retired_at.notna()].iterrows():
+        console.print(
+            Text.assemble(
+                "  ",
+                ("retired", "yellow"),
+                " ",
+                literal(
+                    f"{row.file_path} (batch {row.batch_id}, {int(row.rows_loaded):,} rows) at "
+                    f"{str(row.retired_at)[:19]}: {row.retired_reason}"
+                ),
+            ),
+            soft_wrap=True,
+        )
+
+
+def _print_last_checks(console: Console, settings: Settings) -> None:
+    """The stored check results of the last run that has any: counts, then the failures."""
     try:
         from orchestration.quality import results_store
 
@@ -172,8 +253,10 @@ def _print_ignored(console: Console, settings: Settings, run_id: str | None = No
         return
     console.print(f"Ignored {len(stored[1])} file(s) under {settings.landing_dir} (run {stored[0]}):")
     for item in stored[1]:
-        console.print(Text.assemble("  ", ("ignored", "yellow"), " ",
-                                    literal(f"{item.profile}/{item.file_path}: {item.reason}")), soft_wrap=True)
+        console.print(
+            Text.assemble("  ", ("ignored", "yellow"), " ", literal(f"{item.profile}/{item.file_path}: {item.reason}")),
+            soft_wrap=True,
+        )
 
 
 def _print_last_run(console: Console, settings: Settings) -> None:

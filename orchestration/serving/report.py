@@ -49,39 +49,75 @@ REPORT_FILENAMES = {"en": "sales_report.html", "zh": "sales_report.zh.html"}
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
+def _kpi(key: str, label: str, raw, display: str, *details: dict) -> dict:
+    return {"key": key, "label": label, "raw": fmt.raw(raw), "display": display, "details": list(details)}
+
+
+def _detail(key: str, raw, text: str) -> dict:
+    return {"key": key, "raw": fmt.raw(raw), "text": text}
+
+
 def _kpis(h: Headline, L: dict) -> list[dict]:
     month = fmt.month(h.month, L)
+    won, closed = fmt.count(h.opportunities_won), fmt.count(h.opportunities_closed)
     return [
-        {"key": "net_revenue", "label": L["kpi_net_revenue"].format(month=month),
-         "raw": fmt.raw(h.net_revenue), "display": fmt.money(h.net_revenue),
-         "details": [
-             {"key": "revenue_target", "raw": fmt.raw(h.revenue_target),
-              "text": f'{L["kpi_revenue_target"]}: {fmt.money(h.revenue_target)}'},
-             {"key": "revenue_attainment", "raw": fmt.raw(h.revenue_attainment),
-              "text": f'{L["kpi_attainment"]}: {fmt.percent(h.revenue_attainment)}'},
-         ]},
-        {"key": "win_rate", "label": L["kpi_win_rate"].format(month=month),
-         "raw": fmt.raw(h.win_rate), "display": fmt.percent(h.win_rate),
-         "details": [{"key": "opportunities_closed", "raw": fmt.raw(h.opportunities_closed),
-                      "text": L["kpi_win_rate_detail"].format(won=fmt.count(h.opportunities_won),
-                                                             closed=fmt.count(h.opportunities_closed))}]},
-        {"key": "nps", "label": L["kpi_nps"].format(month=month),
-         "raw": fmt.raw(h.nps), "display": "—" if h.nps is None else f"{h.nps:.1f}",
-         "details": [{"key": "nps_responses", "raw": fmt.raw(h.nps_responses),
-                      "text": L["kpi_nps_detail"].format(responses=fmt.count(h.nps_responses))}]},
-        {"key": "open_pipeline", "label": L["kpi_open_pipeline"],
-         "raw": fmt.raw(h.open_pipeline_amount), "display": fmt.money(h.open_pipeline_amount),
-         "details": [{"key": "open_opportunities", "raw": fmt.raw(h.open_opportunities),
-                      "text": L["kpi_open_pipeline_detail"].format(count=fmt.count(h.open_opportunities))}]},
+        _kpi(
+            "net_revenue",
+            L["kpi_net_revenue"].format(month=month),
+            h.net_revenue,
+            fmt.money(h.net_revenue),
+            _detail("revenue_target", h.revenue_target, f"{L['kpi_revenue_target']}: {fmt.money(h.revenue_target)}"),
+            _detail(
+                "revenue_attainment",
+                h.revenue_attainment,
+                f"{L['kpi_attainment']}: {fmt.percent(h.revenue_attainment)}",
+            ),
+        ),
+        _kpi(
+            "win_rate",
+            L["kpi_win_rate"].format(month=month),
+            h.win_rate,
+            fmt.percent(h.win_rate),
+            _detail(
+                "opportunities_closed", h.opportunities_closed, L["kpi_win_rate_detail"].format(won=won, closed=closed)
+            ),
+        ),
+        _kpi(
+            "nps",
+            L["kpi_nps"].format(month=month),
+            h.nps,
+            "—" if h.nps is None else f"{h.nps:.1f}",
+            _detail("nps_responses", h.nps_responses, L["kpi_nps_detail"].format(responses=fmt.count(h.nps_responses))),
+        ),
+        _kpi(
+            "open_pipeline",
+            L["kpi_open_pipeline"],
+            h.open_pipeline_amount,
+            fmt.money(h.open_pipeline_amount),
+            _detail(
+                "open_opportunities",
+                h.open_opportunities,
+                L["kpi_open_pipeline_detail"].format(count=fmt.count(h.open_opportunities)),
+            ),
+        ),
     ]
 
 
 def _at_risk_table(data: ReportData, L: dict) -> dict:
-    columns = [("customer", "col_customer", False), ("region", "col_region", False),
-               ("team", "col_team", False), ("owner", "col_owner", False), ("stage", "col_stage", False),
-               ("reason", "col_reason", False), ("recency", "col_recency", True),
-               ("revenue_365d", "col_revenue_365d", True), ("lifetime", "col_lifetime_revenue", True),
-               ("nps", "col_nps", True), ("open_cases", "col_open_cases", True), ("action", "col_action", False)]
+    columns = [
+        ("customer", "col_customer", False),
+        ("region", "col_region", False),
+        ("team", "col_team", False),
+        ("owner", "col_owner", False),
+        ("stage", "col_stage", False),
+        ("reason", "col_reason", False),
+        ("recency", "col_recency", True),
+        ("revenue_365d", "col_revenue_365d", True),
+        ("lifetime", "col_lifetime_revenue", True),
+        ("nps", "col_nps", True),
+        ("open_cases", "col_open_cases", True),
+        ("action", "col_action", False),
+    ]
     rows = []
     for r in data.at_risk:
         if r["lifecycle_stage"] == "vip":
@@ -94,44 +130,67 @@ def _at_risk_table(data: ReportData, L: dict) -> dict:
         else:
             reason = L["reason_inactive"].format(days=fmt.count(r["recency_days"]))
         owner = r["owner_rep_id"]
-        rows.append({"account_id": r["account_id"], "cells": {
-            "customer": fmt.scrub_contact_details(r["account_name"] or r["account_id"]),
-            "region": fmt.scrub_contact_details(r["region"]),
-            "team": r["team_id"] or "",
-            "owner": fmt.scrub_contact_details(data.rep_names.get(owner, owner)),
-            "stage": L.get(f'life_stage.{r["lifecycle_stage"]}', r["lifecycle_stage"]),
-            "reason": reason,
-            "recency": fmt.count(r["recency_days"]),
-            "revenue_365d": fmt.money(r["net_revenue_365d"]),
-            "lifetime": fmt.money(r["lifetime_net_revenue"]),
-            "nps": fmt.count(r["latest_nps_score"]),
-            "open_cases": fmt.count(r["open_cases"]),
-            "action": fmt.scrub_contact_details(r["recommended_action"]),
-        }})
+        rows.append(
+            {
+                "account_id": r["account_id"],
+                "cells": {
+                    "customer": fmt.scrub_contact_details(r["account_name"] or r["account_id"]),
+                    "region": fmt.scrub_contact_details(r["region"]),
+                    "team": r["team_id"] or "",
+                    "owner": fmt.scrub_contact_details(data.rep_names.get(owner, owner)),
+                    "stage": L.get(f"life_stage.{r['lifecycle_stage']}", r["lifecycle_stage"]),
+                    "reason": reason,
+                    "recency": fmt.count(r["recency_days"]),
+                    "revenue_365d": fmt.money(r["net_revenue_365d"]),
+                    "lifetime": fmt.money(r["lifetime_net_revenue"]),
+                    "nps": fmt.count(r["latest_nps_score"]),
+                    "open_cases": fmt.count(r["open_cases"]),
+                    "action": fmt.scrub_contact_details(r["recommended_action"]),
+                },
+            }
+        )
     return {
         "columns": [{"key": k, "title": L[label], "numeric": numeric} for k, label, numeric in columns],
-        "rows": rows, "total": data.at_risk_total,
+        "rows": rows,
+        "total": data.at_risk_total,
         "shown_note": L["at_risk_shown"].format(shown=len(rows), total=data.at_risk_total),
     }
+
 
 # Sections in page order: (section key, title label, [(chart name, builder)]).
 _SECTIONS = [
     ("funnel", "section_funnel", [("funnel", _funnel_chart)]),
     ("kpi", "section_kpi", [("attainment", _attainment_chart), ("revenue_trend", _revenue_trend_chart)]),
     ("budget", "section_budget", [("budget", _budget_chart)]),
-    ("lifecycle", "section_lifecycle", [("lifecycle_sizes", _lifecycle_sizes_chart),
-                                        ("lifecycle_transitions", _lifecycle_transitions_chart)]),
-    ("service", "section_service", [("nps", _nps_chart), ("csat", _csat_chart), ("rep_nps", _rep_nps_chart),
-                                     ("response_times", _response_times_chart), ("complaints", _complaints_chart),
-                                     ("breach_rate", _breach_rate_chart)]),
+    (
+        "lifecycle",
+        "section_lifecycle",
+        [("lifecycle_sizes", _lifecycle_sizes_chart), ("lifecycle_transitions", _lifecycle_transitions_chart)],
+    ),
+    (
+        "service",
+        "section_service",
+        [
+            ("nps", _nps_chart),
+            ("csat", _csat_chart),
+            ("rep_nps", _rep_nps_chart),
+            ("response_times", _response_times_chart),
+            ("complaints", _complaints_chart),
+            ("breach_rate", _breach_rate_chart),
+        ],
+    ),
     ("forecast", "section_forecast", report_forecast.CHARTS),
     ("treatment", "section_treatment", report_treatment.CHARTS),
     ("quality", "section_quality", report_quality.CHARTS),
     ("products", "section_products", report_products.CHARTS),
     ("cold_deals", "section_cold_deals", report_cold_deals.CHARTS),
 ]
-_TABLES = {"forecast": report_forecast.forecast_table, "products": report_products.products_table,
-           "cold_deals": report_cold_deals.cold_deals_table, "treatment": report_treatment.untreated_table}
+_TABLES = {
+    "forecast": report_forecast.forecast_table,
+    "products": report_products.products_table,
+    "cold_deals": report_cold_deals.cold_deals_table,
+    "treatment": report_treatment.untreated_table,
+}
 CHART_NAMES = tuple(name for _, _, charts in _SECTIONS for name, _ in charts)
 # The section modules that read their own frames, in the order they are read.
 _SECTION_MODULES = (report_forecast, report_quality, report_treatment, report_products, report_cold_deals)
@@ -148,12 +207,12 @@ def _chart_specs(data: ReportData, L: dict) -> dict[str, dict]:
         for name, build in charts:
             chart = build(data, L) if data.report_month else no_data_chart(L, "")
             # Validation skipped: it costs a second per page, and the browser test renders every chart.
-            specs[name] = (chart.configure(font="sans-serif").configure_legend(labelLimit=240)
-                           .to_dict(validate=False))
+            specs[name] = chart.configure(font="sans-serif").configure_legend(labelLimit=240).to_dict(validate=False)
     return specs
 
 
 # ---------------------------------------------------------------- page
+
 
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -193,17 +252,24 @@ def _script_json(value) -> str:
 
 def render_report(data: ReportData, *, lang: str = "en", currency: str | None = None) -> str:
     L = labels_for(lang)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
     as_of = data.as_of_date.isoformat() if data.as_of_date else fmt.month(data.as_of_month, L)
     return env.get_template("sales_report.html.j2").render(
         L=L,
         subtitle=L["subtitle"].format(as_of=as_of, month=fmt.month(data.report_month, L)),
         currency_note=L["currency_note"].format(currency=currency) if currency else "",
         kpis=_kpis(data.headline, L),
-        sections=[{"key": key, "title": L[title], "charts": [name for name, _ in charts],
-                   "table": _TABLES[key](data, L, fmt.money) if key in _TABLES else None}
-                  for key, title, charts in _SECTIONS],
+        sections=[
+            {
+                "key": key,
+                "title": L[title],
+                "charts": [name for name, _ in charts],
+                "table": _TABLES[key](data, L, fmt.money) if key in _TABLES else None,
+            }
+            for key, title, charts in _SECTIONS
+        ],
         at_risk=_at_risk_table(data, L),
         specs_json=_script_json(_chart_specs(data, L)),
         render_error_json=_script_json(L["render_error"]),
