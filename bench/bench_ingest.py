@@ -55,17 +55,27 @@ def main() -> None:
         csv_path = work / "landing" / "canonical" / "order_lines" / "order_lines.csv"
         t0 = time.perf_counter()
         write_order_lines(csv_path, args.lines)
-        print(f"generated {args.lines:,} lines ({csv_path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {args.lines:,} lines ({csv_path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s"
+        )
         t0, cpu0 = time.perf_counter(), _cpu_seconds()
         # the engine limits of a pipeline run (Settings defaults: 1 GB, 2 threads)
-        result = ingest(csv_path.parents[1], "canonical", work / "raw", work / "quality", tmp_dir=work / "tmp",
-                        duckdb_config=get_settings(work).duckdb_limits())
+        result = ingest(
+            csv_path.parents[1],
+            "canonical",
+            work / "raw",
+            work / "quality",
+            tmp_dir=work / "tmp",
+            duckdb_config=get_settings(work).duckdb_limits(),
+        )
         elapsed, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
         (outcome,) = result.files
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"ingest: {outcome.status}, read {outcome.rows_read:,}, loaded {outcome.rows_loaded:,}, "
-              f"quarantined {outcome.rows_quarantined:,} in {elapsed:.1f} s "
-              f"= {outcome.rows_read / elapsed:,.0f} rows/s; CPU {cpu:.1f} s (all threads); peak RSS {peak_mb:,.0f} MB")
+        print(
+            f"ingest: {outcome.status}, read {outcome.rows_read:,}, loaded {outcome.rows_loaded:,}, "
+            f"quarantined {outcome.rows_quarantined:,} in {elapsed:.1f} s "
+            f"= {outcome.rows_read / elapsed:,.0f} rows/s; CPU {cpu:.1f} s (all threads); peak RSS {peak_mb:,.0f} MB"
+        )
         # On a shared machine wall time depends on the load; CPU time says what the work costs.
         print(f"load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     finally:

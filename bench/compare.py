@@ -70,7 +70,9 @@ def compare_frames(expected: pd.DataFrame, actual: pd.DataFrame, keys: list[str]
     only_expected = merged[merged["_merge"] == "left_only"]
     only_actual = merged[merged["_merge"] == "right_only"]
     if len(only_expected):
-        problems.append(f"{len(only_expected)} rows missing, e.g. {only_expected[keys].head(_SHOWN).to_dict('records')}")
+        problems.append(
+            f"{len(only_expected)} rows missing, e.g. {only_expected[keys].head(_SHOWN).to_dict('records')}"
+        )
     if len(only_actual):
         problems.append(f"{len(only_actual)} rows unexpected, e.g. {only_actual[keys].head(_SHOWN).to_dict('records')}")
     both = merged[merged["_merge"] == "both"]
@@ -79,17 +81,25 @@ def compare_frames(expected: pd.DataFrame, actual: pd.DataFrame, keys: list[str]
             continue
         a, b = both[column], both[f"{column}__actual"]
         if pd.api.types.is_float_dtype(a) and pd.api.types.is_float_dtype(b):
-            close = np.isclose(a.to_numpy(), b.to_numpy(), rtol=RELATIVE_TOLERANCE,
-                               atol=CENT_ROUNDED.get(column, ABSOLUTE_TOLERANCE), equal_nan=True)
+            close = np.isclose(
+                a.to_numpy(),
+                b.to_numpy(),
+                rtol=RELATIVE_TOLERANCE,
+                atol=CENT_ROUNDED.get(column, ABSOLUTE_TOLERANCE),
+                equal_nan=True,
+            )
         else:
             null_a, null_b = a.isna().to_numpy(), b.isna().to_numpy()
             same = np.array([x == y for x, y in zip(a, b)], dtype=bool)
             close = (null_a & null_b) | (~null_a & ~null_b & same)
         if not close.all():
             bad = both.loc[~close, [*keys, column, f"{column}__actual"]].head(_SHOWN)
-            problems.append(f"{column}: {int((~close).sum())} rows differ, e.g. "
-                            + "; ".join(f"{dict(zip(keys, r[:len(keys)]))}: {r[-2]!r} vs {r[-1]!r}"
-                                        for r in bad.itertuples(index=False)))
+            problems.append(
+                f"{column}: {int((~close).sum())} rows differ, e.g. "
+                + "; ".join(
+                    f"{dict(zip(keys, r[: len(keys)]))}: {r[-2]!r} vs {r[-1]!r}" for r in bad.itertuples(index=False)
+                )
+            )
     return problems
 
 

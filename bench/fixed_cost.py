@@ -48,8 +48,12 @@ def dbt_log_times(target: Path) -> dict[str, float]:
         return datetime.fromisoformat(info["ts"].replace("Z", "+00:00")).timestamp()
 
     nodes = [ts(i) for i in mine if i["name"] in NODE_EVENTS]
-    return {"first": ts(mine[0]), "last": ts(mine[-1]),
-            "first_node": min(nodes, default=ts(mine[-1])), "last_node": max(nodes, default=ts(mine[-1]))}
+    return {
+        "first": ts(mine[0]),
+        "last": ts(mine[-1]),
+        "first_node": min(nodes, default=ts(mine[-1])),
+        "last_node": max(nodes, default=ts(mine[-1])),
+    }
 
 
 def split_run(data_dir: Path, started: float, ended: float) -> dict[str, float]:
@@ -62,9 +66,13 @@ def split_run(data_dir: Path, started: float, ended: float) -> dict[str, float]:
     step = run.windows.get("dbt_warehouse")
     dbt = dbt_log_times(Path(data_dir) / "dbt_target")
     if step and dbt:
-        parts.update(dbt_pre=dbt["first"] - step[0], dbt_setup=dbt["first_node"] - dbt["first"],
-                     dbt_nodes=dbt["last_node"] - dbt["first_node"], dbt_wrap=dbt["last"] - dbt["last_node"],
-                     dbt_post=step[1] - dbt["last"])
+        parts.update(
+            dbt_pre=dbt["first"] - step[0],
+            dbt_setup=dbt["first_node"] - dbt["first"],
+            dbt_nodes=dbt["last_node"] - dbt["first_node"],
+            dbt_wrap=dbt["last"] - dbt["last_node"],
+            dbt_post=step[1] - dbt["last"],
+        )
     parts["end"] = ended - max(b for _, b in windows)
     return parts
 
@@ -83,7 +91,9 @@ def main() -> None:
         if proc.returncode in (exit_codes.FAILED, exit_codes.LOCKED):  # the others published
             sys.exit(f"salesdw run exited {proc.returncode}:\n{proc.stdout[-2000:]}")
         parts = split_run(args.data_dir, started, ended)
-        print(f"round={round_} " + " ".join(f"{k.replace(' ', '_')}={v:.1f}" for k, v in parts.items()) + f" load={load}")
+        print(
+            f"round={round_} " + " ".join(f"{k.replace(' ', '_')}={v:.1f}" for k, v in parts.items()) + f" load={load}"
+        )
 
 
 if __name__ == "__main__":

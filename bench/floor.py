@@ -89,10 +89,13 @@ def main() -> None:
     settings = get_settings()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="floor-", dir=args.out) as work:
-        con = duckdb.connect(config={
-            "memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads,
-            "temp_directory": str(Path(work) / "duckdb"),
-        })
+        con = duckdb.connect(
+            config={
+                "memory_limit": settings.duckdb_memory_limit,
+                "threads": settings.duckdb_threads,
+                "temp_directory": str(Path(work) / "duckdb"),
+            }
+        )
         run_floor(args.exports, con, Path(work))
         for table in OUTPUTS:
             con.execute(f"copy {table} to '{args.out / table}.parquet' (format parquet)")

@@ -56,7 +56,7 @@ def _children() -> dict[int, list[int]]:
                 stat = f.read()
         except OSError:  # the process ended meanwhile
             continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
         tree.setdefault(ppid, []).append(int(entry.name))
     return tree
 
@@ -75,8 +75,15 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def run_measured(command: list[str], *, log: Path, env: dict[str, str] | None = None, cwd: Path | None = None,
-                 timeout: float | None = None, memory_limit: int | None = None) -> Measured:
+def run_measured(
+    command: list[str],
+    *,
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+    memory_limit: int | None = None,
+) -> Measured:
     """Run `command` to completion (or until it passes timeout seconds / memory_limit bytes of tree
     RSS, when it is killed), output to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -85,8 +92,7 @@ def run_measured(command: list[str], *, log: Path, env: dict[str, str] | None = 
     peak, stopped, samples = 0, None, []
     with open(log, "wb") as out:
         # own session, so a stopped run can be ended with all its children (and only those)
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                start_new_session=True)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -105,8 +111,15 @@ def run_measured(command: list[str], *, log: Path, env: dict[str, str] | None = 
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     seconds = time.perf_counter() - started
     return Measured(
-        command=[str(c) for c in command], returncode=proc.returncode, seconds=seconds,
-        cpu_seconds=usage.ru_utime + usage.ru_stime, peak_tree_rss=peak,
-        peak_process_rss=usage.ru_maxrss * 1024, load_before=load_before, load_after=os.getloadavg()[0],
-        stopped=stopped, log=str(log), samples=samples,
+        command=[str(c) for c in command],
+        returncode=proc.returncode,
+        seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_tree_rss=peak,
+        peak_process_rss=usage.ru_maxrss * 1024,
+        load_before=load_before,
+        load_after=os.getloadavg()[0],
+        stopped=stopped,
+        log=str(log),
+        samples=samples,
     )

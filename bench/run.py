@@ -41,10 +41,16 @@ console = Console(highlight=False)
 
 # --- environment and data ---------------------------------------------------------------------
 
+
 def child_env() -> dict[str, str]:
     """The environment of every measured process: no telemetry, no data dir inherited."""
-    env = {**os.environ, "GX_ANALYTICS_ENABLED": "false", "DAGSTER_DISABLE_TELEMETRY": "1",
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "GX_ANALYTICS_ENABLED": "false",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "PYTHONPATH": str(REPO),
+    }
     for name in ("DAGSTER_HOME", "SALESDW_DATA_DIR"):
         env.pop(name, None)
     return env
@@ -62,8 +68,12 @@ def cached_exports(cache: Path, scale: float, seed: int) -> dict:
         return {"folder": folder, **json.loads(stamp.read_text()), "cached": True}
     shutil.rmtree(root, ignore_errors=True)
     console.print(f"generating scale {scale:g} (seed {seed}) into {folder}")
-    measured = run_measured([str(BIN / "salesdw"), "generate", "--out", str(folder), "--scale", f"{scale:g}",
-                             "--seed", str(seed)], log=root / "generate.log", env=child_env(), cwd=REPO)
+    measured = run_measured(
+        [str(BIN / "salesdw"), "generate", "--out", str(folder), "--scale", f"{scale:g}", "--seed", str(seed)],
+        log=root / "generate.log",
+        env=child_env(),
+        cwd=REPO,
+    )
     if not measured.ok:
         raise SystemExit(f"salesdw generate failed, see {measured.log}")
     manifest = json.loads((folder / "_manifest.json").read_text())
@@ -101,10 +111,12 @@ def land(files: list[Path], data_dir: Path) -> None:
 
 # --- the three computations -------------------------------------------------------------------
 
+
 def pipeline_run(data_dir: Path, log: Path) -> dict:
     """`salesdw run` on data_dir as a measured process, with its stage times and what it ingested."""
-    measured = run_measured([str(BIN / "salesdw"), "run", "--data-dir", str(data_dir)], log=log,
-                            env=child_env(), cwd=REPO)
+    measured = run_measured(
+        [str(BIN / "salesdw"), "run", "--data-dir", str(data_dir)], log=log, env=child_env(), cwd=REPO
+    )
     stages = read_stages(data_dir)
     seconds = stages.stages
     # process start, definitions, dbt manifest check, run summary: the CLI's own share
@@ -133,11 +145,18 @@ def pipeline_run(data_dir: Path, log: Path) -> dict:
     }
 
 
-def baseline_run(module: str, exports: Path, out: Path, log: Path, *, memory_limit: int | None,
-                 timeout: float | None) -> Measured:
+def baseline_run(
+    module: str, exports: Path, out: Path, log: Path, *, memory_limit: int | None, timeout: float | None
+) -> Measured:
     shutil.rmtree(out, ignore_errors=True)
-    return run_measured([sys.executable, "-m", module, "--exports", str(exports), "--out", str(out)],
-                        log=log, env=child_env(), cwd=REPO, memory_limit=memory_limit, timeout=timeout)
+    return run_measured(
+        [sys.executable, "-m", module, "--exports", str(exports), "--out", str(out)],
+        log=log,
+        env=child_env(),
+        cwd=REPO,
+        memory_limit=memory_limit,
+        timeout=timeout,
+    )
 
 
 def agreement(warehouse: Path, out: Path, measured: Measured | None) -> dict[str, list[str]] | None:
@@ -159,22 +178,35 @@ def bench_scale(args, scale: float) -> dict:
 
     console.print(f"[bold]scale {scale:g}[/]: pipeline (full refresh)")
     full = pipeline_run(data_dir, logs / "pipeline.log")
-    result = {"scale": scale, "seed": args.seed, "rows": exports["rows"],
-              "generate": {"seconds": round(exports["generate"]["seconds"], 2), "cached": exports["cached"],
-                           "peak_tree_rss": exports["generate"]["peak_tree_rss"]},
-              "pipeline": full}
+    result = {
+        "scale": scale,
+        "seed": args.seed,
+        "rows": exports["rows"],
+        "generate": {
+            "seconds": round(exports["generate"]["seconds"], 2),
+            "cached": exports["cached"],
+            "peak_tree_rss": exports["generate"]["peak_tree_rss"],
+        },
+        "pipeline": full,
+    }
     warehouse = data_dir / "warehouse" / "sales.duckdb"
 
     console.print(f"[bold]scale {scale:g}[/]: floor (plain DuckDB)")
-    floor = baseline_run("bench.floor", exports["folder"], runs / "floor", logs / "floor.log",
-                         memory_limit=None, timeout=args.timeout)
+    floor = baseline_run(
+        "bench.floor", exports["folder"], runs / "floor", logs / "floor.log", memory_limit=None, timeout=args.timeout
+    )
     result["floor"] = {"measured": floor.as_dict(), "differences": agreement(warehouse, runs / "floor", floor)}
     if not args.no_pandas:
         console.print(f"[bold]scale {scale:g}[/]: plain pandas")
-        pandas = baseline_run("bench.pandas_marts", exports["folder"], runs / "pandas", logs / "pandas.log",
-                              memory_limit=int(args.pandas_memory_limit_gb * 1e9), timeout=args.timeout)
-        result["pandas"] = {"measured": pandas.as_dict(),
-                            "differences": agreement(warehouse, runs / "pandas", pandas)}
+        pandas = baseline_run(
+            "bench.pandas_marts",
+            exports["folder"],
+            runs / "pandas",
+            logs / "pandas.log",
+            memory_limit=int(args.pandas_memory_limit_gb * 1e9),
+            timeout=args.timeout,
+        )
+        result["pandas"] = {"measured": pandas.as_dict(), "differences": agreement(warehouse, runs / "pandas", pandas)}
 
     if scale == args.incremental_scale and full["ok"]:
         next_day = cached_next_day(args.cache_dir, exports, scale, args.seed)
@@ -184,14 +216,21 @@ def bench_scale(args, scale: float) -> dict:
         incremental["next_day"] = {"date": next_day["date"], "rows": next_day["rows"]}
         # the refreshed marts must equal a computation from scratch over all files now landed
         landed = data_dir / "landing" / "canonical"
-        floor_all = baseline_run("bench.floor", landed, runs / "floor-incremental", logs / "floor-incremental.log",
-                                 memory_limit=None, timeout=args.timeout)
+        floor_all = baseline_run(
+            "bench.floor",
+            landed,
+            runs / "floor-incremental",
+            logs / "floor-incremental.log",
+            memory_limit=None,
+            timeout=args.timeout,
+        )
         incremental["floor_differences"] = agreement(warehouse, runs / "floor-incremental", floor_all)
         result["incremental"] = incremental
     return result
 
 
 # --- report -----------------------------------------------------------------------------------
+
 
 def _s(value: float | None) -> str:
     return "—" if value is None else f"{value:,.1f}"
@@ -224,29 +263,31 @@ def summary_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
             pandas_cell = _s(pandas["seconds"])
         else:
             pandas_cell = f"did not finish ({pandas['stopped'] or 'exit ' + str(pandas['returncode'])})"
-        columns.append({
-            "order lines": f"{r['rows'].get('order_lines', 0):,}",
-            "generate s": _s(r["generate"]["seconds"]) + (" (cached)" if r["generate"]["cached"] else ""),
-            **{f"{stage} s": _s(p["stage_seconds"].get(stage)) for stage in STAGES},
-            "start-up and summary s": _s(p["stage_seconds"]["startup and summary"]),
-            "pipeline total s": _s(m["seconds"]) + ("" if p["ok"] else " (failed: " + (
-                ", ".join(p["failed_steps"]) or f"exit {m['returncode']}") + ")"),
-            "pipeline CPU s": _s(m["cpu_seconds"]),
-            "ingest rows/s": f"{p['ingest_rows_per_second']:,}" if p["ingest_rows_per_second"] else "—",
-            "peak RSS MB (process tree)": _mb(m["peak_tree_rss"]),
-            "peak RSS MB (largest process)": _mb(m["peak_process_rss"]),
-            "warehouse MB (serving file)": _mb(p["disk_bytes"]["serving_warehouse"]),
-            "raw zone MB": _mb(p["disk_bytes"]["raw_zone"]),
-            "floor s (plain DuckDB)": _s(floor["seconds"]) if _finished(floor) else "failed",
-            "floor peak RSS MB": _mb(floor["peak_tree_rss"]),
-            "pandas s": pandas_cell,
-            "pandas peak RSS MB": _mb(pandas["peak_tree_rss"]) if pandas else "—",
-            "pipeline / floor": f"{m['seconds'] / floor['seconds']:.1f}" if _finished(floor) else "—",
-            "pandas / pipeline": f"{pandas['seconds'] / m['seconds']:.2f}" if _finished(pandas) else "—",
-            "floor = pipeline": _agree(r["floor"]["differences"]),
-            "pandas = pipeline": _agree(r.get("pandas", {}).get("differences")),
-            "load average (1 min)": f"{(m['load_before'] + m['load_after']) / 2:.1f}",
-        })
+        columns.append(
+            {
+                "order lines": f"{r['rows'].get('order_lines', 0):,}",
+                "generate s": _s(r["generate"]["seconds"]) + (" (cached)" if r["generate"]["cached"] else ""),
+                **{f"{stage} s": _s(p["stage_seconds"].get(stage)) for stage in STAGES},
+                "start-up and summary s": _s(p["stage_seconds"]["startup and summary"]),
+                "pipeline total s": _s(m["seconds"])
+                + ("" if p["ok"] else " (failed: " + (", ".join(p["failed_steps"]) or f"exit {m['returncode']}") + ")"),
+                "pipeline CPU s": _s(m["cpu_seconds"]),
+                "ingest rows/s": f"{p['ingest_rows_per_second']:,}" if p["ingest_rows_per_second"] else "—",
+                "peak RSS MB (process tree)": _mb(m["peak_tree_rss"]),
+                "peak RSS MB (largest process)": _mb(m["peak_process_rss"]),
+                "warehouse MB (serving file)": _mb(p["disk_bytes"]["serving_warehouse"]),
+                "raw zone MB": _mb(p["disk_bytes"]["raw_zone"]),
+                "floor s (plain DuckDB)": _s(floor["seconds"]) if _finished(floor) else "failed",
+                "floor peak RSS MB": _mb(floor["peak_tree_rss"]),
+                "pandas s": pandas_cell,
+                "pandas peak RSS MB": _mb(pandas["peak_tree_rss"]) if pandas else "—",
+                "pipeline / floor": f"{m['seconds'] / floor['seconds']:.1f}" if _finished(floor) else "—",
+                "pandas / pipeline": f"{pandas['seconds'] / m['seconds']:.2f}" if _finished(pandas) else "—",
+                "floor = pipeline": _agree(r["floor"]["differences"]),
+                "pandas = pipeline": _agree(r.get("pandas", {}).get("differences")),
+                "load average (1 min)": f"{(m['load_before'] + m['load_after']) / 2:.1f}",
+            }
+        )
     header = ["", *(f"scale {r['scale']:g}" for r in results)]
     rows = [[name, *(c[name] for c in columns)] for name in (columns[0] if columns else {})]
     return header, rows
@@ -263,8 +304,9 @@ def targets(results: list[dict]) -> list[tuple[str, str, str, bool]]:
         r = by_scale[50]
         seconds, floor = r["pipeline"]["measured"]["seconds"], r["floor"]["measured"]["seconds"]
         limit = 2 * floor + 30
-        out.append(("scale 50 full run vs floor", f"≤ 2 × floor + 30 s = {limit:.1f} s", f"{seconds:.1f} s",
-                    seconds <= limit))
+        out.append(
+            ("scale 50 full run vs floor", f"≤ 2 × floor + 30 s = {limit:.1f} s", f"{seconds:.1f} s", seconds <= limit)
+        )
         peak = r["pipeline"]["measured"]["peak_tree_rss"]
         out.append(("scale 50 peak RSS", "< 2,000 MB", f"{peak / MB:,.0f} MB", peak < 2e9))
     if 10 in by_scale:
@@ -274,12 +316,24 @@ def targets(results: list[dict]) -> list[tuple[str, str, str, bool]]:
         out.append(("scale 10 full dbt build (issue 4)", "< 60 s", f"{dbt:.1f} s", dbt < 60))
         if "incremental" in r:
             inc = r["incremental"]["stage_seconds"]["dbt build"]
-            out.append(("scale 10 dbt build after one more day (issue 4)", f"< 10% of full ({0.1 * dbt:.1f} s)",
-                        f"{inc:.1f} s = {inc / dbt:.0%}", inc < 0.1 * dbt))
+            out.append(
+                (
+                    "scale 10 dbt build after one more day (issue 4)",
+                    f"< 10% of full ({0.1 * dbt:.1f} s)",
+                    f"{inc:.1f} s = {inc / dbt:.0%}",
+                    inc < 0.1 * dbt,
+                )
+            )
         # the GX suites and the freshness checks; the dbt data tests run inside the dbt build
         share = checks / (seconds - checks)
-        out.append(("scale 10 checks' share of the run without them (issue 5)", "< 20%",
-                    f"{checks:.1f} s / {seconds - checks:.1f} s = {share:.0%}", share < 0.2))
+        out.append(
+            (
+                "scale 10 checks' share of the run without them (issue 5)",
+                "< 20%",
+                f"{checks:.1f} s / {seconds - checks:.1f} s = {share:.0%}",
+                share < 0.2,
+            )
+        )
     if 500 in by_scale:
         peak = by_scale[500]["pipeline"]["measured"]["peak_tree_rss"]
         out.append(("scale 500 peak RSS", "< 3,000 MB", f"{peak / MB:,.0f} MB", peak < 3e9))
@@ -287,65 +341,112 @@ def targets(results: list[dict]) -> list[tuple[str, str, str, bool]]:
         if "incremental" in r:
             full = r["pipeline"]["measured"]["seconds"]
             inc = r["incremental"]["measured"]["seconds"]
-            out.append((f"scale {r['scale']:g} one-day incremental refresh", f"< 15% of full ({0.15 * full:.1f} s)",
-                        f"{inc:.1f} s = {inc / full:.0%}", inc < 0.15 * full))
+            out.append(
+                (
+                    f"scale {r['scale']:g} one-day incremental refresh",
+                    f"< 15% of full ({0.15 * full:.1f} s)",
+                    f"{inc:.1f} s = {inc / full:.0%}",
+                    inc < 0.15 * full,
+                )
+            )
     return out
 
 
 def markdown(results: list[dict], meta: dict) -> str:
     header, rows = summary_rows(results)
-    lines = [f"# salesdw benchmark — {meta['started']}", "",
-             f"Machine: {meta['cpus']} CPUs, {meta['memory_gb']:.0f} GB RAM, {meta['platform']}; "
-             f"seed {meta['seed']}; DuckDB memory limit {meta['duckdb_memory_limit']}. "
-             "The load average (1 min) is shown per run: other work on the machine slows every figure.", "",
-             "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    lines = [
+        f"# salesdw benchmark — {meta['started']}",
+        "",
+        f"Machine: {meta['cpus']} CPUs, {meta['memory_gb']:.0f} GB RAM, {meta['platform']}; "
+        f"seed {meta['seed']}; DuckDB memory limit {meta['duckdb_memory_limit']}. "
+        "The load average (1 min) is shown per run: other work on the machine slows every figure.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    lines += ["", "Pipeline s = wall time of `salesdw run` (ingest → dbt build → checks → publish → report, "
-              "plus process start-up); floor = bench/floor.sql in DuckDB; pandas = bench/pandas_marts.py; both "
-              "compute mart_rep_kpi_monthly and dim_customers only, from the same export files. "
-              "Peak RSS = the whole process tree, sampled every 0.1 s.", "", "## Targets", "",
-              "| target | limit | measured | met |", "|---|---|---|---|"]
-    lines += [f"| {t} | {limit} | {value} | {'yes' if met else '**no**'} |" for t, limit, value, met in targets(results)]
+    lines += [
+        "",
+        "Pipeline s = wall time of `salesdw run` (ingest → dbt build → checks → publish → report, "
+        "plus process start-up); floor = bench/floor.sql in DuckDB; pandas = bench/pandas_marts.py; both "
+        "compute mart_rep_kpi_monthly and dim_customers only, from the same export files. "
+        "Peak RSS = the whole process tree, sampled every 0.1 s.",
+        "",
+        "## Targets",
+        "",
+        "| target | limit | measured | met |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {t} | {limit} | {value} | {'yes' if met else '**no**'} |" for t, limit, value, met in targets(results)
+    ]
     for r in results:
         if "incremental" in r:
             inc = r["incremental"]
-            lines += ["", f"## Incremental refresh at scale {r['scale']:g}", "",
-                      f"One more day ({inc['next_day']['date']}): "
-                      + ", ".join(f"{n:,} {e}" for e, n in inc["next_day"]["rows"].items()) + ". "
-                      f"Ingested {inc['ingested']['files_loaded']} new files "
-                      f"({', '.join(inc['ingested']['entities_loaded'])}), {inc['ingested']['rows_read']:,} rows; "
-                      f"{inc['ingested']['files_other']} other ledger rows. Refreshed marts against the floor "
-                      f"computed from scratch over all landed files: {_agree(inc.get('floor_differences'))}.", "",
-                      "| stage | full s | incremental s |", "|---|---|---|"]
+            lines += [
+                "",
+                f"## Incremental refresh at scale {r['scale']:g}",
+                "",
+                f"One more day ({inc['next_day']['date']}): "
+                + ", ".join(f"{n:,} {e}" for e, n in inc["next_day"]["rows"].items())
+                + ". "
+                f"Ingested {inc['ingested']['files_loaded']} new files "
+                f"({', '.join(inc['ingested']['entities_loaded'])}), {inc['ingested']['rows_read']:,} rows; "
+                f"{inc['ingested']['files_other']} other ledger rows. Refreshed marts against the floor "
+                f"computed from scratch over all landed files: {_agree(inc.get('floor_differences'))}.",
+                "",
+                "| stage | full s | incremental s |",
+                "|---|---|---|",
+            ]
             for stage, seconds in r["pipeline"]["stage_seconds"].items():
                 lines.append(f"| {stage} | {seconds:.1f} | {inc['stage_seconds'].get(stage, 0):.1f} |")
-            lines.append(f"| **total** | {r['pipeline']['measured']['seconds']:.1f} | "
-                         f"{inc['measured']['seconds']:.1f} |")
+            lines.append(
+                f"| **total** | {r['pipeline']['measured']['seconds']:.1f} | {inc['measured']['seconds']:.1f} |"
+            )
             node_full, node_inc = r["pipeline"]["dbt"].get("node_seconds", {}), inc["dbt"].get("node_seconds", {})
             event_models = [n for n in ("int_order_lines", "mart_sales_by_product_monthly") if n in node_inc]
             for node in event_models:
                 rows_inc = next((x["rows_affected"] for x in inc["dbt"]["slowest"] if x["node"] == node), None)
                 lines.append("")
-                lines.append(f"dbt `{node}` (incremental model): {node_full.get(node, 0):.1f} s full, "
-                             f"{node_inc[node]:.1f} s incremental"
-                             + (f", {rows_inc:,} rows written" if rows_inc is not None else "") + ".")
+                lines.append(
+                    f"dbt `{node}` (incremental model): {node_full.get(node, 0):.1f} s full, "
+                    f"{node_inc[node]:.1f} s incremental"
+                    + (f", {rows_inc:,} rows written" if rows_inc is not None else "")
+                    + "."
+                )
     lines += ["", "## Where the time goes", ""]
     for r in results:
         p = r["pipeline"]
         dbt = p["dbt"]
-        lines.append(f"- scale {r['scale']:g}: steps " + ", ".join(
-            f"{k} {v:.1f} s" for k, v in list(p["step_seconds"].items())[:6]))
+        lines.append(
+            f"- scale {r['scale']:g}: steps "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in list(p["step_seconds"].items())[:6])
+        )
         if p.get("stage_peak_rss"):
-            lines.append("  peak RSS (process tree) by stage: " + ", ".join(
-                f"{k} {_mb(v)} MB" for k, v in p["stage_peak_rss"].items() if v))
+            lines.append(
+                "  peak RSS (process tree) by stage: "
+                + ", ".join(f"{k} {_mb(v)} MB" for k, v in p["stage_peak_rss"].items() if v)
+            )
         if dbt:
-            lines.append(f"  dbt: {dbt['nodes']} nodes, {dbt['elapsed']:.1f} s elapsed; summed node time "
-                         + ", ".join(f"{k} {v:.1f} s" for k, v in dbt["seconds_by_type"].items())
-                         + "; slowest: " + ", ".join(f"{n['node']} {n['seconds']:.1f} s" for n in dbt["slowest"][:5]))
-    differences = [(r["scale"], who, mart, d) for r in results for who in ("floor", "pandas")
-                   for mart, d in ((r.get(who) or {}).get("differences") or {}).items() if d]
-    differences += [(r["scale"], "floor after the incremental refresh", mart, d) for r in results
-                    for mart, d in ((r.get("incremental") or {}).get("floor_differences") or {}).items() if d]
+            lines.append(
+                f"  dbt: {dbt['nodes']} nodes, {dbt['elapsed']:.1f} s elapsed; summed node time "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in dbt["seconds_by_type"].items())
+                + "; slowest: "
+                + ", ".join(f"{n['node']} {n['seconds']:.1f} s" for n in dbt["slowest"][:5])
+            )
+    differences = [
+        (r["scale"], who, mart, d)
+        for r in results
+        for who in ("floor", "pandas")
+        for mart, d in ((r.get(who) or {}).get("differences") or {}).items()
+        if d
+    ]
+    differences += [
+        (r["scale"], "floor after the incremental refresh", mart, d)
+        for r in results
+        for mart, d in ((r.get("incremental") or {}).get("floor_differences") or {}).items()
+        if d
+    ]
     if differences:
         lines += ["", "## Differences", ""]
         lines += [f"- scale {s:g}, {who}, {mart}: {'; '.join(d)[:2000]}" for s, who, mart, d in differences]
@@ -368,11 +469,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=float, nargs="+", default=[1, 10, 50])
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--incremental-scale", type=float, default=10,
-                        help="scale of the one-day incremental refresh (0: none); must be one of --scales")
+    parser.add_argument(
+        "--incremental-scale",
+        type=float,
+        default=10,
+        help="scale of the one-day incremental refresh (0: none); must be one of --scales",
+    )
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas comparison")
-    parser.add_argument("--pandas-memory-limit-gb", type=float, default=12.0,
-                        help="stop the pandas run when its memory passes this (reported as not finished)")
+    parser.add_argument(
+        "--pandas-memory-limit-gb",
+        type=float,
+        default=12.0,
+        help="stop the pandas run when its memory passes this (reported as not finished)",
+    )
     parser.add_argument("--timeout", type=float, default=3 * 3600, help="seconds before a floor/pandas run is stopped")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
@@ -381,10 +490,16 @@ def main(argv: list[str] | None = None) -> int:
 
     from orchestration.settings import get_settings
 
-    meta = {"started": datetime.now().isoformat(timespec="seconds"), "seed": args.seed, "cpus": os.cpu_count(),
-            "memory_gb": os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9,
-            "platform": platform.platform(), "python": platform.python_version(),
-            "duckdb_memory_limit": get_settings().duckdb_memory_limit, "scales": args.scales}
+    meta = {
+        "started": datetime.now().isoformat(timespec="seconds"),
+        "seed": args.seed,
+        "cpus": os.cpu_count(),
+        "memory_gb": os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb_memory_limit": get_settings().duckdb_memory_limit,
+        "scales": args.scales,
+    }
     results = []
     began = time.perf_counter()
     for scale in args.scales:

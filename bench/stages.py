@@ -92,9 +92,13 @@ def ingested(data_dir: Path, since_epoch: float) -> dict[str, int]:
     since = datetime.fromtimestamp(since_epoch, timezone.utc).replace(tzinfo=None)  # the ledger is UTC
     mine = ledger[pd.to_datetime(ledger.started_at) >= pd.Timestamp(since)] if not ledger.empty else ledger
     loaded = mine[mine.status == "loaded"]
-    return {"files_loaded": int(len(loaded)), "files_other": int(len(mine) - len(loaded)),
-            "rows_read": int(mine.rows_read.sum()), "rows_loaded": int(mine.rows_loaded.sum()),
-            "entities_loaded": sorted(loaded.entity.unique().tolist())}
+    return {
+        "files_loaded": int(len(loaded)),
+        "files_other": int(len(mine) - len(loaded)),
+        "rows_read": int(mine.rows_read.sum()),
+        "rows_loaded": int(mine.rows_loaded.sum()),
+        "entities_loaded": sorted(loaded.entity.unique().tolist()),
+    }
 
 
 def dbt_profile(data_dir: Path, top: int = 8) -> dict:
@@ -108,12 +112,22 @@ def dbt_profile(data_dir: Path, top: int = 8) -> dict:
     for r in results["results"]:
         kind = r["unique_id"].split(".")[0]
         by_type[kind] = by_type.get(kind, 0.0) + r["execution_time"]
-        nodes.append({"node": r["unique_id"].split(".", 2)[-1], "type": kind, "seconds": round(r["execution_time"], 2),
-                      "rows_affected": (r.get("adapter_response") or {}).get("rows_affected")})
+        nodes.append(
+            {
+                "node": r["unique_id"].split(".", 2)[-1],
+                "type": kind,
+                "seconds": round(r["execution_time"], 2),
+                "rows_affected": (r.get("adapter_response") or {}).get("rows_affected"),
+            }
+        )
     nodes.sort(key=lambda n: -n["seconds"])
-    return {"elapsed": round(results.get("elapsed_time", 0.0), 2), "nodes": len(nodes),
-            "seconds_by_type": {k: round(v, 1) for k, v in by_type.items()}, "slowest": nodes[:top],
-            "node_seconds": {n["node"]: n["seconds"] for n in nodes}}
+    return {
+        "elapsed": round(results.get("elapsed_time", 0.0), 2),
+        "nodes": len(nodes),
+        "seconds_by_type": {k: round(v, 1) for k, v in by_type.items()},
+        "slowest": nodes[:top],
+        "node_seconds": {n["node"]: n["seconds"] for n in nodes},
+    }
 
 
 def disk_bytes(path: Path) -> int:

@@ -30,8 +30,9 @@ def activity_ids(numbers: np.ndarray) -> pa.Array:
 _OUTCOMES = [o for t in ACTIVITY_TYPES for o in ACTIVITY_OUTCOMES[t]]  # outcome index -> text
 
 
-def activities_table(numbers, rep, account, deal, activity_type, direction, occurred, responded, unanswered,
-                     duration, outcome) -> out.Table:
+def activities_table(
+    numbers, rep, account, deal, activity_type, direction, occurred, responded, unanswered, duration, outcome
+) -> out.Table:
     is_email = activity_type == ACTIVITY_TYPES.index("email")
     return {
         "activity_id": activity_ids(numbers),
@@ -52,17 +53,26 @@ def rep_activity_level(org: Org, seed: int) -> np.ndarray:
     return rng_for(seed, "activity-level").lognormal(0.0, 0.3, org.n_reps)
 
 
-def generate_activities(period: Period, org: Org, accounts: Accounts, opps: Opportunities, seed: int,
-                        write: Callable[[str, out.Table], None],
-                        progress: Callable[[str, int, int], None] | None = None) -> tuple[np.ndarray, int]:
+def generate_activities(
+    period: Period,
+    org: Org,
+    accounts: Accounts,
+    opps: Opportunities,
+    seed: int,
+    write: Callable[[str, out.Table], None],
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[np.ndarray, int]:
     """Writes activities month by month; returns visits per rep and month (for visit targets)
     and the number of activities."""
     level = rep_activity_level(org, seed)
     reps = np.arange(org.n_reps)
     all_accounts = np.arange(accounts.n)
     both_owners = accounts.init_owner != accounts.owner
-    rep_accounts = Groups(np.concatenate([accounts.init_owner, accounts.owner[both_owners]]),
-                           np.concatenate([all_accounts, all_accounts[both_owners]]), org.n_reps)
+    rep_accounts = Groups(
+        np.concatenate([accounts.init_owner, accounts.owner[both_owners]]),
+        np.concatenate([all_accounts, all_accounts[both_owners]]),
+        org.n_reps,
+    )
     rep_deals = Groups(opps.owner, np.arange(opps.n), org.n_reps)
     days = np.arange(period.start_day, period.end_day + 1)
     workdays = days[weekday(days) < 5]
@@ -103,8 +113,11 @@ def generate_activities(period: Period, org: Org, accounts: Accounts, opps: Oppo
         # a deal of the rep that is open at that moment, for some visits, meetings and demos
         deal = rep_deals.pick(rng, rep)
         safe_deal = np.maximum(deal, 0)
-        deal_open = (deal >= 0) & (opps.created_ts[safe_deal] <= occurred) \
+        deal_open = (
+            (deal >= 0)
+            & (opps.created_ts[safe_deal] <= occurred)
             & ((opps.outcome[safe_deal] == OPEN) | (opps.close_ts[safe_deal] >= occurred))
+        )
         deal_type = np.isin(activity_type, [ACTIVITY_TYPES.index(t) for t in ("visit", "meeting", "demo")])
         deal = np.where(deal_open & deal_type & (rng.random(n) < SHARE_LINKED_TO_DEAL), deal, -1)
         account = rep_accounts.pick(rng, rep)
@@ -120,9 +133,24 @@ def generate_activities(period: Period, org: Org, accounts: Accounts, opps: Oppo
         outcome_first = np.cumsum([0] + [len(ACTIVITY_OUTCOMES[t]) for t in ACTIVITY_TYPES])[:-1]
         outcome_count = np.array([len(ACTIVITY_OUTCOMES[t]) for t in ACTIVITY_TYPES])
         outcome = outcome_first[activity_type] + (rng.random(n) * outcome_count[activity_type]).astype(np.int64)
-        out.write_columns(write, "activities", activities_table, (
-            n_total + np.arange(n), rep, account, deal, activity_type, direction, occurred, responded,
-            unanswered, duration, outcome))
+        out.write_columns(
+            write,
+            "activities",
+            activities_table,
+            (
+                n_total + np.arange(n),
+                rep,
+                account,
+                deal,
+                activity_type,
+                direction,
+                occurred,
+                responded,
+                unanswered,
+                duration,
+                outcome,
+            ),
+        )
         n_total += n
         if progress:
             progress("activities", m + 1, period.months)

@@ -51,8 +51,9 @@ def _remove_earlier_output(out_dir: Path) -> None:
     (out_dir / MANIFEST_NAME).unlink()
 
 
-def _write_sliced(exports: Exports, entity: str, n: int, make: Callable[[slice], out.Table],
-                  progress: Progress | None) -> None:
+def _write_sliced(
+    exports: Exports, entity: str, n: int, make: Callable[[slice], out.Table], progress: Progress | None
+) -> None:
     out.write_in_slices(exports.write, entity, n, make)
     if progress:
         progress(entity, 1, 1)
@@ -80,13 +81,13 @@ def _write_master_data(exports: Exports, company: Company, progress: Progress | 
             progress(entity, 1, 1)
     leads, accounts, contacts, opps = company.leads, company.accounts, company.contacts, company.opps
     lead_opps = lead_opportunity(opps, leads.n)
-    _write_sliced(exports, "leads", leads.n,
-                  lambda rows: leads_table(leads, accounts, lead_opps, rows, opportunity_ids), progress)
+    _write_sliced(
+        exports, "leads", leads.n, lambda rows: leads_table(leads, accounts, lead_opps, rows, opportunity_ids), progress
+    )
     _write_sliced(exports, "accounts", accounts.n, lambda rows: accounts_table(accounts, rows), progress)
     _write_sliced(exports, "contacts", contacts.n, lambda rows: contacts_table(contacts, rows), progress)
     _write_sliced(exports, "opportunities", opps.n, lambda rows: opportunities_table(opps, rows), progress)
-    _write_sliced(exports, "opportunity_stage_history", opps.n,
-                  lambda rows: stage_history_table(opps, rows), progress)
+    _write_sliced(exports, "opportunity_stage_history", opps.n, lambda rows: stage_history_table(opps, rows), progress)
 
 
 def _write_rep_snapshots(exports: Exports, company: Company) -> None:
@@ -112,8 +113,17 @@ def _same_table(a: out.Table, b: out.Table) -> bool:
 FLAVORS = ("canonical", "zh")
 
 
-def generate(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2024-01", months: int = 24,
-             dirty: bool = False, progress: Progress | None = None, flavor: str = "canonical") -> GenerateReport:
+def generate(
+    out_dir: Path,
+    *,
+    scale: float = 1,
+    seed: int = 42,
+    start: str = "2024-01",
+    months: int = 24,
+    dirty: bool = False,
+    progress: Progress | None = None,
+    flavor: str = "canonical",
+) -> GenerateReport:
     """Write the canonical exports of the demo company into out_dir (see exports.md): one folder per
     entity, `_manifest.json` on top. Same arguments -> byte-identical files. flavor="zh" writes the
     same data as a Chinese CRM exports it (profile crm_zh; see flavor_zh.py)."""
@@ -122,8 +132,7 @@ def generate(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2
     if flavor == "zh":
         from demo.flavor_zh import generate_zh  # it generates the canonical data first
 
-        return generate_zh(out_dir, scale=scale, seed=seed, start=start, months=months, dirty=dirty,
-                           progress=progress)
+        return generate_zh(out_dir, scale=scale, seed=seed, start=start, months=months, dirty=dirty, progress=progress)
     began = time.perf_counter()
     out_dir = Path(out_dir)
     company = build_company(scale, seed, start, months)  # validates the arguments first
@@ -137,11 +146,13 @@ def generate(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2
     contacts_of_account = company.contacts.of_account
     del company
 
-    totals = generate_sales(period, org, accounts, contacts_of_account, catalog, opps, scale, seed,
-                            exports.write, progress)
+    totals = generate_sales(
+        period, org, accounts, contacts_of_account, catalog, opps, scale, seed, exports.write, progress
+    )
     visits, n_activities = generate_activities(period, org, accounts, opps, seed, exports.write, progress)
-    n_activities += generate_playbook_touches(period, accounts, totals.completed_orders(), seed, n_activities,
-                                              exports.write)
+    n_activities += generate_playbook_touches(
+        period, accounts, totals.completed_orders(), seed, n_activities, exports.write
+    )
     del accounts, catalog, opps, contacts_of_account  # planning needs the org and the totals only
     plan = build_plan(period, org, seed, totals.rep_month_net_cents, totals.rep_month_new_customers, visits)
     _write_sliced(exports, "expenses", plan.expenses.n, plan.expenses.table, None)
@@ -165,8 +176,10 @@ def generate(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2
         "manifest_version": MANIFEST_VERSION,
         "parameters": {"scale": scale, "seed": seed, "start": start, "months": months, "dirty": dirty},
         "reporting_currency": REPORTING_CURRENCY,
-        "period": {"first_date": str(np.datetime64(period.start_day, "D")),
-                   "last_date": str(np.datetime64(period.end_day, "D"))},
+        "period": {
+            "first_date": str(np.datetime64(period.start_day, "D")),
+            "last_date": str(np.datetime64(period.end_day, "D")),
+        },
         "row_counts": {r.entity: r.rows for r in files if r.file == exports.main_file(r.entity).file},
         "files": [r.manifest() for r in files],
         "defects": injector.defects if injector else [],
@@ -174,7 +187,10 @@ def generate(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2
     }
     manifest_path = write_manifest(out_dir, manifest)
     return GenerateReport(
-        out_dir=out_dir, manifest_path=manifest_path, rows=dict(manifest["row_counts"]),
-        files={r.file: r.rows for r in files}, defects=len(manifest["defects"]),
+        out_dir=out_dir,
+        manifest_path=manifest_path,
+        rows=dict(manifest["row_counts"]),
+        files={r.file: r.rows for r in files},
+        defects=len(manifest["defects"]),
         seconds=time.perf_counter() - began,
     )

@@ -73,8 +73,11 @@ def products_table(catalog: Catalog) -> out.Table:
     return {
         "product_id": product_ids(products),
         "product_name": out.join(
-            out.pick(PRODUCT_SERIES, catalog.series), out.pick(categories, catalog.category), " ",
-            out.pick(list(model_letters), products % len(model_letters)), out.integers(catalog.model_number),
+            out.pick(PRODUCT_SERIES, catalog.series),
+            out.pick(categories, catalog.category),
+            " ",
+            out.pick(list(model_letters), products % len(model_letters)),
+            out.integers(catalog.model_number),
         ),
         "category": out.pick(categories, catalog.category),
         "list_price": out.money(catalog.list_price_cents),

@@ -29,9 +29,11 @@ def reporting_rates(first_day, last_day, reporting: str) -> dict:
 
     first, last = (np.datetime64(np.datetime64(d, "D"), "M") for d in (first_day, last_day))  # day numbers or dates
     months = np.arange(first, last + 1)
-    return {"month": pa.array([str(m) for m in months], pa.string()),
-            "currency": pa.array([reporting] * len(months), pa.string()),
-            "rate_to_reporting": pa.array(["1"] * len(months), pa.string())}
+    return {
+        "month": pa.array([str(m) for m in months], pa.string()),
+        "currency": pa.array([reporting] * len(months), pa.string()),
+        "rate_to_reporting": pa.array(["1"] * len(months), pa.string()),
+    }
 
 
 def line_bound(quantity: float, rate: float) -> float:
@@ -74,21 +76,34 @@ def write_currency_twin(out_dir, currencies: list[str], seed: int, reporting: st
         raise ValueError("--currencies cannot be combined with --dirty")
     first, last = manifest["period"]["first_date"][:7], manifest["period"]["last_date"][:7]
     with duckdb.connect() as con:
-        months = [m for (m,) in con.execute(
-            "select strftime(range, '%Y-%m') from range(cast(? as date), cast(? as date) + interval 1 month, "
-            "interval 1 month)", [f"{first}-01", f"{last}-01"]).fetchall()]
+        months = [
+            m
+            for (m,) in con.execute(
+                "select strftime(range, '%Y-%m') from range(cast(? as date), cast(? as date) + interval 1 month, "
+                "interval 1 month)",
+                [f"{first}-01", f"{last}-01"],
+            ).fetchall()
+        ]
         rates = monthly_rates(currencies, months, seed, reporting)
         con.execute("create table rates (currency varchar, month varchar, rate decimal(18,8))")
         con.executemany("insert into rates values (?, ?, ?)", [(c, m, r) for (c, m), r in rates.items()])
         _restate(con, out_dir, manifest, currencies, seed)
         fx = out_dir / FX_FILE
         fx.parent.mkdir(exist_ok=True)
-        con.execute(f"copy (select month, currency, rate as rate_to_reporting from rates order by currency, month) "
-                    f"to '{fx}' (header, delimiter ',')")
+        con.execute(
+            f"copy (select month, currency, rate as rate_to_reporting from rates order by currency, month) "
+            f"to '{fx}' (header, delimiter ',')"
+        )
     manifest["files"] = [r for r in manifest["files"] if r["file"] != FX_FILE]
-    manifest["files"].append({"entity": "fx_rates", "file": FX_FILE, "format": "csv", "rows": len(rates),
-                              "expected": {"status": "loaded", "rows_read": len(rates), "rows_loaded": len(rates),
-                                           "rows_quarantined": 0}})
+    manifest["files"].append(
+        {
+            "entity": "fx_rates",
+            "file": FX_FILE,
+            "format": "csv",
+            "rows": len(rates),
+            "expected": {"status": "loaded", "rows_read": len(rates), "rows_loaded": len(rates), "rows_quarantined": 0},
+        }
+    )
     manifest["row_counts"]["fx_rates"] = len(rates)
     manifest["parameters"]["currencies"] = currencies
     write_manifest(out_dir, manifest)
@@ -98,7 +113,10 @@ def write_currency_twin(out_dir, currencies: list[str], seed: int, reporting: st
 def _restate(con, out_dir, manifest: dict, currencies: list[str], seed: int) -> None:
     """Orders get a currency; their lines' prices and discounts and their returns' refunds are
     divided by the month's rate (rounded as the bound above says)."""
-    files = {e: [out_dir / r["file"] for r in manifest["files"] if r["entity"] == e] for e in ("orders", "order_lines", "returns")}
+    files = {
+        e: [out_dir / r["file"] for r in manifest["files"] if r["entity"] == e]
+        for e in ("orders", "order_lines", "returns")
+    }
     if any(not str(p).endswith(".csv") for ps in files.values() for p in ps):
         raise ValueError("--currencies needs CSV order exports")
     listed = ", ".join(f"'{c}'" for c in currencies)
@@ -107,30 +125,46 @@ def _restate(con, out_dir, manifest: dict, currencies: list[str], seed: int) -> 
         select order_id, list_value({listed})[1 + (hash_md5 % {len(currencies)})] as currency,
                strftime(cast(order_date as date), '%Y-%m') as month
         from (select order_id, order_date,
-                     cast(('0x' || left(md5(order_id || '{seed}'), 8)) as bigint) as hash_md5 from {read(files['orders'])})""")
-    con.execute("create table order_rate as select o.order_id, o.currency, r.rate from order_fx as o "
-                "left join rates as r using (currency, month)")
+                     cast(('0x' || left(md5(order_id || '{seed}'), 8)) as bigint) as hash_md5 from {read(files["orders"])})""")
+    con.execute(
+        "create table order_rate as select o.order_id, o.currency, r.rate from order_fx as o "
+        "left join rates as r using (currency, month)"
+    )
     for path in files["orders"]:
-        _rewrite(con, path, "select s.* replace (o.currency as currency) from src as s left join order_fx as o using (order_id)")
+        _rewrite(
+            con,
+            path,
+            "select s.* replace (o.currency as currency) from src as s left join order_fx as o using (order_id)",
+        )
     for path in files["order_lines"]:
-        _rewrite(con, path, """select s.* replace (
+        _rewrite(
+            con,
+            path,
+            """select s.* replace (
                 case when r.rate is null then s.unit_price
                      else cast(cast(round(cast(s.unit_price as decimal(18,4)) / r.rate, 4) as decimal(18,4)) as varchar) end as unit_price,
                 case when r.rate is null or s.discount_amount is null then s.discount_amount
                      else cast(cast(least(round(cast(s.discount_amount as decimal(18,2)) / r.rate, 2),
                                      cast(s.quantity as decimal(18,4)) * round(cast(s.unit_price as decimal(18,4)) / r.rate, 4))
                                as decimal(18,2)) as varchar) end as discount_amount)
-            from src as s left join order_rate as r using (order_id)""")
+            from src as s left join order_rate as r using (order_id)""",
+        )
     for path in files["returns"]:
-        _rewrite(con, path, """select s.* replace (
+        _rewrite(
+            con,
+            path,
+            """select s.* replace (
                 case when r.rate is null then s.refund_amount
                      else cast(cast(round(cast(s.refund_amount as decimal(18,2)) / r.rate, 2) as decimal(18,2)) as varchar) end as refund_amount)
-            from src as s left join order_rate as r using (order_id)""")
+            from src as s left join order_rate as r using (order_id)""",
+        )
 
 
 def _rewrite(con, path, select_sql: str) -> None:
-    con.execute(f"create or replace temp view src as select *, row_number() over () as __n "
-                f"from read_csv('{path}', all_varchar = true, header = true)")
+    con.execute(
+        f"create or replace temp view src as select *, row_number() over () as __n "
+        f"from read_csv('{path}', all_varchar = true, header = true)"
+    )
     tmp = path.with_name(path.name + ".tmp")
     con.execute(f"copy (select * exclude (__n) from ({select_sql}) order by __n) to '{tmp}' (header, delimiter ',')")
     tmp.replace(path)

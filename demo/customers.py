@@ -152,10 +152,12 @@ def build_accounts_and_leads(period: Period, org: Org, scale: float, seed: int) 
     owner[left] = org.pick_successor(rng, init_owner[left])
     city, industry, brand, fragment = _company_parts(rng, org.team_region[org.rep_team[init_owner]])
 
-    lead_source = np.concatenate([
-        np.where(rng.random(n_existing) < 0.8, weighted_choice(rng, LEAD_SOURCE_WEIGHTS_CONVERTED, n_existing), -1),
-        converted_source,
-    ])
+    lead_source = np.concatenate(
+        [
+            np.where(rng.random(n_existing) < 0.8, weighted_choice(rng, LEAD_SOURCE_WEIGHTS_CONVERTED, n_existing), -1),
+            converted_source,
+        ]
+    )
     satisfaction = rng.standard_normal(n_accounts)
     buying_at_start = existing & (rng.random(n_accounts) < SHARE_EXISTING_BUYING)
     accounts = Accounts(
@@ -198,7 +200,8 @@ def build_accounts_and_leads(period: Period, org: Org, scale: float, seed: int) 
     )
     other_owner = np.where(rng.random(n_other) < 0.9, org.pick_employed(rng, other_day), -1)
     other_city, other_industry, other_brand, other_fragment = _company_parts(
-        rng, rng.integers(0, len(REGIONS), n_other))
+        rng, rng.integers(0, len(REGIONS), n_other)
+    )
 
     # all leads in creation order
     lead_created = np.concatenate([lead_ts, other_ts])
@@ -236,8 +239,9 @@ def _reassign(acc: Accounts, org: Org, period: Period, seed: int) -> None:
     stream: everything drawn before is unchanged."""
     rng = rng_for(seed, "owner_changes")
     keep = np.flatnonzero(acc.buying_at_start & (acc.init_owner == acc.owner))
-    chosen = np.sort(rng.choice(keep, min(len(keep), max(MIN_REASSIGNED, round(SHARE_REASSIGNED * acc.n))),
-                                replace=False))
+    chosen = np.sort(
+        rng.choice(keep, min(len(keep), max(MIN_REASSIGNED, round(SHARE_REASSIGNED * acc.n))), replace=False)
+    )
     day = period.start_day + 30 + rng.integers(0, max(1, period.n_days - 60), len(chosen))
     stayers = np.flatnonzero(~org.rep_left)
     new = stayers[rng.integers(0, len(stayers), len(chosen))]
@@ -268,8 +272,10 @@ def company_names(city, brand, industry, fragment, suffix) -> pa.Array:
     fragments = [f for _, frags in INDUSTRIES for f in frags]
     first_fragment = np.cumsum([0] + [len(f) for _, f in INDUSTRIES])[:-1]
     return out.join(
-        out.pick(CITIES, city), out.pick(BRAND_WORDS, brand),
-        out.pick(fragments, first_fragment[industry] + fragment), out.pick(COMPANY_SUFFIXES, suffix),
+        out.pick(CITIES, city),
+        out.pick(BRAND_WORDS, brand),
+        out.pick(fragments, first_fragment[industry] + fragment),
+        out.pick(COMPANY_SUFFIXES, suffix),
     )
 
 
@@ -289,8 +295,9 @@ def accounts_table(acc: Accounts, rows: slice) -> out.Table:
     valid_from = np.where(first_owner, at(acc.created_ts) // SECONDS_PER_DAY, at(acc.init_owner_until) + 1)
     return {
         "account_id": account_ids(idx),
-        "account_name": company_names(at(acc.city), at(acc.name_brand), at(acc.industry),
-                                      at(acc.name_fragment), at(acc.name_suffix)),
+        "account_name": company_names(
+            at(acc.city), at(acc.name_brand), at(acc.industry), at(acc.name_fragment), at(acc.name_suffix)
+        ),
         "industry": out.pick([i for i, _ in INDUSTRIES], at(acc.industry)),
         "region": out.pick([r for r, _ in REGIONS], _CITY_REGION[at(acc.city)]),
         "city": out.pick(CITIES, at(acc.city)),
@@ -301,8 +308,9 @@ def accounts_table(acc: Accounts, rows: slice) -> out.Table:
     }
 
 
-def leads_table(leads: Leads, accounts: Accounts, lead_opportunity: np.ndarray, rows: slice,
-                opportunity_ids) -> out.Table:
+def leads_table(
+    leads: Leads, accounts: Accounts, lead_opportunity: np.ndarray, rows: slice, opportunity_ids
+) -> out.Table:
     """lead_opportunity: the opportunity each converted lead became (-1 = none)."""
     idx = np.arange(leads.n)[rows]
     owner, qualified, converted = leads.owner[rows], leads.qualified_ts[rows], leads.converted_ts[rows]
@@ -321,10 +329,20 @@ def leads_table(leads: Leads, accounts: Accounts, lead_opportunity: np.ndarray, 
         "converted_at": out.timestamps(np.maximum(converted, 0), null_mask=converted < 0),
         "converted_account_id": account_ids(np.maximum(account, 0), null_mask=account < 0),
         "converted_opportunity_id": opportunity_ids(np.maximum(opportunity, 0), null_mask=opportunity < 0),
-        "company_name": company_names(leads.company_city[rows], leads.company_brand[rows],
-                                      leads.company_industry[rows], leads.company_fragment[rows], suffix),
-        "email": out.join(out.pick(given_py, leads.given[rows]), out.pick(surname_py, leads.surname[rows]),
-                          out.integers(idx % 1000), "@", out.pick(mail_hosts, idx % len(mail_hosts))),
+        "company_name": company_names(
+            leads.company_city[rows],
+            leads.company_brand[rows],
+            leads.company_industry[rows],
+            leads.company_fragment[rows],
+            suffix,
+        ),
+        "email": out.join(
+            out.pick(given_py, leads.given[rows]),
+            out.pick(surname_py, leads.surname[rows]),
+            out.integers(idx % 1000),
+            "@",
+            out.pick(mail_hosts, idx % len(mail_hosts)),
+        ),
     }
 
 
@@ -352,7 +370,8 @@ def build_contacts(period: Period, accounts: Accounts, seed: int) -> Contacts:
     created = accounts.created_ts[account] + rng.integers(0, 30 * SECONDS_PER_DAY, n)
     created = np.minimum(created, np.maximum(accounts.created_ts[account], period.end_ts - 1))
     return Contacts(
-        account=account, created_ts=created,
+        account=account,
+        created_ts=created,
         surname=rng.integers(0, len(SURNAMES), n, dtype=np.int8),
         given=rng.integers(0, len(GIVEN_NAMES), n, dtype=np.int8),
         title=rng.integers(0, len(CONTACT_TITLES), n, dtype=np.int8),
@@ -370,8 +389,14 @@ def contacts_table(contacts: Contacts, rows: slice) -> out.Table:
         "contact_id": contact_ids(idx),
         "account_id": account_ids(contacts.account[rows]),
         "full_name": out.join(out.pick(surnames, surname), out.pick(given_names, given)),
-        "email": out.join(out.pick(given_py, given), ".", out.pick(surname_py, surname),
-                          "@", out.ids("acc", contacts.account[rows] + 1, 6), ".com.cn"),
+        "email": out.join(
+            out.pick(given_py, given),
+            ".",
+            out.pick(surname_py, surname),
+            "@",
+            out.ids("acc", contacts.account[rows] + 1, 6),
+            ".com.cn",
+        ),
         "phone": out.integers(contacts.phone[rows]),
         "title": out.pick(CONTACT_TITLES, contacts.title[rows]),
         "created_at": out.timestamps(contacts.created_ts[rows]),

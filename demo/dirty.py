@@ -90,9 +90,16 @@ class DirtyInjector:
         for k in range(1, UNKNOWN_ACCOUNT_ORDERS + 1):
             # an account id past the last one; pending, so the sales marts are unaffected
             unknown_id = f"ACC{n_accounts + k:06d}"
-            self.pending["orders"].append(RowDefect("unknown_account", "orders", "account_id",
-                                                    lambda row, value=unknown_id: value, outcome=LOADED,
-                                                    also=(("status", "pending"),)))
+            self.pending["orders"].append(
+                RowDefect(
+                    "unknown_account",
+                    "orders",
+                    "account_id",
+                    lambda row, value=unknown_id: value,
+                    outcome=LOADED,
+                    also=(("status", "pending"),),
+                )
+            )
         self.order_templates: out.Table | None = None
 
     def inject(self, entity: str, file: str, table: out.Table, rows_before: int) -> out.Table:
@@ -124,12 +131,19 @@ class DirtyInjector:
             row[defect.column] = bad
             for c in columns:
                 pieces[c].append(pa.array([row[c] if row[c] != "" else None], pa.string()))
-            self.defects.append({
-                "kind": defect.kind, "entity": entity, "file": file,
-                "row_number": rows_before + template_at + 1 + j + 1,
-                "column": defect.column, "value": bad, "reason_keyword": defect.column,
-                "key": {k: row[k] for k in key}, "outcome": defect.outcome,
-            })
+            self.defects.append(
+                {
+                    "kind": defect.kind,
+                    "entity": entity,
+                    "file": file,
+                    "row_number": rows_before + template_at + 1 + j + 1,
+                    "column": defect.column,
+                    "value": bad,
+                    "reason_keyword": defect.column,
+                    "key": {k: row[k] for k in key},
+                    "outcome": defect.outcome,
+                }
+            )
         for c in columns:
             pieces[c].append(table[c].slice(cursor))
         return {c: pa.concat_arrays(pieces[c]) for c in columns}
@@ -139,7 +153,8 @@ class DirtyInjector:
         exports.close()
         for record in exports.files.values():
             record.rows_quarantined = sum(
-                1 for d in self.defects if d["file"] == record.file and d["outcome"] == QUARANTINED)
+                1 for d in self.defects if d["file"] == record.file and d["outcome"] == QUARANTINED
+            )
         self._order_updates(exports, pending_orders, completed_orders)
         self._bad_files(exports)
 
@@ -164,11 +179,20 @@ class DirtyInjector:
         file = exports.relative(path)
         exports.record(FileRecord("orders", file, "csv", len(chosen)))
         for i, (order_id, was, now) in enumerate(zip(updates["order_id"].to_pylist(), previous, new_status[chosen])):
-            self.defects.append({
-                "kind": "order_status_update", "entity": "orders", "file": file, "row_number": i + 1,
-                "column": "status", "value": str(now), "previous_value": was, "reason_keyword": None,
-                "key": {"order_id": order_id}, "outcome": LOADED,
-            })
+            self.defects.append(
+                {
+                    "kind": "order_status_update",
+                    "entity": "orders",
+                    "file": file,
+                    "row_number": i + 1,
+                    "column": "status",
+                    "value": str(now),
+                    "previous_value": was,
+                    "reason_keyword": None,
+                    "key": {"order_id": order_id},
+                    "outcome": LOADED,
+                }
+            )
 
     def _bad_files(self, exports: Exports) -> None:
         root = exports.out_dir
@@ -176,9 +200,19 @@ class DirtyInjector:
         def rejected(entity: str, path, fmt: str, kind: str, reason_keyword: str | None, rows=None):
             file = exports.relative(path)
             exports.record(FileRecord(entity, file, fmt, rows, status="rejected"))
-            self.defects.append({"kind": kind, "entity": entity, "file": file, "row_number": None,
-                                 "column": reason_keyword, "value": None, "reason_keyword": reason_keyword,
-                                 "key": None, "outcome": "rejected"})
+            self.defects.append(
+                {
+                    "kind": kind,
+                    "entity": entity,
+                    "file": file,
+                    "row_number": None,
+                    "column": reason_keyword,
+                    "value": None,
+                    "reason_keyword": reason_keyword,
+                    "key": None,
+                    "outcome": "rejected",
+                }
+            )
 
         # a CSV without a required column
         missing = "order_date"
@@ -216,8 +250,20 @@ class DirtyInjector:
         path = root / "expenses" / "expenses_resent.csv"
         shutil.copyfile(twin, path)
         file = exports.relative(path)
-        exports.record(FileRecord("expenses", file, "csv", exports.files["expenses/expenses.csv"].rows,
-                                  status="duplicate_file"))
-        self.defects.append({"kind": "duplicate_file", "entity": "expenses", "file": file, "row_number": None,
-                             "column": None, "value": None, "reason_keyword": None,
-                             "key": None, "outcome": "duplicate_file", "duplicate_of": exports.relative(twin)})
+        exports.record(
+            FileRecord("expenses", file, "csv", exports.files["expenses/expenses.csv"].rows, status="duplicate_file")
+        )
+        self.defects.append(
+            {
+                "kind": "duplicate_file",
+                "entity": "expenses",
+                "file": file,
+                "row_number": None,
+                "column": None,
+                "value": None,
+                "reason_keyword": None,
+                "key": None,
+                "outcome": "duplicate_file",
+                "duplicate_of": exports.relative(twin),
+            }
+        )

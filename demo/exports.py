@@ -36,9 +36,16 @@ class FileRecord:
     def manifest(self) -> dict:
         read = self.rows if self.status == "loaded" else 0
         return {
-            "entity": self.entity, "file": self.file, "format": self.format, "rows": self.rows,
-            "expected": {"status": self.status, "rows_read": read, "rows_loaded": read - self.rows_quarantined,
-                         "rows_quarantined": self.rows_quarantined},
+            "entity": self.entity,
+            "file": self.file,
+            "format": self.format,
+            "rows": self.rows,
+            "expected": {
+                "status": self.status,
+                "rows_read": read,
+                "rows_loaded": read - self.rows_quarantined,
+                "rows_quarantined": self.rows_quarantined,
+            },
         }
 
 

@@ -26,8 +26,9 @@ from demo.sales import (
 from demo.vocab import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, ORDER_CHANNEL_WEIGHTS
 
 
-def generate_next_day(out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2024-01",
-                      months: int = 24) -> dict:
+def generate_next_day(
+    out_dir: Path, *, scale: float = 1, seed: int = 42, start: str = "2024-01", months: int = 24
+) -> dict:
     """Write one more day of events after the generated period (orders, order_lines, activities,
     survey_responses) as `<entity>/<entity>_<YYYY-MM-DD>.csv`, with new ids continuing the
     manifest's counters and only existing accounts, reps and products. The day is treated as a
@@ -37,8 +38,9 @@ def generate_next_day(out_dir: Path, *, scale: float = 1, seed: int = 42, start:
     manifest = read_manifest(out_dir)
     params = manifest["parameters"]
     if (params["scale"], params["seed"], params["start"], params["months"]) != (scale, seed, start, months):
-        raise ValueError(f"{out_dir} was generated with {params}, not scale={scale} seed={seed} "
-                         f"start={start} months={months}")
+        raise ValueError(
+            f"{out_dir} was generated with {params}, not scale={scale} seed={seed} start={start} months={months}"
+        )
     counters = manifest["id_counters"]
     company = build_company(scale, seed, start, months)
     period, org, accounts, catalog = company.period, company.org, company.accounts, company.catalog
@@ -62,8 +64,17 @@ def generate_next_day(out_dir: Path, *, scale: float = 1, seed: int = 42, start:
     status = np.where(rng.random(n) < 0.4, PENDING, COMPLETED)
     rows = {}
     with exports.open("orders", paths["orders"]) as sink:
-        sink.write(orders_table(numbers, account, rep, np.full(n, -1), np.full(n, day), status,
-                                weighted_choice(rng, ORDER_CHANNEL_WEIGHTS, n)))
+        sink.write(
+            orders_table(
+                numbers,
+                account,
+                rep,
+                np.full(n, -1),
+                np.full(n, day),
+                status,
+                weighted_choice(rng, ORDER_CHANNEL_WEIGHTS, n),
+            )
+        )
         rows["orders"] = sink.rows
     position, line_number, product, quantity, price, discount, _ = order_lines_for(rng, catalog, n)
     with exports.open("order_lines", paths["order_lines"]) as sink:
@@ -86,9 +97,21 @@ def generate_next_day(out_dir: Path, *, scale: float = 1, seed: int = 42, start:
     duration = 5 + rng.integers(0, 60, len(act_rep))
     first_outcome = np.cumsum([0] + [len(ACTIVITY_OUTCOMES[t]) for t in ACTIVITY_TYPES])[:-1][activity_type]
     with exports.open("activities", paths["activities"]) as sink:
-        sink.write(activities_table(counters["activities"] + np.arange(len(act_rep)), act_rep, act_account,
-                                    np.full(len(act_rep), -1), activity_type, direction, occurred, responded,
-                                    unanswered, duration, first_outcome))
+        sink.write(
+            activities_table(
+                counters["activities"] + np.arange(len(act_rep)),
+                act_rep,
+                act_account,
+                np.full(len(act_rep), -1),
+                activity_type,
+                direction,
+                occurred,
+                responded,
+                unanswered,
+                duration,
+                first_outcome,
+            )
+        )
         rows["activities"] = sink.rows
 
     # same-day NPS responses to some of the day's completed orders
@@ -97,11 +120,19 @@ def generate_next_day(out_dir: Path, *, scale: float = 1, seed: int = 42, start:
     score = nps_scores(rng, accounts.satisfaction[survey_account])
     survey_type = np.zeros(len(surveyed), dtype=np.int64)
     with exports.open("survey_responses", paths["survey_responses"]) as sink:
-        sink.write(surveys_table(
-            counters["survey_responses"] + np.arange(len(surveyed)), survey_type,
-            day * SECONDS_PER_DAY + 18 * 3600 + rng.integers(0, 5 * 3600, len(surveyed)), score, survey_account,
-            company.contacts.of_account.pick(rng, survey_account), numbers[surveyed], np.full(len(surveyed), -1),
-            survey_comments(rng, survey_type, score)))
+        sink.write(
+            surveys_table(
+                counters["survey_responses"] + np.arange(len(surveyed)),
+                survey_type,
+                day * SECONDS_PER_DAY + 18 * 3600 + rng.integers(0, 5 * 3600, len(surveyed)),
+                score,
+                survey_account,
+                company.contacts.of_account.pick(rng, survey_account),
+                numbers[surveyed],
+                np.full(len(surveyed), -1),
+                survey_comments(rng, survey_type, score),
+            )
+        )
         rows["survey_responses"] = sink.rows
     files = {e: p.relative_to(out_dir).as_posix() for e, p in paths.items()}
     # recorded so the next `generate` into this folder removes them too

@@ -204,8 +204,13 @@ def reps_table(org: Org, on_day: int | None = None) -> out.Table:
     return {
         "rep_id": rep_ids(reps),
         "rep_name": out.join(out.pick(surnames, org.rep_surname[reps]), out.pick(given, org.rep_given[reps])),
-        "email": out.join(out.pick(given_py, org.rep_given[reps]), ".", out.pick(surname_py, org.rep_surname[reps]),
-                          out.integers(reps + 1), "@" + COMPANY_DOMAIN),
+        "email": out.join(
+            out.pick(given_py, org.rep_given[reps]),
+            ".",
+            out.pick(surname_py, org.rep_surname[reps]),
+            out.integers(reps + 1),
+            "@" + COMPANY_DOMAIN,
+        ),
         "team_id": team_ids(team),
         "manager_rep_id": rep_ids(manager, null_mask=manager == reps),
         "region": out.pick([r for r, _ in REGIONS], org.team_region[team]),

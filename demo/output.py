@@ -129,14 +129,16 @@ def csv_bytes(table: Table, columns: Sequence[str]) -> bytes | memoryview:
     fields = [table[c] if c in table else pa.nulls(n, pa.string()) for c in columns]
     lines = pc.binary_join_element_wise(*fields, ",", null_handling="replace", null_replacement="")
     # fast path: no field holds a comma, quote or line break (one scan of the lines, not one per column)
-    clean = not pc.any(pc.match_substring_regex(lines, r'["\r\n]')).as_py() and pc.all(
-        pc.equal(pc.count_substring(lines, ","), len(columns) - 1)).as_py()
+    clean = (
+        not pc.any(pc.match_substring_regex(lines, r'["\r\n]')).as_py()
+        and pc.all(pc.equal(pc.count_substring(lines, ","), len(columns) - 1)).as_py()
+    )
     if not clean:
         fields = [_quoted(f) for f in fields]
         lines = pc.binary_join_element_wise(*fields, ",", null_handling="replace", null_replacement="")
     lines = pc.binary_join_element_wise(lines, "", "\n")
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset: lines.offset + n + 1]
-    return memoryview(lines.buffers()[2])[offsets[0]: offsets[-1]]
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + n + 1]
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
 
 
 class CsvSink:
@@ -178,8 +180,10 @@ def sheet_rows(sheet: Sheet) -> int:
 
 def sheet_table(sheet: Sheet, rows: slice) -> Table:
     """A slice of a sheet as CSV text columns (for workbooks too big for one worksheet)."""
-    return {name: _number_text(column[rows]) if isinstance(column, np.ndarray) else column[rows]
-            for name, column in sheet.items()}
+    return {
+        name: _number_text(column[rows]) if isinstance(column, np.ndarray) else column[rows]
+        for name, column in sheet.items()
+    }
 
 
 def _number_text(values: np.ndarray) -> pa.Array:
@@ -206,10 +210,14 @@ def write_xlsx(path: Path, sheet: str, columns: Sequence[str], data: Sheet, crea
     if n > XLSX_MAX_DATA_ROWS:
         raise ValueError(f"{path.name}: {n} rows do not fit one worksheet")
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    workbook.set_properties({
-        "title": sheet, "author": "salesdw generate", "company": "星海科技",
-        "created": created.replace(tzinfo=timezone.utc),
-    })
+    workbook.set_properties(
+        {
+            "title": sheet,
+            "author": "salesdw generate",
+            "company": "星海科技",
+            "created": created.replace(tzinfo=timezone.utc),
+        }
+    )
     worksheet = workbook.add_worksheet(sheet)
     worksheet.write_row(0, 0, list(columns))
     # typed writes skip xlsxwriter's per-cell type sniffing (~20% faster on big sheets)

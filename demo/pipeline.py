@@ -127,8 +127,13 @@ def _simulate(rng: np.random.Generator, created_ts: np.ndarray, loss_factor: flo
     ladder_reached = np.where(entered >= 0, np.arange(N_LADDER), -1).max(axis=1)
     stage = np.where(outcome == WON, CLOSED_WON, np.where(outcome == LOST, CLOSED_LOST, ladder_reached))
     updated = np.maximum(entered.max(axis=1), close)
-    return {"entered": entered.astype(np.int64), "outcome": outcome, "close": close.astype(np.int64),
-            "stage": stage, "updated": updated.astype(np.int64)}
+    return {
+        "entered": entered.astype(np.int64),
+        "outcome": outcome,
+        "close": close.astype(np.int64),
+        "stage": stage,
+        "updated": updated.astype(np.int64),
+    }
 
 
 def build_pipeline(period: Period, accounts: Accounts, catalog: Catalog, seed: int) -> Opportunities:
@@ -265,8 +270,15 @@ def lead_opportunity(opps: Opportunities, n_leads: int) -> np.ndarray:
 def opportunities_table(opps: Opportunities, rows: slice) -> out.Table:
     """The deals of `rows`, each revised deal's earlier versions just before its final row."""
     idx = np.arange(opps.n)[rows]
-    final = _opportunity_rows(opps, idx, opps.amount_cents[idx], opps.close_day[idx], opps.stage[idx],
-                              opps.updated_ts[idx], opps.lost_reason[idx])
+    final = _opportunity_rows(
+        opps,
+        idx,
+        opps.amount_cents[idx],
+        opps.close_day[idx],
+        opps.stage[idx],
+        opps.updated_ts[idx],
+        opps.lost_reason[idx],
+    )
     rev = opps.revisions
     if rev is None or len(idx) == 0:
         return final
@@ -275,8 +287,9 @@ def opportunities_table(opps: Opportunities, rows: slice) -> out.Table:
     if len(r) == 0:
         return final
     stage, updated = _version_stage(opps, rev, r)
-    earlier = _opportunity_rows(opps, rev.opp[r], rev.prev_amount_cents[r], rev.prev_close_day[r], stage, updated,
-                                np.full(len(r), -1))
+    earlier = _opportunity_rows(
+        opps, rev.opp[r], rev.prev_amount_cents[r], rev.prev_close_day[r], stage, updated, np.full(len(r), -1)
+    )
     # each deal's rows: its earlier versions in time order, then its final row (the latest row wins)
     order = np.lexsort((np.r_[np.arange(len(r)), np.full(len(idx), len(r))], np.r_[rev.opp[r], idx]))
     combined = {c: pa.concat_arrays([earlier[c], final[c]]) for c in final}
@@ -296,8 +309,15 @@ def _version_stage(opps: Opportunities, rev: Revisions, r: np.ndarray) -> tuple[
     return np.maximum(stage, 0), np.maximum(stage_ts, began)
 
 
-def _opportunity_rows(opps: Opportunities, idx: np.ndarray, amount: np.ndarray, close_day: np.ndarray,
-                      stage: np.ndarray, updated_ts: np.ndarray, reason: np.ndarray) -> out.Table:
+def _opportunity_rows(
+    opps: Opportunities,
+    idx: np.ndarray,
+    amount: np.ndarray,
+    close_day: np.ndarray,
+    stage: np.ndarray,
+    updated_ts: np.ndarray,
+    reason: np.ndarray,
+) -> out.Table:
     lead, product = opps.lead[idx], opps.product[idx]
     return {
         "opportunity_id": opportunity_ids(idx),

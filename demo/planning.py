@@ -82,16 +82,23 @@ def _month_text(period: Period) -> list[str]:
     return [str(np.datetime64(int(d), "D"))[:7] for d in period.month_starts[:-1]]
 
 
-def build_plan(period: Period, org: Org, seed: int, rep_month_net_cents: np.ndarray,
-               rep_month_new_customers: np.ndarray, rep_month_visits: np.ndarray) -> Plan:
+def build_plan(
+    period: Period,
+    org: Org,
+    seed: int,
+    rep_month_net_cents: np.ndarray,
+    rep_month_new_customers: np.ndarray,
+    rep_month_visits: np.ndarray,
+) -> Plan:
     rng = rng_for(seed, "planning")
     employed = employment_days(org, period)
     habit = _spending_habits(rng, org.n_teams)
     planned = _planned_spend(rng, period, org, employed)
     expenses = _expenses(rng, period, org, employed, planned, habit)
     budgets = _budgets(period, planned)
-    targets = _targets(rng, org, employed, _month_text(period), rep_month_net_cents, rep_month_new_customers,
-                       rep_month_visits)
+    targets = _targets(
+        rng, org, employed, _month_text(period), rep_month_net_cents, rep_month_new_customers, rep_month_visits
+    )
     return Plan(budgets=budgets, expenses=expenses, targets=targets)
 
 
@@ -112,8 +119,9 @@ def _planned_spend(rng, period: Period, org: Org, employed: np.ndarray) -> np.nd
     start; the other categories a fixed amount per head."""
     n_teams, n_months = org.n_teams, period.months
     days_in_month = np.diff(period.month_starts)
-    at_month_start = (org.rep_hire_day[:, None] <= period.month_starts[None, :-1]) \
-        & (org.rep_end_day[:, None] >= period.month_starts[None, :-1])
+    at_month_start = (org.rep_hire_day[:, None] <= period.month_starts[None, :-1]) & (
+        org.rep_end_day[:, None] >= period.month_starts[None, :-1]
+    )
     personnel = np.zeros((n_teams, n_months))
     np.add.at(personnel, org.rep_team, org.rep_monthly_salary_cents[:, None] * at_month_start)
     personnel *= rng.uniform(0.98, 1.04, (n_teams, n_months))
@@ -128,8 +136,9 @@ def _planned_spend(rng, period: Period, org: Org, employed: np.ndarray) -> np.nd
 def _budgets(period: Period, planned: np.ndarray) -> out.Sheet:
     """Every (month, team, category), in whole hundreds of CNY."""
     n_teams, n_months, n_cat = planned.shape
-    team, month, category = (a.ravel() for a in np.meshgrid(
-        np.arange(n_teams), np.arange(n_months), np.arange(n_cat), indexing="ij"))
+    team, month, category = (
+        a.ravel() for a in np.meshgrid(np.arange(n_teams), np.arange(n_months), np.arange(n_cat), indexing="ij")
+    )
     budget_cents = (np.round(planned / 10_000) * 10_000).astype(np.int64)
     return {
         "month": out.pick(_month_text(period), month),
@@ -140,14 +149,14 @@ def _budgets(period: Period, planned: np.ndarray) -> out.Sheet:
     }
 
 
-def _expenses(rng, period: Period, org: Org, employed: np.ndarray, planned: np.ndarray,
-              habit: np.ndarray) -> Expenses:
+def _expenses(rng, period: Period, org: Org, employed: np.ndarray, planned: np.ndarray, habit: np.ndarray) -> Expenses:
     """Salaries (one row per employed rep and month, on the 25th) and, for the other categories,
     the plan x the team's habit x noise, paid in a few bills a month."""
     days_in_month = np.diff(period.month_starts)
     pay_rep, pay_month = np.nonzero(employed > 0)
-    salary_cents = np.round(org.rep_monthly_salary_cents[pay_rep] * employed[pay_rep, pay_month]
-                            / days_in_month[pay_month]).astype(np.int64)
+    salary_cents = np.round(
+        org.rep_monthly_salary_cents[pay_rep] * employed[pay_rep, pay_month] / days_in_month[pay_month]
+    ).astype(np.int64)
     pay_day = period.month_starts[pay_month] + np.minimum(24, days_in_month[pay_month] - 1)
 
     actual = planned * habit[:, None, :] * rng.normal(1.0, 0.05, planned.shape)
@@ -174,9 +183,14 @@ def _expenses(rng, period: Period, org: Org, employed: np.ndarray, planned: np.n
     description_first = np.cumsum([0] + [len(EXPENSE_DESCRIPTIONS[c]) for c in EXPENSE_CATEGORIES])[:-1]
     description_count = np.array([len(EXPENSE_DESCRIPTIONS[c]) for c in EXPENSE_CATEGORIES])
     description = description_first[category] + (rng.random(len(category)) * description_count[category])
-    return Expenses(day=day[order].astype(np.int32), team=team[order].astype(np.int32), category=category,
-                    cents=np.concatenate([salary_cents, bill_cents])[order], rep=rep[order].astype(np.int32),
-                    description=description.astype(np.int32))
+    return Expenses(
+        day=day[order].astype(np.int32),
+        team=team[order].astype(np.int32),
+        category=category,
+        cents=np.concatenate([salary_cents, bill_cents])[order],
+        rep=rep[order].astype(np.int32),
+        description=description.astype(np.int32),
+    )
 
 
 def _targets(rng, org: Org, employed, month_text, net_cents, new_customers, visits) -> out.Sheet:
@@ -207,8 +221,10 @@ def _targets(rng, org: Org, employed, month_text, net_cents, new_customers, visi
     # rows: every metric for each (rep, month) of employment, then every metric for each (team, month);
     # formatted part by part (a part's text is much bigger than its numbers)
     rep_index, month_index = np.nonzero(employed)
-    parts = [_target_rows(month_text, metric, month_index, values[rep_index, month_index], rep=rep_index)
-             for metric, values in enumerate(rep_values)]
+    parts = [
+        _target_rows(month_text, metric, month_index, values[rep_index, month_index], rep=rep_index)
+        for metric, values in enumerate(rep_values)
+    ]
     for metric, values in enumerate(rep_values):
         team_total = np.zeros((n_teams, employed.shape[1]))
         np.add.at(team_total, org.rep_team, values * employed)
@@ -217,8 +233,12 @@ def _targets(rng, org: Org, employed, month_text, net_cents, new_customers, visi
         t_index, m_index = np.nonzero(team_total > 0)
         parts.append(_target_rows(month_text, metric, m_index, team_total[t_index, m_index], team=t_index))
     parts += _service_targets(rng, org, employed, month_text, rep_index, month_index)
-    return {name: np.concatenate([p[name] for p in parts]) if name == "target_value"
-            else pa.concat_arrays([p[name] for p in parts]) for name in parts[0]}
+    return {
+        name: np.concatenate([p[name] for p in parts])
+        if name == "target_value"
+        else pa.concat_arrays([p[name] for p in parts])
+        for name in parts[0]
+    }
 
 
 def _service_targets(rng, org: Org, employed, month_text, rep_index, month_index) -> list[out.Sheet]:

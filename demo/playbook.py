@@ -36,8 +36,14 @@ _LOW = np.array([DURATION_MINUTES.get(t, (0, 0))[0] for t in ACTIVITY_TYPES])
 _HIGH = np.array([DURATION_MINUTES.get(t, (0, 0))[1] for t in ACTIVITY_TYPES])
 
 
-def generate_playbook_touches(period: Period, accounts: Accounts, completed_orders: tuple[np.ndarray, np.ndarray],
-                              seed: int, first_number: int, write: Callable[[str, out.Table], None]) -> int:
+def generate_playbook_touches(
+    period: Period,
+    accounts: Accounts,
+    completed_orders: tuple[np.ndarray, np.ndarray],
+    seed: int,
+    first_number: int,
+    write: Callable[[str, out.Table], None],
+) -> int:
     """Writes the playbook's touches month by month as activities numbered from first_number;
     completed_orders = (account, day) of every completed order in date order. Returns the count."""
     order_account, order_day = completed_orders
@@ -79,8 +85,16 @@ def _buyer_touches(rng, buyer, buyer_day, first_order):
     return account, day, np.where(first_order[account] < day, _VISIT, _CALL).astype(np.int64)
 
 
-def _write_touches(rng, period: Period, accounts: Accounts, write, first_number: int,
-                   account: np.ndarray, day: np.ndarray, kind: np.ndarray) -> int:
+def _write_touches(
+    rng,
+    period: Period,
+    accounts: Accounts,
+    write,
+    first_number: int,
+    account: np.ndarray,
+    day: np.ndarray,
+    kind: np.ndarray,
+) -> int:
     """Outbound touches by the account's owner that day, in office hours, never before the
     account existed nor before the period began."""
     created_day = accounts.created_ts[account] // SECONDS_PER_DAY
@@ -95,7 +109,22 @@ def _write_touches(rng, period: Period, accounts: Accounts, write, first_number:
     occurred = day * SECONDS_PER_DAY + business_seconds(rng, n)
     duration = _LOW[kind] + (rng.random(n) * (_HIGH[kind] - _LOW[kind] + 1)).astype(np.int64)
     outcome = _OUTCOME_FIRST[kind] + (rng.random(n) * _OUTCOME_COUNT[kind]).astype(np.int64)
-    out.write_columns(write, "activities", activities_table, (
-        first_number + np.arange(n), accounts.owner_on(account, day), account, np.full(n, -1), kind,
-        np.zeros(n, np.int64), occurred, occurred, np.ones(n, bool), duration, outcome))
+    out.write_columns(
+        write,
+        "activities",
+        activities_table,
+        (
+            first_number + np.arange(n),
+            accounts.owner_on(account, day),
+            account,
+            np.full(n, -1),
+            kind,
+            np.zeros(n, np.int64),
+            occurred,
+            occurred,
+            np.ones(n, bool),
+            duration,
+            outcome,
+        ),
+    )
     return n

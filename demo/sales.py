@@ -119,9 +119,11 @@ def order_lines_for(rng: np.random.Generator, catalog: Catalog, n_orders: int):
     price = price.astype(np.int64)
     gross = quantity * price
     draw = rng.random(len(position))
-    discount = np.where(draw < SHARE_LINES_DISCOUNTED,
-                        np.round(gross * rng.uniform(0.02, 0.15, len(position))).astype(np.int64),
-                        np.where(draw < SHARE_LINES_DISCOUNTED + 0.05, 0, -1))  # some explicit 0.00
+    discount = np.where(
+        draw < SHARE_LINES_DISCOUNTED,
+        np.round(gross * rng.uniform(0.02, 0.15, len(position))).astype(np.int64),
+        np.where(draw < SHARE_LINES_DISCOUNTED + 0.05, 0, -1),
+    )  # some explicit 0.00
     net = gross - np.maximum(discount, 0)
     return position, line_number, product, quantity, price, discount, net
 
@@ -174,8 +176,11 @@ def survey_comments(rng, survey_type: np.ndarray, score: np.ndarray) -> pa.Array
     bad = np.where(survey_type == 0, score <= 6, score <= 2)
     has_comment = (good | bad) & (rng.random(n) < 0.35)
     vocabulary = SURVEY_COMMENTS_GOOD + SURVEY_COMMENTS_BAD
-    pick = np.where(good, rng.integers(0, len(SURVEY_COMMENTS_GOOD), n),
-                    len(SURVEY_COMMENTS_GOOD) + rng.integers(0, len(SURVEY_COMMENTS_BAD), n))
+    pick = np.where(
+        good,
+        rng.integers(0, len(SURVEY_COMMENTS_GOOD), n),
+        len(SURVEY_COMMENTS_GOOD) + rng.integers(0, len(SURVEY_COMMENTS_BAD), n),
+    )
     return out.pick(vocabulary, pick, null_mask=~has_comment)
 
 
@@ -193,10 +198,18 @@ def surveys_table(numbers, survey_type, submitted_ts, score, account, contact, o
     }
 
 
-def generate_sales(period: Period, org: Org, accounts: Accounts, contacts_of_account: Groups,
-                   catalog: Catalog, opps: Opportunities, scale: float, seed: int,
-                   write: Callable[[str, out.Table], None],
-                   progress: Callable[[str, int, int], None] | None = None) -> SalesTotals:
+def generate_sales(
+    period: Period,
+    org: Org,
+    accounts: Accounts,
+    contacts_of_account: Groups,
+    catalog: Catalog,
+    opps: Opportunities,
+    scale: float,
+    seed: int,
+    write: Callable[[str, out.Table], None],
+    progress: Callable[[str, int, int], None] | None = None,
+) -> SalesTotals:
     """Writes orders, order_lines, returns, cases and survey_responses month by month."""
     sampler = DaySampler(period)
     rates = scaled_order_rates(period, accounts, opps, scale)
@@ -253,8 +266,12 @@ def generate_sales(period: Period, org: Org, accounts: Accounts, contacts_of_acc
         position, line_number, product, quantity, price, discount, net = order_lines_for(rng, catalog, n)
         deal_amount = np.where(from_deal, opps.amount_cents[np.maximum(opportunity, 0)], -1)
         quantity, discount, net = fit_to_deals(position, quantity, price, discount, deal_amount)
-        out.write_columns(write, "order_lines", order_lines_table,
-                          (numbers[position], line_number, product, quantity, price, discount))
+        out.write_columns(
+            write,
+            "order_lines",
+            order_lines_table,
+            (numbers[position], line_number, product, quantity, price, discount),
+        )
 
         # --- what targets need: net sales and new customers per rep (attributed as in marts.md)
         completed = status == COMPLETED
@@ -263,7 +280,8 @@ def generate_sales(period: Period, org: Org, accounts: Accounts, contacts_of_acc
         attributed = np.where(rep >= 0, rep, accounts.owner[account])
         line_completed = completed[position]
         totals.rep_month_net_cents[:, m] += np.bincount(
-            attributed[position[line_completed]], weights=net[line_completed], minlength=org.n_reps).astype(np.int64)
+            attributed[position[line_completed]], weights=net[line_completed], minlength=org.n_reps
+        ).astype(np.int64)
         done = np.flatnonzero(completed)
         first_time = done[first_completed_day[account[done]] == NEVER]
         _, first_of_account = np.unique(account[first_time], return_index=True)  # orders are in date order
@@ -271,13 +289,26 @@ def generate_sales(period: Period, org: Org, accounts: Accounts, contacts_of_acc
         first_completed_day[account[newcomers]] = day[newcomers]
         totals.rep_month_new_customers[:, m] += np.bincount(attributed[newcomers], minlength=org.n_reps)
 
-        n_returns += _write_returns(rng, period, write, n_returns, numbers[position], line_number,
-                                    day[position], quantity, net, line_completed)
+        n_returns += _write_returns(
+            rng, period, write, n_returns, numbers[position], line_number, day[position], quantity, net, line_completed
+        )
         cases = _write_cases(rng, period, accounts, write, n_cases, account[done], day[done])
         n_cases += len(cases.number)
-        n_responses += _write_surveys(rng, period, accounts, contacts_of_account, write, n_responses, m,
-                                      first_day, last_day,
-                                      account[done], day[done], numbers[done], cases)
+        n_responses += _write_surveys(
+            rng,
+            period,
+            accounts,
+            contacts_of_account,
+            write,
+            n_responses,
+            m,
+            first_day,
+            last_day,
+            account[done],
+            day[done],
+            numbers[done],
+            cases,
+        )
         if progress:
             progress("orders", m + 1, period.months)
 
@@ -285,23 +316,27 @@ def generate_sales(period: Period, org: Org, accounts: Accounts, contacts_of_acc
     return totals
 
 
-def _write_returns(rng, period: Period, write, first_number: int, line_order, line_number, line_day,
-                   quantity, net, completed) -> int:
+def _write_returns(
+    rng, period: Period, write, first_number: int, line_order, line_number, line_day, quantity, net, completed
+) -> int:
     """A few completed lines come back days or weeks later (sometimes in a later month), partly or
     fully refunded; returns the number written."""
     returned = np.flatnonzero(completed & (rng.random(len(line_order)) < SHARE_LINES_RETURNED))
     return_day = line_day[returned] + 2 + rng.geometric(1 / 12, len(returned))
     returned, return_day = returned[return_day <= period.end_day], return_day[return_day <= period.end_day]
     return_qty = 1 + (rng.random(len(returned)) * quantity[returned]).astype(np.int64)
-    write("returns", {
-        "return_id": return_ids(first_number + np.arange(len(returned))),
-        "order_id": order_ids(line_order[returned]),
-        "line_number": out.integers(line_number[returned]),
-        "return_date": out.dates(return_day),
-        "quantity": out.integers(return_qty),
-        "refund_amount": out.money(net[returned] * return_qty // quantity[returned]),
-        "reason": out.pick(RETURN_REASONS, rng.integers(0, len(RETURN_REASONS), len(returned))),
-    })
+    write(
+        "returns",
+        {
+            "return_id": return_ids(first_number + np.arange(len(returned))),
+            "order_id": order_ids(line_order[returned]),
+            "line_number": out.integers(line_number[returned]),
+            "return_date": out.dates(return_day),
+            "quantity": out.integers(return_qty),
+            "refund_amount": out.money(net[returned] * return_qty // quantity[returned]),
+            "reason": out.pick(RETURN_REASONS, rng.integers(0, len(RETURN_REASONS), len(returned))),
+        },
+    )
     return len(returned)
 
 
@@ -314,13 +349,15 @@ class _Cases:
     unresolved: np.ndarray
 
 
-def _write_cases(rng, period: Period, accounts: Accounts, write, first_number: int,
-                 order_account: np.ndarray, order_day: np.ndarray) -> _Cases:
+def _write_cases(
+    rng, period: Period, accounts: Accounts, write, first_number: int, order_account: np.ndarray, order_day: np.ndarray
+) -> _Cases:
     """Service cases opened after some completed orders; most answered within hours, some after
     more than a day, a few never; resolved a day or two later."""
     with_case = np.flatnonzero(rng.random(len(order_account)) < SHARE_ORDERS_WITH_CASE)
-    opened = (order_day[with_case] + 1 + rng.geometric(1 / 10, len(with_case))) * SECONDS_PER_DAY \
-        + business_seconds(rng, len(with_case))
+    opened = (order_day[with_case] + 1 + rng.geometric(1 / 10, len(with_case))) * SECONDS_PER_DAY + business_seconds(
+        rng, len(with_case)
+    )
     keep = opened <= period.end_ts
     with_case, opened = with_case[keep], opened[keep]
     k = len(with_case)
@@ -334,40 +371,58 @@ def _write_cases(rng, period: Period, accounts: Accounts, write, first_number: i
     resolved = first_response + (rng.lognormal(np.log(36.0), 1.0, k) * 3600).astype(np.int64)
     unresolved = no_response | (resolved > period.end_ts)
     number = first_number + np.arange(k)
-    write("cases", {
-        "case_id": case_ids(number),
-        "account_id": account_ids(account),
-        "opened_at": out.timestamps(opened),
-        "category": out.pick(CASE_CATEGORIES, category),
-        "severity": out.pick(CASE_SEVERITIES, severity),
-        "channel": out.pick(CASE_CHANNELS, weighted_choice(rng, CASE_CHANNEL_WEIGHTS, k)),
-        "owner_rep_id": rep_ids(accounts.owner[account]),
-        "first_response_at": out.timestamps(first_response, null_mask=no_response),
-        "resolved_at": out.timestamps(resolved, null_mask=unresolved),
-        "status": out.pick(CASE_STATUSES, np.where(no_response, 0, np.where(unresolved, 1, 2))),
-    })
+    write(
+        "cases",
+        {
+            "case_id": case_ids(number),
+            "account_id": account_ids(account),
+            "opened_at": out.timestamps(opened),
+            "category": out.pick(CASE_CATEGORIES, category),
+            "severity": out.pick(CASE_SEVERITIES, severity),
+            "channel": out.pick(CASE_CHANNELS, weighted_choice(rng, CASE_CHANNEL_WEIGHTS, k)),
+            "owner_rep_id": rep_ids(accounts.owner[account]),
+            "first_response_at": out.timestamps(first_response, null_mask=no_response),
+            "resolved_at": out.timestamps(resolved, null_mask=unresolved),
+            "status": out.pick(CASE_STATUSES, np.where(no_response, 0, np.where(unresolved, 1, 2))),
+        },
+    )
     return _Cases(number, account, category, resolved, unresolved)
 
 
-def _write_surveys(rng, period: Period, accounts: Accounts, contacts_of_account: Groups, write,
-                   first_number: int, month: int, first_day: int, last_day: int,
-                   order_account, order_day, order_number, cases: _Cases) -> int:
+def _write_surveys(
+    rng,
+    period: Period,
+    accounts: Accounts,
+    contacts_of_account: Groups,
+    write,
+    first_number: int,
+    month: int,
+    first_day: int,
+    last_day: int,
+    order_account,
+    order_day,
+    order_number,
+    cases: _Cases,
+) -> int:
     """NPS a few days after some completed orders, CSAT after some resolved cases, and a quarterly
     relationship NPS to some customers; scores follow each account's satisfaction."""
     surveyed = np.flatnonzero(rng.random(len(order_account)) < SHARE_ORDERS_SURVEYED)
-    nps_ts = (order_day[surveyed] + rng.integers(3, 21, len(surveyed))) * SECONDS_PER_DAY \
-        + business_seconds(rng, len(surveyed))
+    nps_ts = (order_day[surveyed] + rng.integers(3, 21, len(surveyed))) * SECONDS_PER_DAY + business_seconds(
+        rng, len(surveyed)
+    )
     surveyed, nps_ts = surveyed[nps_ts <= period.end_ts], nps_ts[nps_ts <= period.end_ts]
     csat_case = np.flatnonzero(~cases.unresolved & (rng.random(len(cases.number)) < SHARE_RESOLVED_CASES_SURVEYED))
     csat_ts = cases.resolved_ts[csat_case] + rng.integers(3600, 3 * SECONDS_PER_DAY, len(csat_case))
     csat_case, csat_ts = csat_case[csat_ts <= period.end_ts], csat_ts[csat_ts <= period.end_ts]
     relationship = np.zeros(0, dtype=np.int64)
     if (month + 1) % 3 == 0:
-        eligible = np.flatnonzero((accounts.first_active_day <= last_day)
-                                  & (accounts.created_ts < first_day * SECONDS_PER_DAY))
+        eligible = np.flatnonzero(
+            (accounts.first_active_day <= last_day) & (accounts.created_ts < first_day * SECONDS_PER_DAY)
+        )
         relationship = eligible[rng.random(len(eligible)) < SHARE_ACCOUNTS_RELATIONSHIP_SURVEY]
-    rel_ts = rng.integers(first_day, last_day + 1, len(relationship)) * SECONDS_PER_DAY \
-        + business_seconds(rng, len(relationship))
+    rel_ts = rng.integers(first_day, last_day + 1, len(relationship)) * SECONDS_PER_DAY + business_seconds(
+        rng, len(relationship)
+    )
 
     source = np.repeat([0, 1, 2], [len(surveyed), len(csat_case), len(relationship)])  # order, case, account
     account = np.concatenate([order_account[surveyed], cases.account[csat_case], relationship])
@@ -383,7 +438,18 @@ def _write_surveys(rng, period: Period, accounts: Accounts, contacts_of_account:
     order_ref[source == 0] = order_number[surveyed]
     case_ref[source == 1] = cases.number[csat_case]
     submitted = np.concatenate([nps_ts, csat_ts, rel_ts])
-    write("survey_responses", surveys_table(
-        first_number + np.arange(len(source)), survey_type, submitted, score, account, contact,
-        order_ref, case_ref, survey_comments(rng, survey_type, score)))
+    write(
+        "survey_responses",
+        surveys_table(
+            first_number + np.arange(len(source)),
+            survey_type,
+            submitted,
+            score,
+            account,
+            contact,
+            order_ref,
+            case_ref,
+            survey_comments(rng, survey_type, score),
+        ),
+    )
     return len(source)

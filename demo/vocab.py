@@ -18,17 +18,60 @@ REGIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 # Surnames and given names with their pinyin, for names and e-mail addresses.
 SURNAMES: tuple[tuple[str, str], ...] = (
-    ("王", "wang"), ("李", "li"), ("张", "zhang"), ("刘", "liu"), ("陈", "chen"), ("杨", "yang"),
-    ("黄", "huang"), ("赵", "zhao"), ("吴", "wu"), ("周", "zhou"), ("徐", "xu"), ("孙", "sun"),
-    ("马", "ma"), ("朱", "zhu"), ("胡", "hu"), ("郭", "guo"), ("何", "he"), ("高", "gao"),
-    ("林", "lin"), ("罗", "luo"), ("郑", "zheng"), ("梁", "liang"), ("谢", "xie"), ("宋", "song"),
+    ("王", "wang"),
+    ("李", "li"),
+    ("张", "zhang"),
+    ("刘", "liu"),
+    ("陈", "chen"),
+    ("杨", "yang"),
+    ("黄", "huang"),
+    ("赵", "zhao"),
+    ("吴", "wu"),
+    ("周", "zhou"),
+    ("徐", "xu"),
+    ("孙", "sun"),
+    ("马", "ma"),
+    ("朱", "zhu"),
+    ("胡", "hu"),
+    ("郭", "guo"),
+    ("何", "he"),
+    ("高", "gao"),
+    ("林", "lin"),
+    ("罗", "luo"),
+    ("郑", "zheng"),
+    ("梁", "liang"),
+    ("谢", "xie"),
+    ("宋", "song"),
 )
 GIVEN_NAMES: tuple[tuple[str, str], ...] = (
-    ("伟", "wei"), ("芳", "fang"), ("娜", "na"), ("敏", "min"), ("静", "jing"), ("磊", "lei"),
-    ("强", "qiang"), ("洋", "yang"), ("艳", "yan"), ("勇", "yong"), ("军", "jun"), ("杰", "jie"),
-    ("涛", "tao"), ("明", "ming"), ("超", "chao"), ("秀英", "xiuying"), ("丽", "li"), ("俊杰", "junjie"),
-    ("志强", "zhiqiang"), ("晓东", "xiaodong"), ("海燕", "haiyan"), ("建华", "jianhua"), ("文博", "wenbo"),
-    ("子涵", "zihan"), ("欣怡", "xinyi"), ("浩然", "haoran"), ("佳琪", "jiaqi"), ("宇航", "yuhang"),
+    ("伟", "wei"),
+    ("芳", "fang"),
+    ("娜", "na"),
+    ("敏", "min"),
+    ("静", "jing"),
+    ("磊", "lei"),
+    ("强", "qiang"),
+    ("洋", "yang"),
+    ("艳", "yan"),
+    ("勇", "yong"),
+    ("军", "jun"),
+    ("杰", "jie"),
+    ("涛", "tao"),
+    ("明", "ming"),
+    ("超", "chao"),
+    ("秀英", "xiuying"),
+    ("丽", "li"),
+    ("俊杰", "junjie"),
+    ("志强", "zhiqiang"),
+    ("晓东", "xiaodong"),
+    ("海燕", "haiyan"),
+    ("建华", "jianhua"),
+    ("文博", "wenbo"),
+    ("子涵", "zihan"),
+    ("欣怡", "xinyi"),
+    ("浩然", "haoran"),
+    ("佳琪", "jiaqi"),
+    ("宇航", "yuhang"),
 )
 
 # (industry, name fragments that fit it)
@@ -45,14 +88,54 @@ INDUSTRIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("餐饮酒店", ("餐饮管理", "酒店管理")),
 )
 BRAND_WORDS: tuple[str, ...] = (
-    "华腾", "鼎盛", "瑞丰", "恒通", "金桥", "宏远", "星辰", "博达", "盛世", "天宇", "嘉禾", "汇通",
-    "东方", "新华", "永信", "中联", "联创", "达利", "信诚", "正泰", "安达", "凯旋", "明辉", "锦程",
-    "华信", "万邦", "立德", "同创", "海纳", "佳和", "卓越", "远航", "德润", "启明", "兴业", "银河",
+    "华腾",
+    "鼎盛",
+    "瑞丰",
+    "恒通",
+    "金桥",
+    "宏远",
+    "星辰",
+    "博达",
+    "盛世",
+    "天宇",
+    "嘉禾",
+    "汇通",
+    "东方",
+    "新华",
+    "永信",
+    "中联",
+    "联创",
+    "达利",
+    "信诚",
+    "正泰",
+    "安达",
+    "凯旋",
+    "明辉",
+    "锦程",
+    "华信",
+    "万邦",
+    "立德",
+    "同创",
+    "海纳",
+    "佳和",
+    "卓越",
+    "远航",
+    "德润",
+    "启明",
+    "兴业",
+    "银河",
 )
 COMPANY_SUFFIXES: tuple[str, ...] = ("有限公司", "股份有限公司", "集团有限公司")
 
 CONTACT_TITLES: tuple[str, ...] = (
-    "采购经理", "总经理", "IT主管", "财务总监", "行政经理", "运营总监", "技术负责人", "副总裁",
+    "采购经理",
+    "总经理",
+    "IT主管",
+    "财务总监",
+    "行政经理",
+    "运营总监",
+    "技术负责人",
+    "副总裁",
 )
 
 # (category, low list price, high list price, mean quantity per line of a repeat order,
@@ -72,7 +155,13 @@ PRODUCT_CATEGORIES: tuple[tuple[str, float, float, float, float, float], ...] = 
 PRODUCT_SERIES: tuple[str, ...] = ("星海", "星耀", "云帆", "启航", "智联", "锐捷", "擎天", "灵犀")
 
 LEAD_SOURCES: tuple[str, ...] = (
-    "website", "referral", "trade_show", "cold_call", "partner", "wechat", "online_ads",
+    "website",
+    "referral",
+    "trade_show",
+    "cold_call",
+    "partner",
+    "wechat",
+    "online_ads",
 )
 # Relative weights of lead sources among converted and among other leads: referrals and partners
 # convert best, online ads worst, so the lead funnel differs by source.
@@ -80,7 +169,12 @@ LEAD_SOURCE_WEIGHTS_CONVERTED: tuple[float, ...] = (0.22, 0.20, 0.12, 0.08, 0.16
 LEAD_SOURCE_WEIGHTS_OTHER: tuple[float, ...] = (0.24, 0.06, 0.12, 0.16, 0.06, 0.14, 0.22)
 
 LOST_REASONS: tuple[str, ...] = (
-    "价格过高", "选择了竞争对手", "预算不足", "项目取消", "决策延期", "产品不匹配",
+    "价格过高",
+    "选择了竞争对手",
+    "预算不足",
+    "项目取消",
+    "决策延期",
+    "产品不匹配",
 )
 ORDER_CHANNELS: tuple[str, ...] = ("direct_sales", "online_store", "distributor", "wechat_mall")
 ORDER_CHANNEL_WEIGHTS: tuple[float, ...] = (0.45, 0.25, 0.20, 0.10)
@@ -112,10 +206,18 @@ CASE_CHANNEL_WEIGHTS: tuple[float, ...] = (0.35, 0.20, 0.35, 0.10)
 
 # Free-text survey comments; some carry a comma or quotes, so files exercise RFC 4180 quoting.
 SURVEY_COMMENTS_GOOD: tuple[str, ...] = (
-    "服务很好", "交货及时, 质量可靠", "销售代表很专业", "产品\"性价比\"很高", "会推荐给同行",
+    "服务很好",
+    "交货及时, 质量可靠",
+    "销售代表很专业",
+    '产品"性价比"很高',
+    "会推荐给同行",
 )
 SURVEY_COMMENTS_BAD: tuple[str, ...] = (
-    "发货太慢", "售后响应不及时", "价格偏高, 希望有更多折扣", "产品有质量问题", "沟通不顺畅",
+    "发货太慢",
+    "售后响应不及时",
+    "价格偏高, 希望有更多折扣",
+    "产品有质量问题",
+    "沟通不顺畅",
 )
 
 EXPENSE_DESCRIPTIONS: dict[str, tuple[str, ...]] = {

@@ -24,14 +24,17 @@ def month_header(month: str) -> str:
     return f"{year}年{int(number)}月"
 
 
-def write_wide_budget(con, source: Path, target: Path, *, categories: dict, currencies: dict,
-                      created: datetime, work_dir: Path) -> int:
+def write_wide_budget(
+    con, source: Path, target: Path, *, categories: dict, currencies: dict, created: datetime, work_dir: Path
+) -> int:
     """Pivot the canonical budgets file `source` into `target`; returns the month cells written."""
     fmt = "xlsx" if source.suffix == ".xlsx" else "csv"
     table = open_source(con, source, fmt, SourceSpec(entity="budgets", files=(source.name,)), work_dir)
     try:
-        rows = con.sql(f"select team_id, category, currency, left(month, 7) as month, budget_amount "
-                       f"from {table.relation} order by {ROW_NUMBER}").fetchall()
+        rows = con.sql(
+            f"select team_id, category, currency, left(month, 7) as month, budget_amount "
+            f"from {table.relation} order by {ROW_NUMBER}"
+        ).fetchall()
     finally:
         table.close()
     months = sorted({r[3] for r in rows})
@@ -44,15 +47,23 @@ def write_wide_budget(con, source: Path, target: Path, *, categories: dict, curr
 
 def _write(target: Path, grid: dict, months: list[str], categories: dict, currencies: dict, created: datetime) -> None:
     workbook = xlsxwriter.Workbook(str(target))
-    workbook.set_properties({"title": "费用预算", "author": "销售管理系统", "company": "星海科技",
-                             "created": created.replace(tzinfo=timezone.utc)})
+    workbook.set_properties(
+        {
+            "title": "费用预算",
+            "author": "销售管理系统",
+            "company": "星海科技",
+            "created": created.replace(tzinfo=timezone.utc),
+        }
+    )
     sheet = workbook.add_worksheet("预算")
     money = workbook.add_format({"num_format": "¥#,##0.00"})
     sheet.write_string(0, 0, "星海科技 销售费用预算（按月）")
     sheet.write_string(1, 0, "单位：元")
     sheet.write_row(3, 0, [h for h, _ in KEYS] + [month_header(m) for m in months])
     for r, ((team, category, currency), cells) in enumerate(grid.items(), start=4):
-        sheet.write_row(r, 0, [team or "", categories.get(category, category) or "", currencies.get(currency, currency) or ""])
+        sheet.write_row(
+            r, 0, [team or "", categories.get(category, category) or "", currencies.get(currency, currency) or ""]
+        )
         for c, month in enumerate(months, start=len(KEYS)):
             value = cells.get(month)
             if value is not None:

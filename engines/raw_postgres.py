@@ -64,7 +64,8 @@ def load_raw_zone(raw_dir: Path, url: str, quality_dir: Path) -> dict[str, int]:
 def _replace_table(cur: psycopg.Cursor, name: str, columns: dict[str, str]) -> None:
     """Empty raw.<name> when its columns match the contract, else (re)create it."""
     column_defs = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(pg_type)) for column, pg_type in columns.items())
+        sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(pg_type)) for column, pg_type in columns.items()
+    )
     # PostgreSQL normalises the contract's types for us: compare with a throwaway twin table
     expected = f"expected_{name}"
     cur.execute(sql.SQL("create temporary table {} ({}) on commit drop").format(sql.Identifier(expected), column_defs))
@@ -89,10 +90,10 @@ def _signature(cur: psycopg.Cursor, qualified: str) -> list[tuple[str, str]]:
     ).fetchall()
 
 
-def _copy_rows(duck: duckdb.DuckDBPyConnection, cur: psycopg.Cursor, name: str, columns: list[str],
-               select: str) -> int:
+def _copy_rows(duck: duckdb.DuckDBPyConnection, cur: psycopg.Cursor, name: str, columns: list[str], select: str) -> int:
     statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(
-        sql.Identifier(RAW_SCHEMA, name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+        sql.Identifier(RAW_SCHEMA, name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
     with cur.copy(statement) as copy:
         for batch in duck.sql(select).to_arrow_reader(_BATCH_ROWS):
             buffer = io.BytesIO()

@@ -65,13 +65,15 @@ def raw_table_statements(raw_dir: Path) -> list[str]:
         # dropping an external table leaves its files alone; re-declaring it drops Spark's cached
         # file listing, so a batch landed since is read
         statements.append(f"drop table if exists {RAW_SCHEMA}.{name}")
-        statements.append(f"create table {RAW_SCHEMA}.{name} ({columns}) using parquet "
-                          f"location {_quote(location.as_uri())}")
+        statements.append(
+            f"create table {RAW_SCHEMA}.{name} ({columns}) using parquet location {_quote(location.as_uri())}"
+        )
     return statements
 
 
 def spark_conf(profiles_yml: Path = PROFILES_YML, output: str = "spark") -> dict[str, str]:
     """The Spark settings of the dbt profile's `output`, rendered with this process's environment."""
+
     def env_var(name: str, default: str | None = None) -> str:
         if name in os.environ:
             return os.environ[name]
@@ -104,8 +106,13 @@ def expose_raw_tables(spark, raw_dir: Path) -> None:
 def built_relations(spark, schemas: Iterable[str] = DBT_SCHEMAS) -> list[tuple[str, str]]:
     """(schema, name) of every table and view in `schemas` of the Spark catalog."""
     existing = {db.name for db in spark.catalog.listDatabases()}
-    return [(schema, table.name) for schema in schemas if schema in existing
-            for table in sorted(spark.catalog.listTables(schema), key=lambda t: t.name) if not table.isTemporary]
+    return [
+        (schema, table.name)
+        for schema in schemas
+        if schema in existing
+        for table in sorted(spark.catalog.listTables(schema), key=lambda t: t.name)
+        if not table.isTemporary
+    ]
 
 
 def export_to_duckdb(spark, warehouse: Path, export_dir: Path, schemas: Iterable[str] = DBT_SCHEMAS) -> dict[str, int]:
@@ -122,11 +129,15 @@ def export_to_duckdb(spark, warehouse: Path, export_dir: Path, schemas: Iterable
     for schema, name in relations:
         frame = spark.table(f"{schema}.{name}")
         # wall-clock timestamps, as DuckDB's TIMESTAMP (a zoned Parquet timestamp would read as TIMESTAMPTZ)
-        frame = frame.select(*[F.col(f"`{f.name}`").cast("timestamp_ntz").alias(f.name)
-                               if isinstance(f.dataType, TimestampType) else F.col(f"`{f.name}`")
-                               for f in frame.schema.fields])
-        frame.coalesce(1).write.mode("overwrite").option("compression", "zstd").parquet(
-            str(export_dir / schema / name))
+        frame = frame.select(
+            *[
+                F.col(f"`{f.name}`").cast("timestamp_ntz").alias(f.name)
+                if isinstance(f.dataType, TimestampType)
+                else F.col(f"`{f.name}`")
+                for f in frame.schema.fields
+            ]
+        )
+        frame.coalesce(1).write.mode("overwrite").option("compression", "zstd").parquet(str(export_dir / schema / name))
 
     rows: dict[str, int] = {}
     Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +148,7 @@ def export_to_duckdb(spark, warehouse: Path, export_dir: Path, schemas: Iterable
             con.execute(f"create schema {schema}")
         for schema, name in relations:
             files = str(export_dir / schema / name / "*.parquet").replace("'", "''")
-            con.execute(f'create table {schema}."{name}" as select * from read_parquet(\'{files}\')')
+            con.execute(f"create table {schema}.\"{name}\" as select * from read_parquet('{files}')")
             rows[f"{schema}.{name}"] = con.execute(f'select count(*) from {schema}."{name}"').fetchone()[0]
         con.execute("commit")
         con.execute("checkpoint")

@@ -36,7 +36,9 @@ from ingestion.raw_zone import live_select, raw_columns
 
 # business dates that place a row in its month(s)
 DATED_EVENTS: dict[str, tuple[str, ...]] = {
-    "orders": ("order_date",), "returns": ("return_date",), "expenses": ("expense_date",),
+    "orders": ("order_date",),
+    "returns": ("return_date",),
+    "expenses": ("expense_date",),
     "survey_responses": ("submitted_at",),
 }
 OPEN_EVENTS: dict[str, tuple[str, ...]] = {
@@ -74,10 +76,15 @@ class Changes:
 def live_batches(raw_dir: Path, quality_dir: Path) -> dict[str, list[str]]:
     """The live (loaded, unretired) batch ids of every entity in the raw zone."""
     with duckdb.connect() as con:
-        return {name: sorted(r[0] for r in con.execute(
+        return {
+            name: sorted(
+                r[0]
+                for r in con.execute(
                     f"select distinct _batch_id from ({live_select(raw_dir, quality_dir, name, raw_columns(ent))})"
-                ).fetchall())
-                for name, ent in ENTITIES.items()}
+                ).fetchall()
+            )
+            for name, ent in ENTITIES.items()
+        }
 
 
 def changes_since(raw_dir: Path, quality_dir: Path, known: set[str], last_month: date | None) -> Changes:
@@ -91,9 +98,12 @@ def changes_since(raw_dir: Path, quality_dir: Path, known: set[str], last_month:
         if known:
             con.executemany("insert into known values (?)", [[b] for b in sorted(known)])
         for name in ENTITIES:
-            new = [r[0] for r in con.execute(
-                f"select distinct _batch_id from {name} where _batch_id not in (select batch_id from known) order by 1"
-            ).fetchall()]
+            new = [
+                r[0]
+                for r in con.execute(
+                    f"select distinct _batch_id from {name} where _batch_id not in (select batch_id from known) order by 1"
+                ).fetchall()
+            ]
             if new:
                 changes.new_batches[name] = new
                 _touch(con, name, changes)
@@ -198,8 +208,10 @@ def _snapshot_difference_sql(name: str) -> str:
             from (select distinct _profile, _batch_id, _snapshot_date, _loaded_at from {src})) where r = 1)"""
     before = newest.format(src=f"(select * from {name} where _batch_id in (select batch_id from known))")
     after = newest.format(src=name)
-    return (f"(select {columns} from ({before}) except select {columns} from ({after})) union all "
-            f"(select {columns} from ({after}) except select {columns} from ({before}))")
+    return (
+        f"(select {columns} from ({before}) except select {columns} from ({after})) union all "
+        f"(select {columns} from ({after}) except select {columns} from ({before}))"
+    )
 
 
 # the business dates the as_of date is the latest of (int_calendar.sql: keep the two in step)
@@ -221,8 +233,9 @@ def _latest_month(con: duckdb.DuckDBPyConnection) -> date | None:
 def _horizon(con: duckdb.DuckDBPyConnection) -> date | None:
     """The latest month of any business date (a deal's expected close date may lie ahead)."""
     dated = {**DATED_EVENTS, **OPEN_EVENTS}
-    return max((m for name, columns in dated.items() for m in _months(con, f"select * from {name}", columns)),
-               default=None)
+    return max(
+        (m for name, columns in dated.items() for m in _months(con, f"select * from {name}", columns)), default=None
+    )
 
 
 def latest_month(raw_dir: Path, quality_dir: Path) -> date | None:

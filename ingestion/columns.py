@@ -66,7 +66,10 @@ def landing_report(profile, landing_dir) -> list[tuple[str, str, list[ColumnStat
 
     root = Path(landing_dir).resolve()
     report = []
-    with tempfile.TemporaryDirectory(prefix="check-profile-") as tmp, duckdb.connect(config=NO_EXTENSION_DOWNLOADS) as con:
+    with (
+        tempfile.TemporaryDirectory(prefix="check-profile-") as tmp,
+        duckdb.connect(config=NO_EXTENSION_DOWNLOADS) as con,
+    ):
         for spec in profile.sources:
             for path in spec.match(root):
                 rel, fmt = path.relative_to(root).as_posix(), spec.file_format(path)
@@ -76,11 +79,12 @@ def landing_report(profile, landing_dir) -> list[tuple[str, str, list[ColumnStat
                     report.append((rel, spec.entity, f"unreadable: {exc}"))
                     continue
                 try:
-                    report.append((rel, spec.entity, file_report(spec, ENTITIES[spec.entity], _read_columns(spec, source))))
+                    report.append(
+                        (rel, spec.entity, file_report(spec, ENTITIES[spec.entity], _read_columns(spec, source)))
+                    )
                 finally:
                     source.close()
     return report
-
 
 
 def extended_source(con, spec, ent, source, root, work_dir):
@@ -92,8 +96,9 @@ def extended_source(con, spec, ent, source, root, work_dir):
 
     if not source.columns:
         return source, {}
-    read, lookups = attach(con, spec, source, root, work_dir,
-                           lambda p: open_source(con, p, spec.file_format(p) or "csv", spec, work_dir))
+    read, lookups = attach(
+        con, spec, source, root, work_dir, lambda p: open_source(con, p, spec.file_format(p) or "csv", spec, work_dir)
+    )
     if spec.unpivot is not None:
         read = unpivot.apply(spec.unpivot, read)
     return read, {"missing_columns": missing_columns(spec, ent, read.columns, read.duplicated), "lookup_files": lookups}

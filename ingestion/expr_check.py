@@ -37,9 +37,14 @@ class _Helper:
     def _start(self) -> subprocess.Popen:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ingestion.expr_check"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, text=True, bufsize=1,
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+                [sys.executable, "-m", "ingestion.expr_check"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                bufsize=1,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+            )
         return self.proc
 
     def bind(self, query: str) -> str | None:
@@ -54,8 +59,11 @@ class _Helper:
             if answer is None:  # killed by its memory cap, or too slow: the expression is at fault
                 timed_out = proc.poll() is None
                 self.stop()
-                return (f"binding it took more than {TIMEOUT_SECONDS:g} s" if timed_out else
-                        f"binding it needed more than {MAX_BYTES >> 20:,} MB") + " (refused: evaluating a huge constant?)"
+                return (
+                    f"binding it took more than {TIMEOUT_SECONDS:g} s"
+                    if timed_out
+                    else f"binding it needed more than {MAX_BYTES >> 20:,} MB"
+                ) + " (refused: evaluating a huge constant?)"
             return json.loads(answer)
 
     def stop(self) -> None:

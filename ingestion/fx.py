@@ -14,5 +14,7 @@ ISO_4217 = "^[A-Z]{3}$"
 
 def currency_code_reason() -> str:
     """SQL: the quarantine reason of a malformed currency code, NULL for a good or empty one."""
-    return (f"case when currency is not null and not regexp_full_match(currency, '{ISO_4217[1:-1]}') then "
-            "'currency: ''' || left(currency, 80) || ''' is not an ISO 4217 code (three capital letters)' end")
+    return (
+        f"case when currency is not null and not regexp_full_match(currency, '{ISO_4217[1:-1]}') then "
+        "'currency: ''' || left(currency, 80) || ''' is not an ISO 4217 code (three capital letters)' end"
+    )

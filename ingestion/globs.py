@@ -16,7 +16,7 @@ def case_insensitive(pattern: str) -> str:
         char = pattern[i]
         end = pattern.find("]", i + 2) if char == "[" else -1
         if end != -1:
-            inner = pattern[i + 1:end]
+            inner = pattern[i + 1 : end]
             negate = inner[:1] in ("!", "^")
             body = inner[1:] if negate else inner
             out.append("[" + ("!" if negate else "") + "".join(_both(c) for c in body) + "]")

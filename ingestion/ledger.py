@@ -53,7 +53,9 @@ def read_ledger(quality_dir: Path) -> pd.DataFrame:
     """The whole ledger, oldest attempt first (a small table: one row per landed file attempt)."""
     # rows written before a column joined the ledger (retired_at) read it as NULL
     with duckdb.connect() as con:
-        return con.sql(f"select * from ({parquet_select(ledger_dir(quality_dir), LEDGER_COLUMNS)}) order by batch_id").df()
+        return con.sql(
+            f"select * from ({parquet_select(ledger_dir(quality_dir), LEDGER_COLUMNS)}) order by batch_id"
+        ).df()
 
 
 def committed_batch_ids(quality_dir: Path) -> set[str]:

@@ -60,8 +60,10 @@ def check_xlsx(path: Path, limits: ReadLimits) -> None:
             if inflated > limits.xlsx_max_bytes:
                 raise LimitExceeded(_too_big(inflated, limits, at_least=True))
             if cells > limits.xlsx_max_cells:
-                raise LimitExceeded(f"the workbook has more than {limits.xlsx_max_cells:,} cells "
-                                    "(SALESDW_XLSX_MAX_CELLS): export a table this large as CSV")
+                raise LimitExceeded(
+                    f"the workbook has more than {limits.xlsx_max_cells:,} cells "
+                    "(SALESDW_XLSX_MAX_CELLS): export a table this large as CSV"
+                )
 
 
 def check_file(path: Path, fmt: str | None, limits: ReadLimits) -> None:
@@ -73,9 +75,11 @@ def check_file(path: Path, fmt: str | None, limits: ReadLimits) -> None:
 
 
 def _too_big(size: int, limits: ReadLimits, at_least: bool = False) -> str:
-    return (f"the workbook inflates to {'more than ' if at_least else ''}{size / 2**20:,.0f} MB of XML, more than "
-            f"the {limits.xlsx_max_bytes / 2**20:,.0f} MB allowed (SALESDW_XLSX_MAX_BYTES): a huge cell, "
-            "or a table this large (export it as CSV)?")
+    return (
+        f"the workbook inflates to {'more than ' if at_least else ''}{size / 2**20:,.0f} MB of XML, more than "
+        f"the {limits.xlsx_max_bytes / 2**20:,.0f} MB allowed (SALESDW_XLSX_MAX_BYTES): a huge cell, "
+        "or a table this large (export it as CSV)?"
+    )
 
 
 def _stream(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int, count_cells: bool) -> tuple[int, int]:
@@ -107,5 +111,7 @@ def check_first_line(path: Path, compressed: bool, limits: ReadLimits) -> None:
                 seen += len(chunk)
     except (OSError, EOFError):
         return  # the reader names a damaged file
-    raise LimitExceeded(f"no line break in the first {limits.max_line_bytes:,} bytes: the header line is longer "
-                        "than the maximum line size (SALESDW_MAX_LINE_BYTES; not a text table?)")
+    raise LimitExceeded(
+        f"no line break in the first {limits.max_line_bytes:,} bytes: the header line is longer "
+        "than the maximum line size (SALESDW_MAX_LINE_BYTES; not a text table?)"
+    )

@@ -240,8 +240,9 @@ class _Run:
         # a retired batch's content counts as never loaded: landed again, it loads again (ingestion/retire.py)
         mine = ledger[(ledger["profile"] == profile.name) & ledger["retired_at"].isna()]
         self.loaded_hashes = {(r.entity, r.file_sha256) for r in mine.itertuples() if r.status == LOADED}
-        self.recorded = {(r.entity, r.file_path, r.file_sha256)
-                         for r in mine.itertuples() if r.status in (LOADED, DUPLICATE)}
+        self.recorded = {
+            (r.entity, r.file_path, r.file_sha256) for r in mine.itertuples() if r.status in (LOADED, DUPLICATE)
+        }
         self.clock = _BatchClock(ledger["batch_id"].tolist())
         self.hashes: dict[Path, tuple[str | None, str | None]] = {}  # sha256, read error
         self.signatures: dict[Path, tuple[int, int]] = {}
@@ -253,8 +254,14 @@ class _Run:
             shutil.rmtree(stale, ignore_errors=True)
             self.result.orphans_removed.append(stale)
         self.work_dir = Path(tempfile.mkdtemp(prefix=_WORK_PREFIX, dir=tmp_root))
-        self.con = duckdb.connect(config={**(duckdb_config or {}), "temp_directory": str(self.work_dir / "duckdb"),
-                                          "preserve_insertion_order": True, **NO_EXTENSION_DOWNLOADS})
+        self.con = duckdb.connect(
+            config={
+                **(duckdb_config or {}),
+                "temp_directory": str(self.work_dir / "duckdb"),
+                "preserve_insertion_order": True,
+                **NO_EXTENSION_DOWNLOADS,
+            }
+        )
         self.con.execute("set enable_progress_bar = false")
 
     def close(self) -> None:
@@ -298,9 +305,23 @@ class _Run:
         batch_at = self.clock.next()
         batch_id = _batch_id(batch_at, sha or "0" * 8, spec.entity)
         size = self.signatures[path][0] if path in self.signatures else None
-        attempt = _Attempt(spec, path, rel, sha, batch_id, batch_at, dict(
-            batch_id=batch_id, profile=self.profile.name, entity=spec.entity, file_path=rel,
-            file_sha256=sha, file_bytes=size, started_at=_utcnow()))
+        attempt = _Attempt(
+            spec,
+            path,
+            rel,
+            sha,
+            batch_id,
+            batch_at,
+            dict(
+                batch_id=batch_id,
+                profile=self.profile.name,
+                entity=spec.entity,
+                file_path=rel,
+                file_sha256=sha,
+                file_bytes=size,
+                started_at=_utcnow(),
+            ),
+        )
         if refused:
             attempt.outcome = self._outcome(attempt, REJECTED, error=f"{rel}: {refused}")
         elif (spec.entity, sha) in self.loaded_hashes:
@@ -351,21 +372,43 @@ class _Run:
             cursor.execute("set enable_progress_bar = false")
             started = _utcnow()
             horizon = Horizon(attempt.batch_at.date(), self.options.future_date_horizon_days)
-            return _load_file(cursor, attempt.spec, attempt.path, attempt.rel, self.profile.name,
-                              attempt.batch_id, attempt.batch_at, self.raw_dir, self.quality_dir,
-                              self.options.reporting_currency, self.work_dir, self.signatures[attempt.path],
-                              horizon, attempt.sha, self.options.read_limits), started
+            return _load_file(
+                cursor,
+                attempt.spec,
+                attempt.path,
+                attempt.rel,
+                self.profile.name,
+                attempt.batch_id,
+                attempt.batch_at,
+                self.raw_dir,
+                self.quality_dir,
+                self.options.reporting_currency,
+                self.work_dir,
+                self.signatures[attempt.path],
+                horizon,
+                attempt.sha,
+                self.options.read_limits,
+            ), started
         finally:
             cursor.close()
 
     def _commit(self, attempt: _Attempt, outcome: FileOutcome, started: datetime) -> None:
-        write_ledger_row(self.con, self.quality_dir, {
-            **attempt.ledger_row, "started_at": started, "status": outcome.status,
-            "rows_read": outcome.rows_read, "rows_loaded": outcome.rows_loaded,
-            "rows_quarantined": outcome.rows_quarantined, "error": outcome.error, "finished_at": _utcnow(),
-            "snapshot_date": outcome.snapshot_date,
-            **outcome.notes,
-        })
+        write_ledger_row(
+            self.con,
+            self.quality_dir,
+            {
+                **attempt.ledger_row,
+                "started_at": started,
+                "status": outcome.status,
+                "rows_read": outcome.rows_read,
+                "rows_loaded": outcome.rows_loaded,
+                "rows_quarantined": outcome.rows_quarantined,
+                "error": outcome.error,
+                "finished_at": _utcnow(),
+                "snapshot_date": outcome.snapshot_date,
+                **outcome.notes,
+            },
+        )
         if outcome.status == LOADED:
             self.loaded_hashes.add((attempt.spec.entity, attempt.sha))
         if outcome.status in (LOADED, DUPLICATE):
@@ -387,17 +430,52 @@ def _changed_since(path: Path, signature: tuple[int, int]) -> bool:
         return True
 
 
-def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, batch_id: str,
-               batch_at: datetime, raw_dir: Path, quality_dir: Path, currency: str, work_dir: Path,
-               signature: tuple[int, int], horizon: Horizon, sha: str | None = None,
-               limits: ReadLimits = ReadLimits()) -> FileOutcome:
+def _load_file(
+    con,
+    spec: SourceSpec,
+    path: Path,
+    rel: str,
+    profile_name: str,
+    batch_id: str,
+    batch_at: datetime,
+    raw_dir: Path,
+    quality_dir: Path,
+    currency: str,
+    work_dir: Path,
+    signature: tuple[int, int],
+    horizon: Horizon,
+    sha: str | None = None,
+    limits: ReadLimits = ReadLimits(),
+) -> FileOutcome:
     fmt = spec.file_format(path)
     if fmt is None:
-        return FileOutcome(batch_id, profile_name, spec.entity, rel, REJECTED, error=(
-            f"{rel}: unsupported file type (expected csv, csv.gz, tsv, xlsx, json, jsonl or parquet)"))
-    load = partial(_load_from, con, spec, path, fmt=fmt, rel=rel, profile_name=profile_name, batch_id=batch_id,
-                   batch_at=batch_at, raw_dir=raw_dir, quality_dir=quality_dir, currency=currency,
-                   work_dir=work_dir, signature=signature, horizon=horizon, sha=sha, limits=limits)
+        return FileOutcome(
+            batch_id,
+            profile_name,
+            spec.entity,
+            rel,
+            REJECTED,
+            error=(f"{rel}: unsupported file type (expected csv, csv.gz, tsv, xlsx, json, jsonl or parquet)"),
+        )
+    load = partial(
+        _load_from,
+        con,
+        spec,
+        path,
+        fmt=fmt,
+        rel=rel,
+        profile_name=profile_name,
+        batch_id=batch_id,
+        batch_at=batch_at,
+        raw_dir=raw_dir,
+        quality_dir=quality_dir,
+        currency=currency,
+        work_dir=work_dir,
+        signature=signature,
+        horizon=horizon,
+        sha=sha,
+        limits=limits,
+    )
     if not _GLOB_CHARACTERS.search(str(path)):
         return load(path)
     # DuckDB's readers take such a name as a pattern (`t[1].csv` would read `t1.csv`): read a
@@ -409,10 +487,26 @@ def _load_file(con, spec: SourceSpec, path: Path, rel: str, profile_name: str, b
         copy.unlink(missing_ok=True)
 
 
-def _load_from(con, spec: SourceSpec, path: Path, source: Path, *, fmt: str, rel: str, profile_name: str,
-               batch_id: str, batch_at: datetime, raw_dir: Path, quality_dir: Path, currency: str,
-               work_dir: Path, signature: tuple[int, int], horizon: Horizon, sha: str | None,
-               limits: ReadLimits) -> FileOutcome:
+def _load_from(
+    con,
+    spec: SourceSpec,
+    path: Path,
+    source: Path,
+    *,
+    fmt: str,
+    rel: str,
+    profile_name: str,
+    batch_id: str,
+    batch_at: datetime,
+    raw_dir: Path,
+    quality_dir: Path,
+    currency: str,
+    work_dir: Path,
+    signature: tuple[int, int],
+    horizon: Horizon,
+    sha: str | None,
+    limits: ReadLimits,
+) -> FileOutcome:
     """Load the landed file `path`, read from `source`: the file itself, or a private copy of it.
     Read in place, the file is checked again afterwards (size, mtime and SHA-256 as planned), so
     what loaded is what the ledger records; a copy is checked as it is made."""
@@ -425,8 +519,9 @@ def _load_from(con, spec: SourceSpec, path: Path, source: Path, *, fmt: str, rel
         else:
             read_sha = private_copy(path, source)
     except FileNotFoundError:
-        return rejected("the file was deleted or moved away before it was read; it is read on the next run "
-                        "if it is landed again")
+        return rejected(
+            "the file was deleted or moved away before it was read; it is read on the next run if it is landed again"
+        )
     except OSError as exc:
         return rejected(f"cannot read file: {exc.strerror or exc}")
     if (sha is not None and read_sha != sha) or _changed_since(path, signature):
@@ -436,8 +531,9 @@ def _load_from(con, spec: SourceSpec, path: Path, source: Path, *, fmt: str, rel
     staged = f"staged_{batch_id.replace('-', '_')}"
     try:
         snapshot_date = _name_snapshot_date(spec, path) or batch_at.date()
-        declared, notes = _stage(con, spec, ent, source, fmt, currency, work_dir, staged, horizon, limits,
-                                 path.parents[rel.count("/")])
+        declared, notes = _stage(
+            con, spec, ent, source, fmt, currency, work_dir, staged, horizon, limits, path.parents[rel.count("/")]
+        )
         snapshot_date = declared or snapshot_date
     except (ReadError, MappingError, SnapshotDateError) as exc:
         return rejected(str(exc))
@@ -449,8 +545,9 @@ def _load_from(con, spec: SourceSpec, path: Path, source: Path, *, fmt: str, rel
         con.execute(f"drop table if exists {staged}")
         return rejected(_CHANGED)
     rows = _write_batch(con, spec, staged, rel, profile_name, batch_id, batch_at, snapshot_date, raw_dir, quality_dir)
-    return FileOutcome(batch_id, profile_name, spec.entity, rel, LOADED, *rows, snapshot_date=snapshot_date,
-                       notes=notes)
+    return FileOutcome(
+        batch_id, profile_name, spec.entity, rel, LOADED, *rows, snapshot_date=snapshot_date, notes=notes
+    )
 
 
 def _same_content(path: Path, sha: str | None) -> bool:
@@ -465,23 +562,38 @@ def _rejected(spec: SourceSpec, rel: str, profile_name: str, batch_id: str, reas
     return FileOutcome(batch_id, profile_name, spec.entity, rel, REJECTED, error=f"{rel}: {reason}")
 
 
-def _write_batch(con, spec: SourceSpec, staged: str, rel: str, profile_name: str, batch_id: str,
-                 batch_at: datetime, snapshot_date: date, raw_dir: Path, quality_dir: Path) -> tuple[int, int, int]:
+def _write_batch(
+    con,
+    spec: SourceSpec,
+    staged: str,
+    rel: str,
+    profile_name: str,
+    batch_id: str,
+    batch_at: datetime,
+    snapshot_date: date,
+    raw_dir: Path,
+    quality_dir: Path,
+) -> tuple[int, int, int]:
     """Write the staged rows' data batch and quarantine (the ledger row, written by the caller,
     commits them) and drop the staged table: (rows read, loaded, quarantined)."""
     try:
         (rows_read,) = con.execute(f"select count(*) from {staged}").fetchone()
         loaded_at = quote_literal(batch_at.isoformat(sep=" "))
         lineage_values = {
-            "_batch_id": quote_literal(batch_id), "_profile": quote_literal(profile_name),
-            "_source_file": quote_literal(rel), "_row_number": ROW_NUMBER, "_loaded_at": loaded_at,
+            "_batch_id": quote_literal(batch_id),
+            "_profile": quote_literal(profile_name),
+            "_source_file": quote_literal(rel),
+            "_row_number": ROW_NUMBER,
+            "_loaded_at": loaded_at,
             "_snapshot_date": f"date {quote_literal(snapshot_date.isoformat())}",
         }
         lineage = ", ".join(f"cast({lineage_values[c]} as {t}) as {c}" for c, t in LINEAGE_COLUMNS.items())
-        typed = ", ".join(f"cast({quote_ident(c.name)} as {c.type}) as {quote_ident(c.name)}"
-                          for c in ENTITIES[spec.entity].columns)
+        typed = ", ".join(
+            f"cast({quote_ident(c.name)} as {c.type}) as {quote_ident(c.name)}" for c in ENTITIES[spec.entity].columns
+        )
         rows_loaded = copy_to_parquet(
-            con, f"select {typed}, {lineage} from {staged} where {REASON} is null",
+            con,
+            f"select {typed}, {lineage} from {staged} where {REASON} is null",
             raw_dir / spec.entity / f"{batch_id}.parquet",
         )
         crash_point("ingest")
@@ -493,21 +605,29 @@ def _write_batch(con, spec: SourceSpec, staged: str, rel: str, profile_name: str
     return rows_read, rows_loaded, rows_quarantined
 
 
-def _write_quarantine(con, spec: SourceSpec, staged: str, rel: str, profile_name: str, batch_id: str,
-                      loaded_at: str, quality_dir: Path) -> int:
+def _write_quarantine(
+    con, spec: SourceSpec, staged: str, rel: str, profile_name: str, batch_id: str, loaded_at: str, quality_dir: Path
+) -> int:
     """The staged rows with a reason, with their original text, into the quarantine: how many."""
     (bad,) = con.execute(f"select count(*) from {staged} where {REASON} is not null").fetchone()
     if not bad:
         return 0
     values = {
-        "batch_id": quote_literal(batch_id), "profile": quote_literal(profile_name),
-        "entity": quote_literal(spec.entity), "file_path": quote_literal(rel), "row_number": ROW_NUMBER,
-        "raw_record": RAW_RECORD, "reason": REASON, "quarantined_at": loaded_at,
+        "batch_id": quote_literal(batch_id),
+        "profile": quote_literal(profile_name),
+        "entity": quote_literal(spec.entity),
+        "file_path": quote_literal(rel),
+        "row_number": ROW_NUMBER,
+        "raw_record": RAW_RECORD,
+        "reason": REASON,
+        "quarantined_at": loaded_at,
     }
     projection = ", ".join(f"cast({values[c]} as {t}) as {c}" for c, t in QUARANTINE_COLUMNS.items())
-    return copy_to_parquet(con, (
-        f"select {projection} from {staged} where {REASON} is not null order by {ROW_NUMBER}"
-    ), quarantine_dir(quality_dir) / f"{batch_id}.parquet")
+    return copy_to_parquet(
+        con,
+        (f"select {projection} from {staged} where {REASON} is not null order by {ROW_NUMBER}"),
+        quarantine_dir(quality_dir) / f"{batch_id}.parquet",
+    )
 
 
 def _name_snapshot_date(spec: SourceSpec, path: Path) -> date | None:
@@ -516,9 +636,19 @@ def _name_snapshot_date(spec: SourceSpec, path: Path) -> date | None:
     return spec.snapshot_date.from_file_name(path, spec.date_formats)
 
 
-def _stage(con, spec: SourceSpec, ent, path: Path, fmt: str, currency: str, work_dir: Path, staged: str,
-           horizon: Horizon, limits: ReadLimits = ReadLimits(),
-           landing_root: Path | None = None) -> tuple[date | None, dict]:
+def _stage(
+    con,
+    spec: SourceSpec,
+    ent,
+    path: Path,
+    fmt: str,
+    currency: str,
+    work_dir: Path,
+    staged: str,
+    horizon: Horizon,
+    limits: ReadLimits = ReadLimits(),
+    landing_root: Path | None = None,
+) -> tuple[date | None, dict]:
     """Read the file into temp table `staged` (the mapping query's rows); return the snapshot date
     the file declares in a column, if its profile says so, and the ledger's notes on what was read
     (ingestion/columns.py; lookups read from landing_root). A delimited file with a
@@ -551,5 +681,7 @@ def _stage(con, spec: SourceSpec, ent, path: Path, fmt: str, currency: str, work
 
 def _empty_query(ent) -> str:
     cols = ", ".join(f"cast(null as {c.type}) as {quote_ident(c.name)}" for c in ent.columns)
-    return (f"select cast(null as bigint) as {ROW_NUMBER}, {cols}, cast(null as varchar) as {REASON}, "
-            f"cast(null as varchar) as {RAW_RECORD} limit 0")
+    return (
+        f"select cast(null as bigint) as {ROW_NUMBER}, {cols}, cast(null as varchar) as {REASON}, "
+        f"cast(null as varchar) as {RAW_RECORD} limit 0"
+    )

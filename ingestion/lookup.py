@@ -56,8 +56,10 @@ def _join(con, lk: Lookup, relation: str, source, columns: list[str], root: Path
     names = [alias for _, alias in lk.columns]
     clash = [n for n in names if _find_header(n, columns) is not None]
     if clash:
-        raise MappingError(f"lookup {lk.file}: column {clash[0]!r} is also in the file; name it otherwise "
-                           f"(`columns: {{{lk.columns[names.index(clash[0])][0]}: another_name}}`)")
+        raise MappingError(
+            f"lookup {lk.file}: column {clash[0]!r} is also in the file; name it otherwise "
+            f"(`columns: {{{lk.columns[names.index(clash[0])][0]}: another_name}}`)"
+        )
     keys = []
     for mine, _ in lk.key:
         header = _find_header(mine, columns)
@@ -84,9 +86,14 @@ def _join(con, lk: Lookup, relation: str, source, columns: list[str], root: Path
 
 
 def _drop(con, table: str) -> None:
-    names = [r[0] for r in con.execute("select table_name from duckdb_tables() where temporary and "
-                                       "(table_name = ? or starts_with(table_name, ? || '_'))",
-                                       [table, table]).fetchall()]
+    names = [
+        r[0]
+        for r in con.execute(
+            "select table_name from duckdb_tables() where temporary and "
+            "(table_name = ? or starts_with(table_name, ? || '_'))",
+            [table, table],
+        ).fetchall()
+    ]
     for name in names:
         con.execute(f"drop table if exists {name}")
 
@@ -113,8 +120,10 @@ def _materialize(con, lk: Lookup, table: str, paths: list[Path], read_file) -> N
 
 def _check_unique(con, lk: Lookup, table: str) -> None:
     keys = ", ".join(f"__k{i}" for i in range(len(lk.key)))
-    dup = con.execute(f"select {keys}, count(*) from {table} where __k0 is not null group by all having count(*) > 1 "
-                      "order by 1 limit 1").fetchone()
+    dup = con.execute(
+        f"select {keys}, count(*) from {table} where __k0 is not null group by all having count(*) > 1 "
+        "order by 1 limit 1"
+    ).fetchone()
     if dup:
         key = ", ".join(t for _, t in lk.key)
         shown = ", ".join(repr(v) for v in dup[:-1])

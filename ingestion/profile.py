@@ -30,8 +30,15 @@ PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 # File formats a source may declare; `auto` picks one per file from its extension.
 FORMATS = ("auto", "csv", "csv.gz", "tsv", "tsv.gz", "xlsx", "json", "jsonl", "parquet")
 EXTENSION_FORMATS = {  # longest suffix first
-    ".csv.gz": "csv.gz", ".tsv.gz": "tsv.gz", ".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx",
-    ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+    ".csv.gz": "csv.gz",
+    ".tsv.gz": "tsv.gz",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".xlsx": "xlsx",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
 }
 EXCEL_SERIAL = "excel"  # date/timestamp format token: an Excel serial day number (1900 system)
 THOUSANDS_SEPARATORS = (",", ".", " ", "'", "\u00a0", "_")
@@ -51,9 +58,21 @@ _PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _TOP_KEYS = {"name", "description", "defaults", "entities"}
 # Keys of a source (one file set feeding one entity); `defaults` may hold the reading ones.
 _READ_KEYS = {
-    "files", "format", "encoding", "delimiter", "quote", "sheet", "header_row", "decimal",
-    "thousands", "currency_symbols", "null_values", "date_formats", "timestamp_formats",
-    "month_formats", "columns_by_name",
+    "files",
+    "format",
+    "encoding",
+    "delimiter",
+    "quote",
+    "sheet",
+    "header_row",
+    "decimal",
+    "thousands",
+    "currency_symbols",
+    "null_values",
+    "date_formats",
+    "timestamp_formats",
+    "month_formats",
+    "columns_by_name",
 }
 _SOURCE_KEYS = _READ_KEYS | {"columns", "filter", "distinct", "snapshot_date", "lookup", "unpivot"}
 _MAPPING_KEYS = {"column", "const", "expr", "values", "default", "formats", "optional"}
@@ -211,9 +230,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
     looks_like_path = isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.endswith((".yml", ".yaml"))
     path = Path(text) if looks_like_path else PROFILES_DIR / f"{text}.yml"
     if not path.is_file():
-        raise ProfileError(
-            f"profile {text!r} not found ({path}); built-in profiles: {', '.join(available_profiles())}"
-        )
+        raise ProfileError(f"profile {text!r} not found ({path}); built-in profiles: {', '.join(available_profiles())}")
     try:
         document = safe_yaml_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -261,11 +278,15 @@ class _Parser:
             specs = spec if isinstance(spec, list) else [spec]
             for i, one in enumerate(specs):
                 one = {} if one is None else one
-                sources.append(self.source(entity_name, one, defaults, f"{where}[{i}]" if isinstance(spec, list) else where))
+                sources.append(
+                    self.source(entity_name, one, defaults, f"{where}[{i}]" if isinstance(spec, list) else where)
+                )
         description = doc.get("description") or ""
         if self._connection is not None:
             self._connection.close()
-        return Profile(name=name, path=self.path.resolve(), description=str(description).strip(), sources=tuple(sources))
+        return Profile(
+            name=name, path=self.path.resolve(), description=str(description).strip(), sources=tuple(sources)
+        )
 
     def _unknown_keys(self, mapping: dict, allowed: set[str], where: str) -> None:
         unknown = [str(k) for k in mapping if k not in allowed]
@@ -374,8 +395,10 @@ class _Parser:
             columns[target] = self.mapping(target, mapping, f"{where}.columns.{target}")
         if not kw.get("columns_by_name"):
             for required in ent.required:
-                if required not in columns or columns[required].const is None and not (
-                    columns[required].column or columns[required].expr
+                if (
+                    required not in columns
+                    or columns[required].const is None
+                    and not (columns[required].column or columns[required].expr)
                 ):
                     raise self.fail(f"{where}.columns", f"missing mapping for required column {required!r}")
         kw["columns"] = columns
@@ -399,8 +422,10 @@ class _Parser:
         except re.error as exc:
             raise self.fail(f"{where}.name", f"bad regular expression {value['name']!r}: {exc}") from None
         if pattern.groups != 1:
-            raise self.fail(f"{where}.name", f"{pattern.pattern!r} must have exactly one (group) around the date, "
-                                             f"it has {pattern.groups}")
+            raise self.fail(
+                f"{where}.name",
+                f"{pattern.pattern!r} must have exactly one (group) around the date, it has {pattern.groups}",
+            )
         return SnapshotDate(name=pattern, formats=formats)
 
     def mapping(self, target: str, mapping: Any, where: str) -> ColumnMapping:
@@ -488,15 +513,20 @@ class _Parser:
             raise self.fail(where, "must not contain SQL comments")
         word = _FORBIDDEN_SQL_WORDS.search(bare)
         if word:
-            raise self.fail(where, f"must be a single SQL expression, not a statement or query (found {word.group(0)!r})")
+            raise self.fail(
+                where, f"must be a single SQL expression, not a statement or query (found {word.group(0)!r})"
+            )
         (serialized,) = self._con.execute("select json_serialize_sql(?)", [f"select ({expr}) as v"]).fetchone()
         tree = json.loads(serialized)
         if tree.get("error"):
             raise self.fail(where, f"not a valid SQL expression: {tree.get('error_message')}")
         statements = tree["statements"]
         node = statements[0]["node"] if len(statements) == 1 else {}
-        plain_select = node.get("type") == "SELECT_NODE" and node.get("from_table", {}).get("type") == "EMPTY" and not any(
-            node.get(k) for k in ("modifiers", "where_clause", "group_expressions", "having", "qualify"))
+        plain_select = (
+            node.get("type") == "SELECT_NODE"
+            and node.get("from_table", {}).get("type") == "EMPTY"
+            and not any(node.get(k) for k in ("modifiers", "where_clause", "group_expressions", "having", "qualify"))
+        )
         if not plain_select or len(node["select_list"]) != 1 or _has_subquery(node["select_list"]):
             raise self.fail(where, "must be a single SQL expression (one value, no FROM, no subqueries)")
         columns = tuple(dict.fromkeys(_column_refs(node["select_list"])))

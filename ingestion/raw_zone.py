@@ -94,12 +94,10 @@ def expose(con: duckdb.DuckDBPyConnection, raw_dir: Path, quality_dir: Path) -> 
     for name, ent in ENTITIES.items():
         con.execute(f"create or replace view raw.{name} as {live_select(raw_dir, quality_dir, name, raw_columns(ent))}")
     con.execute(
-        "create or replace view quality.ingestion_ledger as "
-        + parquet_select(quality_dir / "ledger", LEDGER_COLUMNS)
+        "create or replace view quality.ingestion_ledger as " + parquet_select(quality_dir / "ledger", LEDGER_COLUMNS)
     )
     con.execute(
-        "create or replace view quality.quarantine as "
-        + parquet_select(quality_dir / "quarantine", QUARANTINE_COLUMNS)
+        "create or replace view quality.quarantine as " + parquet_select(quality_dir / "quarantine", QUARANTINE_COLUMNS)
     )
 
 

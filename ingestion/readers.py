@@ -68,8 +68,16 @@ class SourceTable:
         self.cleanup.clear()
 
 
-def open_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path,
-                extra_fields: int = 1, serial: bool = False, limits: ReadLimits = ReadLimits()) -> SourceTable:
+def open_source(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+    spec: SourceSpec,
+    tmp_dir: Path,
+    extra_fields: int = 1,
+    serial: bool = False,
+    limits: ReadLimits = ReadLimits(),
+) -> SourceTable:
     """Expose `path` (read as `fmt`) in `con`; raises ReadError when it cannot be read.
     extra_fields: delimited text is read with this many columns beyond the header's, so a row
     with more fields than the header is seen as such (see fields_beyond). serial: read it on one
@@ -93,8 +101,10 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, spec: Sour
     raise ReadError(f"unsupported file type (format {fmt!r})")
 
 
-_INFORMATIVE = re.compile(r"Expected Number of Columns|Invalid unicode|unterminated quote|Maximum line size|"
-                          r"not possible to automatically detect|not utf-8|Conversion Error|No such file")
+_INFORMATIVE = re.compile(
+    r"Expected Number of Columns|Invalid unicode|unterminated quote|Maximum line size|"
+    r"not possible to automatically detect|not utf-8|Conversion Error|No such file"
+)
 # DuckDB errors whose own words do not say what is wrong with the file.
 _REWORDED = {
     # a line longer than the reader's whole buffer (the one-line-too-long case names the line)
@@ -155,8 +165,10 @@ def _text_file(path: Path, fmt: str, encoding: str, tmp_dir: Path) -> tuple[Path
     offset = 0
     try:
         with opener(path, "rb") as src, open(target, "w", encoding="utf-8", newline="") as out:
-            utf8_instead = ReadError(f"the file is UTF-8 encoded, but the profile declares {encoding}: "
-                                     "declare utf-8 (or re-export the file in the declared encoding)")
+            utf8_instead = ReadError(
+                f"the file is UTF-8 encoded, but the profile declares {encoding}: "
+                "declare utf-8 (or re-export the file in the declared encoding)"
+            )
             while chunk := src.read(_CHUNK_BYTES):
                 if utf8 is not None:
                     try:
@@ -207,8 +219,10 @@ def _csv_header(path: Path, compressed: bool, delimiter: str, quote: str) -> lis
     except UnicodeDecodeError:
         with opener(path, "rb") as fh:
             if fh.read(2) in _UTF16_BOMS:
-                raise ReadError("the file is UTF-16 (it starts with a UTF-16 byte-order mark), not utf-8: "
-                                "declare `encoding: utf-16` in the profile") from None
+                raise ReadError(
+                    "the file is UTF-16 (it starts with a UTF-16 byte-order mark), not utf-8: "
+                    "declare `encoding: utf-16` in the profile"
+                ) from None
         raise ReadError("not utf-8 encoded: declare the file's encoding in the profile") from None
     except (csv.Error, OSError, EOFError) as exc:
         raise ReadError(f"cannot read the header row: {exc}") from None
@@ -220,8 +234,10 @@ def _csv_header(path: Path, compressed: bool, delimiter: str, quote: str) -> lis
 def _checked_columns(names: list[str]) -> tuple[list[str], frozenset[str]]:
     """Unique column names for DuckDB, and the names the file repeats; refuses absurd widths."""
     if len(names) > MAX_COLUMNS:
-        raise ReadError(f"{len(names):,} columns, more than the {MAX_COLUMNS:,} a table export can have "
-                        "(wrong delimiter, or not a table?)")
+        raise ReadError(
+            f"{len(names):,} columns, more than the {MAX_COLUMNS:,} a table export can have "
+            "(wrong delimiter, or not a table?)"
+        )
     counts: dict[str, int] = {}
     for name in names:
         key = name.strip().lower()
@@ -244,8 +260,16 @@ def _ends_with_newline(path: Path) -> bool:
         return fh.read(1) in (b"\n", b"\r")
 
 
-def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path, extra_fields: int = 1,
-              serial: bool = False, limits: ReadLimits = ReadLimits()) -> SourceTable:
+def _open_csv(
+    con,
+    path: Path,
+    fmt: str,
+    spec: SourceSpec,
+    tmp_dir: Path,
+    extra_fields: int = 1,
+    serial: bool = False,
+    limits: ReadLimits = ReadLimits(),
+) -> SourceTable:
     compressed = fmt.endswith(".gz")
     check_first_line(path, compressed, limits)  # before the transcoding and csv's whole-line reads
     text_path, cleanup = _text_file(path, fmt, spec.encoding, tmp_dir)
@@ -261,8 +285,8 @@ def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path, extra_
     # row is quarantined for its field count only.
     cut_possible = not compressed and not _ends_with_newline(text_path)
     relation, columns, count, cut, extras, row_number = _csv_relation(
-        text_path, columns, delimiter, spec.quote, compressed, extra_fields, cut_possible, serial,
-        limits.max_line_bytes)
+        text_path, columns, delimiter, spec.quote, compressed, extra_fields, cut_possible, serial, limits.max_line_bytes
+    )
     return SourceTable(relation, columns, cleanup, duplicated, count, cut, extras, row_number)
 
 
@@ -272,9 +296,17 @@ def _open_csv(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path, extra_
 _NO_NULL_TEXT = "\x01\x02salesdw:no-null\x02\x01"
 
 
-def _csv_relation(text_path: Path, columns: list[str], delimiter: str, quote: str, compressed: bool,
-                  extra_fields: int, cut_possible: bool, serial: bool = False,
-                  max_line_bytes: int = MAX_LINE_BYTES) -> tuple:
+def _csv_relation(
+    text_path: Path,
+    columns: list[str],
+    delimiter: str,
+    quote: str,
+    compressed: bool,
+    extra_fields: int,
+    cut_possible: bool,
+    serial: bool = False,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> tuple:
     """(relation, columns, field_count, cut_short, extra_fields, row_number) of SourceTable for a CSV file.
 
     The header's columns plus `extra_fields` more are read, padded with NULL where a row is short
@@ -286,8 +318,9 @@ def _csv_relation(text_path: Path, columns: list[str], delimiter: str, quote: st
     extras = []
     for i in range(extra_fields):
         extras.append(internal_name(f"__salesdw_field_{len(columns) + i + 1}", taken + extras))
-    row_number, count, cut = (internal_name(n, taken + extras) for n in (
-        ROW_NUMBER, "__salesdw_field_count", "__salesdw_cut_short"))
+    row_number, count, cut = (
+        internal_name(n, taken + extras) for n in (ROW_NUMBER, "__salesdw_field_count", "__salesdw_cut_short")
+    )
     read = columns + extras
     # No sniffing: the dialect and the columns are given, so DuckDB cannot guess its way into
     # skipping "odd" leading rows or a comment character; every data row is read as text.
@@ -304,18 +337,35 @@ def _csv_relation(text_path: Path, columns: list[str], delimiter: str, quote: st
     fields = " + ".join(f"cast({quote_ident(c)} is not null as integer)" for c in read)
     # Short rows end in NULLs (padding): the last header field set and the first extra one not
     # set is the common case, and the only one that needs no count.
-    count_sql = (f"case when {quote_ident(columns[-1])} is not null and {quote_ident(extras[0])} is null "
-                 f"then null else {fields} end")
-    cut_sql = (f", coalesce({quote_ident(count)} < {len(columns)} and {quote_ident(row_number)} = count(*) over (), "
-               f"false) as {quote_ident(cut)}") if cut_possible else ""
-    projection = ", ".join([f"nullif({quote_ident(c)}, '') as {quote_ident(c)}" for c in columns]
-                           + [quote_ident(c) for c in extras])
-    relation = (f"(select {quote_ident(row_number)}, {quote_ident(count)}{cut_sql}, {projection} from "
-                f"(select row_number() over () as {quote_ident(row_number)}, {count_sql} as {quote_ident(count)}, * "
-                f"from {reader}))")
+    count_sql = (
+        f"case when {quote_ident(columns[-1])} is not null and {quote_ident(extras[0])} is null "
+        f"then null else {fields} end"
+    )
+    cut_sql = (
+        (
+            f", coalesce({quote_ident(count)} < {len(columns)} and {quote_ident(row_number)} = count(*) over (), "
+            f"false) as {quote_ident(cut)}"
+        )
+        if cut_possible
+        else ""
+    )
+    projection = ", ".join(
+        [f"nullif({quote_ident(c)}, '') as {quote_ident(c)}" for c in columns] + [quote_ident(c) for c in extras]
+    )
+    relation = (
+        f"(select {quote_ident(row_number)}, {quote_ident(count)}{cut_sql}, {projection} from "
+        f"(select row_number() over () as {quote_ident(row_number)}, {count_sql} as {quote_ident(count)}, * "
+        f"from {reader}))"
+    )
     extra_pairs = [(f"(field {len(columns) + i + 1})", quote_ident(c)) for i, c in enumerate(extras)]
-    return (relation, columns, quote_ident(count), quote_ident(cut) if cut_possible else None, extra_pairs,
-            quote_ident(row_number))
+    return (
+        relation,
+        columns,
+        quote_ident(count),
+        quote_ident(cut) if cut_possible else None,
+        extra_pairs,
+        quote_ident(row_number),
+    )
 
 
 def _open_parquet(con, path: Path) -> SourceTable:
@@ -324,8 +374,9 @@ def _open_parquet(con, path: Path) -> SourceTable:
     _checked_columns(columns)
     projection = ", ".join(f"cast({quote_ident(c)} as varchar) as {quote_ident(c)}" for c in columns)
     row_number = quote_ident(internal_name(ROW_NUMBER, columns))
-    return SourceTable(f"(select file_row_number + 1 as {row_number}, {projection} from {reader})", columns,
-                       row_number=row_number)
+    return SourceTable(
+        f"(select file_row_number + 1 as {row_number}, {projection} from {reader})", columns, row_number=row_number
+    )
 
 
 def _first_character(path: Path) -> str:
@@ -342,13 +393,15 @@ def _open_json(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> So
     if fmt == "json" and first == "{":
         for fn in cleanup:
             fn()
-        raise ReadError("holds JSON lines (one object per line), not one JSON array: name it .jsonl "
-                        "or declare `format: jsonl`")
+        raise ReadError(
+            "holds JSON lines (one object per line), not one JSON array: name it .jsonl or declare `format: jsonl`"
+        )
     if fmt == "jsonl" and first == "[":
         for fn in cleanup:
             fn()
-        raise ReadError("holds a JSON array, not JSON lines (one object per line): name it .json "
-                        "or declare `format: json`")
+        raise ReadError(
+            "holds a JSON array, not JSON lines (one object per line): name it .json or declare `format: json`"
+        )
     try:
         con.execute(
             f"create temp table {table} as select row_number() over () as {ROW_NUMBER}, json "
@@ -363,11 +416,14 @@ def _open_json(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> So
         drop[0]()
         raise ReadError(f"record {bad} is not a JSON object")
     # Columns: every key of any record, in order of first appearance.
-    keys = [k for (k,) in con.execute(
-        f"select key from (select key, row_number() over (order by rn, pos) as seq from ("
-        f"select {ROW_NUMBER} as rn, unnest(json_keys(json)) as key, "
-        f"unnest(range(len(json_keys(json)))) as pos from {table})) group by key order by min(seq)"
-    ).fetchall()]
+    keys = [
+        k
+        for (k,) in con.execute(
+            f"select key from (select key, row_number() over (order by rn, pos) as seq from ("
+            f"select {ROW_NUMBER} as rn, unnest(json_keys(json)) as key, "
+            f"unnest(range(len(json_keys(json)))) as pos from {table})) group by key order by min(seq)"
+        ).fetchall()
+    ]
     try:
         _checked_columns(keys)
     except ReadError:
@@ -377,8 +433,9 @@ def _open_json(con, path: Path, fmt: str, spec: SourceSpec, tmp_dir: Path) -> So
         f", json_extract_string(json, {quote_literal('$.' + quote_ident(k))}) as {quote_ident(k)}" for k in keys
     )
     row_number = quote_ident(internal_name(ROW_NUMBER, keys))
-    return SourceTable(f"(select {ROW_NUMBER} as {row_number}{projection} from {table})", keys, drop,
-                       row_number=row_number)
+    return SourceTable(
+        f"(select {ROW_NUMBER} as {row_number}{projection} from {table})", keys, drop, row_number=row_number
+    )
 
 
 def _cell_text(value) -> str | None:
@@ -442,8 +499,11 @@ def _open_xlsx(con, path: Path, spec: SourceSpec) -> SourceTable:
     con.register(view, pa.RecordBatchReader.from_batches(schema, batches()))
     row_number = quote_ident(internal_name(ROW_NUMBER, columns))
     return SourceTable(
-        f"(select row_number() over () as {row_number}, * from {view})", columns,
-        [lambda: con.unregister(view)], duplicated, row_number=row_number,
+        f"(select row_number() over () as {row_number}, * from {view})",
+        columns,
+        [lambda: con.unregister(view)],
+        duplicated,
+        row_number=row_number,
     )
 
 

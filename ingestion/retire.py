@@ -39,8 +39,9 @@ class Retired:
     rows_loaded: int
 
 
-def retire(target: str, reason: str, *, quality_dir: Path, landing_dir: Path, warehouse_dir: Path,
-           profile: str | None = None) -> list[Retired]:
+def retire(
+    target: str, reason: str, *, quality_dir: Path, landing_dir: Path, warehouse_dir: Path, profile: str | None = None
+) -> list[Retired]:
     """Retire the batches `target` names: a batch id, or a landed file (its path under the landing
     folder, or as the ledger records it: relative to its profile's folder, e.g. accounts/a.csv;
     see _batches_of_file). Raises NothingToRetire when none match."""
@@ -60,8 +61,9 @@ def retire(target: str, reason: str, *, quality_dir: Path, landing_dir: Path, wa
             values = {c: _plain(row.get(c)) for c in LEDGER_COLUMNS}
             values.update(retired_at=now, retired_reason=reason.strip())
             write_ledger_row(con, quality_dir, values)
-            retired.append(Retired(row["batch_id"], row["profile"], row["entity"], row["file_path"],
-                                   int(row["rows_loaded"])))
+            retired.append(
+                Retired(row["batch_id"], row["profile"], row["entity"], row["file_path"], int(row["rows_loaded"]))
+            )
     request_full_refresh(warehouse_dir, [r.batch_id for r in retired])
     return retired
 

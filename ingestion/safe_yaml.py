@@ -53,7 +53,8 @@ def safe_load(text: str, max_nodes: int = MAX_EXPANDED_NODES):
         if _expanded_size(node, {}, max_nodes) > max_nodes:
             raise YamlTooLarge(
                 f"the document expands to more than {max_nodes:,} nodes through its aliases (&anchor/*alias); "
-                "refused (a 'billion laughs' file?)")
+                "refused (a 'billion laughs' file?)"
+            )
         return loader.construct_document(node)
     finally:
         loader.dispose()

@@ -28,8 +28,9 @@ class Lookup:
     columns: tuple[tuple[str, str], ...]  # (lookup column, name the mappings read it by)
 
 
-def parse_lookups(value, fail: Callable[[str, str], Exception], check_pattern: Callable[[str, str], None],
-                  where: str) -> tuple[Lookup, ...]:
+def parse_lookups(
+    value, fail: Callable[[str, str], Exception], check_pattern: Callable[[str, str], None], where: str
+) -> tuple[Lookup, ...]:
     """Validate the YAML of `lookup:` (one mapping or a list of them)."""
     items = value if isinstance(value, list) else [value]
     lookups = []
@@ -54,8 +55,11 @@ def _pairs(value, fail) -> tuple[tuple[str, str], ...]:
         value = [value]
     if isinstance(value, list):
         value = {v: v for v in value} if all(isinstance(v, str) and v for v in value) else None
-    if not isinstance(value, dict) or not value or not all(
-            isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items()):
+    if (
+        not isinstance(value, dict)
+        or not value
+        or not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items())
+    ):
         raise fail("must be a column name, a list of names, or a mapping of names to names")
     return tuple(value.items())
 

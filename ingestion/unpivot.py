@@ -58,8 +58,10 @@ def apply(spec: Unpivot, source):
             raise MappingError(f"unpivot: column {new!r} is already in the file; name it otherwise")
     on = ", ".join(quote_ident(h) for h, _ in pairs)
     parsed = " ".join(f"when {quote_literal(h)} then {quote_literal(p)}" for h, p in pairs)
-    relation = (f"(select * exclude (__up_name), cast(case __up_name {parsed} end as varchar) as {quote_ident(spec.name)} "
-                f"from (unpivot (select * from {source.relation}) on {on} "
-                f"into name __up_name value {quote_ident(spec.value)}))")
+    relation = (
+        f"(select * exclude (__up_name), cast(case __up_name {parsed} end as varchar) as {quote_ident(spec.name)} "
+        f"from (unpivot (select * from {source.relation}) on {on} "
+        f"into name __up_name value {quote_ident(spec.value)}))"
+    )
     kept = [c for c in source.columns if c not in {h for h, _ in pairs}]
     return replace(source, relation=relation, columns=kept + [spec.value, spec.name])

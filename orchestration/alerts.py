@@ -93,8 +93,12 @@ def suspect_files(ledger: pd.DataFrame, quarantine_dir: Path) -> list[SuspectFil
         if row.status == "rejected":
             suspects.append(SuspectFile(row.file_path, f"rejected: {row.error}"))
         elif row.status == "loaded" and (row.rows_quarantined or 0) > 0:
-            suspects.append(SuspectFile(row.file_path, f"{row.rows_quarantined} rows quarantined "
-                                                       f"({Path(quarantine_dir) / f'{row.batch_id}.parquet'})"))
+            suspects.append(
+                SuspectFile(
+                    row.file_path,
+                    f"{row.rows_quarantined} rows quarantined ({Path(quarantine_dir) / f'{row.batch_id}.parquet'})",
+                )
+            )
     return suspects
 
 
@@ -110,8 +114,13 @@ def gather(instance: dg.DagsterInstance, dagster_run: dg.DagsterRun, error: str,
             continue
         if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
             evaluation = event.event_specific_data
-            failed_checks.append((evaluation.asset_key.to_user_string(), evaluation.check_name,
-                                  str(getattr(evaluation.severity, "value", evaluation.severity))))
+            failed_checks.append(
+                (
+                    evaluation.asset_key.to_user_string(),
+                    evaluation.check_name,
+                    str(getattr(evaluation.severity, "value", evaluation.severity)),
+                )
+            )
         elif event.event_type_value == "STEP_FAILURE":
             failed_steps.append(event.step_key)
     ledger = read_ledger(quality_dir)
@@ -119,16 +128,22 @@ def gather(instance: dg.DagsterInstance, dagster_run: dg.DagsterRun, error: str,
     if not ledger.empty and stats.start_time is not None:
         started = pd.Timestamp(stats.start_time, unit="s")  # UTC, as the ledger
         ledger = ledger[pd.to_datetime(ledger.started_at) >= started]
-    return FailedRun(run_id=dagster_run.run_id, job_name=dagster_run.job_name, error=error,
-                     failed_checks=failed_checks, failed_steps=failed_steps,
-                     suspect_files=suspect_files(ledger, quarantine_dir(quality_dir)),
-                     new_files=dagster_run.tags.get(NEW_FILES_TAG))
+    return FailedRun(
+        run_id=dagster_run.run_id,
+        job_name=dagster_run.job_name,
+        error=error,
+        failed_checks=failed_checks,
+        failed_steps=failed_steps,
+        suspect_files=suspect_files(ledger, quarantine_dir(quality_dir)),
+        new_files=dagster_run.tags.get(NEW_FILES_TAG),
+    )
 
 
 def send_webhook(url: str, alert: dict) -> int:
     """POST the alert as JSON; the HTTP status (an HTTP error raises)."""
-    request = urllib.request.Request(url, data=json.dumps(alert).encode(), method="POST",
-                                     headers={"Content-Type": "application/json; charset=utf-8"})
+    request = urllib.request.Request(
+        url, data=json.dumps(alert).encode(), method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
+    )
     with urllib.request.urlopen(request, timeout=SEND_TIMEOUT_SECONDS) as response:  # noqa: S310 - configured URL
         return response.status
 
@@ -158,7 +173,7 @@ def send_email(env: dict[str, str], alert: dict) -> None:
     name="failure_alert_sensor",
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Posts a failed run's failed checks and suspect files to SALESDW_ALERT_WEBHOOK_URL "
-                "and/or e-mails them through SALESDW_ALERT_SMTP_HOST (orchestration/alerts.py).",
+    "and/or e-mails them through SALESDW_ALERT_SMTP_HOST (orchestration/alerts.py).",
 )
 def failure_alert_sensor(context: dg.RunFailureSensorContext):
     from orchestration.settings import get_settings
@@ -167,18 +182,21 @@ def failure_alert_sensor(context: dg.RunFailureSensorContext):
     webhook, smtp_host = env.get("SALESDW_ALERT_WEBHOOK_URL"), env.get("SALESDW_ALERT_SMTP_HOST")
     if not webhook and not smtp_host:
         return dg.SkipReason("no alert channel configured (SALESDW_ALERT_WEBHOOK_URL, SALESDW_ALERT_SMTP_HOST)")
-    run = gather(context.instance, context.dagster_run, context.failure_event.message or "",
-                 get_settings().quality_dir)
+    run = gather(context.instance, context.dagster_run, context.failure_event.message or "", get_settings().quality_dir)
     alert = compose_alert(run, ui_url=env.get("SALESDW_UI_URL"))
     # Both channels are tried before an error surfaces: a broken webhook must not swallow the e-mail.
     errors = []
-    for channel, send in (("webhook", lambda: send_webhook(webhook, alert) if webhook else None),
-                          ("e-mail", lambda: send_email(env, alert) if smtp_host else None)):
+    for channel, send in (
+        ("webhook", lambda: send_webhook(webhook, alert) if webhook else None),
+        ("e-mail", lambda: send_email(env, alert) if smtp_host else None),
+    ):
         try:
             send()
         except Exception as error:  # noqa: BLE001 - reported below, with the channel
             errors.append(f"{channel}: {error}")
     if errors:
         raise RuntimeError(f"alert for run {run.run_id} not delivered: " + "; ".join(errors))
-    context.log.info(f"alert sent for run {run.run_id}: {len(run.failed_checks)} failed checks, "
-                     f"{len(run.suspect_files)} suspect files")
+    context.log.info(
+        f"alert sent for run {run.run_id}: {len(run.failed_checks)} failed checks, "
+        f"{len(run.suspect_files)} suspect files"
+    )

@@ -25,7 +25,9 @@ console = Console(highlight=False)
 
 EXIT_FAILED, EXIT_LOCKED = exit_codes.FAILED, exit_codes.LOCKED
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default $SALESDW_DATA_DIR or ./data).")]
+DataDir = Annotated[
+    Optional[Path], typer.Option("--data-dir", help="Data directory (default $SALESDW_DATA_DIR or ./data).")
+]
 
 
 @app.command()
@@ -36,20 +38,39 @@ def generate(
     start: Annotated[str, typer.Option(help="First month of data, YYYY-MM.")] = "2024-01",
     months: Annotated[int, typer.Option(help="Number of months of data.")] = 24,
     dirty: Annotated[bool, typer.Option(help="Add a known, reported number of bad rows and files.")] = False,
-    flavor: Annotated[str, typer.Option(click_type=click.Choice(["canonical", "zh"]), help=(
-        "canonical: the format of exports.md (profile canonical); zh: the same data as a Chinese CRM "
-        "exports it (profile crm_zh: write it to <data dir>/landing/crm_zh)."))] = "canonical",
-    currencies: Annotated[Optional[str], typer.Option(help=(
-        "e.g. CNY,USD,EUR: orders spread over these currencies with their monthly rates in fx_rates "
-        "(the same company: its marts equal the CNY-only twin's within demo/currencies.py's rounding bound)."))] = None,
+    flavor: Annotated[
+        str,
+        typer.Option(
+            click_type=click.Choice(["canonical", "zh"]),
+            help=(
+                "canonical: the format of exports.md (profile canonical); zh: the same data as a Chinese CRM "
+                "exports it (profile crm_zh: write it to <data dir>/landing/crm_zh)."
+            ),
+        ),
+    ] = "canonical",
+    currencies: Annotated[
+        Optional[str],
+        typer.Option(
+            help=(
+                "e.g. CNY,USD,EUR: orders spread over these currencies with their monthly rates in fx_rates "
+                "(the same company: its marts equal the CNY-only twin's within demo/currencies.py's rounding bound)."
+            )
+        ),
+    ] = None,
 ) -> None:
     """Write synthetic exports for a fictional company in the canonical format (exports.md)."""
     from demo import generate as generate_exports
 
     started = time.monotonic()
     currency_list = _currency_list(currencies, flavor, dirty) if currencies else None  # before minutes of work
-    with Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def progress(entity: str, done: int, total: int) -> None:
@@ -57,8 +78,9 @@ def generate(
                 tasks[entity] = bar.add_task(entity, total=total)
             bar.update(tasks[entity], completed=done, total=total)
 
-        report = generate_exports(out, scale=scale, seed=seed, start=start, months=months, dirty=dirty,
-                                  progress=progress, flavor=flavor)
+        report = generate_exports(
+            out, scale=scale, seed=seed, start=start, months=months, dirty=dirty, progress=progress, flavor=flavor
+        )
         if currency_list:
             _currency_twin(out, currency_list, seed)
     table = Table(title=f"Exports written to {out}", show_edge=False)
@@ -99,16 +121,39 @@ def _report_counts(report) -> dict[str, int]:
 
 @app.command()
 def run(
-    landing: Annotated[Optional[Path], typer.Option(help="One export folder to read with --profile (default: every <data dir>/landing/<profile>/ folder).")] = None,
-    profile: Annotated[str, typer.Option(help="Source profile for --landing (a name in ingestion/profiles/ or a YAML path).")] = "canonical",
+    landing: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="One export folder to read with --profile (default: every <data dir>/landing/<profile>/ folder)."
+        ),
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help="Source profile for --landing (a name in ingestion/profiles/ or a YAML path).")
+    ] = "canonical",
     data_dir: DataDir = None,
-    engine: Annotated[Optional[str], typer.Option(click_type=click.Choice(["duckdb", "spark"]), help=(
-        "Engine for the dbt build (default $SALESDW_ENGINE or duckdb). spark needs the optional "
-        "`spark` dependency group and builds through the dbt profile's `spark` target."))] = None,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help=(
-        "Rebuild every month of every table (by default a run rebuilds the months its new data touched)."))] = False,
-    rebuild_months: Annotated[Optional[str], typer.Option(help=(
-        "Rebuild these months too, e.g. 2025-03,2025-04 (a fix, or data the refresh could not see)."))] = None,
+    engine: Annotated[
+        Optional[str],
+        typer.Option(
+            click_type=click.Choice(["duckdb", "spark"]),
+            help=(
+                "Engine for the dbt build (default $SALESDW_ENGINE or duckdb). spark needs the optional "
+                "`spark` dependency group and builds through the dbt profile's `spark` target."
+            ),
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help=("Rebuild every month of every table (by default a run rebuilds the months its new data touched)."),
+        ),
+    ] = False,
+    rebuild_months: Annotated[
+        Optional[str],
+        typer.Option(
+            help=("Rebuild these months too, e.g. 2025-03,2025-04 (a fix, or data the refresh could not see).")
+        ),
+    ] = None,
 ) -> None:
     """Ingest, build, check and publish."""
     if engine:
@@ -176,9 +221,15 @@ def status(data_dir: DataDir = None) -> None:
 
 @app.command()
 def retire(
-    target: Annotated[str, typer.Argument(help=(
-        "A batch id, or a landed file: its path under the landing folder, or as the ledger records it "
-        "(relative to its profile's folder, e.g. accounts/accounts.csv; every loaded batch of it)."))],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help=(
+                "A batch id, or a landed file: its path under the landing folder, or as the ledger records it "
+                "(relative to its profile's folder, e.g. accounts/accounts.csv; every loaded batch of it)."
+            )
+        ),
+    ],
     reason: Annotated[str, typer.Option(help="Why (kept in the ledger as retired_reason).")],
     profile: Annotated[Optional[str], typer.Option(help="Only batches of this profile.")] = None,
     data_dir: DataDir = None,
@@ -193,8 +244,14 @@ def retire(
     settings = get_settings(data_dir)
     try:
         with run_lock(settings.lock_file):
-            retired = retire_batches(target, reason, quality_dir=settings.quality_dir, profile=profile,
-                                     landing_dir=settings.landing_dir, warehouse_dir=settings.warehouse_dir)
+            retired = retire_batches(
+                target,
+                reason,
+                quality_dir=settings.quality_dir,
+                profile=profile,
+                landing_dir=settings.landing_dir,
+                warehouse_dir=settings.warehouse_dir,
+            )
     except RunLockBusy as exc:
         console.print(literal(str(exc), "red"), soft_wrap=True)
         raise typer.Exit(EXIT_LOCKED) from None
@@ -202,10 +259,15 @@ def retire(
         console.print(literal(str(exc), "red"), soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     for r in retired:
-        console.print(literal(f"retired {r.batch_id} ({r.profile}/{r.file_path}, {r.rows_loaded:,} rows of {r.entity})"),
-                      soft_wrap=True)
-    console.print("The next `salesdw run` rebuilds the warehouse without them (a full refresh). A retired file still "
-                  "in the landing folder is read again by that run: replace or remove it first.", soft_wrap=True)
+        console.print(
+            literal(f"retired {r.batch_id} ({r.profile}/{r.file_path}, {r.rows_loaded:,} rows of {r.entity})"),
+            soft_wrap=True,
+        )
+    console.print(
+        "The next `salesdw run` rebuilds the warehouse without them (a full refresh). A retired file still "
+        "in the landing folder is read again by that run: replace or remove it first.",
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -218,7 +280,9 @@ def report(
 
     settings = get_settings(data_dir)
     if not settings.serving_warehouse.exists():
-        console.print(f"[red]no published warehouse at {settings.serving_warehouse}: run `salesdw run` first[/]", soft_wrap=True)
+        console.print(
+            f"[red]no published warehouse at {settings.serving_warehouse}: run `salesdw run` first[/]", soft_wrap=True
+        )
         raise typer.Exit(EXIT_FAILED)
     path = write_report(settings.serving_warehouse, settings.reports_dir, lang=lang)
     console.print(f"report written: {path}")
@@ -227,9 +291,16 @@ def report(
 @app.command("check-profile")
 def check_profile(
     profile: Annotated[str, typer.Argument(help="Profile name or YAML path.")],
-    landing: Annotated[Optional[Path], typer.Option("--landing", help=(
-        "A landing folder: for each file the profile would read, which mapped columns are present, "
-        "missing-optional (read as NULL) or missing-required (the file is rejected)."))] = None,
+    landing: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--landing",
+            help=(
+                "A landing folder: for each file the profile would read, which mapped columns are present, "
+                "missing-optional (read as NULL) or missing-required (the file is rejected)."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Validate a source profile and list what it maps (or, with --landing, what each file holds)."""
     from ingestion.profile import ProfileError, load_profile

@@ -41,7 +41,12 @@ def _newest_source_mtime() -> float:
 
 def _parse_env() -> dict[str, str]:
     """The profile as the pipeline's runs render it (Settings.dbt_run_env), so they reuse this parse."""
-    return {**os.environ, **PORTABLE_DUCKDB_PATHS, "SALESDW_DBT_TARGET": "duckdb", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return {
+        **os.environ,
+        **PORTABLE_DUCKDB_PATHS,
+        "SALESDW_DBT_TARGET": "duckdb",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
 
 
 def _parse_key() -> str:
@@ -55,13 +60,16 @@ def _parse_key() -> str:
     profile = {k: env.get(k) for k in (*PORTABLE_DUCKDB_PATHS, "SALESDW_DUCKDB_MEMORY_LIMIT")}
     prepared = MANIFEST.parent / "partial_parse.msgpack"
     stat = prepared.stat() if prepared.exists() else None
-    return json.dumps({"profile": profile, "prepared_parse": stat and [stat.st_size, stat.st_mtime_ns]},
-                      sort_keys=True)
+    return json.dumps({"profile": profile, "prepared_parse": stat and [stat.st_size, stat.st_mtime_ns]}, sort_keys=True)
 
 
 def manifest_is_stale() -> bool:
-    return (not MANIFEST.exists() or MANIFEST.stat().st_mtime < _newest_source_mtime()
-            or not PARSE_KEY.exists() or PARSE_KEY.read_text() != _parse_key())
+    return (
+        not MANIFEST.exists()
+        or MANIFEST.stat().st_mtime < _newest_source_mtime()
+        or not PARSE_KEY.exists()
+        or PARSE_KEY.read_text() != _parse_key()
+    )
 
 
 def ensure_manifest() -> Path:
@@ -96,9 +104,20 @@ def _parse() -> None:
     dbt = Path(sys.executable).parent / "dbt"
     env = _parse_env()
     proc = subprocess.run(
-        [str(dbt), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target-path", str(MANIFEST.parent), "--quiet"],
-        env=env, capture_output=True, text=True,
+        [
+            str(dbt),
+            "parse",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(MANIFEST.parent),
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")

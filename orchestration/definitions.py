@@ -35,7 +35,6 @@ full_refresh = dg.define_asset_job(
 )
 
 
-
 def daily_schedule(settings) -> dg.ScheduleDefinition:
     """The daily full refresh at Settings.schedule_cron in Settings.schedule_timezone (policies.py)."""
     try:
@@ -46,12 +45,14 @@ def daily_schedule(settings) -> dg.ScheduleDefinition:
             execution_timezone=settings.schedule_timezone,
             default_status=dg.DefaultScheduleStatus.RUNNING,
             description=f"The full refresh every morning, before the sales managers' day starts "
-                        f"({settings.schedule_cron}, {settings.schedule_timezone}).",
+            f"({settings.schedule_cron}, {settings.schedule_timezone}).",
         )
     except dg.DagsterInvalidDefinitionError as error:
-        raise ValueError(f"SALESDW_SCHEDULE_CRON={settings.schedule_cron!r} / SALESDW_SCHEDULE_TIMEZONE="
-                         f"{settings.schedule_timezone!r}: expected a 5-field cron expression and an IANA "
-                         f"time zone name such as Asia/Shanghai ({error})") from error
+        raise ValueError(
+            f"SALESDW_SCHEDULE_CRON={settings.schedule_cron!r} / SALESDW_SCHEDULE_TIMEZONE="
+            f"{settings.schedule_timezone!r}: expected a 5-field cron expression and an IANA "
+            f"time zone name such as Asia/Shanghai ({error})"
+        ) from error
 
 
 daily_full_refresh = daily_schedule(get_settings())
@@ -75,8 +76,10 @@ def landing_folder_sensor(context: dg.SensorEvaluationContext):
     fingerprint = "\n".join(f"{p}|{Path(p).stat().st_size}|{Path(p).stat().st_mtime_ns}" for p in sorted(new_files))
     run_key = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
     context.update_cursor(run_key)
-    return dg.RunRequest(run_key=run_key, tags={"salesdw/new_files": str(len(new_files)),
-                                                NEW_FILES_TAG: file_names_tag(new_files, settings.landing_dir)})
+    return dg.RunRequest(
+        run_key=run_key,
+        tags={"salesdw/new_files": str(len(new_files)), NEW_FILES_TAG: file_names_tag(new_files, settings.landing_dir)},
+    )
 
 
 def file_names_tag(paths: list[str], landing_dir: Path, limit: int = 500) -> str:
@@ -116,8 +119,9 @@ defs = dg.Definitions(
         # dbt from this environment, whatever PATH the scheduler or the CLI was started with, through
         # a launcher that ends dbt when the run dies (orchestration/dbt_launcher.py); no per-run
         # version probe or in-process adapter (orchestration/dbt_resource.py)
-        "dbt": SalesdwDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
-                                     dbt_executable=LAUNCHER),
+        "dbt": SalesdwDbtCliResource(
+            project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir), dbt_executable=LAUNCHER
+        ),
     },
     loggers={"console": progress_logger()},
     # One process, one writer: the multiprocess executor costs seconds per step and DuckDB

@@ -13,10 +13,14 @@ from rich.table import Table
 from orchestration import exit_codes
 from orchestration.settings import get_settings
 
-metrics_app = typer.Typer(no_args_is_help=True, help="The semantic layer's metrics (MetricFlow) on the published warehouse.")
+metrics_app = typer.Typer(
+    no_args_is_help=True, help="The semantic layer's metrics (MetricFlow) on the published warehouse."
+)
 console = Console(highlight=False)
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (default $SALESDW_DATA_DIR or ./data).")]
+DataDir = Annotated[
+    Optional[Path], typer.Option("--data-dir", help="Data directory (default $SALESDW_DATA_DIR or ./data).")
+]
 Names = Annotated[str, typer.Option(help="Comma-separated names.")]
 
 
@@ -47,7 +51,9 @@ def list_command(data_dir: DataDir = None) -> None:
 def query_command(
     metrics: Names,
     group_by: Annotated[str, typer.Option("--group-by", help="Comma-separated, e.g. metric_time__quarter,team.")] = "",
-    where: Annotated[Optional[str], typer.Option(help="A MetricFlow filter, e.g. \"{{ Dimension('team_kpi__region') }} = '华东'\".")] = None,
+    where: Annotated[
+        Optional[str], typer.Option(help="A MetricFlow filter, e.g. \"{{ Dimension('team_kpi__region') }} = '华东'\".")
+    ] = None,
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
     show_sql: Annotated[bool, typer.Option("--sql", help="Also print the SQL MetricFlow ran.")] = False,
     data_dir: DataDir = None,

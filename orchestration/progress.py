@@ -43,7 +43,7 @@ def check_observation(evaluation) -> str:
         if text:
             parts.append(f"{key.replace('_value', '')}: {text}")
     line = "; ".join(parts)
-    return line if len(line) <= OBSERVATION_LIMIT else line[:OBSERVATION_LIMIT - 1] + "…"
+    return line if len(line) <= OBSERVATION_LIMIT else line[: OBSERVATION_LIMIT - 1] + "…"
 
 
 def step_failure_cause(event) -> str:
@@ -78,8 +78,9 @@ class _ProgressHandler(logging.Handler):
             took = time.monotonic() - self._started.get(step, time.monotonic())
             _console.print(f"[green]✔ {step}[/] ({took:.1f} s)")
         elif kind == "STEP_FAILURE":
-            _console.print(Text.assemble((f"✘ {step} failed", "red"), ": ", literal(step_failure_cause(event))),
-                           soft_wrap=True)
+            _console.print(
+                Text.assemble((f"✘ {step} failed", "red"), ": ", literal(step_failure_cause(event))), soft_wrap=True
+            )
         elif kind == "STEP_SKIPPED":
             _console.print(f"[yellow]– {step} skipped[/] (an upstream step or blocking check failed)")
         elif kind == "ASSET_MATERIALIZATION" and event.asset_key is not None:
@@ -91,10 +92,15 @@ class _ProgressHandler(logging.Handler):
                 severity = getattr(evaluation.severity, "value", evaluation.severity)
                 colour = "red" if str(severity).upper() == "ERROR" else "yellow"
                 seen = check_observation(evaluation)
-                _console.print(Text.assemble(
-                    "  ", (f"check failed ({severity}): ", colour),
-                    literal(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}", colour),
-                    *((" — ", literal(seen)) if seen else ())), soft_wrap=True)
+                _console.print(
+                    Text.assemble(
+                        "  ",
+                        (f"check failed ({severity}): ", colour),
+                        literal(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}", colour),
+                        *((" — ", literal(seen)) if seen else ()),
+                    ),
+                    soft_wrap=True,
+                )
 
 
 def progress_logger() -> "dg.LoggerDefinition":
@@ -103,8 +109,10 @@ def progress_logger() -> "dg.LoggerDefinition":
     otherwise import Dagster for nothing."""
     import dagster as dg
 
-    @dg.logger(dg.Field({"log_level": dg.Field(str, is_required=False, default_value="INFO")}),
-               description="Compact progress lines on stderr (step start/end, failed checks, asset messages).")
+    @dg.logger(
+        dg.Field({"log_level": dg.Field(str, is_required=False, default_value="INFO")}),
+        description="Compact progress lines on stderr (step start/end, failed checks, asset messages).",
+    )
     def progress(init_context) -> logging.Logger:
         log = logging.Logger("salesdw", level=logging.DEBUG)
         log.addHandler(_ProgressHandler())

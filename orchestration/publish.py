@@ -65,11 +65,16 @@ def _write_serving_file(settings: Settings, staged: Path) -> dict[str, int]:
         expose(con, settings.raw_dir, settings.quality_dir)
         results_store.expose(con, settings.quality_dir)
         con.execute(f"attach {_sql_str(settings.build_warehouse)} as build (read_only)")
-        con.execute(f"attach {_sql_str(staged)} as serving "
-                    f"(storage_version {_sql_str(settings.serving_storage_version)})")
-        marts = [t for (t,) in con.execute(
-            "select table_name from information_schema.tables "
-            "where table_catalog = 'build' and table_schema = 'marts' order by 1").fetchall()]
+        con.execute(
+            f"attach {_sql_str(staged)} as serving (storage_version {_sql_str(settings.serving_storage_version)})"
+        )
+        marts = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_catalog = 'build' and table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         con.execute("create schema serving.marts")
         for table in marts:
             con.execute(f"create table serving.marts.{_ident(table)} as select * from build.marts.{_ident(table)}")
@@ -118,13 +123,14 @@ def audit_refusal(settings: Settings, run_id: str, lineage: Iterable[str] = ()) 
     (parent, root); when the build is theirs, a suite re-run in this run counts for it too."""
     build_run = built_by(settings)
     if build_run is None:
-        return ("the build warehouse carries no run id (not built by a salesdw run, or its dbt step "
-                "failed or was interrupted): serving warehouse left untouched")
+        return (
+            "the build warehouse carries no run id (not built by a salesdw run, or its dbt step "
+            "failed or was interrupted): serving warehouse left untouched"
+        )
     related = {run_id, *lineage}
     runs = related | {build_run} if build_run in related else {build_run}
     results = results_store.latest_of_runs(settings.quality_dir, runs)
-    problems = [f"no result of the {layer} suite" for layer in LAYERS
-                if layer not in {r.layer for r in results}]
+    problems = [f"no result of the {layer} suite" for layer in LAYERS if layer not in {r.layer for r in results}]
     failures = [f"{r.asset}:{r.check_name}" for r in results if r.blocking]
     if failures:
         problems.insert(0, f"blocking checks failed: {', '.join(failures)}")
@@ -153,8 +159,13 @@ def publish(settings: Settings, run_id: str, lineage: Iterable[str] = ()) -> Pub
     os.replace(staged, serving)
     _fsync(serving.parent)
 
-    record = PublishRecord(run_id=run_id, published_at=datetime.now().isoformat(timespec="seconds"),
-                           warehouse=str(serving), bytes=serving.stat().st_size, mart_rows=mart_rows)
+    record = PublishRecord(
+        run_id=run_id,
+        published_at=datetime.now().isoformat(timespec="seconds"),
+        warehouse=str(serving),
+        bytes=serving.stat().st_size,
+        mart_rows=mart_rows,
+    )
     with open(settings.warehouse_dir / PUBLISH_LOG, "a") as log:
         log.write(json.dumps(asdict(record)) + "\n")
     return record

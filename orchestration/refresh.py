@@ -56,9 +56,12 @@ class RefreshPlan:
     def metadata(self) -> dict[str, str]:
         """What a run's materialization and `salesdw status` show."""
         new = ", ".join(f"{e} {len(b)}" for e, b in sorted(self.new_batches.items())) or "none"
-        return {"refresh": "full" if self.full else "months",
-                "touched months": "every month" if self.full else (", ".join(self.months) or "none"),
-                "why full": "; ".join(self.reasons), "new batches": new}
+        return {
+            "refresh": "full" if self.full else "months",
+            "touched months": "every month" if self.full else (", ".join(self.months) or "none"),
+            "why full": "; ".join(self.reasons),
+            "new batches": new,
+        }
 
 
 def fingerprint(dbt_vars: dict, engine: str, project_dir: Path = DBT_PROJECT_DIR) -> str:
@@ -83,8 +86,10 @@ def parse_months(text: str) -> list[str]:
 def request(warehouse_dir: Path, *, full: bool = False, months: list[str] = ()) -> None:
     """Ask the next dbt build for a full refresh or for these months too (merged with earlier asks)."""
     earlier = read_request(warehouse_dir)
-    _write_json(Path(warehouse_dir) / REQUEST_FILE,
-                {"full": full or earlier["full"], "months": sorted(set(earlier["months"]) | set(months))})
+    _write_json(
+        Path(warehouse_dir) / REQUEST_FILE,
+        {"full": full or earlier["full"], "months": sorted(set(earlier["months"]) | set(months))},
+    )
 
 
 def read_request(warehouse_dir: Path) -> dict:
@@ -108,13 +113,19 @@ def plan_refresh(settings: Settings, dbt_vars: dict) -> RefreshPlan:
     batches = sorted(b for ids in live.values() for b in ids)
     plan = RefreshPlan(full=False, batches=batches, fingerprint=fingerprint(dbt_vars, settings.engine))
     state, asked = read_state(settings.warehouse_dir), read_request(settings.warehouse_dir)
-    reasons = [why for why, applies in (
-        ("no earlier build", state is None or not settings.build_warehouse.exists()),
-        ("the dbt project or its vars changed", state is not None and state.get("fingerprint") != plan.fingerprint),
-        (f"retired batches {', '.join(full_refresh_reasons(settings.warehouse_dir))}",
-         full_refresh_pending(settings.warehouse_dir)),
-        ("a full refresh was asked for (--full-refresh)", asked["full"]),
-    ) if applies]
+    reasons = [
+        why
+        for why, applies in (
+            ("no earlier build", state is None or not settings.build_warehouse.exists()),
+            ("the dbt project or its vars changed", state is not None and state.get("fingerprint") != plan.fingerprint),
+            (
+                f"retired batches {', '.join(full_refresh_reasons(settings.warehouse_dir))}",
+                full_refresh_pending(settings.warehouse_dir),
+            ),
+            ("a full refresh was asked for (--full-refresh)", asked["full"]),
+        )
+        if applies
+    ]
     known = set((state or {}).get("batches", []))
     if state is not None and known - set(batches):
         reasons.append("a batch the last build read is no longer live")
@@ -124,8 +135,9 @@ def plan_refresh(settings: Settings, dbt_vars: dict) -> RefreshPlan:
         plan.latest_month = latest.strftime("%Y-%m") if latest else None
         return plan
     last = state.get("latest_month")
-    changes = changes_since(settings.raw_dir, settings.quality_dir, known,
-                            date.fromisoformat(last + "-01") if last else None)
+    changes = changes_since(
+        settings.raw_dir, settings.quality_dir, known, date.fromisoformat(last + "-01") if last else None
+    )
     plan.new_batches, plan.reasons, plan.full = changes.new_batches, changes.reasons, changes.every_month
     plan.latest_month = changes.latest_month.strftime("%Y-%m") if changes.latest_month else last
     if not plan.full:
@@ -141,8 +153,9 @@ def write_control(settings: Settings, plan: RefreshPlan) -> None:
         con.execute("create schema if not exists control")
         con.execute("create or replace table control.rebuild_months (month date not null)")
         if months:
-            con.executemany("insert into control.rebuild_months values (cast(? as date))",
-                            [[m + "-01"] for m in months])
+            con.executemany(
+                "insert into control.rebuild_months values (cast(? as date))", [[m + "-01"] for m in months]
+            )
 
 
 def commit_refresh(settings: Settings, plan: RefreshPlan) -> None:

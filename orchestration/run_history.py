@@ -70,8 +70,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def _engine(self, shard: str) -> Engine:
         engine = self._engines.get(shard)
         if engine is None:
-            engine = create_engine(self.conn_string_for_shard(shard),
-                                   connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+            engine = create_engine(
+                self.conn_string_for_shard(shard), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+            )
             if not self._fsync:
                 event.listen(engine, "connect", _no_fsync)
             self._engines[shard] = engine

@@ -82,8 +82,9 @@ def relax_run_history_fsync(instance) -> None:
         storage.skip_fsync()
 
 
-def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: str = "canonical",
-                 asset_selection: list | None = None) -> RunOutcome:
+def run_pipeline(
+    settings: Settings, *, landing: Path | None = None, profile: str = "canonical", asset_selection: list | None = None
+) -> RunOutcome:
     import dagster as dg
 
     from ingestion.ledger import read_ledger
@@ -98,12 +99,17 @@ def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: st
     # dagster-dbt echoes every dbt log line to stdout: keep those in a file, the console gets the
     # compact progress lines (orchestration/progress.py, on stderr) and the summary.
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance, \
-            open(settings.logs_dir / "last_run.log", "w") as run_log, contextlib.redirect_stdout(run_log):
+    with (
+        dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance,
+        open(settings.logs_dir / "last_run.log", "w") as run_log,
+        contextlib.redirect_stdout(run_log),
+    ):
         relax_run_history_fsync(instance)
         result = job.execute_in_process(
-            run_config={"ops": {"ingest_exports": {"config": ingest_config}},
-                        "loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={
+                "ops": {"ingest_exports": {"config": ingest_config}},
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+            },
             instance=instance,
             raise_on_error=False,
             asset_selection=asset_selection,
@@ -124,8 +130,9 @@ def run_pipeline(settings: Settings, *, landing: Path | None = None, profile: st
                 outcome.checks_passed += 1
             else:
                 asset = evaluation.asset_key.to_user_string()
-                outcome.failed_checks.append((asset, evaluation.check_name,
-                                              str(getattr(evaluation.severity, "value", evaluation.severity))))
+                outcome.failed_checks.append(
+                    (asset, evaluation.check_name, str(getattr(evaluation.severity, "value", evaluation.severity)))
+                )
                 outcome.check_observations[(asset, evaluation.check_name)] = check_observation(evaluation)
         outcome.published = any(
             event.asset_key is not None and event.asset_key.path == ["serving", "sales_warehouse"]
@@ -153,5 +160,7 @@ def warehouse_counts(warehouse: Path, settings: Settings | None = None) -> dict[
             "where table_schema in ('raw', 'staging', 'marts', 'quality') order by 1, 2"
         ).fetchall()
         for schema, table in tables:
-            counts.setdefault(schema, {})[table] = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            counts.setdefault(schema, {})[table] = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[
+                0
+            ]
     return counts

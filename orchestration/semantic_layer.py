@@ -47,7 +47,9 @@ class ReadOnlyDuckDbClient:
     def sql_plan_renderer(self) -> DuckDbSqlPlanRenderer:
         return DuckDbSqlPlanRenderer()
 
-    def query(self, stmt: str, sql_bind_parameter_set: SqlBindParameterSet = SqlBindParameterSet()) -> MetricFlowDataTable:
+    def query(
+        self, stmt: str, sql_bind_parameter_set: SqlBindParameterSet = SqlBindParameterSet()
+    ) -> MetricFlowDataTable:
         cursor = self._con.execute(stmt, dict(sql_bind_parameter_set.param_dict) or None)
         names = [d[0] for d in cursor.description]
         return MetricFlowDataTable.create_from_rows(column_names=names, rows=cursor.fetchall())
@@ -89,22 +91,27 @@ def semantic_layer(warehouse: Path) -> Iterator[MetricFlowEngine]:
 def list_metrics(warehouse: Path) -> list[tuple[str, str, str, list[str]]]:
     """(name, type, description, dimensions) of every metric, by name."""
     with semantic_layer(warehouse) as engine:
-        return [(m.name, m.type.value, m.description or "", sorted(d.dunder_name for d in m.dimensions))
-                for m in engine.list_metrics()]
+        return [
+            (m.name, m.type.value, m.description or "", sorted(d.dunder_name for d in m.dimensions))
+            for m in engine.list_metrics()
+        ]
 
 
-def run_query(engine: MetricFlowEngine, metrics: list[str], group_by: list[str],
-              where: list[str] | None = None) -> MetricRows:
+def run_query(
+    engine: MetricFlowEngine, metrics: list[str], group_by: list[str], where: list[str] | None = None
+) -> MetricRows:
     """Run `metrics` grouped by `group_by` (e.g. metric_time__quarter, team, team_kpi__region)."""
-    request = MetricFlowQueryRequest.create(metric_names=metrics, group_by_names=group_by,
-                                            where_constraints=where or None, order_by_names=group_by or None)
+    request = MetricFlowQueryRequest.create(
+        metric_names=metrics, group_by_names=group_by, where_constraints=where or None, order_by_names=group_by or None
+    )
     result = engine.query(request)
     table = result.result_df
     return MetricRows(columns=list(table.column_names), rows=[tuple(r) for r in table.rows], sql=result.sql)
 
 
-def query_metrics(warehouse: Path, metrics: list[str], group_by: list[str],
-                  where: list[str] | None = None) -> MetricRows:
+def query_metrics(
+    warehouse: Path, metrics: list[str], group_by: list[str], where: list[str] | None = None
+) -> MetricRows:
     """`run_query` on a semantic layer opened for this one query."""
     with semantic_layer(warehouse) as engine:
         return run_query(engine, metrics, group_by, where)

@@ -126,8 +126,11 @@ class Settings:
         """DuckDB config for every connection that may scan a whole table (ingestion, the checks,
         row counts): the memory limit, spilling to temp_dir beyond it, and the thread count. dbt
         gets the same values through dbt_env (the profile)."""
-        return {"memory_limit": self.duckdb_memory_limit, "threads": self.duckdb_threads,
-                "temp_directory": str(self.temp_dir)}
+        return {
+            "memory_limit": self.duckdb_memory_limit,
+            "threads": self.duckdb_threads,
+            "temp_directory": str(self.temp_dir),
+        }
 
     def dbt_env(self) -> dict[str, str]:
         """Environment the dbt profile (dbt_project/profiles.yml) reads."""

@@ -51,8 +51,15 @@ def freshness_rules(manifest: dict | None = None) -> list[SourceFreshness]:
         if source["source_name"] != "raw" or not source.get("loaded_at_field") or not freshness:
             continue
         key = source["meta"].get("dagster", {}).get("asset_key") or ["raw", source["name"]]
-        rules.append(SourceFreshness(dg.AssetKey(key), source["name"], source["loaded_at_field"],
-                                     _after(freshness.get("warn_after")), _after(freshness.get("error_after"))))
+        rules.append(
+            SourceFreshness(
+                dg.AssetKey(key),
+                source["name"],
+                source["loaded_at_field"],
+                _after(freshness.get("warn_after")),
+                _after(freshness.get("error_after")),
+            )
+        )
     return sorted(rules, key=lambda r: r.table)
 
 
@@ -65,11 +72,18 @@ def evaluate(rule: SourceFreshness, newest: datetime | None, now: datetime) -> d
     elif rule.warn_after and age > rule.warn_after:
         status = "warn"
     return dg.AssetCheckResult(
-        asset_key=rule.asset_key, check_name=CHECK_NAME, passed=status == "pass",
+        asset_key=rule.asset_key,
+        check_name=CHECK_NAME,
+        passed=status == "pass",
         severity=dg.AssetCheckSeverity.ERROR if status == "error" else dg.AssetCheckSeverity.WARN,
-        metadata={"status": status, "max_loaded_at": str(newest), "age_hours": None if age is None else round(age / timedelta(hours=1), 2),
-                  "warn_after_hours": rule.warn_after and rule.warn_after / timedelta(hours=1),
-                  "error_after_hours": rule.error_after and rule.error_after / timedelta(hours=1)})
+        metadata={
+            "status": status,
+            "max_loaded_at": str(newest),
+            "age_hours": None if age is None else round(age / timedelta(hours=1), 2),
+            "warn_after_hours": rule.warn_after and rule.warn_after / timedelta(hours=1),
+            "error_after_hours": rule.error_after and rule.error_after / timedelta(hours=1),
+        },
+    )
 
 
 def newest_loads(settings, rules: list[SourceFreshness]) -> dict[str, datetime | None]:
@@ -77,8 +91,7 @@ def newest_loads(settings, rules: list[SourceFreshness]) -> dict[str, datetime |
     if not rules:
         return {}
     # one statement for every table: DuckDB scans the Parquet folders in parallel (half the time)
-    query = " union all ".join(
-        f"select '{r.table}', max(\"{r.loaded_at_field}\") from raw.\"{r.table}\"" for r in rules)
+    query = " union all ".join(f'select \'{r.table}\', max("{r.loaded_at_field}") from raw."{r.table}"' for r in rules)
     with duckdb.connect() as con:
         expose(con, settings.raw_dir, settings.quality_dir)
         return dict(con.execute(query).fetchall())
@@ -86,14 +99,25 @@ def newest_loads(settings, rules: list[SourceFreshness]) -> dict[str, datetime |
 
 def build_source_freshness_checks() -> list[dg.AssetChecksDefinition]:
     rules = freshness_rules()
-    specs = [dg.AssetCheckSpec(CHECK_NAME, asset=r.asset_key, blocking=False,
-                               description=f"dbt source freshness: max({r.loaded_at_field}) younger than "
-                                           f"{r.warn_after} (warn) / {r.error_after} (error); vars "
-                                           "raw_freshness_warn_hours / raw_freshness_error_hours.")
-             for r in rules]
+    specs = [
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=r.asset_key,
+            blocking=False,
+            description=f"dbt source freshness: max({r.loaded_at_field}) younger than "
+            f"{r.warn_after} (warn) / {r.error_after} (error); vars "
+            "raw_freshness_warn_hours / raw_freshness_error_hours.",
+        )
+        for r in rules
+    ]
 
-    @dg.multi_asset_check(name="raw_source_freshness", specs=specs, can_subset=True, op_tags=RAW_AUDIT_STEP_TAGS,
-                          description="dbt source freshness of the raw zone (_loaded_at)")
+    @dg.multi_asset_check(
+        name="raw_source_freshness",
+        specs=specs,
+        can_subset=True,
+        op_tags=RAW_AUDIT_STEP_TAGS,
+        description="dbt source freshness of the raw zone (_loaded_at)",
+    )
     def _source_freshness(context: dg.AssetCheckExecutionContext, salesdw: SalesdwResource):
         selected = {k.asset_key for k in context.selected_asset_check_keys}
         chosen = [r for r in rules if r.asset_key in selected]

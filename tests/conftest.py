@@ -33,11 +33,22 @@ DEMO_MONTHS = 18
 # through its lock file instead.) The others keep their order. Ranked by the pipeline runs each
 # file makes (its own runs, the demo's copies, the scenario); a file missing here only starts later.
 SLOWEST_MODULES = (
-    "test_crash_recovery.py", "test_dirty_end_to_end.py", "test_bad_input_corpus.py", "test_profile_crm_zh.py",
-    "test_maven_crm_end_to_end.py", "test_postgres_end_to_end.py", "test_currency_twin_end_to_end.py",
-    "test_reshaped_exports_end_to_end.py", "test_history_end_to_end.py", "test_operator_selection.py",
-    "test_marts_order_lines_incremental.py", "test_quality_raw.py", "test_dbt_test_gate.py", "test_end_to_end.py",
-    "test_report.py", "test_dbt_docs.py",
+    "test_crash_recovery.py",
+    "test_dirty_end_to_end.py",
+    "test_bad_input_corpus.py",
+    "test_profile_crm_zh.py",
+    "test_maven_crm_end_to_end.py",
+    "test_postgres_end_to_end.py",
+    "test_currency_twin_end_to_end.py",
+    "test_reshaped_exports_end_to_end.py",
+    "test_history_end_to_end.py",
+    "test_operator_selection.py",
+    "test_marts_order_lines_incremental.py",
+    "test_quality_raw.py",
+    "test_dbt_test_gate.py",
+    "test_end_to_end.py",
+    "test_report.py",
+    "test_dbt_docs.py",
 )
 LAST_MODULES = ("test_concurrency.py",)
 
@@ -124,8 +135,13 @@ class DemoRun:
 
 
 def salesdw(*args: str, data_dir: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "SALESDW_DATA_DIR": str(data_dir), "GX_ANALYTICS_ENABLED": "false",
-                "DAGSTER_DISABLE_TELEMETRY": "1", **(env or {})}
+    full_env = {
+        **os.environ,
+        "SALESDW_DATA_DIR": str(data_dir),
+        "GX_ANALYTICS_ENABLED": "false",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        **(env or {}),
+    }
     full_env.pop("DAGSTER_HOME", None)
     return subprocess.run([SALESDW, *args], env=full_env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
@@ -144,12 +160,29 @@ def demo_run(tmp_path_factory) -> DemoRun:
         if not done.exists():
             # The demo run also publishes to PostgreSQL when a server is there (always in CI).
             pg_url = _fresh_database("salesdw_demo") if postgres_reachable() else None
-            gen = salesdw("generate", "--out", str(exports), "--scale", str(DEMO_SCALE), "--seed", str(DEMO_SEED),
-                          "--months", str(DEMO_MONTHS), data_dir=data_dir)
+            gen = salesdw(
+                "generate",
+                "--out",
+                str(exports),
+                "--scale",
+                str(DEMO_SCALE),
+                "--seed",
+                str(DEMO_SEED),
+                "--months",
+                str(DEMO_MONTHS),
+                data_dir=data_dir,
+            )
             assert gen.returncode == 0, gen.stdout + gen.stderr
             run = salesdw("run", data_dir=data_dir, env={"SALESDW_POSTGRES_URL": pg_url} if pg_url else None)
-            done.write_text(json.dumps({"exit_code": run.returncode, "output": run.stdout + run.stderr,
-                                        "postgres_url": pg_url}))
+            done.write_text(
+                json.dumps({"exit_code": run.returncode, "output": run.stdout + run.stderr, "postgres_url": pg_url})
+            )
     state = json.loads(done.read_text())
-    return DemoRun(data_dir=data_dir, exports=exports, warehouse=data_dir / "warehouse" / "sales.duckdb",
-                   exit_code=state["exit_code"], output=state["output"], postgres_url=state["postgres_url"])
+    return DemoRun(
+        data_dir=data_dir,
+        exports=exports,
+        warehouse=data_dir / "warehouse" / "sales.duckdb",
+        exit_code=state["exit_code"],
+        output=state["output"],
+        postgres_url=state["postgres_url"],
+    )

@@ -14,11 +14,24 @@ import duckdb
 from ingestion.raw_zone import LEDGER_COLUMNS
 
 MART_TABLES = (
-    "fct_opportunities", "mart_funnel_monthly", "mart_lead_funnel_monthly", "mart_rep_kpi_monthly",
-    "mart_team_kpi_monthly", "mart_pipeline_forecast", "mart_budget_vs_actual", "dim_customers",
-    "fct_customer_lifecycle_monthly", "mart_lifecycle_monthly", "mart_service_monthly",
-    "fct_pipeline_snapshots", "mart_pipeline_movement_monthly", "mart_stage_win_rates", "mart_forecast_accuracy",
-    "mart_sales_by_product_monthly", "mart_loss_reasons_monthly", "mart_customer_treatment_monthly",
+    "fct_opportunities",
+    "mart_funnel_monthly",
+    "mart_lead_funnel_monthly",
+    "mart_rep_kpi_monthly",
+    "mart_team_kpi_monthly",
+    "mart_pipeline_forecast",
+    "mart_budget_vs_actual",
+    "dim_customers",
+    "fct_customer_lifecycle_monthly",
+    "mart_lifecycle_monthly",
+    "mart_service_monthly",
+    "fct_pipeline_snapshots",
+    "mart_pipeline_movement_monthly",
+    "mart_stage_win_rates",
+    "mart_forecast_accuracy",
+    "mart_sales_by_product_monthly",
+    "mart_loss_reasons_monthly",
+    "mart_customer_treatment_monthly",
 )
 
 # A waterfall that reconciles, by hand: T1 starts February with 2 deals (300.00), gains a new one
@@ -34,8 +47,10 @@ MOVEMENT_ROW = {"open_start": (2, 300), "open_end": (2, 300), "new": (1, 100), "
 #   R3 is dated April)                                     => 180 + 50 - 30 = 200.00
 STAGING_NET_REVENUE = 200
 REP_KPI_ROWS = [  # month, rep_id, net_revenue, win_rate, csat_rate, nps: sums to 200.00
-    ("2025-01-01", "R1", 180, 0.5, 1.0, 100), ("2025-02-01", "R1", 50, None, 0.5, -50),
-    ("2025-03-01", "R1", -30, 0.0, None, None), ("2025-03-01", "R2", 0, 1.0, 0.0, 0),
+    ("2025-01-01", "R1", 180, 0.5, 1.0, 100),
+    ("2025-02-01", "R1", 50, None, 0.5, -50),
+    ("2025-03-01", "R1", -30, 0.0, None, None),
+    ("2025-03-01", "R2", 0, 1.0, 0.0, 0),
 ]
 
 
@@ -44,10 +59,7 @@ def write_ledger(quality_dir: Path, rows: list[dict], batch_id: str = "ledger-1"
     folder = quality_dir / "ledger"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{batch_id}.parquet"
-    selects = [
-        "select " + ", ".join(f"cast(? as {t}) as {c}" for c, t in LEDGER_COLUMNS.items())
-        for _ in rows
-    ]
+    selects = ["select " + ", ".join(f"cast(? as {t}) as {c}" for c, t in LEDGER_COLUMNS.items()) for _ in rows]
     params = [row.get(c) for row in rows for c in LEDGER_COLUMNS]
     with duckdb.connect() as con:
         con.execute(f"copy ({' union all '.join(selects)}) to '{path}' (format parquet)", params)
@@ -119,9 +131,17 @@ def build_marts_warehouse(path: Path, *, opportunities: int = 10) -> Path:
 def _quality_of_sale(con) -> None:
     """The KPI marts' quality-of-sale columns. R1 and R2 are T1's reps; T1 counts its customers
     once: January 2 (R1's 2), February 1 (R1's 1); its complaints equal the service mart's (1, 0)."""
-    columns = ("team_id varchar", "active_customers bigint", "new_customers bigint", "complaints_opened bigint",
-               "complaints_per_100_orders double", "refund_rate double", "csat_target decimal(18,2)",
-               "csat_attainment double", "nps_target decimal(18,2)")
+    columns = (
+        "team_id varchar",
+        "active_customers bigint",
+        "new_customers bigint",
+        "complaints_opened bigint",
+        "complaints_per_100_orders double",
+        "refund_rate double",
+        "csat_target decimal(18,2)",
+        "csat_attainment double",
+        "nps_target decimal(18,2)",
+    )
     for column in columns:
         con.execute(f"alter table marts.mart_rep_kpi_monthly add column {column}")
         if not column.startswith("team_id"):
@@ -137,7 +157,9 @@ def _quality_of_sale(con) -> None:
     con.execute("""update marts.mart_team_kpi_monthly set active_customers = 2, new_customers = 1,
         complaints_opened = 1, complaints_per_100_orders = 50, refund_rate = 0.1 where month = '2025-01-01'""")
     con.execute("alter table marts.mart_service_monthly add column complaints_opened bigint")
-    con.execute("update marts.mart_service_monthly set complaints_opened = case when month = '2025-01-01' then 1 else 0 end")
+    con.execute(
+        "update marts.mart_service_monthly set complaints_opened = case when month = '2025-01-01' then 1 else 0 end"
+    )
 
 
 def _product_and_loss_marts(con) -> None:
@@ -171,8 +193,10 @@ def _history_marts(con) -> None:
     con.execute(f"""create table marts.mart_pipeline_movement_monthly (month date, team_id varchar,
         {", ".join(columns)}, amount_increased decimal(18,2), amount_decreased decimal(18,2))""")
     values = [v for m in MOVEMENT_COUNTS for v in MOVEMENT_ROW.get(m, (0, 0))]
-    con.execute(f"insert into marts.mart_pipeline_movement_monthly values "
-                f"(date '2025-02-01', 'T1', {', '.join(map(str, values))}, 20, 0)")
+    con.execute(
+        f"insert into marts.mart_pipeline_movement_monthly values "
+        f"(date '2025-02-01', 'T1', {', '.join(map(str, values))}, 20, 0)"
+    )
     con.execute("""create table marts.mart_stage_win_rates as select * from (values
         (1, 'T1', 0.5, 0.1), (1, null, 0.25, 0.1), (2, null, null, 0.2))
         as t(stage_order, team_id, historical_win_rate, seed_probability)""")
@@ -196,9 +220,21 @@ def stamp_passing_audit(settings, run_id: str) -> None:
 
     stamp_build(settings, run_id)
     for layer in LAYERS:
-        results_store.append(settings.quality_dir, [CheckResult.now(
-            run_id=run_id, layer=layer, asset=f"{layer}/stand_in", check_name="passes", passed=True,
-            severity="error", observed_value="0", details="")])
+        results_store.append(
+            settings.quality_dir,
+            [
+                CheckResult.now(
+                    run_id=run_id,
+                    layer=layer,
+                    asset=f"{layer}/stand_in",
+                    check_name="passes",
+                    passed=True,
+                    severity="error",
+                    observed_value="0",
+                    details="",
+                )
+            ],
+        )
 
 
 def assert_the_audit_refuses_the_publish(data_dir: Path, run_id: str, failed_check: str) -> None:

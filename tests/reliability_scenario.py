@@ -48,7 +48,7 @@ READER_QUERY = """
            (select count(*) from marts.dim_customers), (select sum(lifetime_net_revenue) from marts.dim_customers)
 """
 
-READER = textwrap.dedent('''
+READER = textwrap.dedent("""
     import json, os, sys, time, duckdb
     path, out, stop, query = sys.argv[1:5]
     held = duckdb.connect(path, read_only=True)  # a BI tool that keeps its connection open
@@ -67,7 +67,7 @@ READER = textwrap.dedent('''
             log.flush()
             time.sleep(0.25)
     held.close()
-''')
+""")
 
 
 def sha256(path: Path) -> str | None:
@@ -76,13 +76,19 @@ def sha256(path: Path) -> str | None:
 
 def run_env(data_dir: Path, extra: dict | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", CRASH_AT_ENV)}
-    return {**env, "SALESDW_DATA_DIR": str(data_dir), "GX_ANALYTICS_ENABLED": "false",
-            "DAGSTER_DISABLE_TELEMETRY": "1", **(extra or {})}
+    return {
+        **env,
+        "SALESDW_DATA_DIR": str(data_dir),
+        "GX_ANALYTICS_ENABLED": "false",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        **(extra or {}),
+    }
 
 
 def start_run(data_dir: Path, log: Path, extra_env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([SALESDW, "run"], env=run_env(data_dir, extra_env), cwd=REPO,
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [SALESDW, "run"], env=run_env(data_dir, extra_env), cwd=REPO, stdout=open(log, "w"), stderr=subprocess.STDOUT
+    )
 
 
 def dbt_processes(data_dir: Path) -> list[int]:
@@ -127,14 +133,27 @@ def state(data_dir: Path) -> dict:
     committed = set(ledger.batch_id)
     raw = batch_files(data_dir / "raw")
     return {
-        "ledger": json.loads(ledger[["batch_id", "entity", "file_path", "file_sha256", "status", "rows_read",
-                                     "rows_loaded", "rows_quarantined"]].to_json(orient="records")),
+        "ledger": json.loads(
+            ledger[
+                [
+                    "batch_id",
+                    "entity",
+                    "file_path",
+                    "file_sha256",
+                    "status",
+                    "rows_read",
+                    "rows_loaded",
+                    "rows_quarantined",
+                ]
+            ].to_json(orient="records")
+        ),
         "raw_batches": raw,
         "orphan_batches": [b for b in raw if Path(b).stem not in committed],
         "serving_sha256": sha256(data_dir / "warehouse" / "sales.duckdb"),
         "leftovers": leftovers(data_dir),
         "publish_log": (data_dir / "warehouse" / "publish_log.jsonl").read_text().splitlines()
-        if (data_dir / "warehouse" / "publish_log.jsonl").exists() else [],
+        if (data_dir / "warehouse" / "publish_log.jsonl").exists()
+        else [],
     }
 
 
@@ -144,14 +163,21 @@ def mart_rows(warehouse: Path) -> dict[str, dict]:
     their rows are stored in."""
     marts: dict[str, dict] = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = [t for (t,) in con.execute("select table_name from information_schema.tables "
-                                            "where table_schema = 'marts' order by 1").fetchall()]
+        tables = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         for table in tables:
             cursor = con.execute(f"select * from marts.{table}")
             columns = [d[0] for d in cursor.description]
             rows = [[v if v is None or isinstance(v, float) else str(v) for v in row] for row in cursor.fetchall()]
-            rows.sort(key=lambda row: [(v is None, "" if v is None else round(v, 9) if isinstance(v, float) else v)
-                                       for v in row])
+            rows.sort(
+                key=lambda row: [
+                    (v is None, "" if v is None else round(v, 9) if isinstance(v, float) else v) for v in row
+                ]
+            )
             marts[table] = {"columns": columns, "rows": rows}
     return marts
 
@@ -171,29 +197,38 @@ def run_scenario(data_dir: Path, demo: DemoRun) -> dict:
     logs = data_dir.parent / f"{data_dir.name}-logs"
     logs.mkdir()
     stop = logs / "stop-reader"
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(serving), str(logs / "reader.jsonl"), str(stop),
-                               READER_QUERY])
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(serving), str(logs / "reader.jsonl"), str(stop), READER_QUERY]
+    )
     try:
         for crash_at in CRASHES:
             log = logs / f"crash-{crash_at.replace(':', '-')}.log"
             started, polls = time.monotonic(), reader_polls(logs)
             proc = start_run(data_dir, log, {CRASH_AT_ENV: crash_at})
             returncode = proc.wait(timeout=RUN_TIMEOUT)
-            outcome["steps"].append({
-                "crash_at": crash_at, "returncode": returncode, "seconds": round(time.monotonic() - started, 1),
-                "reader_polls": [polls, reader_polls(logs)],
-                "orphaned_dbt": orphaned_dbt_after_kill(data_dir), "output": log.read_text()[-3000:],
-                **state(data_dir),
-            })
+            outcome["steps"].append(
+                {
+                    "crash_at": crash_at,
+                    "returncode": returncode,
+                    "seconds": round(time.monotonic() - started, 1),
+                    "reader_polls": [polls, reader_polls(logs)],
+                    "orphaned_dbt": orphaned_dbt_after_kill(data_dir),
+                    "output": log.read_text()[-3000:],
+                    **state(data_dir),
+                }
+            )
         # Two plain runs started at once: the re-run after the last crash, and a second one.
         started, polls = time.monotonic(), reader_polls(logs)
         runs = [start_run(data_dir, logs / f"final-{i}.log") for i in (1, 2)]
         codes = [p.wait(timeout=RUN_TIMEOUT) for p in runs]
         outcome["final"] = {
-            "returncodes": codes, "pids": [p.pid for p in runs], "seconds": round(time.monotonic() - started, 1),
+            "returncodes": codes,
+            "pids": [p.pid for p in runs],
+            "seconds": round(time.monotonic() - started, 1),
             "reader_polls": [polls, reader_polls(logs)],
             "outputs": [(logs / f"final-{i}.log").read_text()[-6000:] for i in (1, 2)],
-            "marts": mart_rows(serving), **state(data_dir),
+            "marts": mart_rows(serving),
+            **state(data_dir),
         }
     finally:
         stop.touch()

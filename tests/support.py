@@ -31,8 +31,15 @@ _batch_counter = itertools.count(1)
 _BASE_LOADED_AT = datetime(2030, 1, 1)
 
 
-def write_raw_batch(raw_dir: Path, entity: str, rows: list[dict], *, profile: str = "canonical",
-                    batch_id: str | None = None, loaded_at: datetime | None = None) -> Path:
+def write_raw_batch(
+    raw_dir: Path,
+    entity: str,
+    rows: list[dict],
+    *,
+    profile: str = "canonical",
+    batch_id: str | None = None,
+    loaded_at: datetime | None = None,
+) -> Path:
     """Write `rows` (dicts of canonical column -> python value or string) as one raw batch.
 
     Missing columns are NULL; values are cast to the contract's types by DuckDB. Each call gets a
@@ -52,8 +59,13 @@ def write_raw_batch(raw_dir: Path, entity: str, rows: list[dict], *, profile: st
         if unknown:
             raise KeyError(f"{entity} has no columns {sorted(unknown)}")
         rec = {c: (None if row.get(c) is None else str(row.get(c))) for c in ent.column_names}
-        rec.update(_batch_id=batch_id, _profile=profile, _source_file=f"fixture/{entity}.csv",
-                   _row_number=str(i), _loaded_at=loaded_at.isoformat(sep=" "))
+        rec.update(
+            _batch_id=batch_id,
+            _profile=profile,
+            _source_file=f"fixture/{entity}.csv",
+            _row_number=str(i),
+            _loaded_at=loaded_at.isoformat(sep=" "),
+        )
         records.append(rec)
     con = duckdb.connect()
     projection = ", ".join(f"cast(r['{c}'] as {t}) as {c}" for c, t in columns.items())
@@ -78,7 +90,8 @@ def land_two_contacts(landing_dir: Path) -> Path:
     (contacts / "c.csv").write_text(
         "contact_id,account_id,full_name,email,phone,title,created_at\n"
         "C1,A1,Wang Fang,fang.wang@example.cn,13912345678,CFO,2024-01-02 10:00:00\n"
-        "C2,,Li Lei,lei.li@example.cn,13887654321,CEO,2024-01-03 10:00:00\n")
+        "C2,,Li Lei,lei.li@example.cn,13887654321,CEO,2024-01-03 10:00:00\n"
+    )
     return contacts.parent
 
 
@@ -89,12 +102,25 @@ def dbt(data_dir: Path, *args: str, vars: dict | None = None, check: bool = True
     settings.ensure_dirs()
     # cautious: `--select +my_mart` must not run other marts' relationship tests on unbuilt tables
     # as the pipeline runs dbt: paths relative to the data dir, starting from the prepared parse
-    env = {**os.environ, **settings.dbt_run_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-           "DBT_INDIRECT_SELECTION": "cautious"}
+    env = {
+        **os.environ,
+        **settings.dbt_run_env(),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_INDIRECT_SELECTION": "cautious",
+    }
     seed_partial_parse(data_dir / "dbt_target")
-    cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_PROJECT_DIR),
-           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(data_dir / "dbt_target"),
-           "--log-path", str(data_dir / "dbt_logs")]
+    cmd = [
+        str(Path(sys.executable).parent / "dbt"),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(data_dir / "dbt_target"),
+        "--log-path",
+        str(data_dir / "dbt_logs"),
+    ]
     if vars:
         cmd += ["--vars", json.dumps(vars)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=settings.data_dir)
@@ -103,8 +129,9 @@ def dbt(data_dir: Path, *args: str, vars: dict | None = None, check: bool = True
     return proc
 
 
-def build_warehouse(data_dir: Path, *, select: str | None = None, vars: dict | None = None,
-                    command: str = "build") -> Path:
+def build_warehouse(
+    data_dir: Path, *, select: str | None = None, vars: dict | None = None, command: str = "build"
+) -> Path:
     """Expose data_dir/raw to the build warehouse and run `dbt <command>`; returns the warehouse."""
     settings = get_settings(data_dir)
     settings.ensure_dirs()
@@ -124,8 +151,13 @@ def probe_in_fresh_interpreter(code: str) -> dict:
     repository root; it prints a JSON object as its last line, returned here."""
     import textwrap
 
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1], timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -134,7 +166,8 @@ def probe_in_fresh_interpreter(code: str) -> dict:
 
 needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-    reason="headless Chromium (Debian package `chromium`) is not installed and CI is unset")
+    reason="headless Chromium (Debian package `chromium`) is not installed and CI is unset",
+)
 
 
 def write_report_pages(warehouse: Path, base: Path, *, currency: str | None = "CNY") -> dict:
@@ -142,17 +175,32 @@ def write_report_pages(warehouse: Path, base: Path, *, currency: str | None = "C
     {"en": path, "zh": path, "base": base, "warehouse": warehouse}."""
     from orchestration.serving.report import write_report  # altair and vl-convert: only for the report's tests
 
-    return {"base": base, "warehouse": warehouse,
-            **{lang: write_report(warehouse, base / "out", lang=lang, currency=currency) for lang in ("en", "zh")}}
+    return {
+        "base": base,
+        "warehouse": warehouse,
+        **{lang: write_report(warehouse, base / "out", lang=lang, currency=currency) for lang in ("en", "zh")},
+    }
 
 
 def render_in_chromium(page: Path, tmp: Path) -> str:
     """The DOM after the page's scripts ran, from headless Chromium with every host unresolvable."""
     profile = Path(tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp))  # one per browser
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
-           "--virtual-time-budget=10000", "--dump-dom", page.as_uri()]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        page.as_uri(),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout

@@ -20,18 +20,24 @@ from orchestration.resources import SalesdwResource
 from orchestration.settings import get_settings
 from tests.quality_support import MART_TABLES, build_marts_warehouse
 
-GOOD_ACCOUNTS = ("account_id,account_name,created_at\n"
-                 "A1,Acme,2025-01-02 09:00:00\n"
-                 ",Nameless,2025-01-03 09:00:00\n")  # empty key: quarantined
+GOOD_ACCOUNTS = (
+    "account_id,account_name,created_at\n"
+    "A1,Acme,2025-01-02 09:00:00\n"
+    ",Nameless,2025-01-03 09:00:00\n"
+)  # empty key: quarantined
 MISSING_COLUMN = "account_id,created_at\nA2,2025-01-04 09:00:00\n"  # account_name is required: rejected
 
 
 def test_compose_alert_names_the_failed_checks_and_the_suspect_files():
-    run = FailedRun(run_id="0123456789abcdef", job_name="full_refresh", error="Execution of run failed.",
-                    failed_checks=[("marts/mart_rep_kpi_monthly", "rates_within_0_1", "ERROR")],
-                    failed_steps=["marts_quality_checks"],
-                    suspect_files=[SuspectFile("landing/canonical/orders/o.csv", "rejected: bad header")],
-                    new_files="canonical/orders/o.csv")
+    run = FailedRun(
+        run_id="0123456789abcdef",
+        job_name="full_refresh",
+        error="Execution of run failed.",
+        failed_checks=[("marts/mart_rep_kpi_monthly", "rates_within_0_1", "ERROR")],
+        failed_steps=["marts_quality_checks"],
+        suspect_files=[SuspectFile("landing/canonical/orders/o.csv", "rejected: bad header")],
+        new_files="canonical/orders/o.csv",
+    )
     alert = compose_alert(run, ui_url="http://dagster:3000/")
     assert alert["subject"] == "salesdw: run 01234567 of full_refresh failed"
     assert alert["text"].splitlines() == [
@@ -45,8 +51,9 @@ def test_compose_alert_names_the_failed_checks_and_the_suspect_files():
         "New files of the run: canonical/orders/o.csv",
         "Run: http://dagster:3000/runs/0123456789abcdef",
     ]
-    assert alert["failed_checks"] == [{"asset": "marts/mart_rep_kpi_monthly", "check": "rates_within_0_1",
-                                       "severity": "ERROR"}]
+    assert alert["failed_checks"] == [
+        {"asset": "marts/mart_rep_kpi_monthly", "check": "rates_within_0_1", "severity": "ERROR"}
+    ]
     mail = email_message(alert, "dw@example.com", ["a@example.com", "b@example.com"])
     assert (mail["To"], mail["Subject"]) == ("a@example.com, b@example.com", alert["subject"])
     assert mail.get_content().strip() == alert["text"]
@@ -61,8 +68,10 @@ def test_compose_alert_bounds_long_lists():
 
 def test_file_names_tag_lists_names_within_the_bound(tmp_path):
     landing = tmp_path / "landing"
-    assert file_names_tag([str(landing / "canonical/b/y.csv"), str(landing / "canonical/a/x.csv")], landing) \
+    assert (
+        file_names_tag([str(landing / "canonical/b/y.csv"), str(landing / "canonical/a/x.csv")], landing)
         == "canonical/a/x.csv, canonical/b/y.csv"
+    )
     many = [str(landing / f"canonical/orders/orders_{i:03}.csv") for i in range(100)]
     value = file_names_tag(many, landing)
     shown = value.split(" (+")[0].split(", ")
@@ -132,7 +141,8 @@ def _failed_run(data_dir: Path, instance: dg.DagsterInstance):
     result = dg.materialize(
         [ingest_exports, *(_stand_in(t) for t in MART_TABLES), publish_stand_in, *build_quality_checks("marts")],
         resources={"salesdw": SalesdwResource(data_dir=str(data_dir))},
-        instance=instance, raise_on_error=False,
+        instance=instance,
+        raise_on_error=False,
     )
     assert not result.success
     return result
@@ -147,8 +157,10 @@ def test_a_failed_run_posts_its_failed_checks_and_suspect_files(tmp_path, monkey
         result = _failed_run(tmp_path, instance)
         [failure] = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
         context = dg.build_run_status_sensor_context(
-            sensor_name="failure_alert_sensor", dagster_event=failure.event_log_entry.dagster_event,
-            dagster_instance=instance, dagster_run=instance.get_run_by_id(result.run_id),
+            sensor_name="failure_alert_sensor",
+            dagster_event=failure.event_log_entry.dagster_event,
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(result.run_id),
         ).for_run_failure()
         failure_alert_sensor(context)
     [(content_type, alert)] = received
@@ -172,6 +184,7 @@ def test_no_channel_configured_skips(tmp_path, monkeypatch):
     with dg.DagsterInstance.ephemeral() as instance:
         run = instance.create_run_for_job(dg.GraphDefinition("g").to_job())
         event = dg.DagsterEvent(event_type_value="PIPELINE_FAILURE", job_name="g", message="boom")
-        context = dg.build_run_status_sensor_context(sensor_name="failure_alert_sensor", dagster_event=event,
-                                                     dagster_instance=instance, dagster_run=run).for_run_failure()
+        context = dg.build_run_status_sensor_context(
+            sensor_name="failure_alert_sensor", dagster_event=event, dagster_instance=instance, dagster_run=run
+        ).for_run_failure()
         assert isinstance(failure_alert_sensor(context), dg.SkipReason)

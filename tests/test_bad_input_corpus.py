@@ -40,6 +40,7 @@ TEAMS = "team_id,team_name,region\n"
 
 # --- helpers ----------------------------------------------------------------------------------
 
+
 def land(tmp_path: Path, relative: str, data: str | bytes) -> Path:
     path = tmp_path / "landing" / relative
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,11 @@ def assert_ledger_adds_up(tmp_path: Path, result: IngestResult) -> None:
     for f in result.files:
         row = ledger.loc[f.batch_id]  # one committed ledger row per file attempt
         assert (row.status, row.rows_read, row.rows_loaded, row.rows_quarantined) == (
-            f.status, f.rows_read, f.rows_loaded, f.rows_quarantined), f.file_path
+            f.status,
+            f.rows_read,
+            f.rows_loaded,
+            f.rows_quarantined,
+        ), f.file_path
         assert row.rows_read == row.rows_loaded + row.rows_quarantined, f.file_path
         raw_batch = tmp_path / "raw" / f.entity / f"{f.batch_id}.parquet"
         quarantine_batch = tmp_path / "quality" / "quarantine" / f"{f.batch_id}.parquet"
@@ -96,14 +101,17 @@ def status(result: IngestResult) -> dict[str, tuple]:
 
 def raw(tmp_path: Path, entity: str, columns: str) -> list[tuple]:
     with duckdb.connect() as con:
-        return con.execute(f"select {columns} from read_parquet('{tmp_path}/raw/{entity}/*.parquet') "
-                           f"order by _batch_id, _row_number").fetchall()
+        return con.execute(
+            f"select {columns} from read_parquet('{tmp_path}/raw/{entity}/*.parquet') order by _batch_id, _row_number"
+        ).fetchall()
 
 
 def quarantined(tmp_path: Path) -> list[tuple]:
     with duckdb.connect() as con:
-        return con.execute(f"select file_path, row_number, reason, raw_record from read_parquet("
-                           f"'{tmp_path}/quality/quarantine/*.parquet') order by batch_id, row_number").fetchall()
+        return con.execute(
+            f"select file_path, row_number, reason, raw_record from read_parquet("
+            f"'{tmp_path}/quality/quarantine/*.parquet') order by batch_id, row_number"
+        ).fetchall()
 
 
 def rejected_with(result: IngestResult, file_path: str) -> str:
@@ -119,10 +127,14 @@ def good_order_loaded(tmp_path: Path, result: IngestResult) -> None:
 
 # --- whole-file problems: rejected, the good file still loads ----------------------------------
 
+
 def test_truncated_csv_ending_inside_a_quoted_field(tmp_path):
     land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
-    land(tmp_path, "orders/cut.csv", ORDERS + "O1,A1,R1,,2024-01-02,completed,web,CNY\n"
-         'O2,A1,R1,,2024-01-02,completed,"web, di')
+    land(
+        tmp_path,
+        "orders/cut.csv",
+        ORDERS + 'O1,A1,R1,,2024-01-02,completed,web,CNY\nO2,A1,R1,,2024-01-02,completed,"web, di',
+    )
     result = run(tmp_path)
     error = rejected_with(result, "orders/cut.csv")
     assert "CSV Error on Line: 3" in error and "unterminated quote" in error
@@ -136,7 +148,8 @@ def test_truncated_gzip_download(tmp_path):
     land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
     result = run(tmp_path)
     assert rejected_with(result, "orders/big.csv.gz").startswith(
-        "orders/big.csv.gz: IO Error: Unexpected end of GZIP stream")
+        "orders/big.csv.gz: IO Error: Unexpected end of GZIP stream"
+    )
     good_order_loaded(tmp_path, result)
     assert raw(tmp_path, "orders", "order_id") == [("G1",)]  # not one row of the cut file
 
@@ -163,7 +176,8 @@ def test_wrong_delimiter(tmp_path):
     result = run(tmp_path)
     assert rejected_with(result, "orders/semicolons.csv") == (
         "orders/semicolons.csv: missing required column 'order_id', required column 'account_id', "
-        "required column 'order_date', required column 'status' (the header is one column: is the delimiter ';'?)")
+        "required column 'order_date', required column 'status' (the header is one column: is the delimiter ';'?)"
+    )
     good_order_loaded(tmp_path, result)
 
 
@@ -176,42 +190,61 @@ def test_missing_required_column(tmp_path):
 
 
 def test_extra_and_reordered_columns_load_by_name(tmp_path):
-    land(tmp_path, "orders/reordered.csv",
-         "Exported By,status,currency,order_date,account_id,order_id,internal_note\n"
-         "jo,completed,CNY,2024-02-03,A7,O7,call back\n")
+    land(
+        tmp_path,
+        "orders/reordered.csv",
+        "Exported By,status,currency,order_date,account_id,order_id,internal_note\n"
+        "jo,completed,CNY,2024-02-03,A7,O7,call back\n",
+    )
     land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
     result = run(tmp_path)
     assert status(result)["orders/reordered.csv"] == ("loaded", 1, 1, 0)
     assert raw(tmp_path, "orders", "order_id, account_id, rep_id, order_date, status, currency") == [
         ("G1", "A1", "R1", date(2024, 1, 2), "completed", "CNY"),
-        ("O7", "A7", None, date(2024, 2, 3), "completed", "CNY")]
+        ("O7", "A7", None, date(2024, 2, 3), "completed", "CNY"),
+    ]
 
 
 def test_duplicated_header_names(tmp_path):
     # Two `status` columns that disagree: which one is the order's status is anybody's guess.
-    land(tmp_path, "orders/two_status.csv", ORDERS.rstrip("\n") + ",Status\nO1,A1,R1,,2024-01-02,completed,web,CNY,cancelled\n")
+    land(
+        tmp_path,
+        "orders/two_status.csv",
+        ORDERS.rstrip("\n") + ",Status\nO1,A1,R1,,2024-01-02,completed,web,CNY,cancelled\n",
+    )
     # A repeated column the profile does not read is harmless.
-    land(tmp_path, "orders/two_notes.csv", ORDERS.rstrip("\n") + ",note,note\nO2,A1,R1,,2024-01-02,completed,web,CNY,a,b\n")
+    land(
+        tmp_path,
+        "orders/two_notes.csv",
+        ORDERS.rstrip("\n") + ",note,note\nO2,A1,R1,,2024-01-02,completed,web,CNY,a,b\n",
+    )
     land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
     result = run(tmp_path)
     assert rejected_with(result, "orders/two_status.csv") == (
-        "orders/two_status.csv: column 'status' appears more than once in the header")
+        "orders/two_status.csv: column 'status' appears more than once in the header"
+    )
     assert status(result)["orders/two_notes.csv"] == ("loaded", 1, 1, 0)
     good_order_loaded(tmp_path, result)
 
 
 def test_column_renamed_by_excel(tmp_path):
     # Required column renamed: rejected, and the message points at the renamed header.
-    land(tmp_path, "expenses/e.csv", "expense_id,expense_date,team_id,category,Amount (CNY)\nE1,2024-01-02,T1,travel,100\n")
+    land(
+        tmp_path,
+        "expenses/e.csv",
+        "expense_id,expense_date,team_id,category,Amount (CNY)\nE1,2024-01-02,T1,travel,100\n",
+    )
     # Optional column renamed: reading NULL would silently zero every deal's amount.
     land(tmp_path, "opportunities/o.csv", "opportunity_id,owner_rep_id,stage,Amount (CNY)\nP1,R1,prospecting,250\n")
     land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
     result = run(tmp_path)
     assert rejected_with(result, "expenses/e.csv") == (
-        "expenses/e.csv: missing required column 'amount' (found 'Amount (CNY)': renamed?)")
+        "expenses/e.csv: missing required column 'amount' (found 'Amount (CNY)': renamed?)"
+    )
     assert rejected_with(result, "opportunities/o.csv") == (
         "opportunities/o.csv: column 'Amount (CNY)' looks like 'amount' renamed: rename it back to 'amount' "
-        "or map it in a profile")
+        "or map it in a profile"
+    )
     good_order_loaded(tmp_path, result)
 
 
@@ -231,7 +264,8 @@ def test_gb18030_file_in_a_utf8_folder(tmp_path):
     land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
     result = run(tmp_path)
     assert rejected_with(result, "teams/zh.csv") == (
-        "teams/zh.csv: not utf-8 encoded: declare the file's encoding in the profile")
+        "teams/zh.csv: not utf-8 encoded: declare the file's encoding in the profile"
+    )
     good_order_loaded(tmp_path, result)
 
 
@@ -246,7 +280,8 @@ def test_utf8_file_declared_as_gb18030(tmp_path):
     for name in ("teams/a_utf8.csv", "teams/a_utf8_latin.csv"):
         assert rejected_with(result, name) == (
             f"{name}: the file is UTF-8 encoded, but the profile declares gb18030: declare utf-8 "
-            "(or re-export the file in the declared encoding)")
+            "(or re-export the file in the declared encoding)"
+        )
     assert status(result)["teams/b_gb18030.csv"] == ("loaded", 1, 1, 0)
     assert raw(tmp_path, "teams", "team_id, team_name, region") == [("T3", "华北组", "华北")]
 
@@ -268,7 +303,8 @@ def test_utf16_with_bom(tmp_path):
     result = run(tmp_path)
     assert rejected_with(result, "teams/utf16.csv") == (
         "teams/utf16.csv: the file is UTF-16 (it starts with a UTF-16 byte-order mark), not utf-8: "
-        "declare `encoding: utf-16` in the profile")
+        "declare `encoding: utf-16` in the profile"
+    )
     good_order_loaded(tmp_path, result)
     # Declared, the same bytes read correctly.
     declared = run(tmp_path, profile(tmp_path, GB18030_PROFILE.replace("gb18030", "utf-16")))
@@ -297,7 +333,8 @@ def test_corrupt_xlsx(tmp_path):
     result = run(tmp_path)
     for name in ("budgets/cut.xlsx", "budgets/renamed.xlsx"):
         assert rejected_with(result, name) == (
-            f"{name}: cannot read the first sheet of the workbook: invalid Zip archive: Could not find EOCD")
+            f"{name}: cannot read the first sheet of the workbook: invalid Zip archive: Could not find EOCD"
+        )
     good_order_loaded(tmp_path, result)
 
 
@@ -310,10 +347,12 @@ def test_json_array_versus_json_lines(tmp_path):
     result = run(tmp_path)
     assert rejected_with(result, "teams/lines_named.json") == (
         "teams/lines_named.json: holds JSON lines (one object per line), not one JSON array: "
-        "name it .jsonl or declare `format: jsonl`")
+        "name it .jsonl or declare `format: jsonl`"
+    )
     assert rejected_with(result, "teams/array_named.jsonl") == (
         "teams/array_named.jsonl: holds a JSON array, not JSON lines (one object per line): "
-        "name it .json or declare `format: json`")
+        "name it .json or declare `format: json`"
+    )
     assert status(result)["teams/right.json"] == ("loaded", 1, 1, 0)
     assert status(result)["teams/right.jsonl"] == ("loaded", 1, 1, 0)
 
@@ -324,8 +363,8 @@ def test_ten_thousand_columns(tmp_path):
     land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
     result = run(tmp_path)
     assert rejected_with(result, "teams/wide.csv") == (
-        "teams/wide.csv: 10,000 columns, more than the 2,048 a table export can have "
-        "(wrong delimiter, or not a table?)")
+        "teams/wide.csv: 10,000 columns, more than the 2,048 a table export can have (wrong delimiter, or not a table?)"
+    )
     good_order_loaded(tmp_path, result)
 
 
@@ -334,22 +373,30 @@ def test_a_single_50_mb_line(tmp_path):
     land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
     result = run(tmp_path)
     assert rejected_with(result, "teams/huge.csv") == (
-        "teams/huge.csv: a line is longer than the maximum line size of 2,000,000 bytes")
+        "teams/huge.csv: a line is longer than the maximum line size of 2,000,000 bytes"
+    )
     good_order_loaded(tmp_path, result)
     assert not (tmp_path / "raw" / "teams").exists()
 
 
 # --- row problems: quarantined with file, row, column and original text -------------------------
 
+
 def test_embedded_newlines_and_quotes(tmp_path):
-    land(tmp_path, "teams/t.csv", TEAMS
-         + 'T1,"North\nEast ""big"" team",N\n'   # record 1 spans two lines
-         + '"T2","South, ""central""",S\n'
-         + ',"no\nid",X\n')                       # record 3 (lines 5-6 of the file): empty key
+    land(
+        tmp_path,
+        "teams/t.csv",
+        TEAMS
+        + 'T1,"North\nEast ""big"" team",N\n'  # record 1 spans two lines
+        + '"T2","South, ""central""",S\n'
+        + ',"no\nid",X\n',
+    )  # record 3 (lines 5-6 of the file): empty key
     result = run(tmp_path)
     assert status(result) == {"teams/t.csv": ("loaded", 3, 2, 1)}
     assert raw(tmp_path, "teams", "team_id, team_name, _row_number") == [
-        ("T1", 'North\nEast "big" team', 1), ("T2", 'South, "central"', 2)]
+        ("T1", 'North\nEast "big" team', 1),
+        ("T2", 'South, "central"', 2),
+    ]
     [(path, row_number, reason, record)] = quarantined(tmp_path)
     assert (path, row_number, reason) == ("teams/t.csv", 3, "team_id: required value is empty")
     assert json.loads(record) == {"team_id": None, "team_name": "no\nid", "region": "X"}
@@ -363,13 +410,20 @@ def test_excel_serial_dates(tmp_path):
     result = run(tmp_path)
     assert status(result) == {"expenses/e.csv": ("loaded", 2, 1, 1)}
     assert [q[:3] for q in quarantined(tmp_path)] == [
-        ("expenses/e.csv", 1, "expense_date: cannot parse '45000' as date")]
+        ("expenses/e.csv", 1, "expense_date: cannot parse '45000' as date")
+    ]
     # Declared, the serial is read as Excel's day count (1900 system): 45000 = 2023-03-15.
     land(tmp_path / "declared", "e.csv", EXPENSES + "E1,45000,T1,travel,10\n")
-    declared = run(tmp_path / "declared", profile(tmp_path, """
+    declared = run(
+        tmp_path / "declared",
+        profile(
+            tmp_path,
+            """
         entities:
           expenses: {files: ["*.csv"], columns_by_name: true, date_formats: ["%Y-%m-%d", excel]}
-    """))
+    """,
+        ),
+    )
     assert status(declared) == {"e.csv": ("loaded", 1, 1, 0)}
     assert raw(tmp_path / "declared", "expenses", "expense_date") == [(date(2023, 3, 15),)]
 
@@ -379,53 +433,85 @@ def test_decimal_comma_amounts(tmp_path):
     result = run(tmp_path)
     assert status(result) == {"expenses/e.csv": ("loaded", 2, 1, 1)}
     assert [q[:3] for q in quarantined(tmp_path)] == [
-        ("expenses/e.csv", 1, "amount: cannot parse '1.234,50' as number")]
+        ("expenses/e.csv", 1, "amount: cannot parse '1.234,50' as number")
+    ]
     assert raw(tmp_path, "expenses", "expense_id, amount") == [("E2", Decimal("1234.50"))]
     land(tmp_path / "declared", "e.csv", EXPENSES + 'E1,2024-01-02,T1,travel,"1.234,50"\n')
-    declared = run(tmp_path / "declared", profile(tmp_path, """
+    declared = run(
+        tmp_path / "declared",
+        profile(
+            tmp_path,
+            """
         entities:
           expenses: {files: ["*.csv"], columns_by_name: true, decimal: ",", thousands: "."}
-    """))
+    """,
+        ),
+    )
     assert status(declared) == {"e.csv": ("loaded", 1, 1, 0)}
     assert raw(tmp_path / "declared", "expenses", "amount") == [(Decimal("1234.50"),)]
 
 
 def test_negative_quantities(tmp_path):
-    land(tmp_path, "order_lines/l.csv", "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
-         "O1,1,P1,-2,10,\nO1,2,P1,2,10,\nO1,3,P1,0,10,\n")
-    land(tmp_path, "returns/r.csv", "return_id,order_id,line_number,return_date,quantity,refund_amount\n"
-         "R1,O1,1,2024-01-05,-1,-5\n")
+    land(
+        tmp_path,
+        "order_lines/l.csv",
+        "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
+        "O1,1,P1,-2,10,\nO1,2,P1,2,10,\nO1,3,P1,0,10,\n",
+    )
+    land(
+        tmp_path,
+        "returns/r.csv",
+        "return_id,order_id,line_number,return_date,quantity,refund_amount\nR1,O1,1,2024-01-05,-1,-5\n",
+    )
     result = run(tmp_path)
     assert status(result) == {"order_lines/l.csv": ("loaded", 3, 1, 2), "returns/r.csv": ("loaded", 1, 0, 1)}
     assert [q[:3] for q in quarantined(tmp_path)] == [
         ("order_lines/l.csv", 1, "quantity: must be > 0"),
         ("order_lines/l.csv", 3, "quantity: must be > 0"),
-        ("returns/r.csv", 1, "refund_amount: must be >= 0; quantity: must be > 0")]
+        ("returns/r.csv", 1, "refund_amount: must be >= 0; quantity: must be > 0"),
+    ]
     assert raw(tmp_path, "order_lines", "line_number, quantity") == [(2, Decimal("2.0000"))]
 
 
 def test_scores_out_of_range(tmp_path):
     header = "response_id,survey_type,submitted_at,score\n"
-    rows = [("S1", "nps", 0), ("S2", "nps", 10), ("S3", "nps", 11), ("S4", "nps", -1),
-            ("S5", "csat", 1), ("S6", "csat", 5), ("S7", "csat", 0), ("S8", "csat", 6), ("S9", "nps", "9.5")]
+    rows = [
+        ("S1", "nps", 0),
+        ("S2", "nps", 10),
+        ("S3", "nps", 11),
+        ("S4", "nps", -1),
+        ("S5", "csat", 1),
+        ("S6", "csat", 5),
+        ("S7", "csat", 0),
+        ("S8", "csat", 6),
+        ("S9", "nps", "9.5"),
+    ]
     land(tmp_path, "survey_responses/s.csv", header + "".join(f"{r},{t},2024-05-01 08:00:00,{s}\n" for r, t, s in rows))
     result = run(tmp_path)
     assert status(result) == {"survey_responses/s.csv": ("loaded", 9, 4, 5)}
     assert raw(tmp_path, "survey_responses", "response_id, score") == [("S1", 0), ("S2", 10), ("S5", 1), ("S6", 5)]
     out_of_range = "score: out of range for survey_type (nps 0-10, csat 1-5)"
     assert [q[1:3] for q in quarantined(tmp_path)] == [
-        (3, out_of_range), (4, out_of_range), (7, out_of_range), (8, out_of_range),
-        (9, "score: cannot parse '9.5' as integer")]
+        (3, out_of_range),
+        (4, out_of_range),
+        (7, out_of_range),
+        (8, out_of_range),
+        (9, "score: cannot parse '9.5' as integer"),
+    ]
 
 
 # --- files landed twice, or still being written --------------------------------------------------
+
 
 def test_the_same_file_under_two_names(tmp_path):
     text = ORDERS + "O1,A1,R1,,2024-01-02,completed,web,CNY\nO2,A1,R1,,2024-01-03,pending,web,CNY\n"
     land(tmp_path, "orders/export.csv", text)
     land(tmp_path, "orders/export (1).csv", text)  # the browser's second download
     result = run(tmp_path)
-    assert status(result) == {"orders/export (1).csv": ("loaded", 2, 2, 0), "orders/export.csv": ("duplicate_file", 0, 0, 0)}
+    assert status(result) == {
+        "orders/export (1).csv": ("loaded", 2, 2, 0),
+        "orders/export.csv": ("duplicate_file", 0, 0, 0),
+    }
     assert raw(tmp_path, "orders", "order_id") == [("O1",), ("O2",)]
     assert run(tmp_path).files == []  # and again next run: nothing new, nothing twice
 
@@ -437,8 +523,11 @@ def test_file_still_being_written_with_a_partial_last_line(tmp_path):
     first = run(tmp_path)
     assert status(first)["orders/export.csv"] == ("loaded", 2, 1, 1)
     [(file_path, row_number, reason, record)] = quarantined(tmp_path)
-    assert (file_path, row_number, reason) == ("orders/export.csv", 2, (
-        "truncated: the file ends without a newline in its last row, which has 5 of 8 fields (cut short?)"))
+    assert (file_path, row_number, reason) == (
+        "orders/export.csv",
+        2,
+        ("truncated: the file ends without a newline in its last row, which has 5 of 8 fields (cut short?)"),
+    )
     assert json.loads(record)["order_date"] == "2024"
     good_order_loaded(tmp_path, first)
     path.write_text(complete)  # the copy finished: a new file, read in full, once
@@ -449,30 +538,55 @@ def test_file_still_being_written_with_a_partial_last_line(tmp_path):
 
 def test_a_row_with_a_field_too_many_or_too_few_is_quarantined_not_shifted(tmp_path):
     header = "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
-    land(tmp_path, "order_lines/l.csv", header
-         + "RG1,1,P00001,2,5,\n"          # 6 fields, the last one empty: loads
-         + "RG1,2,P00001,2,1,000,\n"      # `1,000` unquoted: 7 fields (DuckDB alone reads unit_price 1)
-         + "RG1,3,P00001,1\n"             # 4 fields
-         + "RG1,4,P00001,1,2,0,x,y,z\n"   # 9 fields: wider than the reader's first try
-         + "RG1,5,P00001,1,2,0\n")
+    land(
+        tmp_path,
+        "order_lines/l.csv",
+        header
+        + "RG1,1,P00001,2,5,\n"  # 6 fields, the last one empty: loads
+        + "RG1,2,P00001,2,1,000,\n"  # `1,000` unquoted: 7 fields (DuckDB alone reads unit_price 1)
+        + "RG1,3,P00001,1\n"  # 4 fields
+        + "RG1,4,P00001,1,2,0,x,y,z\n"  # 9 fields: wider than the reader's first try
+        + "RG1,5,P00001,1,2,0\n",
+    )
     # A file with quoted newlines is read on one thread (DuckDB's parallel reader cannot pad there).
     land(tmp_path, "order_lines/notes.csv", header + 'RG2,1,"P\n2",1,2,0,\nRG2,2,P2,1,2,0\n')
     result = run(tmp_path)
     assert status(result) == {"order_lines/l.csv": ("loaded", 5, 2, 3), "order_lines/notes.csv": ("loaded", 2, 1, 1)}
     assert raw(tmp_path, "order_lines", "order_id, line_number, unit_price, discount_amount, _row_number") == [
-        ("RG1", 1, Decimal("5.0000"), None, 1), ("RG1", 5, Decimal("2.0000"), Decimal("0.00"), 5),
-        ("RG2", 2, Decimal("2.0000"), Decimal("0.00"), 2)]
+        ("RG1", 1, Decimal("5.0000"), None, 1),
+        ("RG1", 5, Decimal("2.0000"), Decimal("0.00"), 5),
+        ("RG2", 2, Decimal("2.0000"), Decimal("0.00"), 2),
+    ]
     rows = [(path, n, reason, json.loads(record)) for path, n, reason, record in quarantined(tmp_path)]
     fields = header.strip().split(",")
     assert rows == [
-        ("order_lines/l.csv", 2, "row has 7 fields, header has 6",
-         dict(zip(fields, ["RG1", "2", "P00001", "2", "1", "000"]), **{"(field 7)": ""})),
-        ("order_lines/l.csv", 3, "row has 4 fields, header has 6",
-         dict(zip(fields, ["RG1", "3", "P00001", "1", None, None]))),
-        ("order_lines/l.csv", 4, "row has 9 fields, header has 6",
-         dict(zip(fields, ["RG1", "4", "P00001", "1", "2", "0"]), **{"(field 7)": "x", "(field 8)": "y", "(field 9)": "z"})),
-        ("order_lines/notes.csv", 1, "row has 7 fields, header has 6",
-         dict(zip(fields, ["RG2", "1", "P\n2", "1", "2", "0"]), **{"(field 7)": ""})),
+        (
+            "order_lines/l.csv",
+            2,
+            "row has 7 fields, header has 6",
+            dict(zip(fields, ["RG1", "2", "P00001", "2", "1", "000"]), **{"(field 7)": ""}),
+        ),
+        (
+            "order_lines/l.csv",
+            3,
+            "row has 4 fields, header has 6",
+            dict(zip(fields, ["RG1", "3", "P00001", "1", None, None])),
+        ),
+        (
+            "order_lines/l.csv",
+            4,
+            "row has 9 fields, header has 6",
+            dict(
+                zip(fields, ["RG1", "4", "P00001", "1", "2", "0"]),
+                **{"(field 7)": "x", "(field 8)": "y", "(field 9)": "z"},
+            ),
+        ),
+        (
+            "order_lines/notes.csv",
+            1,
+            "row has 7 fields, header has 6",
+            dict(zip(fields, ["RG2", "1", "P\n2", "1", "2", "0"]), **{"(field 7)": ""}),
+        ),
     ]
 
 
@@ -492,7 +606,8 @@ def test_file_growing_while_it_is_read(tmp_path, monkeypatch):
     first = run(tmp_path)
     assert rejected_with(first, "orders/export.csv") == (
         "orders/export.csv: the file changed while it was being read (still being written?); "
-        "it is read again on the next run")
+        "it is read again on the next run"
+    )
     monkeypatch.undo()
     second = run(tmp_path)
     assert status(second) == {"orders/export.csv": ("loaded", 2, 2, 0)}
@@ -501,21 +616,33 @@ def test_file_growing_while_it_is_read(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_duplicate_keys_within_and_across_files_keep_every_version_and_staging_the_latest(tmp_path):
-    land(tmp_path, "orders/day1.csv", ORDERS
-         + "O1,A1,R1,,2024-01-02,pending,web,CNY\n"
-         + "O2,A1,R1,,2024-01-02,pending,web,CNY\n"
-         + "O1,A1,R1,,2024-01-02,cancelled,web,CNY\n")  # O1 again in the same file: the later row wins
+    land(
+        tmp_path,
+        "orders/day1.csv",
+        ORDERS
+        + "O1,A1,R1,,2024-01-02,pending,web,CNY\n"
+        + "O2,A1,R1,,2024-01-02,pending,web,CNY\n"
+        + "O1,A1,R1,,2024-01-02,cancelled,web,CNY\n",
+    )  # O1 again in the same file: the later row wins
     run(tmp_path)
     land(tmp_path, "orders/day2.csv", ORDERS + "O2,A1,R1,,2024-01-02,completed,web,CNY\n")  # a later file wins
     land(tmp_path, "teams/monday.csv", TEAMS + "T1,North,N\nT1,North-East,NE\nT2,South,S\n")
     run(tmp_path)
     assert raw(tmp_path, "orders", "order_id, status") == [
-        ("O1", "pending"), ("O2", "pending"), ("O1", "cancelled"), ("O2", "completed")]
+        ("O1", "pending"),
+        ("O2", "pending"),
+        ("O1", "cancelled"),
+        ("O2", "completed"),
+    ]
     warehouse = build_warehouse(tmp_path, select="stg_orders stg_teams")
     assert query(warehouse, "select order_id, status from staging.stg_orders order by 1") == [
-        ("O1", "cancelled"), ("O2", "completed")]
+        ("O1", "cancelled"),
+        ("O2", "completed"),
+    ]
     assert query(warehouse, "select team_id, team_name from staging.stg_teams order by 1") == [
-        ("T1", "North-East"), ("T2", "South")]
+        ("T1", "North-East"),
+        ("T2", "South"),
+    ]
 
 
 # --- dates beyond the future horizon ---------------------------------------------------------------
@@ -530,18 +657,29 @@ def landed_day(result: IngestResult, file_path: str) -> date:
 
 
 def test_a_typo_year_is_quarantined_beyond_the_future_horizon(tmp_path):
-    land(tmp_path, "orders/o.csv", ORDERS
-         + "O1,A1,R1,,2024-01-03,completed,web,CNY\n"
-         + "O2,A1,R1,,2205-03-01,completed,web,CNY\n"   # 2025 typed 2205
-         + "O3,A1,R1,,9999-12-31,completed,web,CNY\n")  # a placeholder
-    land(tmp_path, "opportunities/p.csv", OPPORTUNITIES
-         + "P1,R1,prospecting,2024-01-02 10:00:00,9999-12-31,100,2024-01-05 10:00:00\n"  # open: an expectation
-         + "P2,R1,closed_won,2024-01-02 10:00:00,2205-03-01,100,2024-01-05 10:00:00\n"   # closed: an event
-         + "P3,R1,closed_lost,2024-01-02 10:00:00,2024-02-01,100,2024-02-01 10:00:00\n")
+    land(
+        tmp_path,
+        "orders/o.csv",
+        ORDERS
+        + "O1,A1,R1,,2024-01-03,completed,web,CNY\n"
+        + "O2,A1,R1,,2205-03-01,completed,web,CNY\n"  # 2025 typed 2205
+        + "O3,A1,R1,,9999-12-31,completed,web,CNY\n",
+    )  # a placeholder
+    land(
+        tmp_path,
+        "opportunities/p.csv",
+        OPPORTUNITIES
+        + "P1,R1,prospecting,2024-01-02 10:00:00,9999-12-31,100,2024-01-05 10:00:00\n"  # open: an expectation
+        + "P2,R1,closed_won,2024-01-02 10:00:00,2205-03-01,100,2024-01-05 10:00:00\n"  # closed: an event
+        + "P3,R1,closed_lost,2024-01-02 10:00:00,2024-02-01,100,2024-02-01 10:00:00\n",
+    )
     land(tmp_path, "reps/r.csv", "rep_id,team_id,hire_date,end_date\nR1,T1,2020-01-01,9999-12-31\n")
     result = run(tmp_path)
-    assert status(result) == {"orders/o.csv": ("loaded", 3, 1, 2), "opportunities/p.csv": ("loaded", 3, 2, 1),
-                              "reps/r.csv": ("loaded", 1, 1, 0)}
+    assert status(result) == {
+        "orders/o.csv": ("loaded", 3, 1, 2),
+        "opportunities/p.csv": ("loaded", 3, 2, 1),
+        "reps/r.csv": ("loaded", 1, 1, 0),
+    }
     day = landed_day(result, "orders/o.csv")
     assert landed_day(result, "opportunities/p.csv") == day
     after = f"is more than 366 days after the file landed ({day.isoformat()})"
@@ -551,7 +689,9 @@ def test_a_typo_year_is_quarantined_beyond_the_future_horizon(tmp_path):
         ("orders/o.csv", 3, f"order_date: 9999-12-31 {after}"),
     ]
     assert raw(tmp_path, "opportunities", "opportunity_id, close_date") == [
-        ("P1", date(9999, 12, 31)), ("P3", date(2024, 2, 1))]
+        ("P1", date(9999, 12, 31)),
+        ("P3", date(2024, 2, 1)),
+    ]
     assert raw(tmp_path, "reps", "rep_id, end_date") == [("R1", date(9999, 12, 31))]
 
 
@@ -563,19 +703,28 @@ def test_the_future_horizon_is_configurable(tmp_path):
     default = run(tmp_path)
     assert status(default) == {"orders/o.csv": ("loaded", 1, 1, 0)}  # 40 days ahead: within 366
     land(tmp_path / "strict", "orders/o.csv", ORDERS + f"O1,A1,R1,,{soon.isoformat()},pending,web,CNY\n")
-    strict = ingest(tmp_path / "strict" / "landing", "canonical", tmp_path / "strict" / "raw",
-                    tmp_path / "strict" / "quality", future_date_horizon_days=30)
+    strict = ingest(
+        tmp_path / "strict" / "landing",
+        "canonical",
+        tmp_path / "strict" / "raw",
+        tmp_path / "strict" / "quality",
+        future_date_horizon_days=30,
+    )
     assert_ledger_adds_up(tmp_path / "strict", strict)
     assert status(strict) == {"orders/o.csv": ("loaded", 1, 0, 1)}
     day = landed_day(strict, "orders/o.csv")
     assert quarantined(tmp_path / "strict")[0][2] == (
-        f"order_date: {soon.isoformat()} is more than 30 days after the file landed ({day.isoformat()})")
+        f"order_date: {soon.isoformat()} is more than 30 days after the file landed ({day.isoformat()})"
+    )
 
 
 @pytest.mark.slow
 def test_a_quarantined_typo_year_is_not_the_as_of_date(tmp_path):
-    land(tmp_path, "orders/o.csv", ORDERS + "O1,A1,R1,,2024-01-03,completed,web,CNY\n"
-         + "O2,A1,R1,,2205-03-01,completed,web,CNY\n")
+    land(
+        tmp_path,
+        "orders/o.csv",
+        ORDERS + "O1,A1,R1,,2024-01-03,completed,web,CNY\n" + "O2,A1,R1,,2205-03-01,completed,web,CNY\n",
+    )
     run(tmp_path)
     warehouse = build_warehouse(tmp_path, select="+int_calendar")
     assert query(warehouse, "select as_of_date from intermediate.int_calendar") == [(date(2024, 1, 3),)]
@@ -587,10 +736,14 @@ ACCOUNTS = "account_id,account_name,created_at,lead_source\n"
 
 
 def test_nul_and_other_control_characters_in_text_are_quarantined(tmp_path):
-    land(tmp_path, "accounts/a.csv", ACCOUNTS
-         + "A1,Acme\x00 Ltd,2024-01-02 09:00:00,web\n"    # a NUL made PostgreSQL roll the publish back
-         + "A2,Beta,2024-01-02 09:00:00,we\x07b\n"        # BEL
-         + 'A3,"Gamma\tTab\r\nNew line",2024-01-02 09:00:00,web\n')  # tab, CR and LF are text
+    land(
+        tmp_path,
+        "accounts/a.csv",
+        ACCOUNTS
+        + "A1,Acme\x00 Ltd,2024-01-02 09:00:00,web\n"  # a NUL made PostgreSQL roll the publish back
+        + "A2,Beta,2024-01-02 09:00:00,we\x07b\n"  # BEL
+        + 'A3,"Gamma\tTab\r\nNew line",2024-01-02 09:00:00,web\n',
+    )  # tab, CR and LF are text
     result = run(tmp_path)
     assert status(result) == {"accounts/a.csv": ("loaded", 3, 1, 2)}
     assert raw(tmp_path, "accounts", "account_id, account_name") == [("A3", "Gamma\tTab\r\nNew line")]
@@ -598,42 +751,69 @@ def test_nul_and_other_control_characters_in_text_are_quarantined(tmp_path):
     rows = [(n, reason, json.loads(record)) for _, n, reason, record in quarantined(tmp_path)]
     assert [r[:2] for r in rows] == [
         (1, "account_name: contains control character U+0000" + allowed),
-        (2, "lead_source: contains control character U+0007" + allowed)]
+        (2, "lead_source: contains control character U+0007" + allowed),
+    ]
     assert rows[0][2]["account_name"] == "Acme\x00 Ltd"  # the original text is kept
 
 
 def test_export_columns_named_like_internal_ones_load_as_plain_columns(tmp_path):
     header = "order_id,account_id,order_date,status,__row_number,__reason,__o0,__raw_record\n"
     land(tmp_path, "orders/o.csv", header + "O1,A1,2024-01-02,completed,7,x,y,z\nO2,A1,bad,completed,8,x,y,z\n")
-    land(tmp_path, "orders/o.jsonl", json.dumps({"order_id": "O3", "account_id": "A1", "order_date": "2024-01-03",
-                                                  "status": "completed", "__ROW_NUMBER": "9"}) + "\n")
+    land(
+        tmp_path,
+        "orders/o.jsonl",
+        json.dumps(
+            {
+                "order_id": "O3",
+                "account_id": "A1",
+                "order_date": "2024-01-03",
+                "status": "completed",
+                "__ROW_NUMBER": "9",
+            }
+        )
+        + "\n",
+    )
     result = run(tmp_path)
     assert status(result) == {"orders/o.csv": ("loaded", 2, 1, 1), "orders/o.jsonl": ("loaded", 1, 1, 0)}
     assert raw(tmp_path, "orders", "order_id, _row_number") == [("O1", 1), ("O3", 1)]  # the file's row, not its column
     [(path, n, reason, record)] = quarantined(tmp_path)
     assert (path, n, reason) == ("orders/o.csv", 2, "order_date: cannot parse 'bad' as date")
-    assert json.loads(record) == {"order_id": "O2", "account_id": "A1", "order_date": "bad", "status": "completed",
-                                  "__row_number": "8", "__reason": "x", "__o0": "y", "__raw_record": "z"}
+    assert json.loads(record) == {
+        "order_id": "O2",
+        "account_id": "A1",
+        "order_date": "bad",
+        "status": "completed",
+        "__row_number": "8",
+        "__reason": "x",
+        "__o0": "y",
+        "__raw_record": "z",
+    }
 
 
 def test_invisible_characters_in_keys_are_stripped_so_nothing_is_orphaned(tmp_path):
     land(tmp_path, "accounts/a.csv", ACCOUNTS + "A1,Acme,2024-01-02 09:00:00,web\n")
-    land(tmp_path, "orders/o.csv", ORDERS
-         + "O1,A1\u200b,R1,,2024-01-02,completed,web,CNY\n"     # a zero-width space after the key
-         + "\ufeffO2,\u2060A1,R1,,2024-01-03,completed,web,CNY\n"  # a mid-file BOM, a word joiner
-         + "O3,\u200b,R1,,2024-01-04,completed,web,CNY\n")      # nothing but an invisible character
+    land(
+        tmp_path,
+        "orders/o.csv",
+        ORDERS
+        + "O1,A1\u200b,R1,,2024-01-02,completed,web,CNY\n"  # a zero-width space after the key
+        + "\ufeffO2,\u2060A1,R1,,2024-01-03,completed,web,CNY\n"  # a mid-file BOM, a word joiner
+        + "O3,\u200b,R1,,2024-01-04,completed,web,CNY\n",
+    )  # nothing but an invisible character
     result = run(tmp_path)
     assert status(result) == {"accounts/a.csv": ("loaded", 1, 1, 0), "orders/o.csv": ("loaded", 3, 2, 1)}
     assert raw(tmp_path, "orders", "order_id, account_id") == [("O1", "A1"), ("O2", "A1")]
     with duckdb.connect() as con:
         orphans = con.execute(
             f"select o.order_id from read_parquet('{tmp_path}/raw/orders/*.parquet') as o anti join "
-            f"read_parquet('{tmp_path}/raw/accounts/*.parquet') as a using (account_id)").fetchall()
+            f"read_parquet('{tmp_path}/raw/accounts/*.parquet') as a using (account_id)"
+        ).fetchall()
     assert orphans == []
     assert [q[1:3] for q in quarantined(tmp_path)] == [(3, "account_id: required value is empty")]
 
 
 # --- exports as they really come (issue 20): fewer fields, lookups, wide sheets, currencies ------
+
 
 def test_missing_optional_columns_load_as_null_and_the_ledger_names_them(tmp_path):
     land(tmp_path, "orders/report.csv", "order_id,account_id,order_date,status\nO1,A1,2024-01-02,completed\n")
@@ -641,20 +821,25 @@ def test_missing_optional_columns_load_as_null_and_the_ledger_names_them(tmp_pat
     result = run(tmp_path)
     assert status(result)["orders/report.csv"] == ("loaded", 1, 1, 0)
     assert outcome(result, "orders/report.csv").notes["missing_columns"] == (
-        "rep_id (rep_id); opportunity_id (opportunity_id); channel (channel); currency (currency)")
+        "rep_id (rep_id); opportunity_id (opportunity_id); channel (channel); currency (currency)"
+    )
     assert outcome(result, "orders/good.csv").notes["missing_columns"] is None
     assert raw(tmp_path, "orders", "order_id, rep_id, channel, currency")[1] == ("O1", None, None, None)
     good_order_loaded(tmp_path, result)
 
 
 def test_malformed_currency_code_is_quarantined_and_a_foreign_code_loads(tmp_path):
-    land(tmp_path, "orders/fx.csv", ORDERS + "O1,A1,R1,,2024-01-02,completed,web,US$\n"
-         "O2,A1,R1,,2024-01-02,completed,web,USD\n")
+    land(
+        tmp_path,
+        "orders/fx.csv",
+        ORDERS + "O1,A1,R1,,2024-01-02,completed,web,US$\nO2,A1,R1,,2024-01-02,completed,web,USD\n",
+    )
     land(tmp_path, "orders/good.csv", ORDERS + GOOD_ORDER)
     result = run(tmp_path)
     assert status(result)["orders/fx.csv"] == ("loaded", 2, 1, 1)
     assert [q[:3] for q in quarantined(tmp_path)] == [
-        ("orders/fx.csv", 1, "currency: 'US$' is not an ISO 4217 code (three capital letters)")]
+        ("orders/fx.csv", 1, "currency: 'US$' is not an ISO 4217 code (three capital letters)")
+    ]
     good_order_loaded(tmp_path, result)
 
 
@@ -674,19 +859,23 @@ def test_lookup_file_with_a_duplicate_key_rejects_the_dependent_file(tmp_path):
     land(tmp_path, "owners.csv", "Owner,Team\nann,north\nbob,south\nann,west\n")
     result = run(tmp_path, profile(tmp_path, LOOKUP_PROFILE))
     assert rejected_with(result, "orders_1.csv") == (
-        "orders_1.csv: lookup owners.csv: key Owner is not unique ('ann' appears 2 times)")
+        "orders_1.csv: lookup owners.csv: key Owner is not unique ('ann' appears 2 times)"
+    )
 
 
 def test_unpivot_cell_that_does_not_parse_is_quarantined_with_its_column(tmp_path):
     land(tmp_path, "budget.csv", "Team,Category,2024-01,2024-02\nT1,travel,100,1O0\nT2,other,,5\n")
-    prof = profile(tmp_path, r"""
+    prof = profile(
+        tmp_path,
+        r"""
         name: corpus_wide
         entities:
           budgets:
             files: ["budget.csv"]
             unpivot: {columns: '^\d{4}-\d{2}$', name: month_text, value: amount_text}
             columns: {month: month_text, team_id: Team, category: Category, budget_amount: amount_text}
-    """)
+    """,
+    )
     result = run(tmp_path, prof)
     assert status(result) == {"budget.csv": ("loaded", 3, 2, 1)}  # three cells, the empty one is no row
     [(path, n, reason, record)] = quarantined(tmp_path)

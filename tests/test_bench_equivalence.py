@@ -58,8 +58,17 @@ def test_the_compared_data_exercises_every_rule(pipeline):
     """Agreement means something only if the data has refunds, deals, surveys, targets, every
     lifecycle stage but possibly one, and zero-filled months."""
     kpi, customers = pipeline["rep_kpi_monthly"], pipeline["dim_customers"]
-    for column in ("refunds_amount", "new_customers", "opportunities_won", "opportunities_lost", "inbound_emails_answered",
-                   "nps_responses", "csat_responses", "revenue_target", "net_revenue_prev_year"):
+    for column in (
+        "refunds_amount",
+        "new_customers",
+        "opportunities_won",
+        "opportunities_lost",
+        "inbound_emails_answered",
+        "nps_responses",
+        "csat_responses",
+        "revenue_target",
+        "net_revenue_prev_year",
+    ):
         assert kpi[column].fillna(0).astype(float).gt(0).any(), column
     assert (kpi.orders_count == 0).any()  # zero-filled rep months
     assert customers.lifecycle_stage.nunique() >= 5
@@ -80,6 +89,7 @@ def owner_on_day(accounts: list[dict[str, str]]):
         versions = history.get(account_id, [])
         then = [rep for start, rep in versions if start <= day]
         return then[-1] if then else (versions[0][1] if versions else "")
+
     return owner
 
 
@@ -88,13 +98,18 @@ def test_totals_match_the_csv_files_read_with_plain_python(demo_run, pipeline, f
     accounts = read_csv_rows(exports, "accounts")
     owner = owner_on_day(accounts)
     # an order without rep_id is the account owner's on the order date
-    completed = {o["order_id"]: (o["rep_id"] or owner(o["account_id"], o["order_date"]))
-                 for o in read_csv_rows(exports, "orders") if o["status"] == "completed"}
+    completed = {
+        o["order_id"]: (o["rep_id"] or owner(o["account_id"], o["order_date"]))
+        for o in read_csv_rows(exports, "orders")
+        if o["status"] == "completed"
+    }
     gross: dict[str, Decimal] = defaultdict(Decimal)
     for line in read_csv_rows(exports, "order_lines"):
         rep = completed.get(line["order_id"])
         if rep:  # a completed order credited to a rep
-            gross[rep] += Decimal(line["quantity"]) * Decimal(line["unit_price"]) - Decimal(line["discount_amount"] or 0)
+            gross[rep] += Decimal(line["quantity"]) * Decimal(line["unit_price"]) - Decimal(
+                line["discount_amount"] or 0
+            )
     buyers = defaultdict(int)
     for o in read_csv_rows(exports, "orders"):
         if o["status"] == "completed":
@@ -123,7 +138,8 @@ def test_comparison_finds_a_cent_a_stage_and_a_missing_row(pipeline):
     customers = pipeline["dim_customers"]
     other_stage = customers.copy()
     other_stage.loc[other_stage.index[0], "lifecycle_stage"] = (
-        "vip" if customers.lifecycle_stage.iloc[0] != "vip" else "new")
+        "vip" if customers.lifecycle_stage.iloc[0] != "vip" else "new"
+    )
     problems = compare_frames(customers, other_stage, ["account_id"])
     assert len(problems) == 1 and problems[0].startswith("lifecycle_stage: 1 rows differ")
     null_score = customers.copy()
@@ -136,36 +152,36 @@ TINY_COMPANY = {
     # R3 moves from T1 to T2 on 1 February (dated month-end snapshots), R2 from T2 to T1 on 10 March,
     # which only the undated file (the state now) tells
     "reps/reps_2025-01-31.csv": "rep_id,rep_name,email,team_id,manager_rep_id,region,hire_date,end_date,status,valid_from\n"
-                                "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T2,,North,2020-01-01,,active,\n"
-                                "R3,Zhao,,T1,,East,2020-01-01,,active,\n",
+    "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T2,,North,2020-01-01,,active,\n"
+    "R3,Zhao,,T1,,East,2020-01-01,,active,\n",
     "reps/reps_2025-02-28.csv": "rep_id,rep_name,email,team_id,manager_rep_id,region,hire_date,end_date,status,valid_from\n"
-                                "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T2,,North,2020-01-01,,active,\n"
-                                "R3,Zhao,,T2,,North,2020-01-01,,active,2025-02-01\n",
+    "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T2,,North,2020-01-01,,active,\n"
+    "R3,Zhao,,T2,,North,2020-01-01,,active,2025-02-01\n",
     "reps/reps.csv": "rep_id,rep_name,email,team_id,manager_rep_id,region,hire_date,end_date,status,valid_from\n"
-                     "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T1,,East,2020-01-01,,active,2025-03-10\n"
-                     "R3,Zhao,,T2,,North,2020-01-01,,active,2025-02-01\n",
+    "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T1,,East,2020-01-01,,active,2025-03-10\n"
+    "R3,Zhao,,T2,,North,2020-01-01,,active,2025-02-01\n",
     # A1 passes from R1 to R2 on 15 February
     "accounts/accounts.csv": "account_id,account_name,industry,region,city,owner_rep_id,created_at,lead_source,valid_from\n"
-                             "A1,Alpha,,East,,R1,2024-12-01 00:00:00,,2024-12-01\n"
-                             "A1,Alpha,,East,,R2,2024-12-01 00:00:00,,2025-02-15\n"
-                             "A2,Beta,,North,,R3,2024-12-01 00:00:00,,\n",
+    "A1,Alpha,,East,,R1,2024-12-01 00:00:00,,2024-12-01\n"
+    "A1,Alpha,,East,,R2,2024-12-01 00:00:00,,2025-02-15\n"
+    "A2,Beta,,North,,R3,2024-12-01 00:00:00,,\n",
     "orders/orders.csv": "order_id,account_id,rep_id,opportunity_id,order_date,status,channel,currency\n"
-                         "O1,A1,,,2025-01-10,completed,,\nO2,A1,,,2025-02-20,completed,,\n"
-                         "O3,A2,,,2025-03-05,completed,,\nO4,A1,R3,,2025-02-14,completed,,\n",
+    "O1,A1,,,2025-01-10,completed,,\nO2,A1,,,2025-02-20,completed,,\n"
+    "O3,A2,,,2025-03-05,completed,,\nO4,A1,R3,,2025-02-14,completed,,\n",
     "order_lines/order_lines.csv": "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
-                                   "O1,1,P1,1,100,\nO2,1,P1,1,200,\nO3,1,P1,1,300,\nO4,1,P1,1,400,\n",
+    "O1,1,P1,1,100,\nO2,1,P1,1,200,\nO3,1,P1,1,300,\nO4,1,P1,1,400,\n",
     "survey_responses/survey_responses.csv": "response_id,survey_type,submitted_at,score,account_id,contact_id,order_id,"
-                                             "case_id,comment\nS1,nps,2025-02-10 09:00:00,10,A1,,,,\n"
-                                             "S2,csat,2025-03-20 09:00:00,5,A1,,,,\nS3,nps,2025-03-02 09:00:00,3,,,O2,,\n",
+    "case_id,comment\nS1,nps,2025-02-10 09:00:00,10,A1,,,,\n"
+    "S2,csat,2025-03-20 09:00:00,5,A1,,,,\nS3,nps,2025-03-02 09:00:00,3,,,O2,,\n",
     "returns/returns.csv": "return_id,order_id,line_number,return_date,quantity,refund_amount,reason\n",
     "opportunities/opportunities.csv": "opportunity_id,owner_rep_id,stage,account_id,lead_id,product_id,created_at,"
-                                       "close_date,amount,currency,lost_reason,updated_at\n",
+    "close_date,amount,currency,lost_reason,updated_at\n",
     "opportunity_stage_history/h.csv": "opportunity_id,stage,entered_at,amount,close_date\n",
     "activities/activities.csv": "activity_id,rep_id,account_id,opportunity_id,activity_type,direction,occurred_at,"
-                                 "responded_at,duration_minutes,outcome\n",
+    "responded_at,duration_minutes,outcome\n",
     "contacts/contacts.csv": "contact_id,account_id,full_name,email,phone,title,created_at\n",
     "cases/cases.csv": "case_id,account_id,opened_at,category,severity,channel,owner_rep_id,first_response_at,"
-                       "resolved_at,status\n",
+    "resolved_at,status\n",
     "targets/targets.csv": "month,metric,target_value,rep_id,team_id\n",
 }
 
@@ -183,17 +199,28 @@ def test_floor_and_pandas_attribute_point_in_time_on_a_tiny_company(tmp_path):
         run_floor(exports, con, tmp_path)
         floor_version = {output: con.execute(f"select * from {output}").df() for output, _ in MARTS.values()}
     expected = {  # (rep, month) -> (team_id, region, gross_revenue, nps_responses, csat_responses)
-        ("R1", "2025-01"): ("T1", "East", 100, 0, 0), ("R1", "2025-02"): ("T1", "East", 0, 1, 0),
+        ("R1", "2025-01"): ("T1", "East", 100, 0, 0),
+        ("R1", "2025-02"): ("T1", "East", 0, 1, 0),
         ("R1", "2025-03"): ("T1", "East", 0, 0, 0),
-        ("R2", "2025-01"): ("T2", "North", 0, 0, 0), ("R2", "2025-02"): ("T2", "North", 200, 0, 0),
+        ("R2", "2025-01"): ("T2", "North", 0, 0, 0),
+        ("R2", "2025-02"): ("T2", "North", 200, 0, 0),
         ("R2", "2025-03"): ("T1", "East", 0, 1, 1),
-        ("R3", "2025-01"): ("T1", "East", 0, 0, 0), ("R3", "2025-02"): ("T2", "North", 400, 0, 0),
+        ("R3", "2025-01"): ("T1", "East", 0, 0, 0),
+        ("R3", "2025-02"): ("T2", "North", 400, 0, 0),
         ("R3", "2025-03"): ("T2", "North", 300, 0, 0),
     }
     for version in (floor_version, compute(exports)):
         kpi = version["rep_kpi_monthly"]
-        got = {(r.rep_id, str(r.month)[:7]): (r.team_id, r.region, float(r.gross_revenue), int(r.nps_responses),
-                                               int(r.csat_responses)) for r in kpi.itertuples()}
+        got = {
+            (r.rep_id, str(r.month)[:7]): (
+                r.team_id,
+                r.region,
+                float(r.gross_revenue),
+                int(r.nps_responses),
+                int(r.csat_responses),
+            )
+            for r in kpi.itertuples()
+        }
         assert got == expected
         customers = version["dim_customers"].set_index("account_id")
         assert customers.loc["A1", ["owner_rep_id", "team_id"]].tolist() == ["R2", "T1"]
@@ -201,6 +228,7 @@ def test_floor_and_pandas_attribute_point_in_time_on_a_tiny_company(tmp_path):
 
 
 # bench/fixed_cost.py reads the last dbt invocation from dbt's JSON log, across its rotation.
+
 
 def _dbt_log_line(invocation: str, name: str, ts: str) -> str:
     return json.dumps({"data": {}, "info": {"invocation_id": invocation, "name": name, "ts": ts, "msg": ""}})
@@ -212,21 +240,35 @@ def _epoch(ts: str) -> float:
 
 def test_the_last_invocation_is_read_across_the_rotated_log(tmp_path):
     # an older invocation, then the last one whose first lines were rotated into dbt.log.1
-    (tmp_path / "dbt.log.1").write_text("\n".join([
-        _dbt_log_line("old", "MainReportVersion", "2026-12-06T10:00:00Z"),
-        _dbt_log_line("old", "NodeStart", "2026-12-06T10:00:01Z"),
-        _dbt_log_line("old", "CommandCompleted", "2026-12-06T10:00:09Z"),
-        _dbt_log_line("new", "MainReportVersion", "2026-12-06T11:00:00.500000Z"),
-        _dbt_log_line("new", "NodeStart", "2026-12-06T11:00:03Z"),
-    ]) + "\n")
-    (tmp_path / "dbt.log").write_text("\n".join([
-        _dbt_log_line("new", "NodeStart", "2026-12-06T11:00:04Z"),
-        _dbt_log_line("new", "NodeFinished", "2026-12-06T11:00:10.250000Z"),
-        _dbt_log_line("new", "CommandCompleted", "2026-12-06T11:00:11Z"),
-    ]) + "\n")
+    (tmp_path / "dbt.log.1").write_text(
+        "\n".join(
+            [
+                _dbt_log_line("old", "MainReportVersion", "2026-12-06T10:00:00Z"),
+                _dbt_log_line("old", "NodeStart", "2026-12-06T10:00:01Z"),
+                _dbt_log_line("old", "CommandCompleted", "2026-12-06T10:00:09Z"),
+                _dbt_log_line("new", "MainReportVersion", "2026-12-06T11:00:00.500000Z"),
+                _dbt_log_line("new", "NodeStart", "2026-12-06T11:00:03Z"),
+            ]
+        )
+        + "\n"
+    )
+    (tmp_path / "dbt.log").write_text(
+        "\n".join(
+            [
+                _dbt_log_line("new", "NodeStart", "2026-12-06T11:00:04Z"),
+                _dbt_log_line("new", "NodeFinished", "2026-12-06T11:00:10.250000Z"),
+                _dbt_log_line("new", "CommandCompleted", "2026-12-06T11:00:11Z"),
+            ]
+        )
+        + "\n"
+    )
     times = dbt_log_times(tmp_path)
-    assert times == {"first": _epoch("2026-12-06T11:00:00.500000"), "last": _epoch("2026-12-06T11:00:11"),
-                     "first_node": _epoch("2026-12-06T11:00:03"), "last_node": _epoch("2026-12-06T11:00:10.250000")}
+    assert times == {
+        "first": _epoch("2026-12-06T11:00:00.500000"),
+        "last": _epoch("2026-12-06T11:00:11"),
+        "first_node": _epoch("2026-12-06T11:00:03"),
+        "last_node": _epoch("2026-12-06T11:00:10.250000"),
+    }
 
 
 def test_no_log_gives_no_times(tmp_path):

@@ -82,8 +82,9 @@ def test_a_run_while_another_process_holds_the_lock_exits_4_and_touches_nothing(
     teams.mkdir(parents=True)
     (teams / "t.csv").write_text("team_id\nT1\n")
     ready = tmp_path / "ready"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(data_dir / ".run.lock"), str(ready)],
-                              stdin=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(data_dir / ".run.lock"), str(ready)], stdin=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + HANG_GUARD
         while not ready.exists():

@@ -26,8 +26,9 @@ def _first_query() -> str:
 
 def _expected(warehouse) -> pd.DataFrame:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        team = con.execute("select team_id, net_revenue, opportunities_won, opportunities_closed "
-                           "from marts.mart_team_kpi_monthly").df()
+        team = con.execute(
+            "select team_id, net_revenue, opportunities_won, opportunities_closed from marts.mart_team_kpi_monthly"
+        ).df()
     sums = team.groupby("team_id").sum(numeric_only=True)
     sums["win_rate"] = sums["opportunities_won"] / sums["opportunities_closed"].where(sums["opportunities_closed"] != 0)
     return sums
@@ -62,8 +63,9 @@ def test_postgres_reader_login_runs_the_first_query_and_cannot_write(demo_run):
     if demo_run.postgres_url is None:
         pytest.fail("the demo run did not publish to the reachable PostgreSQL server")
     login = f"salesdw_bi_test_{os.getpid()}"
-    admin = sa.create_engine(demo_run.postgres_url.replace("postgresql://", "postgresql+psycopg://"),
-                             isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        demo_run.postgres_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as con:
         con.execute(sa.text(f'drop role if exists "{login}"'))
         con.execute(sa.text(f'create role "{login}" login'))

@@ -35,11 +35,27 @@ def recorded(print_fn, *args, **kwargs) -> str:
 
 def test_the_run_summary_prints_hostile_file_names_literally(tmp_path):
     settings = get_settings(tmp_path)
-    ledger = pd.DataFrame([{"status": "rejected", "file_path": name, "error": f"{name}: not a CSV [bold]",
-                            "entity": "orders", "rows_loaded": 0, "rows_quarantined": 0}
-                           for name in (MARKUP_NAME, ANSI_NAME)])
-    outcome = RunOutcome(run_id="r1", success=False, started_at=datetime(2030, 1, 1), ledger=ledger,
-                         failed_steps=["ingest_exports"], failure_messages=[f"ingest_exports: {MARKUP_NAME}"])
+    ledger = pd.DataFrame(
+        [
+            {
+                "status": "rejected",
+                "file_path": name,
+                "error": f"{name}: not a CSV [bold]",
+                "entity": "orders",
+                "rows_loaded": 0,
+                "rows_quarantined": 0,
+            }
+            for name in (MARKUP_NAME, ANSI_NAME)
+        ]
+    )
+    outcome = RunOutcome(
+        run_id="r1",
+        success=False,
+        started_at=datetime(2030, 1, 1),
+        ledger=ledger,
+        failed_steps=["ingest_exports"],
+        failure_messages=[f"ingest_exports: {MARKUP_NAME}"],
+    )
     shown = recorded(print_run_summary, settings, outcome, elapsed=1.0)
     assert f"rejected {MARKUP_NAME}: {MARKUP_NAME}: not a CSV [bold]" in shown
     assert f"ingest_exports: {MARKUP_NAME}" in shown
@@ -48,11 +64,25 @@ def test_the_run_summary_prints_hostile_file_names_literally(tmp_path):
 
 def test_status_prints_hostile_file_names_literally(tmp_path):
     settings = get_settings(tmp_path)
-    write_ledger(settings.quality_dir, [
-        {"batch_id": f"b{i}", "profile": "canonical", "entity": "orders", "file_path": name, "status": "rejected",
-         "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0, "error": "bad [/] file",
-         "started_at": datetime(2030, 1, 1), "finished_at": datetime(2030, 1, 1)}
-        for i, name in enumerate((MARKUP_NAME, ANSI_NAME))])
+    write_ledger(
+        settings.quality_dir,
+        [
+            {
+                "batch_id": f"b{i}",
+                "profile": "canonical",
+                "entity": "orders",
+                "file_path": name,
+                "status": "rejected",
+                "rows_read": 0,
+                "rows_loaded": 0,
+                "rows_quarantined": 0,
+                "error": "bad [/] file",
+                "started_at": datetime(2030, 1, 1),
+                "finished_at": datetime(2030, 1, 1),
+            }
+            for i, name in enumerate((MARKUP_NAME, ANSI_NAME))
+        ],
+    )
     shown = recorded(print_status, settings)
     assert f"rejected {MARKUP_NAME}: bad [/] file" in shown
     assert "\x1b" not in shown and "\\x1b[31mred\\x1b[0m.csv: bad [/] file" in shown
@@ -71,9 +101,21 @@ def test_a_name_with_an_html_comment_opener_keeps_every_chart(tmp_path):
 
 def test_the_readers_pages_are_0644_whatever_the_umask(tmp_path):
     warehouse = make_fixture_warehouse(tmp_path / "w.duckdb")
-    results_store.append(tmp_path / "quality", [CheckResult.now(
-        run_id="r1", layer="marts", asset="marts/x", check_name="ok", passed=True, severity="error",
-        observed_value="", details="")])
+    results_store.append(
+        tmp_path / "quality",
+        [
+            CheckResult.now(
+                run_id="r1",
+                layer="marts",
+                asset="marts/x",
+                check_name="ok",
+                passed=True,
+                severity="error",
+                observed_value="",
+                details="",
+            )
+        ],
+    )
     previous = os.umask(0o077)
     try:
         pages = [write_report(warehouse, tmp_path / "out", lang=lang) for lang in ("en", "zh")]
@@ -81,15 +123,22 @@ def test_the_readers_pages_are_0644_whatever_the_umask(tmp_path):
     finally:
         os.umask(previous)
     assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in pages} == {
-        "sales_report.html": "0o644", "sales_report.zh.html": "0o644", "data_quality.html": "0o644"}
+        "sales_report.html": "0o644",
+        "sales_report.zh.html": "0o644",
+        "data_quality.html": "0o644",
+    }
 
 
 def failed_evaluation(observed: str, details: str):
     import dagster as dg
 
-    return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(["staging", "stg_fx_rates"]), check_name="fx_rate_present",
-                                   passed=False, severity=dg.AssetCheckSeverity.ERROR,
-                                   metadata={"observed_value": observed, "details": details})
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(["staging", "stg_fx_rates"]),
+        check_name="fx_rate_present",
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"observed_value": observed, "details": details},
+    )
 
 
 def test_a_failed_check_shows_what_it_saw_during_the_run_and_in_the_summary(tmp_path, monkeypatch):
@@ -103,17 +152,24 @@ def test_a_failed_check_shows_what_it_saw_during_the_run_and_in_the_summary(tmp_
     console = Console(record=True, width=300)
     monkeypatch.setattr(progress, "_console", console)
     record = logging.LogRecord("salesdw", logging.DEBUG, "", 0, "", None, None)
-    record.dagster_event = SimpleNamespace(event_type_value="ASSET_CHECK_EVALUATION", step_key="staging_quality_checks",
-                                           event_specific_data=SimpleNamespace(evaluation=evaluation))
+    record.dagster_event = SimpleNamespace(
+        event_type_value="ASSET_CHECK_EVALUATION",
+        step_key="staging_quality_checks",
+        event_specific_data=SimpleNamespace(evaluation=evaluation),
+    )
     progress._ProgressHandler().emit(record)
     line = console.export_text()
-    assert line.strip() == (f"check failed (ERROR): staging/stg_fx_rates:fx_rate_present — "
-                            f"observed: 1 of 1 rows; details: {details}")
+    assert line.strip() == (
+        f"check failed (ERROR): staging/stg_fx_rates:fx_rate_present — observed: 1 of 1 rows; details: {details}"
+    )
 
-    outcome = RunOutcome(run_id="r1", success=False, started_at=datetime(2030, 1, 1),
-                         failed_checks=[("staging/stg_fx_rates", "fx_rate_present", "ERROR")],
-                         check_observations={("staging/stg_fx_rates", "fx_rate_present"):
-                                             progress.check_observation(evaluation)})
+    outcome = RunOutcome(
+        run_id="r1",
+        success=False,
+        started_at=datetime(2030, 1, 1),
+        failed_checks=[("staging/stg_fx_rates", "fx_rate_present", "ERROR")],
+        check_observations={("staging/stg_fx_rates", "fx_rate_present"): progress.check_observation(evaluation)},
+    )
     shown = recorded(print_run_summary, get_settings(tmp_path), outcome, elapsed=1.0)
     assert f"error staging/stg_fx_rates: fx_rate_present — observed: 1 of 1 rows; details: {details}" in shown
 

@@ -109,8 +109,16 @@ def test_a_plain_rerun_completes_and_publishes(outcome):
 
 
 def ledger_by_file(ledger: list[dict]) -> dict:
-    return {(r["entity"], r["file_path"]): (r["file_sha256"], r["status"], r["rows_read"], r["rows_loaded"],
-                                            r["rows_quarantined"]) for r in ledger}
+    return {
+        (r["entity"], r["file_path"]): (
+            r["file_sha256"],
+            r["status"],
+            r["rows_read"],
+            r["rows_loaded"],
+            r["rows_quarantined"],
+        )
+        for r in ledger
+    }
 
 
 @scenario_test
@@ -128,8 +136,11 @@ def test_every_raw_batch_is_committed_once_and_holds_its_ledger_rows(outcome):
     assert sorted(Path(b).stem for b in final["raw_batches"]) == sorted(committed)
     data_dir = Path(outcome["data_dir"])
     with duckdb.connect() as con:
-        counts = dict(con.execute(f"select _batch_id, count(*) from read_parquet('{data_dir}/raw/*/*.parquet') "
-                                  "group by 1").fetchall())
+        counts = dict(
+            con.execute(
+                f"select _batch_id, count(*) from read_parquet('{data_dir}/raw/*/*.parquet') group by 1"
+            ).fetchall()
+        )
     assert {b: r["rows_loaded"] for b, r in committed.items() if r["rows_loaded"]} == counts
     assert sum(counts.values()) == sum(r["rows_loaded"] for r in outcome["baseline"]["ledger"])
 
@@ -152,12 +163,23 @@ def test_the_marts_equal_those_of_an_uninterrupted_run_row_for_row(outcome):
         assert len(got["rows"]) == len(expected["rows"]) > 0, table
         for got_row, expected_row in zip(got["rows"], expected["rows"]):
             assert all(same_value(g, e) for g, e in zip(got_row, expected_row)), (
-                table, dict(zip(got["columns"], got_row)), dict(zip(expected["columns"], expected_row)))
+                table,
+                dict(zip(got["columns"], got_row)),
+                dict(zip(expected["columns"], expected_row)),
+            )
 
 
 def check_result(run_id: str) -> CheckResult:
-    return CheckResult.now(run_id=run_id, layer="marts", asset="marts/mart_demo", check_name="grain_unique",
-                           passed=True, severity="error", observed_value="0", details="")
+    return CheckResult.now(
+        run_id=run_id,
+        layer="marts",
+        asset="marts/mart_demo",
+        check_name="grain_unique",
+        passed=True,
+        severity="error",
+        observed_value="0",
+        details="",
+    )
 
 
 def test_a_kill_while_the_check_results_store_writes_leaves_no_torn_file(tmp_path, monkeypatch):

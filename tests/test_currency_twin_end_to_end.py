@@ -29,15 +29,33 @@ REFUND_BOUND = (Decimal("0.005"), Decimal("0.005"))  # per return: 0.005 * rate 
 MARTS = {
     "mart_team_kpi_monthly": {
         "key": ["month", "team_id"],
-        "revenue": {"gross_revenue": "lines", "refunds_amount": "returns", "net_revenue": "both",
-                    "net_revenue_prev_month": "both", "net_revenue_prev_year": "both"},
-        "derived": {"revenue_attainment", "refund_rate", "spend_to_revenue_ratio", "revenue_growth_mom",
-                    "revenue_growth_yoy"}},
+        "revenue": {
+            "gross_revenue": "lines",
+            "refunds_amount": "returns",
+            "net_revenue": "both",
+            "net_revenue_prev_month": "both",
+            "net_revenue_prev_year": "both",
+        },
+        "derived": {
+            "revenue_attainment",
+            "refund_rate",
+            "spend_to_revenue_ratio",
+            "revenue_growth_mom",
+            "revenue_growth_yoy",
+        },
+    },
     "mart_sales_by_product_monthly": {
         "key": ["month", "product_id", "channel", "region"],
-        "revenue": {"gross_amount": "lines", "discount_amount": "lines", "net_amount": "lines",
-                    "refunds_amount": "returns", "net_revenue": "both", "gross_margin": "both"},
-        "derived": {"gross_margin_rate"}},
+        "revenue": {
+            "gross_amount": "lines",
+            "discount_amount": "lines",
+            "net_amount": "lines",
+            "refunds_amount": "returns",
+            "net_revenue": "both",
+            "gross_margin": "both",
+        },
+        "derived": {"gross_margin_rate"},
+    },
 }
 
 
@@ -55,8 +73,10 @@ def bounds(twin: Path) -> dict[str, dict]:
     and by (month, product), and of all its foreign-currency returns (whichever month or product a
     mart gives a refund, it is among them)."""
     rates = {(r["currency"], r["month"]): float(r["rate_to_reporting"]) for r in rows(twin / FX_FILE)}
-    orders = {o["order_id"]: (rates.get((o["currency"], o["order_date"][:7])), month_of(o["order_date"]))
-              for o in rows(twin / "orders" / "orders.csv")}
+    orders = {
+        o["order_id"]: (rates.get((o["currency"], o["order_date"][:7])), month_of(o["order_date"]))
+        for o in rows(twin / "orders" / "orders.csv")
+    }
     out = {"lines": defaultdict(float), "returns": 0.0}
     for line in rows(twin / "order_lines" / "order_lines.csv"):
         rate, month = orders[line["order_id"]]

@@ -30,8 +30,13 @@ def test_the_documented_production_instance_stores_runs_in_postgres(tmp_path, mo
     home.mkdir()
     shutil.copyfile(PRODUCTION_YAML, home / "dagster.yaml")
     address = urlsplit(url)
-    for variable, value in {"HOST": address.hostname, "PORT": str(address.port or 5432), "USER": address.username,
-                            "PASSWORD": address.password or "", "DB": address.path.lstrip("/")}.items():
+    for variable, value in {
+        "HOST": address.hostname,
+        "PORT": str(address.port or 5432),
+        "USER": address.username,
+        "PASSWORD": address.password or "",
+        "DB": address.path.lstrip("/"),
+    }.items():
         monkeypatch.setenv(f"DAGSTER_PG_{variable}", value)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         result = dg.materialize([tiny], instance=instance)
@@ -43,7 +48,8 @@ def test_the_documented_production_instance_stores_runs_in_postgres(tmp_path, mo
         [(status,)] = pg.execute("select status from runs where run_id = %s", (result.run_id,)).fetchall()
         [(materializations,)] = pg.execute(
             "select count(*) from event_logs where run_id = %s and dagster_event_type = 'ASSET_MATERIALIZATION'",
-            (result.run_id,)).fetchall()
+            (result.run_id,),
+        ).fetchall()
     assert (status, materializations) == ("SUCCESS", 1)
     assert not list(home.glob("**/*.db"))  # nothing went to SQLite beside it
 
@@ -78,8 +84,9 @@ def test_an_edited_instance_file_survives_a_run(tmp_path, monkeypatch):
 
 def test_make_dev_keeps_an_edited_instance_file(tmp_path):
     # `make dev` then starts the UI: run its recipe's lines that prepare the data dir, not the server
-    dry = subprocess.run(["make", "-n", "dev", f"DATA_DIR={tmp_path}"], cwd=PROJECT_ROOT, capture_output=True,
-                         text=True, check=True).stdout.splitlines()
+    dry = subprocess.run(
+        ["make", "-n", "dev", f"DATA_DIR={tmp_path}"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     prepare = [line for line in dry if str(tmp_path) in line and " dev -m " not in line]
     assert prepare
     home = tmp_path / "dagster"

@@ -53,8 +53,11 @@ RUN_DBT = NETWORK_GUARD + "from dbt.cli.main import cli\nsys.argv = ['dbt', *sys
 REMOTE = r"(?:https?:)?//"
 # What a browser would fetch from elsewhere to render the page: remote tags, stylesheet urls, imports.
 REMOTE_RESOURCE = {
-    "tag": re.compile(r"<(?:script|link|img|iframe|source|embed|object|audio|video)\b[^>]*?\b(?:src|href|data)\s*=\s*"
-                      r"[\"']?" + REMOTE, re.I),
+    "tag": re.compile(
+        r"<(?:script|link|img|iframe|source|embed|object|audio|video)\b[^>]*?\b(?:src|href|data)\s*=\s*"
+        r"[\"']?" + REMOTE,
+        re.I,
+    ),
     "css url()": re.compile(r"url\(\s*[\"']?" + REMOTE, re.I),
     "css @import": re.compile(r"@import\s+(?:url\()?\s*[\"']?" + REMOTE, re.I),
 }
@@ -66,8 +69,7 @@ RATIO_COLUMN = re.compile(r"((?<!run)_rate|_ratio|attainment|growth_|utilization
 
 
 def _offline_dbt(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", RUN_DBT, *args], env=env, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run([sys.executable, "-c", RUN_DBT, *args], env=env, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +85,20 @@ def docs(tmp_path_factory, demo_run):
     env = {**os.environ, **settings.dbt_env()}
     env.pop("DBT_SEND_ANONYMOUS_USAGE_STATS", None)  # the project alone must keep dbt offline
     env.pop("DO_NOT_TRACK", None)
-    generated = _offline_dbt("docs", "generate", "--static", "--project-dir", str(DBT_PROJECT_DIR),
-                             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target),
-                             "--log-path", str(data_dir / "dbt_logs"), env=env)
+    generated = _offline_dbt(
+        "docs",
+        "generate",
+        "--static",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(data_dir / "dbt_logs"),
+        env=env,
+    )
     return {
         "run": generated,
         "manifest": json.loads((target / "manifest.json").read_text()),
@@ -96,15 +109,19 @@ def docs(tmp_path_factory, demo_run):
 
 
 def _marts(manifest: dict) -> dict[str, dict]:
-    return {uid: node for uid, node in manifest["nodes"].items()
-            if node["resource_type"] == "model" and node["schema"] == "marts"}
+    return {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["schema"] == "marts"
+    }
 
 
 def test_network_guard_reports_what_it_blocks():
     # The offline check below is only as good as this guard: it must catch a real attempt.
     attempt = NETWORK_GUARD + (
         "import urllib.request\n"
-        "try:\n    urllib.request.urlopen('https://example.com', timeout=5)\nexcept OSError:\n    pass\n")
+        "try:\n    urllib.request.urlopen('https://example.com', timeout=5)\nexcept OSError:\n    pass\n"
+    )
     proc = subprocess.run([sys.executable, "-c", attempt], capture_output=True, text=True, timeout=60)
     assert "NETWORK BLOCKED: lookup example.com" in proc.stderr
 
@@ -145,12 +162,12 @@ def test_docs_page_renders_offline(docs):
     for page in ("index", "static_index"):
         html = docs[page]
         for kind, pattern in REMOTE_RESOURCE.items():
-            found = [html[m.start():m.end() + 60] for m in pattern.finditer(html)]
+            found = [html[m.start() : m.end() + 60] for m in pattern.finditer(html)]
             assert not found, f"{page}.html fetches remote {kind}: {found[:3]}"
         # The one script the page can inject from elsewhere is dbt's usage tracker, and the page
         # turns tracking on only when the manifest says so (the project says no).
         for match in INJECTED_SCRIPT.finditer(html):
-            assert "turn_on_tracking" in html[max(0, match.start() - 1500):match.start()], match.group(0)
+            assert "turn_on_tracking" in html[max(0, match.start() - 1500) : match.start()], match.group(0)
     static = docs["static_index"]
     # --static inlines the manifest and the catalog: the page opens from file:// with no server
     assert "MANIFEST.JSON INLINE DATA" not in static and "CATALOG.JSON INLINE DATA" not in static
@@ -168,5 +185,4 @@ def test_docs_carry_the_exposures_and_the_raw_source_freshness(docs):
     # the PostgreSQL publish copies every mart: its exposure must name each one
     assert set(exposures["postgres_publish"]["depends_on"]["nodes"]) == marts
     raw = [s for s in manifest["sources"].values() if s["source_name"] == "raw"]
-    assert raw and all(s["loaded_at_field"] == "_loaded_at" and s["freshness"]["error_after"]["count"]
-                       for s in raw)
+    assert raw and all(s["loaded_at_field"] == "_loaded_at" and s["freshness"]["error_after"]["count"] for s in raw)

@@ -50,7 +50,11 @@ def test_staging_requires_what_the_landing_contract_requires(entity):
     # ingestion/canonical.py (exports.md) lists each entity's required columns
     ensure_manifest()
     nodes = json.loads(MANIFEST.read_text())["nodes"].values()
-    tests = [n for n in nodes if (n.get("test_metadata") or {}).get("name") == "not_null_columns"
-             and n["attached_node"] == f"model.salesdw.stg_{entity}"]
+    tests = [
+        n
+        for n in nodes
+        if (n.get("test_metadata") or {}).get("name") == "not_null_columns"
+        and n["attached_node"] == f"model.salesdw.stg_{entity}"
+    ]
     assert len(tests) == 1
     assert set(tests[0]["test_metadata"]["kwargs"]["columns"]) == set(ENTITIES[entity].required)

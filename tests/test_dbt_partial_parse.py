@@ -32,10 +32,24 @@ def test_with_absolute_paths_the_same_parse_would_be_thrown_away(tmp_path):
     target.mkdir()
     (target / "partial_parse.msgpack").write_bytes((MANIFEST.parent / "partial_parse.msgpack").read_bytes())
     env = {**os.environ, **settings.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "dbt"), "parse", "--project-dir",
-                           str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path",
-                           str(target), "--log-path", str(settings.data_dir / "dbt_logs")],
-                          env=env, capture_output=True, text=True, cwd=settings.data_dir)
+    proc = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "dbt"),
+            "parse",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(settings.data_dir / "dbt_logs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.data_dir,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert f"{NO_PARTIAL_PARSE} because profile has changed" in proc.stdout
 

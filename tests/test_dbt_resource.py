@@ -37,7 +37,7 @@ def test_dagster_dbt_still_calls_what_is_overridden():
     source = inspect.getsource(DbtCliResource.cli)
     assert "self._cli_version" in source
     assert "self._initialize_dbt_core_adapter(" in source
-    assert "check_output([self.dbt_executable, \"--version\"])" in inspect.getsource(DbtCliResource)
+    assert 'check_output([self.dbt_executable, "--version"])' in inspect.getsource(DbtCliResource)
 
 
 def _parse_without_version_probe(cls, tmp_path):
@@ -45,8 +45,10 @@ def _parse_without_version_probe(cls, tmp_path):
     settings = get_settings(tmp_path / "data")
     settings.ensure_dirs()
     probe = mock.Mock(side_effect=AssertionError("dbt --version was run"))
-    with mock.patch.object(dagster_dbt_resource, "check_output", probe), \
-            environment({**settings.dbt_run_env(), **launch_env()}):
+    with (
+        mock.patch.object(dagster_dbt_resource, "check_output", probe),
+        environment({**settings.dbt_run_env(), **launch_env()}),
+    ):
         invocation = _resource(cls).cli(["parse"], target_path=settings.data_dir / "dbt_target")
         assert invocation.wait().is_successful()
     assert invocation.adapter is None  # no dbt profile and adapter loaded in the Dagster process
@@ -91,8 +93,9 @@ def test_the_launcher_runs_dbt_with_its_imports_frozen(tmp_path):
 def test_the_launcher_passes_dbts_exit_code_through():
     with environment(launch_env()):
         failed = subprocess.run([LAUNCHER, "no-such-command"], capture_output=True, text=True)
-        plain = subprocess.run([launch_env()["SALESDW_DBT_EXECUTABLE"], "no-such-command"],
-                               capture_output=True, text=True)
+        plain = subprocess.run(
+            [launch_env()["SALESDW_DBT_EXECUTABLE"], "no-such-command"], capture_output=True, text=True
+        )
     assert failed.returncode == plain.returncode != 0
     assert "no-such-command" in failed.stderr
 

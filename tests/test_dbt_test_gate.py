@@ -32,7 +32,8 @@ def project_with_a_bug(target: Path) -> Path:
     shutil.copytree(DBT_PROJECT_DIR, target, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
     sql = (target / MART_SQL).read_text()
     (target / MART_SQL).write_text(
-        "select * replace (cast(net_revenue + 1 as decimal(18, 2)) as net_revenue)\nfrom (\n" + sql + "\n) as seeded\n")
+        "select * replace (cast(net_revenue + 1 as decimal(18, 2)) as net_revenue)\nfrom (\n" + sql + "\n) as seeded\n"
+    )
     return target
 
 
@@ -51,7 +52,8 @@ def yesterday(tmp_path, demo_run):
 
 
 def test_a_failing_reconciliation_refuses_the_publish_and_leaves_the_serving_file_byte_for_byte(
-        yesterday, tmp_path, monkeypatch):
+    yesterday, tmp_path, monkeypatch
+):
     # the parse prepared at set-up is the unseeded project's: dbt parses the copy afresh
     monkeypatch.setenv("DBT_PARTIAL_PARSE", "false")
     served, yesterdays_run = yesterday.serving_warehouse.read_bytes(), last_publish(yesterday).run_id

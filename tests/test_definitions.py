@@ -57,12 +57,26 @@ def _ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
 def test_every_mart_of_the_contract_is_an_asset_downstream_of_its_raw_sources():
     graph = defs.get_repository_def().asset_graph
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    contract = {"fct_opportunities", "mart_funnel_monthly", "mart_lead_funnel_monthly", "mart_rep_kpi_monthly",
-                "mart_team_kpi_monthly", "mart_pipeline_forecast", "mart_budget_vs_actual", "dim_customers",
-                "fct_customer_lifecycle_monthly", "mart_lifecycle_monthly", "mart_service_monthly",
-                "fct_pipeline_snapshots", "mart_pipeline_movement_monthly", "mart_stage_win_rates",
-                "mart_forecast_accuracy", "mart_sales_by_product_monthly", "mart_loss_reasons_monthly",
-                "mart_customer_treatment_monthly"}
+    contract = {
+        "fct_opportunities",
+        "mart_funnel_monthly",
+        "mart_lead_funnel_monthly",
+        "mart_rep_kpi_monthly",
+        "mart_team_kpi_monthly",
+        "mart_pipeline_forecast",
+        "mart_budget_vs_actual",
+        "dim_customers",
+        "fct_customer_lifecycle_monthly",
+        "mart_lifecycle_monthly",
+        "mart_service_monthly",
+        "fct_pipeline_snapshots",
+        "mart_pipeline_movement_monthly",
+        "mart_stage_win_rates",
+        "mart_forecast_accuracy",
+        "mart_sales_by_product_monthly",
+        "mart_loss_reasons_monthly",
+        "mart_customer_treatment_monthly",
+    }
     assert {f"marts/{m}" for m in contract} <= keys
     assert dg.AssetKey(["raw", "orders"]) in _ancestors(graph, dg.AssetKey(["marts", "mart_rep_kpi_monthly"]))
     publish_parents = _ancestors(graph, dg.AssetKey(["serving", "sales_warehouse"]))
@@ -82,7 +96,9 @@ def test_every_dbt_test_is_an_asset_check():
     unattached = [uid for uid in tests if get_asset_check_key_for_test(manifest, translator, uid, dbt_project) is None]
     assert tests and unattached == []
     check_keys = defs.get_repository_def().asset_graph.asset_check_keys
-    reconciliation = {k.asset_key.to_user_string() for k in check_keys if k.name == "rep_net_revenue_matches_orders_and_refunds"}
+    reconciliation = {
+        k.asset_key.to_user_string() for k in check_keys if k.name == "rep_net_revenue_matches_orders_and_refunds"
+    }
     assert reconciliation == {"marts/mart_rep_kpi_monthly"}
 
 
@@ -104,26 +120,44 @@ def test_dbt_tests_are_described_from_their_arguments_or_their_sql_header():
     manifest = {"nodes": {"model.salesdw.stg_orders": {"name": "stg_orders"}}}
 
     def generic(name, **kwargs):
-        return {"name": "t", "description": "", "attached_node": "model.salesdw.stg_orders",
-                "test_metadata": {"name": name, "kwargs": {**kwargs, "model": "{{ ref('stg_orders') }}"}}}
+        return {
+            "name": "t",
+            "description": "",
+            "attached_node": "model.salesdw.stg_orders",
+            "test_metadata": {"name": name, "kwargs": {**kwargs, "model": "{{ ref('stg_orders') }}"}},
+        }
 
     assert describe_dbt_test(generic("unique", column_name="order_id"), manifest) == "order_id is unique in stg_orders."
-    assert describe_dbt_test(generic("relationships", column_name="account_id", to="ref('stg_accounts')",
-                                     field="account_id"), manifest) \
+    assert (
+        describe_dbt_test(
+            generic("relationships", column_name="account_id", to="ref('stg_accounts')", field="account_id"), manifest
+        )
         == "Every account_id of stg_orders exists as account_id in stg_accounts."
-    assert describe_dbt_test(generic("accepted_values", column_name="status", values=["a", "b"]), manifest) \
+    )
+    assert (
+        describe_dbt_test(generic("accepted_values", column_name="status", values=["a", "b"]), manifest)
         == "status in stg_orders only takes the values a, b."
-    assert describe_dbt_test(generic("unique_combination", columns=["rep_id", "month"]), manifest) \
+    )
+    assert (
+        describe_dbt_test(generic("unique_combination", columns=["rep_id", "month"]), manifest)
         == "One row of stg_orders per (rep_id, month)."
-    assert describe_dbt_test(generic("expression_is_true", expression="x > 0"), manifest) \
+    )
+    assert (
+        describe_dbt_test(generic("expression_is_true", expression="x > 0"), manifest)
         == "dbt test expression_is_true on stg_orders (expression=x > 0)."
-    singular = {"name": "totals_match", "description": "", "test_metadata": {},
-                "raw_code": "-- Totals match.\n-- Returns a row when they differ.\nselect 1\n-- not this"}
+    )
+    singular = {
+        "name": "totals_match",
+        "description": "",
+        "test_metadata": {},
+        "raw_code": "-- Totals match.\n-- Returns a row when they differ.\nselect 1\n-- not this",
+    }
     assert describe_dbt_test(singular, manifest) == "Totals match. Returns a row when they differ."
     assert describe_dbt_test({**singular, "description": "Own words."}, manifest) == "Own words."
 
 
 # --- the dbt step's command and environment (orchestration/assets/warehouse.py) -----------------
+
 
 def test_the_dbt_command_builds_everything_but_the_unit_tests():
     from orchestration.assets.warehouse import _dbt_args

@@ -63,15 +63,25 @@ def profile_fallback(variable: str) -> str:
 # What each documented environment variable's default means in the code (Settings and the profile).
 ENV_DEFAULTS = {
     "SALESDW_DATA_DIR": ("./data", lambda s: s.data_dir == Path.cwd() / "data"),
-    "SALESDW_AS_OF_DATE": ("derived from the data", lambda s: s.as_of_date is None and PROJECT_VARS["as_of_date"] is None),
+    "SALESDW_AS_OF_DATE": (
+        "derived from the data",
+        lambda s: s.as_of_date is None and PROJECT_VARS["as_of_date"] is None,
+    ),
     "SALESDW_CURRENCY": ("CNY", lambda s: s.reporting_currency == "CNY" == PROJECT_VARS["reporting_currency"]),
-    "SALESDW_DUCKDB_MEMORY_LIMIT": ("1GB", lambda s: s.duckdb_memory_limit == "1GB"
-                                    == profile_fallback("SALESDW_DUCKDB_MEMORY_LIMIT")),
-    "SALESDW_DUCKDB_THREADS": ("2", lambda s: s.duckdb_threads == 2 and profile_fallback("SALESDW_DUCKDB_THREADS") == "2"),
+    "SALESDW_DUCKDB_MEMORY_LIMIT": (
+        "1GB",
+        lambda s: s.duckdb_memory_limit == "1GB" == profile_fallback("SALESDW_DUCKDB_MEMORY_LIMIT"),
+    ),
+    "SALESDW_DUCKDB_THREADS": (
+        "2",
+        lambda s: s.duckdb_threads == 2 and profile_fallback("SALESDW_DUCKDB_THREADS") == "2",
+    ),
     "SALESDW_INGEST_PARALLEL_FILES": ("2", lambda s: s.ingest_parallel_files == 2),
     "SALESDW_POSTGRES_URL": ("unset", lambda s: s.postgres_url is None),
-    "SALESDW_DBT_TARGET": ("duckdb", lambda s: s.dbt_env()["SALESDW_DBT_TARGET"] == "duckdb"
-                           == profile_fallback("SALESDW_DBT_TARGET")),
+    "SALESDW_DBT_TARGET": (
+        "duckdb",
+        lambda s: s.dbt_env()["SALESDW_DBT_TARGET"] == "duckdb" == profile_fallback("SALESDW_DBT_TARGET"),
+    ),
     "SALESDW_ENGINE": ("duckdb", lambda s: s.engine == "duckdb"),
     "SALESDW_SERVING_STORAGE_VERSION": ("v1.4.0", lambda s: s.serving_storage_version == "v1.4.0"),
     "SALESDW_FUTURE_DATE_HORIZON_DAYS": ("366", lambda s: s.future_date_horizon_days == 366),

@@ -47,8 +47,9 @@ def completed_sales(demo_run) -> pd.DataFrame:
     accounts = read_export(demo_run.exports, "accounts")
     orders = orders[orders.status == "completed"].copy()
     orders["rep"] = orders.rep_id.fillna(owner_on_order_date(orders, accounts))
-    lines["net"] = (lines.quantity.astype(float) * lines.unit_price.astype(float)
-                    - lines.discount_amount.fillna("0").astype(float))
+    lines["net"] = lines.quantity.astype(float) * lines.unit_price.astype(float) - lines.discount_amount.fillna(
+        "0"
+    ).astype(float)
     sold = lines.merge(orders[["order_id", "rep", "order_date"]], on="order_id")
     sold["month"] = sold.order_date.str[:7]
     gross = sold.groupby(["rep", "month"]).net.sum()
@@ -70,7 +71,8 @@ def test_every_generated_row_is_accounted_for_in_the_ledger(demo_run):
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
         ledger = con.execute(
             "select entity, sum(rows_read), sum(rows_loaded), sum(rows_quarantined) "
-            "from quality.ingestion_ledger where status = 'loaded' group by entity").fetchall()
+            "from quality.ingestion_ledger where status = 'loaded' group by entity"
+        ).fetchall()
     by_entity = {e: (read, loaded, quarantined) for e, read, loaded, quarantined in ledger}
     for entity in ENTITIES:
         folder = demo_run.exports / entity
@@ -91,7 +93,9 @@ def test_rep_month_net_revenue_matches_the_csvs(demo_run, completed_sales):
         [(net, gross, refunds)] = marts(
             demo_run.warehouse,
             "select net_revenue, gross_revenue, refunds_amount from marts.mart_rep_kpi_monthly "
-            "where rep_id = ? and strftime(month, '%Y-%m') = ?", [rep, month])
+            "where rep_id = ? and strftime(month, '%Y-%m') = ?",
+            [rep, month],
+        )
         assert float(gross) == pytest.approx(row.gross, abs=0.01)
         assert float(refunds) == pytest.approx(row.refunds, abs=0.01)
         assert float(net) == pytest.approx(row.net, abs=0.01)
@@ -106,22 +110,26 @@ def test_win_rate_is_by_count_and_matches_the_csvs(demo_run):
     closed = opps[opps.stage.isin(["closed_won", "closed_lost"]) & opps.close_date.notna()].copy()
     closed["month"] = closed.close_date.str[:7]
     per = closed.groupby(["owner_rep_id", "month"]).stage.agg(
-        won=lambda s: (s == "closed_won").sum(), lost=lambda s: (s == "closed_lost").sum())
+        won=lambda s: (s == "closed_won").sum(), lost=lambda s: (s == "closed_lost").sum()
+    )
     per = per[(per.won > 0) & (per.lost > 0)].sort_values("won", ascending=False).head(3)
     assert len(per) > 0, "the demo data should have rep-months with both won and lost deals"
     for (rep, month), row in per.iterrows():
         [(won, lost, rate)] = marts(
             demo_run.warehouse,
             "select opportunities_won, opportunities_lost, win_rate from marts.mart_rep_kpi_monthly "
-            "where rep_id = ? and strftime(month, '%Y-%m') = ?", [rep, month])
+            "where rep_id = ? and strftime(month, '%Y-%m') = ?",
+            [rep, month],
+        )
         assert (won, lost) == (row.won, row.lost)
         assert float(rate) == pytest.approx(row.won / (row.won + row.lost))
 
 
 def test_one_row_per_opportunity(demo_run):
     opps = read_export(demo_run.exports, "opportunities")
-    [(rows, distinct)] = marts(demo_run.warehouse,
-                               "select count(*), count(distinct opportunity_id) from marts.fct_opportunities")
+    [(rows, distinct)] = marts(
+        demo_run.warehouse, "select count(*), count(distinct opportunity_id) from marts.fct_opportunities"
+    )
     assert rows == distinct == opps.opportunity_id.nunique()
 
 
@@ -142,8 +150,9 @@ def dagster_check_evaluations(data_dir) -> tuple[str, list[tuple]]:
         (run,) = instance.get_runs(limit=1)
         events = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         evaluations = [e.dagster_event.event_specific_data for e in events]
-    return run.run_id, [(e.asset_key.to_user_string(), e.check_name, e.passed, e.severity.value.lower())
-                        for e in evaluations]
+    return run.run_id, [
+        (e.asset_key.to_user_string(), e.check_name, e.passed, e.severity.value.lower()) for e in evaluations
+    ]
 
 
 def step_windows(data_dir) -> tuple[str, dict[str, tuple[float, float]]]:
@@ -182,14 +191,21 @@ def test_published_check_history_is_the_runs_own_check_by_check(demo_run):
     manifest = json.loads(ensure_manifest().read_text())
     # not the suites': dbt's tests, Dagster's freshness checks of the marts (definitions.py) and
     # dbt source freshness of the raw zone (orchestration/source_freshness.py)
-    others = ({n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"}
-              | {"freshness_check", "source_freshness"})
+    others = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"} | {
+        "freshness_check",
+        "source_freshness",
+    }
     suites = Counter(e for e in evaluations if e[1] not in others)
     stored = results_store.read(demo_run.data_dir / "quality")
     stored = stored[stored.run_id == run_id]
     in_store = Counter(zip(stored.asset, stored.check_name, stored.passed.astype(bool), stored.severity))
-    published = Counter(marts(demo_run.warehouse, "select asset, check_name, passed, severity from "
-                                                  "quality.check_results where run_id = ?", [run_id]))
+    published = Counter(
+        marts(
+            demo_run.warehouse,
+            "select asset, check_name, passed, severity from quality.check_results where run_id = ?",
+            [run_id],
+        )
+    )
     [(runs,)] = marts(demo_run.warehouse, "select count(distinct run_id) from quality.check_results")
     assert runs == 1  # the demo's only run
     assert {layer for layer in stored.layer} == {"raw", "staging", "marts"}

@@ -19,26 +19,36 @@ from tests.quality_support import stamp_passing_audit
 
 
 def outcome(*, published=True, failed_steps=(), rejected=0, quarantined=0, postgres=None) -> RunOutcome:
-    rows = [{"status": "rejected", "file_path": f"bad{i}.csv", "error": "x", "rows_quarantined": 0}
-            for i in range(rejected)]
+    rows = [
+        {"status": "rejected", "file_path": f"bad{i}.csv", "error": "x", "rows_quarantined": 0} for i in range(rejected)
+    ]
     rows.append({"status": "loaded", "file_path": "ok.csv", "error": None, "rows_quarantined": quarantined})
-    return RunOutcome(run_id="r", success=not failed_steps, started_at=datetime(2030, 1, 1),
-                      failed_steps=list(failed_steps), ledger=pd.DataFrame(rows), published=published,
-                      postgres_failure=postgres)
+    return RunOutcome(
+        run_id="r",
+        success=not failed_steps,
+        started_at=datetime(2030, 1, 1),
+        failed_steps=list(failed_steps),
+        ledger=pd.DataFrame(rows),
+        published=published,
+        postgres_failure=postgres,
+    )
 
 
-@pytest.mark.parametrize(("case", "expected"), [
-    (dict(), 0),
-    (dict(published=False, failed_steps=["serving__sales_warehouse"]), 1),
-    (dict(rejected=1), 3),
-    (dict(quarantined=2), 5),
-    (dict(failed_steps=[POSTGRES_STEP], postgres="boom"), 6),
-    # precedence 1 > 6 > 3 > 5 > 0 (4 is decided before any run: tests/test_concurrency.py)
-    (dict(published=False, failed_steps=["x"], rejected=1, quarantined=1), 1),
-    (dict(failed_steps=["serving__sales_report"]), 1),  # published, but a later step failed
-    (dict(failed_steps=[POSTGRES_STEP], postgres="boom", rejected=1, quarantined=1), 6),
-    (dict(rejected=1, quarantined=3), 3),
-])
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        (dict(), 0),
+        (dict(published=False, failed_steps=["serving__sales_warehouse"]), 1),
+        (dict(rejected=1), 3),
+        (dict(quarantined=2), 5),
+        (dict(failed_steps=[POSTGRES_STEP], postgres="boom"), 6),
+        # precedence 1 > 6 > 3 > 5 > 0 (4 is decided before any run: tests/test_concurrency.py)
+        (dict(published=False, failed_steps=["x"], rejected=1, quarantined=1), 1),
+        (dict(failed_steps=["serving__sales_report"]), 1),  # published, but a later step failed
+        (dict(failed_steps=[POSTGRES_STEP], postgres="boom", rejected=1, quarantined=1), 6),
+        (dict(rejected=1, quarantined=3), 3),
+    ],
+)
 def test_exit_code_and_precedence(case, expected):
     assert exit_codes.exit_code(outcome(**case)) == expected
 
@@ -47,8 +57,14 @@ def test_the_codes_are_those_the_readme_documents():
     from tests.conftest import REPO
 
     readme = (REPO / "README.md").read_text()
-    assert (exit_codes.OK, exit_codes.FAILED, exit_codes.REJECTED_FILES, exit_codes.LOCKED,
-            exit_codes.QUARANTINED_ROWS, exit_codes.POSTGRES_FAILED) == (0, 1, 3, 4, 5, 6)
+    assert (
+        exit_codes.OK,
+        exit_codes.FAILED,
+        exit_codes.REJECTED_FILES,
+        exit_codes.LOCKED,
+        exit_codes.QUARANTINED_ROWS,
+        exit_codes.POSTGRES_FAILED,
+    ) == (0, 1, 3, 4, 5, 6)
     assert "`1` > `4` > `6` > `3` > `5` > `0`" in readme
 
 

@@ -34,8 +34,12 @@ def run(tmp_path: Path):
 
 def raw_team_ids(tmp_path: Path) -> list[str]:
     with duckdb.connect() as con:
-        return [r[0] for r in con.execute("select team_id from read_parquet(?) order by 1",
-                                          [str(tmp_path / "raw" / "teams" / "*.parquet")]).fetchall()]
+        return [
+            r[0]
+            for r in con.execute(
+                "select team_id from read_parquet(?) order by 1", [str(tmp_path / "raw" / "teams" / "*.parquet")]
+            ).fetchall()
+        ]
 
 
 def after_planning_hash(monkeypatch, target: Path, action) -> None:
@@ -70,8 +74,11 @@ def test_a_file_swapped_with_the_same_size_and_mtime_is_recorded_with_the_hash_o
     assert raw_team_ids(tmp_path) == ["T9"]
     assert loaded["file_sha256"].tolist() == [hashlib.sha256(VERSION_B.encode()).hexdigest()]
     first = ledger.iloc[0]
-    assert (first.status, first.error) == ("rejected", "teams/teams.csv: the file changed while it was being "
-                                           "read (still being written?); it is read again on the next run")
+    assert (first.status, first.error) == (
+        "rejected",
+        "teams/teams.csv: the file changed while it was being "
+        "read (still being written?); it is read again on the next run",
+    )
 
 
 def test_a_file_deleted_before_it_is_read_is_rejected_with_its_reason(tmp_path, monkeypatch):
@@ -81,8 +88,11 @@ def test_a_file_deleted_before_it_is_read_is_rejected_with_its_reason(tmp_path, 
     result = run(tmp_path)
     outcomes = {f.file_path: (f.status, f.error) for f in result.files}
     assert outcomes == {
-        "teams/a_gone.csv": ("rejected", "teams/a_gone.csv: the file was deleted or moved away before it was read; "
-                             "it is read on the next run if it is landed again"),
+        "teams/a_gone.csv": (
+            "rejected",
+            "teams/a_gone.csv: the file was deleted or moved away before it was read; "
+            "it is read on the next run if it is landed again",
+        ),
         "teams/b_kept.csv": ("loaded", None),
     }
     assert raw_team_ids(tmp_path) == ["T9"]
@@ -97,6 +107,8 @@ def test_a_name_duckdb_would_expand_as_a_pattern_loads_its_own_rows(tmp_path, mo
     monkeypatch.setattr(loader, "private_copy", lambda p, t: copied.append(p.name) or real_copy(p, t))
     result = run(tmp_path)
     assert {f.file_path: (f.status, f.rows_loaded) for f in result.files} == {
-        "teams/t[1].csv": ("loaded", 1), "teams/t1.csv": ("loaded", 1)}
+        "teams/t[1].csv": ("loaded", 1),
+        "teams/t1.csv": ("loaded", 1),
+    }
     assert raw_team_ids(tmp_path) == ["T1", "T9"]
     assert copied == ["t[1].csv"]

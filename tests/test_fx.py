@@ -31,11 +31,15 @@ def read_csv(path):
 
 
 ORDERS = [["order_id", "account_id", "rep_id", "opportunity_id", "order_date", "status", "channel", "currency"]] + [
-    [f"SO{i:03}", "A1", "R1", "", f"2024-0{1 + i % 2}-{1 + i % 27:02}", "completed", "web", "CNY"] for i in range(40)]
+    [f"SO{i:03}", "A1", "R1", "", f"2024-0{1 + i % 2}-{1 + i % 27:02}", "completed", "web", "CNY"] for i in range(40)
+]
 LINES = [["order_id", "line_number", "product_id", "quantity", "unit_price", "discount_amount"]] + [
-    [f"SO{i:03}", "1", "P1", str(1 + i % 7), f"{13.37 * (i + 1):.2f}", "" if i % 3 else f"{i * 0.91:.2f}"] for i in range(40)]
+    [f"SO{i:03}", "1", "P1", str(1 + i % 7), f"{13.37 * (i + 1):.2f}", "" if i % 3 else f"{i * 0.91:.2f}"]
+    for i in range(40)
+]
 RETURNS = [["return_id", "order_id", "line_number", "return_date", "quantity", "refund_amount", "reason"]] + [
-    [f"RT{i:03}", f"SO{i:03}", "1", "2024-02-27", "1", f"{7.77 * (i + 1):.2f}", "x"] for i in range(0, 40, 5)]
+    [f"RT{i:03}", f"SO{i:03}", "1", "2024-02-27", "1", f"{7.77 * (i + 1):.2f}", "x"] for i in range(0, 40, 5)
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +48,12 @@ def twin(tmp_path_factory):
     single, multi = root / "single" / "canonical", root / "multi" / "canonical"
     for entity, rows in (("orders", ORDERS), ("order_lines", LINES), ("returns", RETURNS)):
         write_csv(single / entity / f"{entity}.csv", rows)
-    manifest = {"parameters": {"dirty": False}, "period": {"first_date": "2024-01-01", "last_date": "2024-02-29"},
-                "row_counts": {}, "files": [{"entity": e, "file": f"{e}/{e}.csv"} for e in ("orders", "order_lines", "returns")]}
+    manifest = {
+        "parameters": {"dirty": False},
+        "period": {"first_date": "2024-01-01", "last_date": "2024-02-29"},
+        "row_counts": {},
+        "files": [{"entity": e, "file": f"{e}/{e}.csv"} for e in ("orders", "order_lines", "returns")],
+    }
     (single / "_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     shutil.copytree(single, multi)
     write_currency_twin(multi, ["CNY", "USD", "EUR"], seed=7)
@@ -73,11 +81,15 @@ def test_orders_spread_over_the_currencies_with_a_rate_for_every_month(twin):
 def test_twin_amounts_convert_back_within_the_stated_bound(twin):
     single, multi = twin
     rates = rates_of(multi)
-    order_rate = {o["order_id"]: rates.get((o["currency"], o["order_date"][:7]), Decimal(1))
-                  for o in read_csv(multi / "orders" / "orders.csv")}
+    order_rate = {
+        o["order_id"]: rates.get((o["currency"], o["order_date"][:7]), Decimal(1))
+        for o in read_csv(multi / "orders" / "orders.csv")
+    }
     total_diff = total_bound = Decimal(0)
     foreign = 0
-    for mine, theirs in zip(read_csv(multi / "order_lines" / "order_lines.csv"), read_csv(single / "order_lines" / "order_lines.csv")):
+    for mine, theirs in zip(
+        read_csv(multi / "order_lines" / "order_lines.csv"), read_csv(single / "order_lines" / "order_lines.csv")
+    ):
         rate, q = order_rate[mine["order_id"]], Decimal(mine["quantity"])
         foreign += rate != 1
         net = q * back(mine["unit_price"], rate, "0.0001") - back(mine["discount_amount"] or "0", rate, "0.01")
@@ -89,7 +101,9 @@ def test_twin_amounts_convert_back_within_the_stated_bound(twin):
     assert foreign >= 10 and abs(total_diff) <= total_bound
     for mine, theirs in zip(read_csv(multi / "returns" / "returns.csv"), read_csv(single / "returns" / "returns.csv")):
         rate = order_rate[mine["order_id"]]
-        assert abs(back(mine["refund_amount"], rate, "0.01") - Decimal(theirs["refund_amount"])) <= Decimal("0.005") * rate + Decimal("0.005")
+        assert abs(back(mine["refund_amount"], rate, "0.01") - Decimal(theirs["refund_amount"])) <= Decimal(
+            "0.005"
+        ) * rate + Decimal("0.005")
 
 
 def test_the_twin_ingests_with_its_rates_and_nothing_quarantined(twin, tmp_path):
@@ -102,11 +116,14 @@ def test_the_twin_ingests_with_its_rates_and_nothing_quarantined(twin, tmp_path)
 
 def test_malformed_currency_code_is_a_row_error_and_a_foreign_one_loads(tmp_path):
     landing = tmp_path / "landing"
-    write_csv(landing / "orders" / "o.csv", [ORDERS[0], ORDERS[1][:-1] + ["usd"], ORDERS[2][:-1] + ["USD"], ORDERS[3][:-1] + [""]])
+    write_csv(
+        landing / "orders" / "o.csv",
+        [ORDERS[0], ORDERS[1][:-1] + ["usd"], ORDERS[2][:-1] + ["USD"], ORDERS[3][:-1] + [""]],
+    )
     (outcome,) = ingest(landing, "canonical", tmp_path / "raw", tmp_path / "quality").files
     assert (outcome.rows_loaded, outcome.rows_quarantined) == (2, 1)
     with duckdb.connect() as con:
-        (reason,), = con.sql(f"select reason from read_parquet('{tmp_path}/quality/quarantine/*.parquet')").fetchall()
+        ((reason,),) = con.sql(f"select reason from read_parquet('{tmp_path}/quality/quarantine/*.parquet')").fetchall()
     assert reason == "currency: 'usd' is not an ISO 4217 code (three capital letters)"
 
 
@@ -115,13 +132,21 @@ def test_missing_rate_check_names_currency_month_and_rows():
     assert check.blocking and check.why and check.table == "staging.stg_fx_rates"
     with duckdb.connect() as con:
         con.execute("create schema staging")
-        con.execute("create table staging.stg_orders as select * from (values ('EUR', date '2024-02-10', null), "
-                    "('EUR', date '2024-02-11', null), ('USD', date '2024-02-11', 7.1), ('CNY', date '2024-03-01', 1)) "
-                    "as t(currency, order_date, fx_rate)")
-        con.execute("create table staging.stg_opportunities as select 'USD' as currency, date '2024-05-01' as close_date, "
-                    "timestamp '2024-01-01' as created_at, null as fx_rate")
-        con.execute("create table staging.stg_expenses as select 'CNY' as currency, date '2024-01-01' as expense_date, 1 as fx_rate")
-        con.execute("create table staging.stg_budgets as select 'CNY' as currency, date '2024-01-01' as month, 1 as fx_rate")
+        con.execute(
+            "create table staging.stg_orders as select * from (values ('EUR', date '2024-02-10', null), "
+            "('EUR', date '2024-02-11', null), ('USD', date '2024-02-11', 7.1), ('CNY', date '2024-03-01', 1)) "
+            "as t(currency, order_date, fx_rate)"
+        )
+        con.execute(
+            "create table staging.stg_opportunities as select 'USD' as currency, date '2024-05-01' as close_date, "
+            "timestamp '2024-01-01' as created_at, null as fx_rate"
+        )
+        con.execute(
+            "create table staging.stg_expenses as select 'CNY' as currency, date '2024-01-01' as expense_date, 1 as fx_rate"
+        )
+        con.execute(
+            "create table staging.stg_budgets as select 'CNY' as currency, date '2024-01-01' as month, 1 as fx_rate"
+        )
         rows = sorted(r[0] for r in con.sql(check.query).fetchall())
     assert rows == ["EUR 2024-02: 2 orders without a rate", "USD 2024-05: 1 opportunities without a rate"]
     assert check.expectations[0].kwargs["value_set"] == ["none"]
@@ -134,26 +159,39 @@ def test_profiles_map_fx_rates(name):
 
 def test_salesforce_dated_conversion_rates_become_rates_to_the_corporate_currency(tmp_path):
     landing = tmp_path / "landing"
-    write_csv(landing / "DatedConversionRate.csv", [["Id", "IsoCode", "ConversionRate", "StartDate", "NextStartDate"],
-                                                    ["04w1", "USD", "0.125", "2024-03-01", "2024-04-01"],
-                                                    ["04w2", "EUR", "0.1", "2024-04-01", "9999-12-31"]])
+    write_csv(
+        landing / "DatedConversionRate.csv",
+        [
+            ["Id", "IsoCode", "ConversionRate", "StartDate", "NextStartDate"],
+            ["04w1", "USD", "0.125", "2024-03-01", "2024-04-01"],
+            ["04w2", "EUR", "0.1", "2024-04-01", "9999-12-31"],
+        ],
+    )
     (outcome,) = ingest(landing, "salesforce", tmp_path / "raw", tmp_path / "quality").files
     assert (outcome.status, outcome.rows_loaded) == (LOADED, 2)
     with duckdb.connect() as con:
-        rows = con.sql(f"select strftime(month, '%Y-%m'), currency, rate_to_reporting "
-                       f"from read_parquet('{tmp_path}/raw/fx_rates/*.parquet') order by 1").fetchall()
+        rows = con.sql(
+            f"select strftime(month, '%Y-%m'), currency, rate_to_reporting "
+            f"from read_parquet('{tmp_path}/raw/fx_rates/*.parquet') order by 1"
+        ).fetchall()
     # 1 CNY (corporate) = 0.125 USD, so 1 USD = 8 CNY; 1 EUR = 10 CNY
     assert rows == [("2024-03", "USD", Decimal(8)), ("2024-04", "EUR", Decimal(10))]
 
 
-@pytest.mark.parametrize("currencies, message", [("CNY,usd", "'usd' is not an ISO 4217 code"),
-                                                 ("USD,EUR", "the reporting currency CNY must be one of them")])
+@pytest.mark.parametrize(
+    "currencies, message",
+    [("CNY,usd", "'usd' is not an ISO 4217 code"), ("USD,EUR", "the reporting currency CNY must be one of them")],
+)
 def test_generate_refuses_bad_currencies_before_generating(tmp_path, currencies, message):
     from typer.testing import CliRunner
 
     from orchestration.cli import app
 
-    out = CliRunner().invoke(app, ["generate", "--out", str(tmp_path / "x"), "--currencies", currencies],
-                             env={"SALESDW_DATA_DIR": str(tmp_path)}, terminal_width=200)
+    out = CliRunner().invoke(
+        app,
+        ["generate", "--out", str(tmp_path / "x"), "--currencies", currencies],
+        env={"SALESDW_DATA_DIR": str(tmp_path)},
+        terminal_width=200,
+    )
     assert out.exit_code == 2 and message in " ".join(out.output.replace("│", " ").split())  # rich wraps it in a box
     assert not (tmp_path / "x").exists()

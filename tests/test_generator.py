@@ -83,8 +83,11 @@ def current_state(frame: pd.DataFrame, entity: str) -> pd.DataFrame:
 
 
 def sha256_of_tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # --- the rules of exports.md, applied to one row --------------------------------------------------
@@ -163,8 +166,13 @@ def test_same_arguments_give_identical_bytes_and_another_seed_differs(tmp_path):
 
     generate(tmp_path / "other", seed=43, **small)
     different = sha256_of_tree(tmp_path / "other")
-    for name in ("orders/orders.csv", "order_lines/order_lines.csv", "accounts/accounts.csv",
-                 "activities/activities.csv", "targets/targets.xlsx"):
+    for name in (
+        "orders/orders.csv",
+        "order_lines/order_lines.csv",
+        "accounts/accounts.csv",
+        "activities/activities.csv",
+        "targets/targets.xlsx",
+    ):
         assert different[name] != first[name], name
 
 
@@ -211,8 +219,12 @@ def test_manifest_row_counts_equal_the_files(clean):
     for record in m["files"]:
         _, rows = read_rows(clean / record["file"])
         assert record["rows"] == len(rows), record["file"]
-        assert record["expected"] == {"status": "loaded", "rows_read": len(rows), "rows_loaded": len(rows),
-                                      "rows_quarantined": 0}
+        assert record["expected"] == {
+            "status": "loaded",
+            "rows_read": len(rows),
+            "rows_loaded": len(rows),
+            "rows_quarantined": 0,
+        }
         if Path(record["file"]).stem == record["entity"]:  # the main file (reps have dated snapshots too)
             assert m["row_counts"][record["entity"]] == len(rows)
     assert not any(p.name == MANIFEST_NAME for p in clean.glob("*/*"))  # outside the entity folders
@@ -221,8 +233,9 @@ def test_manifest_row_counts_equal_the_files(clean):
 def test_clean_data_satisfies_every_rule_of_the_contract(clean):
     for entity in ENTITIES:
         frame = entity_frame(clean, entity)
-        problems = [(i + 1, sorted(p)) for i, row in enumerate(frame.to_dict("records"))
-                    if (p := row_problems(entity, row))]
+        problems = [
+            (i + 1, sorted(p)) for i, row in enumerate(frame.to_dict("records")) if (p := row_problems(entity, row))
+        ]
         assert problems == [], f"{entity}: {problems[:5]}"
         # one row per key, but for an account's owner history and a deal's earlier versions
         key = list(ENTITIES[entity].key) + {"accounts": ["valid_from"], "opportunities": ["updated_at"]}.get(entity, [])
@@ -274,16 +287,27 @@ def test_nothing_happens_after_the_last_day(clean):
     f = {e: entity_frame(clean, e) for e in ENTITIES}
     opps = f["opportunities"]
     closed = opps[opps.stage.isin(["closed_won", "closed_lost"])]
-    event_days = pd.concat([
-        f["orders"].order_date, opps.created_at.str[:10], opps.updated_at.str[:10], closed.close_date,
-        f["opportunity_stage_history"].entered_at.str[:10], f["activities"].occurred_at.str[:10],
-        f["survey_responses"].submitted_at.str[:10],
-    ])
+    event_days = pd.concat(
+        [
+            f["orders"].order_date,
+            opps.created_at.str[:10],
+            opps.updated_at.str[:10],
+            closed.close_date,
+            f["opportunity_stage_history"].entered_at.str[:10],
+            f["activities"].occurred_at.str[:10],
+            f["survey_responses"].submitted_at.str[:10],
+        ]
+    )
     event_days = event_days[event_days != ""]
     assert event_days.max() == LAST_DAY.isoformat()
     assert event_days.min()[:7] == START
-    for entity, column in (("returns", "return_date"), ("cases", "resolved_at"), ("activities", "responded_at"),
-                           ("expenses", "expense_date"), ("leads", "converted_at")):
+    for entity, column in (
+        ("returns", "return_date"),
+        ("cases", "resolved_at"),
+        ("activities", "responded_at"),
+        ("expenses", "expense_date"),
+        ("leads", "converted_at"),
+    ):
         values = f[entity][column]
         assert values[values != ""].max()[:10] <= LAST_DAY.isoformat(), entity
 
@@ -292,8 +316,14 @@ def test_nothing_happens_after_the_last_day(clean):
 def lifecycle_stages(f: dict[str, pd.DataFrame], as_of: date) -> pd.Series:
     """marts.md lifecycle rules, computed here with pandas."""
     lines = f["order_lines"]
-    net = (lines.quantity.astype(float) * lines.unit_price.astype(float)
-           - pd.to_numeric(lines.discount_amount.replace("", "0"))).groupby(lines.order_id).sum()
+    net = (
+        (
+            lines.quantity.astype(float) * lines.unit_price.astype(float)
+            - pd.to_numeric(lines.discount_amount.replace("", "0"))
+        )
+        .groupby(lines.order_id)
+        .sum()
+    )
     refunds = f["returns"].assign(r=f["returns"].refund_amount.astype(float))
     refunds = refunds[pd.to_datetime(refunds.return_date) <= pd.Timestamp(as_of)].groupby("order_id").r.sum()
     orders = f["orders"][f["orders"].status == "completed"].copy()
@@ -406,8 +436,10 @@ def test_content_feeds_every_mart(double):
     # satisfaction targets: every rep month with a revenue target has one CSAT and one NPS target,
     # its team's standard; CSAT a fraction, NPS on its -100..100 scale
     rep_rows = targets[targets.rep_id != ""]
-    by_metric = {m: rep_rows[rep_rows.metric == m].set_index(["rep_id", "month"]).target_value.astype(float)
-                 for m in ("net_revenue", "csat_rate", "nps")}
+    by_metric = {
+        m: rep_rows[rep_rows.metric == m].set_index(["rep_id", "month"]).target_value.astype(float)
+        for m in ("net_revenue", "csat_rate", "nps")
+    }
     assert set(by_metric["csat_rate"].index) == set(by_metric["nps"].index) == set(by_metric["net_revenue"].index)
     assert by_metric["csat_rate"].between(0.8, 0.92).all() and by_metric["nps"].between(20, 45).all()
     team_rows = targets[targets.team_id != ""]
@@ -423,8 +455,14 @@ def test_content_feeds_every_mart(double):
     done["team"] = np.where(done.rep_id != "", done.rep_id, done.account_id.map(owner))
     done["team"] = done.team.map(team_of)
     lines = f["order_lines"]
-    line_net = (lines.quantity.astype(float) * lines.unit_price.astype(float)
-                - pd.to_numeric(lines.discount_amount.replace("", "0"))).groupby(lines.order_id).sum()
+    line_net = (
+        (
+            lines.quantity.astype(float) * lines.unit_price.astype(float)
+            - pd.to_numeric(lines.discount_amount.replace("", "0"))
+        )
+        .groupby(lines.order_id)
+        .sum()
+    )
     revenue = done.order_id.map(line_net).groupby(done.team).sum()
     # targets run two months past the data (the forecast's horizon), for the reps still employed
     assert targets.month.max() == "2026-02"
@@ -513,8 +551,16 @@ def test_a_quarter_of_the_deals_are_revised_and_stage_history_carries_their_valu
 def test_dirty_manifest_lists_each_kind_of_bad_input(dirty):
     defects = manifest(dirty)["defects"]
     kinds = pd.Series([d["kind"] for d in defects]).value_counts().to_dict()
-    for kind in ("empty_required", "unparseable_date", "unparseable_number", "unknown_enum",
-                 "nonpositive_quantity", "discount_exceeds_gross", "score_out_of_range", "wrong_currency"):
+    for kind in (
+        "empty_required",
+        "unparseable_date",
+        "unparseable_number",
+        "unknown_enum",
+        "nonpositive_quantity",
+        "discount_exceeds_gross",
+        "score_out_of_range",
+        "wrong_currency",
+    ):
         assert kinds[kind] == 3, kind
     assert kinds["unknown_account"] == 3 and kinds["order_status_update"] == 10
     for kind in ("missing_required_column", "not_csv", "corrupt_xlsx", "empty_file", "duplicate_file"):
@@ -644,8 +690,9 @@ def test_next_day_continues_the_ids_with_existing_references(tmp_path):
         assert len(frame) == result["rows"][entity]
         assert all(not row_problems(entity, row) for row in frame.to_dict("records"))
     assert len(day["orders"]) > 0 and len(day["activities"]) > 0
-    known = {e: entity_frame(out, e)
-             for e in ("orders", "activities", "accounts", "reps", "products", "survey_responses")}
+    known = {
+        e: entity_frame(out, e) for e in ("orders", "activities", "accounts", "reps", "products", "survey_responses")
+    }
     assert not set(day["orders"].order_id) & set(known["orders"].order_id)
     assert not set(day["activities"].activity_id) & set(known["activities"].activity_id)
     assert not set(day["survey_responses"].response_id) & set(known["survey_responses"].response_id)

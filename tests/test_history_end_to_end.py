@@ -36,16 +36,20 @@ def marts(warehouse: Path) -> dict[str, dict]:
         reps = con.sql("select month, rep_id, team_id, gross_revenue from marts.mart_rep_kpi_monthly").fetchall()
         teams = con.sql("select * from marts.mart_team_kpi_monthly").fetchall()
         team_columns = [c[0] for c in con.sql("select * from marts.mart_team_kpi_monthly limit 0").description]
-    return {"reps": {(m, r): (t, g) for m, r, t, g in reps},
-            "teams": {(row[team_columns.index("month")], row[team_columns.index("team_id")]): row for row in teams},
-            "team_gross": team_columns.index("gross_revenue")}
+    return {
+        "reps": {(m, r): (t, g) for m, r, t, g in reps},
+        "teams": {(row[team_columns.index("month")], row[team_columns.index("team_id")]): row for row in teams},
+        "team_gross": team_columns.index("gross_revenue"),
+    }
 
 
 def no_rep_sales_by_month(exports: Path, account_id: str) -> dict[date, Decimal]:
     """Line net amounts of the account's completed orders that carry no rep, by order month."""
-    months = {o["order_id"]: date.fromisoformat(o["order_date"][:10]).replace(day=1)
-              for o in rows(exports / "orders" / "orders.csv")
-              if o["account_id"] == account_id and not o["rep_id"] and o["status"] == "completed"}
+    months = {
+        o["order_id"]: date.fromisoformat(o["order_date"][:10]).replace(day=1)
+        for o in rows(exports / "orders" / "orders.csv")
+        if o["account_id"] == account_id and not o["rep_id"] and o["status"] == "completed"
+    }
     sales = defaultdict(Decimal)
     for line in rows(exports / "order_lines" / "order_lines.csv"):
         if line["order_id"] in months:
@@ -78,9 +82,13 @@ def test_a_rep_move_and_an_owner_change_restate_no_earlier_month(demo_run, tmp_p
     candidates = {a["account_id"] for a in accounts}
     account_id, sales = next((a, s) for a in sorted(candidates) if (s := no_rep_sales_by_month(exports, a)))
     change_month = max(sales)
-    new_owner = next(r["rep_id"] for r in reps if r["rep_id"] != mover["rep_id"]
-                     and not r["end_date"] and all(r["rep_id"] != a["owner_rep_id"] for a in accounts
-                                                   if a["account_id"] == account_id))
+    new_owner = next(
+        r["rep_id"]
+        for r in reps
+        if r["rep_id"] != mover["rep_id"]
+        and not r["end_date"]
+        and all(r["rep_id"] != a["owner_rep_id"] for a in accounts if a["account_id"] == account_id)
+    )
     template = [a for a in accounts if a["account_id"] == account_id][-1]
     handed_over = accounts + [{**template, "owner_rep_id": new_owner, "valid_from": change_month.isoformat()}]
     write(exports / "accounts" / "accounts_owner_change.csv", list(accounts[0]), handed_over)
@@ -99,12 +107,17 @@ def test_a_rep_move_and_an_owner_change_restate_no_earlier_month(demo_run, tmp_p
             assert after["reps"][key] == row, key
 
     # the mover counts for the new team from the move on, with the same sales
-    assert after["reps"][(as_of_month, mover["rep_id"])] == (new_team, before["reps"][(as_of_month, mover["rep_id"])][1])
+    assert after["reps"][(as_of_month, mover["rep_id"])] == (
+        new_team,
+        before["reps"][(as_of_month, mover["rep_id"])][1],
+    )
 
     # the customer's orders without a rep go to the new owner from the change on, and to nobody else
     for month in {m for m, _ in before["reps"] if m >= change_month}:
         moved_sales = sales.get(month, Decimal(0))
-        gained = after["reps"].get((month, new_owner), (None, 0))[1] - before["reps"].get((month, new_owner), (None, 0))[1]
+        gained = (
+            after["reps"].get((month, new_owner), (None, 0))[1] - before["reps"].get((month, new_owner), (None, 0))[1]
+        )
         assert gained == moved_sales, month
         total_before = sum(g for (m, _), (_, g) in before["reps"].items() if m == month)
         total_after = sum(g for (m, _), (_, g) in after["reps"].items() if m == month)

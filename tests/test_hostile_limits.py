@@ -36,17 +36,25 @@ def handmade_xlsx(path: Path, sheet_rows: str) -> None:
     ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
-        z.writestr("xl/workbook.xml", f'<workbook {ns} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
+        )
+        z.writestr(
+            "xl/workbook.xml",
+            f'<workbook {ns} xmlns:r="{rel}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
         z.writestr("xl/worksheets/sheet1.xml", f"<worksheet {ns}><sheetData>{sheet_rows}</sheetData></worksheet>")
 
 
 def land_hostile_files(landing: Path) -> None:
     (landing / "teams").mkdir(parents=True)
     # one 12 MB cell (a few KB zipped), over the 10 MB cap on the workbook's inflated XML
-    handmade_xlsx(landing / "teams" / "huge_cell.xlsx",
-                  '<row r="1"><c r="A1" t="inlineStr"><is><t>team_id</t></is></c></row>'
-                  '<row r="2"><c r="A2" t="inlineStr"><is><t>' + "x" * (12 << 20) + "</t></is></c></row>")
+    handmade_xlsx(
+        landing / "teams" / "huge_cell.xlsx",
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>team_id</t></is></c></row>'
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>' + "x" * (12 << 20) + "</t></is></c></row>",
+    )
     # 110,000 one-cell rows (3 MB of XML, under the byte cap), over the 100,000-cell cap
     handmade_xlsx(landing / "teams" / "many_rows.xlsx", "<row><c><v>1</v></c></row>" * 110_000)
     # 5 MB with no line break, over the 1,000,000-byte line cap
@@ -64,7 +72,8 @@ def report(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("hostile")
     land_hostile_files(root / "landing")
     (root / "laughs.yml").write_text("name: laughs\n" + billion_laughs() + "entities:\n  teams:\n")
-    (root / "huge_expr.yml").write_text(textwrap.dedent("""\
+    (root / "huge_expr.yml").write_text(
+        textwrap.dedent("""\
         name: huge_expr
         entities:
           teams:
@@ -72,7 +81,8 @@ def report(tmp_path_factory) -> dict:
             columns:
               team_id: team_id
               team_name: {expr: "team_name || length(list_value(range(3000000000)))"}
-        """))
+        """)
+    )
     code = f"""
         import json, os, resource
         os.environ.update({CAPS!r})
@@ -102,20 +112,28 @@ def report(tmp_path_factory) -> dict:
 def test_a_workbook_with_one_huge_cell_is_refused_before_it_is_inflated(report):
     status, _, error = report["files"]["teams/huge_cell.xlsx"]
     assert status == "rejected"
-    assert error == ("teams/huge_cell.xlsx: the workbook inflates to 12 MB of XML, more than the 10 MB allowed "
-                     "(SALESDW_XLSX_MAX_BYTES): a huge cell, or a table this large (export it as CSV)?")
+    assert error == (
+        "teams/huge_cell.xlsx: the workbook inflates to 12 MB of XML, more than the 10 MB allowed "
+        "(SALESDW_XLSX_MAX_BYTES): a huge cell, or a table this large (export it as CSV)?"
+    )
 
 
 def test_a_small_workbook_with_too_many_cells_is_refused(report):
     assert report["files"]["teams/many_rows.xlsx"] == [
-        "rejected", 0, "teams/many_rows.xlsx: the workbook has more than 100,000 cells (SALESDW_XLSX_MAX_CELLS): "
-        "export a table this large as CSV"]
+        "rejected",
+        0,
+        "teams/many_rows.xlsx: the workbook has more than 100,000 cells (SALESDW_XLSX_MAX_CELLS): "
+        "export a table this large as CSV",
+    ]
 
 
 def test_a_file_without_a_line_break_is_refused_after_reading_at_most_the_cap(report):
     assert report["files"]["teams/one_line.csv"] == [
-        "rejected", 0, "teams/one_line.csv: no line break in the first 1,000,000 bytes: the header line is longer "
-        "than the maximum line size (SALESDW_MAX_LINE_BYTES; not a text table?)"]
+        "rejected",
+        0,
+        "teams/one_line.csv: no line break in the first 1,000,000 bytes: the header line is longer "
+        "than the maximum line size (SALESDW_MAX_LINE_BYTES; not a text table?)",
+    ]
 
 
 def test_a_workbook_within_the_caps_loads(report):
@@ -139,12 +157,17 @@ def test_a_file_over_a_cap_is_refused_before_it_is_hashed_or_copied(tmp_path, mo
     real_hash, real_copy = loader.file_sha256, loader.private_copy
     monkeypatch.setattr(loader, "file_sha256", lambda p: hashed.append(p.name) or real_hash(p))
     monkeypatch.setattr(loader, "private_copy", lambda p, t: copied.append(p.name) or real_copy(p, t))
-    result = loader.ingest(landing, "canonical", tmp_path / "raw", tmp_path / "quality",
-                           read_limits=ReadLimits(max_line_bytes=1000))
+    result = loader.ingest(
+        landing, "canonical", tmp_path / "raw", tmp_path / "quality", read_limits=ReadLimits(max_line_bytes=1000)
+    )
     assert {f.file_path: (f.status, f.error) for f in result.files} == {
         "teams/good.csv": ("loaded", None),
-        "teams/one_line.csv": ("rejected", "teams/one_line.csv: no line break in the first 1,000 bytes: the header "
-                               "line is longer than the maximum line size (SALESDW_MAX_LINE_BYTES; not a text table?)")}
+        "teams/one_line.csv": (
+            "rejected",
+            "teams/one_line.csv: no line break in the first 1,000 bytes: the header "
+            "line is longer than the maximum line size (SALESDW_MAX_LINE_BYTES; not a text table?)",
+        ),
+    }
     assert hashed == ["good.csv", "good.csv"] and copied == []
     ledger = read_ledger(tmp_path / "quality").set_index("file_path")
     assert ledger.loc["teams/one_line.csv", "file_bytes"] == len(one_line)  # its size, but no hash: never read
@@ -203,8 +226,13 @@ def streamed_xlsx(path: Path, head: bytes, body: bytes, repeat: int, tail: bytes
 def land_real_size_files(landing: Path) -> None:
     for case in ("huge_cell", "many_rows", "no_newline"):
         (landing / case / "teams").mkdir(parents=True)
-    streamed_xlsx(landing / "huge_cell" / "teams" / "huge_cell.xlsx",
-                  b'<row r="1"><c r="A1" t="inlineStr"><is><t>', b"x", HUGE_CELL_BYTES, b"</t></is></c></row>")
+    streamed_xlsx(
+        landing / "huge_cell" / "teams" / "huge_cell.xlsx",
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>',
+        b"x",
+        HUGE_CELL_BYTES,
+        b"</t></is></c></row>",
+    )
     streamed_xlsx(landing / "many_rows" / "teams" / "many_rows.xlsx", b"", THREE_CELLS, MANY_ROWS, b"")
     with open(landing / "no_newline" / "teams" / "no_newline.csv", "wb") as fh:
         fh.write(b"team_id,")
@@ -237,21 +265,36 @@ def real_size_report(tmp_path_factory) -> dict:
 
 
 def test_a_small_workbook_with_one_512_mb_cell_is_refused_at_the_default_cap(real_size_report):
-    assert real_size_report["huge_cell"] == {"teams/huge_cell.xlsx": [
-        "rejected", 0, "teams/huge_cell.xlsx: the workbook inflates to 512 MB of XML, more than the 128 MB allowed "
-        "(SALESDW_XLSX_MAX_BYTES): a huge cell, or a table this large (export it as CSV)?"]}
+    assert real_size_report["huge_cell"] == {
+        "teams/huge_cell.xlsx": [
+            "rejected",
+            0,
+            "teams/huge_cell.xlsx: the workbook inflates to 512 MB of XML, more than the 128 MB allowed "
+            "(SALESDW_XLSX_MAX_BYTES): a huge cell, or a table this large (export it as CSV)?",
+        ]
+    }
 
 
 def test_a_small_workbook_with_two_million_rows_is_refused_at_the_default_cap(real_size_report):
-    assert real_size_report["many_rows"] == {"teams/many_rows.xlsx": [
-        "rejected", 0, "teams/many_rows.xlsx: the workbook has more than 5,000,000 cells (SALESDW_XLSX_MAX_CELLS): "
-        "export a table this large as CSV"]}
+    assert real_size_report["many_rows"] == {
+        "teams/many_rows.xlsx": [
+            "rejected",
+            0,
+            "teams/many_rows.xlsx: the workbook has more than 5,000,000 cells (SALESDW_XLSX_MAX_CELLS): "
+            "export a table this large as CSV",
+        ]
+    }
 
 
 def test_a_2_gb_file_without_a_line_break_is_refused_at_the_default_cap(real_size_report):
-    assert real_size_report["no_newline"] == {"teams/no_newline.csv": [
-        "rejected", 0, "teams/no_newline.csv: no line break in the first 2,000,000 bytes: the header line is "
-        "longer than the maximum line size (SALESDW_MAX_LINE_BYTES; not a text table?)"]}
+    assert real_size_report["no_newline"] == {
+        "teams/no_newline.csv": [
+            "rejected",
+            0,
+            "teams/no_newline.csv: no line break in the first 2,000,000 bytes: the header line is "
+            "longer than the maximum line size (SALESDW_MAX_LINE_BYTES; not a text table?)",
+        ]
+    }
 
 
 @pytest.mark.parametrize("case", ["huge_cell", "many_rows", "no_newline"])

@@ -69,17 +69,27 @@ def differences(incremental: Path, full: Path) -> dict[str, int]:
     """Stored table -> rows in one warehouse and not the other (both ways, with multiplicity)."""
     with duckdb.connect(str(incremental), read_only=True) as con:
         con.execute(f"attach '{full}' as full_build (read_only)")
-        tables = {f"{s}.{t}" for s, t in con.execute(
-            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
-            f"and table_catalog = current_database() and table_schema not in {SKIPPED_SCHEMAS}").fetchall()}
-        theirs = {f"{s}.{t}" for s, t in con.execute(
-            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
-            f"and table_catalog = 'full_build' and table_schema not in {SKIPPED_SCHEMAS}").fetchall()}
+        tables = {
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
+                f"and table_catalog = current_database() and table_schema not in {SKIPPED_SCHEMAS}"
+            ).fetchall()
+        }
+        theirs = {
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
+                f"and table_catalog = 'full_build' and table_schema not in {SKIPPED_SCHEMAS}"
+            ).fetchall()
+        }
         assert tables == theirs and MART in tables
         out = {}
         for table in sorted(tables):
-            n = con.execute(f"select count(*) from ((select * from {table} except all select * from full_build.{table}) "
-                            f"union all (select * from full_build.{table} except all select * from {table}))").fetchone()[0]
+            n = con.execute(
+                f"select count(*) from ((select * from {table} except all select * from full_build.{table}) "
+                f"union all (select * from full_build.{table} except all select * from {table}))"
+            ).fetchone()[0]
             if n:
                 out[table] = n
         return out
@@ -155,8 +165,12 @@ def test_a_month_refresh_equals_a_full_rebuild_after_each_scenario(company, tmp_
 
     # (d) a new fx rate for an old month: the rates file again with USD of 2024-11 corrected
     header, rates = read(company, "fx_rates", "fx_rates.csv")
-    fixed = [{**r, "rate_to_reporting": str(float(r["rate_to_reporting"]) * 1.1)}
-             if (r["month"], r["currency"]) == ("2024-11", "USD") else r for r in rates]
+    fixed = [
+        {**r, "rate_to_reporting": str(float(r["rate_to_reporting"]) * 1.1)}
+        if (r["month"], r["currency"]) == ("2024-11", "USD")
+        else r
+        for r in rates
+    ]
     assert fixed != rates
     land(company, "fx_rates", "fx_rates_fixed.csv", header, fixed)
     assert refresh_months(company) == (["2024-11", "2025-07"], ["fx_rates"])
@@ -165,14 +179,26 @@ def test_a_month_refresh_equals_a_full_rebuild_after_each_scenario(company, tmp_
 
 def three_days(company: Path) -> None:
     """(a) three consecutive days, one at a time: the first moves the as_of date into July."""
-    for day, months in (("2025-07-01", ["2025-06", "2025-07"]), ("2025-07-02", ["2025-07"]),
-                        ("2025-07-03", ["2025-07"])):
+    for day, months in (
+        ("2025-07-01", ["2025-06", "2025-07"]),
+        ("2025-07-02", ["2025-07"]),
+        ("2025-07-03", ["2025-07"]),
+    ):
         land_orders(company, day, f"D{day[-2:]}")
         assert refresh_months(company) == (months, ["order_lines", "orders"])
 
 
-EVENT_ENTITIES = ("orders", "returns", "expenses", "survey_responses", "leads", "opportunities",
-                  "opportunity_stage_history", "activities", "cases")
+EVENT_ENTITIES = (
+    "orders",
+    "returns",
+    "expenses",
+    "survey_responses",
+    "leads",
+    "opportunities",
+    "opportunity_stage_history",
+    "activities",
+    "cases",
+)
 
 
 def latest_landed_month(data_dir: Path) -> str:

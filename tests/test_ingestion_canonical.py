@@ -40,12 +40,16 @@ def sql(query: str, params=None):
 
 
 def raw_rows(tmp_path: Path, entity: str, columns: str) -> list[tuple]:
-    return sql(f"select {columns} from read_parquet('{tmp_path}/raw/{entity}/*.parquet') order by _batch_id, _row_number")
+    return sql(
+        f"select {columns} from read_parquet('{tmp_path}/raw/{entity}/*.parquet') order by _batch_id, _row_number"
+    )
 
 
 def quarantine(tmp_path: Path) -> list[tuple]:
-    return sql(f"select entity, file_path, row_number, reason, raw_record from "
-               f"read_parquet('{tmp_path}/quality/quarantine/*.parquet') order by batch_id, row_number")
+    return sql(
+        f"select entity, file_path, row_number, reason, raw_record from "
+        f"read_parquet('{tmp_path}/quality/quarantine/*.parquet') order by batch_id, row_number"
+    )
 
 
 HANG_GUARD = 120  # seconds: only a guard against a hang, never an expected duration
@@ -56,20 +60,32 @@ ORDERS_HEADER = "order_id,account_id,rep_id,opportunity_id,order_date,status,cha
 def test_canonical_csv_loads_typed_values_with_lineage(tmp_path):
     landing = tmp_path / "landing"
     # BOM accepted; RFC 4180 quoting (comma and doubled quote inside quotes); empty field = NULL.
-    land(landing, "orders/2024-03.csv", "\ufeff" + ORDERS_HEADER
-         + 'O1,A1,R1,OP1,2024-03-05,completed,"web, ""direct""",CNY\n'
-         + "O2,A2,,,2024-03-31,pending,,\n")
-    land(landing, "order_lines/2024-03.csv",
-         "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
-         "O1,1,P1,2,10.50,1.25\n"
-         "O1,2,P2,0.5,100,\n")
-    land(landing, "activities/a.csv",
-         "activity_id,rep_id,account_id,opportunity_id,activity_type,direction,occurred_at,responded_at,duration_minutes,outcome\n"
-         "AC1,R1,A1,,email,inbound,2024-03-05 09:15:00,2024-03-05 11:45:30,,answered\n")
+    land(
+        landing,
+        "orders/2024-03.csv",
+        "\ufeff"
+        + ORDERS_HEADER
+        + 'O1,A1,R1,OP1,2024-03-05,completed,"web, ""direct""",CNY\n'
+        + "O2,A2,,,2024-03-31,pending,,\n",
+    )
+    land(
+        landing,
+        "order_lines/2024-03.csv",
+        "order_id,line_number,product_id,quantity,unit_price,discount_amount\nO1,1,P1,2,10.50,1.25\nO1,2,P2,0.5,100,\n",
+    )
+    land(
+        landing,
+        "activities/a.csv",
+        "activity_id,rep_id,account_id,opportunity_id,activity_type,direction,occurred_at,responded_at,duration_minutes,outcome\n"
+        "AC1,R1,A1,,email,inbound,2024-03-05 09:15:00,2024-03-05 11:45:30,,answered\n",
+    )
     result = run(tmp_path)
 
     assert [(f.entity, f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) for f in result.files] == [
-        ("activities", "loaded", 1, 1, 0), ("orders", "loaded", 2, 2, 0), ("order_lines", "loaded", 2, 2, 0)]
+        ("activities", "loaded", 1, 1, 0),
+        ("orders", "loaded", 2, 2, 0),
+        ("order_lines", "loaded", 2, 2, 0),
+    ]
     assert raw_rows(tmp_path, "orders", "order_id, account_id, rep_id, order_date, status, channel, currency") == [
         ("O1", "A1", "R1", date(2024, 3, 5), "completed", 'web, "direct"', "CNY"),
         ("O2", "A2", None, date(2024, 3, 31), "pending", None, None),
@@ -79,7 +95,8 @@ def test_canonical_csv_loads_typed_values_with_lineage(tmp_path):
         ("O1", 2, Decimal("0.5000"), Decimal("100.0000"), None),
     ]
     assert raw_rows(tmp_path, "activities", "occurred_at, responded_at, duration_minutes") == [
-        (datetime(2024, 3, 5, 9, 15), datetime(2024, 3, 5, 11, 45, 30), None)]
+        (datetime(2024, 3, 5, 9, 15), datetime(2024, 3, 5, 11, 45, 30), None)
+    ]
 
     # Exactly the raw-zone contract's columns and types, in order.
     orders_file = next((tmp_path / "raw" / "orders").glob("*.parquet"))
@@ -87,8 +104,10 @@ def test_canonical_csv_loads_typed_values_with_lineage(tmp_path):
     assert [(name, typ) for name, typ, *_ in described] == list(raw_columns(ENTITIES["orders"]).items())
 
     # Lineage: batch id = file name, one _loaded_at per batch, strictly increasing across batches.
-    lineage = sql(f"select _batch_id, _profile, _source_file, _row_number, _loaded_at "
-                  f"from read_parquet('{tmp_path}/raw/*/*.parquet', filename = true) order by _batch_id, _row_number")
+    lineage = sql(
+        f"select _batch_id, _profile, _source_file, _row_number, _loaded_at "
+        f"from read_parquet('{tmp_path}/raw/*/*.parquet', filename = true) order by _batch_id, _row_number"
+    )
     order_rows = [r for r in lineage if r[2] == "orders/2024-03.csv"]
     assert [r[3] for r in order_rows] == [1, 2]
     assert {r[1] for r in lineage} == {"canonical"}
@@ -100,30 +119,43 @@ def test_canonical_csv_loads_typed_values_with_lineage(tmp_path):
     sha = hashlib.sha256((tmp_path / "landing/orders/2024-03.csv").read_bytes()).hexdigest()
     row = ledger[ledger.entity == "orders"].iloc[0]
     assert (row.file_path, row.file_sha256, row.file_bytes, row.status) == (
-        "orders/2024-03.csv", sha, (tmp_path / "landing/orders/2024-03.csv").stat().st_size, "loaded")
+        "orders/2024-03.csv",
+        sha,
+        (tmp_path / "landing/orders/2024-03.csv").stat().st_size,
+        "loaded",
+    )
     assert row.batch_id.endswith(f"-{sha[:8]}-orders")
 
 
 def test_one_bad_row_per_defect_kind_is_quarantined_with_the_column_named(tmp_path):
     landing = tmp_path / "landing"
-    land(landing, "orders/o.csv", ORDERS_HEADER
-         + "O1,A1,R1,,2024-03-05,completed,web,CNY\n"      # good
-         + "O2,,R1,,2024-03-05,completed,web,CNY\n"        # 2: empty key
-         + "O3,A1,R1,,2024-13-45,completed,web,CNY\n"      # 3: bad date
-         + "O4,A1,R1,,2024-03-05,shipped,web,CNY\n"        # 4: bad enum
-         + "O5,A1,R1,,2024-03-05,pending,web,US$\n"        # 5: not an ISO 4217 code
-         + "O6,A2,,,2024-03-06,cancelled,,\n")             # good
-    land(landing, "order_lines/l.csv",
-         "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
-         "O1,1,P1,2,10.50,1\n"          # good
-         "O1,2,P1,0,10.50,\n"           # 2: rule break
-         "O1,3,P1,1,1O.5,\n"            # 3: bad number (letter O)
-         "O1,3.5,P1,1,10,\n"            # 4: an integer that is not whole
-         "O1,5,P1,1,10,20\n")           # 5: discount above the line amount
+    land(
+        landing,
+        "orders/o.csv",
+        ORDERS_HEADER
+        + "O1,A1,R1,,2024-03-05,completed,web,CNY\n"  # good
+        + "O2,,R1,,2024-03-05,completed,web,CNY\n"  # 2: empty key
+        + "O3,A1,R1,,2024-13-45,completed,web,CNY\n"  # 3: bad date
+        + "O4,A1,R1,,2024-03-05,shipped,web,CNY\n"  # 4: bad enum
+        + "O5,A1,R1,,2024-03-05,pending,web,US$\n"  # 5: not an ISO 4217 code
+        + "O6,A2,,,2024-03-06,cancelled,,\n",
+    )  # good
+    land(
+        landing,
+        "order_lines/l.csv",
+        "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
+        "O1,1,P1,2,10.50,1\n"  # good
+        "O1,2,P1,0,10.50,\n"  # 2: rule break
+        "O1,3,P1,1,1O.5,\n"  # 3: bad number (letter O)
+        "O1,3.5,P1,1,10,\n"  # 4: an integer that is not whole
+        "O1,5,P1,1,10,20\n",
+    )  # 5: discount above the line amount
     result = run(tmp_path)
 
     assert [(f.entity, f.rows_read, f.rows_loaded, f.rows_quarantined) for f in result.files] == [
-        ("orders", 6, 2, 4), ("order_lines", 5, 1, 4)]
+        ("orders", 6, 2, 4),
+        ("order_lines", 5, 1, 4),
+    ]
     assert raw_rows(tmp_path, "orders", "order_id") == [("O1",), ("O6",)]
     assert raw_rows(tmp_path, "order_lines", "line_number") == [(1,)]
     got = [(e, f, n, reason) for e, f, n, reason, _ in quarantine(tmp_path)]
@@ -139,8 +171,15 @@ def test_one_bad_row_per_defect_kind_is_quarantined_with_the_column_named(tmp_pa
     ]
     # The original text, as read, column by column.
     assert json.loads(quarantine(tmp_path)[1][4]) == {
-        "order_id": "O3", "account_id": "A1", "rep_id": "R1", "opportunity_id": None,
-        "order_date": "2024-13-45", "status": "completed", "channel": "web", "currency": "CNY"}
+        "order_id": "O3",
+        "account_id": "A1",
+        "rep_id": "R1",
+        "opportunity_id": None,
+        "order_date": "2024-13-45",
+        "status": "completed",
+        "channel": "web",
+        "currency": "CNY",
+    }
     q_schema = sql(f"describe select * from read_parquet('{tmp_path}/quality/quarantine/*.parquet')")
     assert [(n, t) for n, t, *_ in q_schema] == list(QUARANTINE_COLUMNS.items())
     ledger = read_ledger(tmp_path / "quality")
@@ -159,7 +198,8 @@ def test_several_reasons_of_one_row_are_all_given(tmp_path):
     run(tmp_path)
     assert [r[3] for r in quarantine(tmp_path)] == [
         "order_id: required value is empty; order_date: cannot parse 'yesterday' as date; "
-        "status: 'done' not in (completed, cancelled, pending); currency: 'eur' is not an ISO 4217 code (three capital letters)"]
+        "status: 'done' not in (completed, cancelled, pending); currency: 'eur' is not an ISO 4217 code (three capital letters)"
+    ]
 
 
 def test_missing_required_column_rejects_the_file_and_other_files_still_load(tmp_path):
@@ -168,7 +208,9 @@ def test_missing_required_column_rejects_the_file_and_other_files_still_load(tmp
     land(landing, "orders/b_good.csv", ORDERS_HEADER + "O2,A1,,,2024-01-02,completed,,\n")
     result = run(tmp_path)
     assert [(f.file_path, f.status, f.rows_read) for f in result.files] == [
-        ("orders/a_bad.csv", "rejected", 0), ("orders/b_good.csv", "loaded", 1)]
+        ("orders/a_bad.csv", "rejected", 0),
+        ("orders/b_good.csv", "loaded", 1),
+    ]
     assert result.files[0].error == "orders/a_bad.csv: missing required column 'order_date'"
     summary = result.by_entity()["orders"]
     assert (summary.files_loaded, summary.files_rejected, summary.rows_loaded) == (1, 1, 1)
@@ -189,7 +231,9 @@ def test_unreadable_files_are_rejected_with_the_cause(tmp_path):
     assert {p: f.status for p, f in outcomes.items()} == {"orders/fake.xlsx": "rejected", "orders/gbk.csv": "rejected"}
     assert outcomes["orders/gbk.csv"].error.startswith("orders/gbk.csv: ")
     assert "not utf-8 encoded" in outcomes["orders/gbk.csv"].error
-    assert outcomes["orders/fake.xlsx"].error.startswith("orders/fake.xlsx: cannot read the first sheet of the workbook")
+    assert outcomes["orders/fake.xlsx"].error.startswith(
+        "orders/fake.xlsx: cannot read the first sheet of the workbook"
+    )
     assert not (tmp_path / "raw" / "orders").exists() or not any((tmp_path / "raw" / "orders").iterdir())
 
 
@@ -200,7 +244,8 @@ def test_a_ragged_row_is_quarantined_with_its_field_count_and_the_others_load(tm
     assert (ragged.status, ragged.rows_read, ragged.rows_loaded, ragged.rows_quarantined) == ("loaded", 2, 1, 1)
     assert sql(f"select order_id from read_parquet('{tmp_path}/raw/orders/*.parquet')") == [("O1",)]
     assert sql(f"select row_number, reason from read_parquet('{tmp_path}/quality/quarantine/*.parquet')") == [
-        (2, f"row has 4 fields, header has {ORDERS_HEADER.count(',') + 1}")]
+        (2, f"row has 4 fields, header has {ORDERS_HEADER.count(',') + 1}")
+    ]
 
 
 def test_empty_file_is_rejected_and_header_only_file_loads_zero_rows(tmp_path):
@@ -224,7 +269,9 @@ def test_duplicate_file_is_skipped_by_hash_and_a_rerun_loads_nothing_twice(tmp_p
     land(landing, "orders/day1_copy.csv", text)
     first = run(tmp_path)
     assert [(f.file_path, f.status, f.rows_read, f.rows_loaded) for f in first.files] == [
-        ("orders/day1.csv", "loaded", 2, 2), ("orders/day1_copy.csv", "duplicate_file", 0, 0)]
+        ("orders/day1.csv", "loaded", 2, 2),
+        ("orders/day1_copy.csv", "duplicate_file", 0, 0),
+    ]
     assert first.by_entity()["orders"].files_duplicate == 1
     assert pending_files(landing, "canonical", tmp_path / "quality") == []
 
@@ -251,7 +298,8 @@ def test_a_crash_before_the_ledger_row_leaves_nothing_behind_and_the_rerun_loads
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path)
     orphans = sorted((tmp_path / "raw" / "orders").glob("*.parquet")) + sorted(
-        (tmp_path / "quality" / "quarantine").glob("*.parquet"))
+        (tmp_path / "quality" / "quarantine").glob("*.parquet")
+    )
     assert len(orphans) == 2  # data batch and quarantine written, ledger row not
     assert read_ledger(tmp_path / "quality").empty
     monkeypatch.undo()
@@ -267,8 +315,10 @@ def test_a_crash_before_the_ledger_row_leaves_nothing_behind_and_the_rerun_loads
 
 def test_landing_files_are_never_modified(tmp_path):
     landing = tmp_path / "landing"
-    paths = [land(landing, "orders/o.csv", ORDERS_HEADER + "O1,,,,2024-01-02,completed,,\n"),
-             land(landing, "orders/bad.csv", "nonsense\n")]
+    paths = [
+        land(landing, "orders/o.csv", ORDERS_HEADER + "O1,,,,2024-01-02,completed,,\n"),
+        land(landing, "orders/bad.csv", "nonsense\n"),
+    ]
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in paths}
     run(tmp_path)
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in paths} == before
@@ -294,31 +344,57 @@ def test_xlsx_workbook(tmp_path):
     ]
     (q,) = quarantine(tmp_path)
     assert q[2:4] == (3, "category: 'food' not in (personnel, marketing, incentives, travel, training, tools, other)")
-    assert json.loads(q[4]) == {"month": "2025-03", "team_id": "T2", "category": "food",
-                                "budget_amount": "5", "currency": "CNY"}
+    assert json.loads(q[4]) == {
+        "month": "2025-03",
+        "team_id": "T2",
+        "category": "food",
+        "budget_amount": "5",
+        "currency": "CNY",
+    }
 
 
 def test_json_array_and_jsonl(tmp_path):
     landing = tmp_path / "landing"
-    land(landing, "teams/teams.json", json.dumps([
-        {"team_id": "T1", "team_name": "North", "region": "N"},
-        {"team_id": 2, "region": None, "extra": {"a": 1}},  # a number key is read as its text
-        {"team_name": "no id"},
-    ]))
-    land(landing, "reps/reps.jsonl", "\n".join(json.dumps(r) for r in [
-        {"rep_id": "R1", "team_id": "T1", "hire_date": "2024-01-02", "status": "active"},
-        {"rep_id": "R2", "team_id": "T1", "status": "gone"},
-    ]) + "\n")
+    land(
+        landing,
+        "teams/teams.json",
+        json.dumps(
+            [
+                {"team_id": "T1", "team_name": "North", "region": "N"},
+                {"team_id": 2, "region": None, "extra": {"a": 1}},  # a number key is read as its text
+                {"team_name": "no id"},
+            ]
+        ),
+    )
+    land(
+        landing,
+        "reps/reps.jsonl",
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"rep_id": "R1", "team_id": "T1", "hire_date": "2024-01-02", "status": "active"},
+                {"rep_id": "R2", "team_id": "T1", "status": "gone"},
+            ]
+        )
+        + "\n",
+    )
     land(landing, "contacts/none.json", "[]")
     outcomes = {f.entity: f for f in run(tmp_path).files}
     assert {e: (f.status, f.rows_read, f.rows_loaded) for e, f in outcomes.items()} == {
-        "teams": ("loaded", 3, 2), "reps": ("loaded", 2, 1), "contacts": ("loaded", 0, 0)}
+        "teams": ("loaded", 3, 2),
+        "reps": ("loaded", 2, 1),
+        "contacts": ("loaded", 0, 0),
+    }
     assert raw_rows(tmp_path, "teams", "team_id, team_name, region, _row_number") == [
-        ("T1", "North", "N", 1), ("2", None, None, 2)]
+        ("T1", "North", "N", 1),
+        ("2", None, None, 2),
+    ]
     assert raw_rows(tmp_path, "reps", "rep_id, hire_date, status") == [("R1", date(2024, 1, 2), "active")]
     reasons = {(e, n): r for e, _, n, r, _ in quarantine(tmp_path)}
-    assert reasons == {("teams", 3): "team_id: required value is empty",
-                       ("reps", 2): "status: 'gone' not in (active, inactive)"}
+    assert reasons == {
+        ("teams", 3): "team_id: required value is empty",
+        ("reps", 2): "status: 'gone' not in (active, inactive)",
+    }
 
 
 def test_tsv_csv_gz_and_parquet(tmp_path):
@@ -328,18 +404,27 @@ def test_tsv_csv_gz_and_parquet(tmp_path):
     gz.write_bytes(gzip.compress(b"product_id,product_name,list_price\nP2,Gadget,7\n"))
     parquet = landing / "survey_responses" / "s.parquet"
     parquet.parent.mkdir(parents=True)
-    sql(f"copy (select * from (values ('S1', 'nps', timestamp '2024-05-01 08:00:00', 9), "
+    sql(
+        f"copy (select * from (values ('S1', 'nps', timestamp '2024-05-01 08:00:00', 9), "
         f"('S2', 'csat', timestamp '2024-05-02 08:00:00', 7)) t(response_id, survey_type, submitted_at, score)) "
-        f"to '{parquet}' (format parquet)")
+        f"to '{parquet}' (format parquet)"
+    )
     outcomes = {f.file_path: (f.status, f.rows_loaded, f.rows_quarantined) for f in run(tmp_path).files}
-    assert outcomes == {"products/p.tsv": ("loaded", 1, 0), "products/p2.csv.gz": ("loaded", 1, 0),
-                        "survey_responses/s.parquet": ("loaded", 1, 1)}
+    assert outcomes == {
+        "products/p.tsv": ("loaded", 1, 0),
+        "products/p2.csv.gz": ("loaded", 1, 0),
+        "survey_responses/s.parquet": ("loaded", 1, 1),
+    }
     assert raw_rows(tmp_path, "products", "product_id, product_name, list_price") == [
-        ("P1", "Widget, large", Decimal("12.5000")), ("P2", "Gadget", Decimal("7.0000"))]
+        ("P1", "Widget, large", Decimal("12.5000")),
+        ("P2", "Gadget", Decimal("7.0000")),
+    ]
     assert raw_rows(tmp_path, "survey_responses", "response_id, submitted_at, score") == [
-        ("S1", datetime(2024, 5, 1, 8), 9)]
+        ("S1", datetime(2024, 5, 1, 8), 9)
+    ]
     assert [(n, r) for _, _, n, r, _ in quarantine(tmp_path)] == [
-        (2, "score: out of range for survey_type (nps 0-10, csat 1-5)")]
+        (2, "score: out of range for survey_type (nps 0-10, csat 1-5)")
+    ]
 
 
 def test_entities_limits_the_run(tmp_path):
@@ -350,7 +435,6 @@ def test_entities_limits_the_run(tmp_path):
     assert [f.entity for f in run(tmp_path).files] == ["orders"]
     with pytest.raises(ValueError, match="unknown entities: order"):
         run(tmp_path, entities=["order"])
-
 
 
 def test_a_file_that_cannot_be_opened_is_rejected_and_the_others_load(tmp_path, monkeypatch):
@@ -366,8 +450,10 @@ def test_a_file_that_cannot_be_opened_is_rejected_and_the_others_load(tmp_path, 
 
     monkeypatch.setattr(loader, "file_sha256", no_permission)
     outcomes = [(f.file_path, f.status, f.error) for f in run(tmp_path).files]
-    assert outcomes == [("teams/a.csv", "rejected", "teams/a.csv: cannot read file: Permission denied"),
-                        ("teams/b.csv", "loaded", None)]
+    assert outcomes == [
+        ("teams/a.csv", "rejected", "teams/a.csv: cannot read file: Permission denied"),
+        ("teams/b.csv", "loaded", None),
+    ]
     assert raw_rows(tmp_path, "teams", "team_id") == [("T2",)]
 
 
@@ -380,7 +466,9 @@ def test_the_engine_keeps_to_the_given_limits(tmp_path, monkeypatch):
     def spy(database=":memory:", *args, **kwargs):
         con = real_connect(database, *args, **kwargs)
         with con.cursor() as cur:
-            settings.extend(cur.execute("select current_setting('memory_limit'), current_setting('threads')").fetchall())
+            settings.extend(
+                cur.execute("select current_setting('memory_limit'), current_setting('threads')").fetchall()
+            )
         return con
 
     monkeypatch.setattr(duckdb, "connect", spy)
@@ -392,8 +480,13 @@ def test_the_engine_keeps_to_the_given_limits(tmp_path, monkeypatch):
 def test_files_load_two_at_a_time_and_commit_in_file_order(tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     for day in range(1, 7):
-        land(landing, f"orders/day{day}.csv", ORDERS_HEADER + f"O{day},A1,,,2024-01-0{day},completed,,\n"
-             + (",A1,,,2024-01-01,completed,,\n" if day % 2 else ""))
+        land(
+            landing,
+            f"orders/day{day}.csv",
+            ORDERS_HEADER
+            + f"O{day},A1,,,2024-01-0{day},completed,,\n"
+            + (",A1,,,2024-01-01,completed,,\n" if day % 2 else ""),
+        )
     land(landing, "orders/day7.csv", "order_id\nO7\n")  # rejected: required columns missing
     real_load, lock, running, overlap, finished = loader._load_file, threading.Lock(), [], [], []
     # Events, not sleeps: day1 and day2 meet (two files at once), and day1 finishes only after
@@ -425,10 +518,12 @@ def test_files_load_two_at_a_time_and_commit_in_file_order(tmp_path, monkeypatch
     assert finished.index("day1.csv") > finished.index("day6.csv")  # the first file finished last...
     assert committed == [f.file_path for f in result.files] == files
     assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in result.files] == [
-        ("loaded", 1, 1), ("loaded", 1, 0)] * 3 + [("rejected", 0, 0)]
+        ("loaded", 1, 1),
+        ("loaded", 1, 0),
+    ] * 3 + [("rejected", 0, 0)]
     ledger = read_ledger(tmp_path / "quality")
     assert list(ledger.sort_values("batch_id").file_path) == files  # batch ids follow file order
-    assert (ledger.sort_values("batch_id").finished_at.is_monotonic_increasing)  # committed in that order
+    assert ledger.sort_values("batch_id").finished_at.is_monotonic_increasing  # committed in that order
     assert raw_rows(tmp_path, "orders", "order_id") == [(f"O{d}",) for d in range(1, 7)]
 
 
@@ -437,7 +532,10 @@ def test_a_copy_of_a_rejected_file_in_the_same_run_is_tried_again_not_called_a_d
     land(landing, "orders/a.csv", "order_id\nO1\n")
     land(landing, "orders/b.csv", "order_id\nO1\n")
     result = run(tmp_path)
-    assert [(f.file_path, f.status) for f in result.files] == [("orders/a.csv", "rejected"), ("orders/b.csv", "rejected")]
+    assert [(f.file_path, f.status) for f in result.files] == [
+        ("orders/a.csv", "rejected"),
+        ("orders/b.csv", "rejected"),
+    ]
     assert all("account_id" in f.error for f in result.files)
 
 
@@ -464,8 +562,11 @@ def test_the_number_of_files_at_a_time_comes_from_the_settings_to_the_dagster_as
         return ingest(*args, **kwargs)
 
     monkeypatch.setattr(ingestion_asset, "ingest", spy)
-    result = dg.materialize([ingestion_asset.ingest_exports], selection=[ingestion_asset.raw_key("orders")],
-                            resources={"salesdw": SalesdwResource(data_dir=str(tmp_path))})
+    result = dg.materialize(
+        [ingestion_asset.ingest_exports],
+        selection=[ingestion_asset.raw_key("orders")],
+        resources={"salesdw": SalesdwResource(data_dir=str(tmp_path))},
+    )
     assert result.success and asked == [1]
     assert raw_rows(tmp_path, "orders", "order_id") == [("O1",), ("O2",)]
     monkeypatch.delenv("SALESDW_INGEST_PARALLEL_FILES")

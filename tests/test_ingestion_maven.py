@@ -53,11 +53,14 @@ def test_opportunities_match_the_pipeline_csv(maven):
     data_dir, _ = maven
     pipeline = read_csv("sales_pipeline.csv")
     assert raw(data_dir, "opportunities", "select count(*), count(distinct opportunity_id) from t") == [
-        (len(pipeline), len(pipeline))]
+        (len(pipeline), len(pipeline))
+    ]
     assert len(pipeline) == 8800
 
     won_per_agent = Counter(r["sales_agent"] for r in pipeline if r["deal_stage"] == "Won")
-    got = dict(raw(data_dir, "opportunities", "select owner_rep_id, count(*) from t where stage = 'closed_won' group by 1"))
+    got = dict(
+        raw(data_dir, "opportunities", "select owner_rep_id, count(*) from t where stage = 'closed_won' group by 1")
+    )
     assert got == dict(won_per_agent)
 
     blank_accounts = sum(1 for r in pipeline if r["account"] == "")
@@ -74,9 +77,11 @@ def test_opportunities_match_the_pipeline_csv(maven):
     assert raw(data_dir, "opportunities", "select count(*) from t where created_at is null") == [(no_engage_date,)]
 
     first = pipeline[0]
-    assert raw(data_dir, "opportunities", f"select created_at, close_date, _row_number from t "
-                                          f"where opportunity_id = '{first['opportunity_id']}'") == [
-        (datetime.fromisoformat(first["engage_date"]), datetime.fromisoformat(first["close_date"]).date(), 1)]
+    assert raw(
+        data_dir,
+        "opportunities",
+        f"select created_at, close_date, _row_number from t where opportunity_id = '{first['opportunity_id']}'",
+    ) == [(datetime.fromisoformat(first["engage_date"]), datetime.fromisoformat(first["close_date"]).date(), 1)]
 
 
 def test_products_join_after_gtxpro_is_normalised(maven):
@@ -96,7 +101,8 @@ def test_reps_and_teams_from_sales_teams_csv(maven):
     agents = read_csv("sales_teams.csv")
     assert raw(data_dir, "reps", "select count(*) from t") == [(len(agents),)] == [(35,)]
     assert {(r, t, g) for r, t, g in raw(data_dir, "reps", "select rep_id, team_id, region from t")} == {
-        (a["sales_agent"], a["manager"], a["regional_office"]) for a in agents}
+        (a["sales_agent"], a["manager"], a["regional_office"]) for a in agents
+    }
     managers = {(a["manager"], a["regional_office"]) for a in agents}
     assert sorted(raw(data_dir, "teams", "select team_id, region from t")) == sorted(managers)
     assert len(managers) == 6
@@ -105,8 +111,10 @@ def test_reps_and_teams_from_sales_teams_csv(maven):
 def test_accounts_keep_their_data_and_start_on_january_first(maven):
     data_dir, _ = maven
     accounts = read_csv("accounts.csv")
-    loaded = {a: (industry, created) for a, industry, created in
-              raw(data_dir, "accounts", "select account_id, industry, created_at from t")}
+    loaded = {
+        a: (industry, created)
+        for a, industry, created in raw(data_dir, "accounts", "select account_id, industry, created_at from t")
+    }
     assert len(loaded) == len(accounts)
     for row in accounts:
         assert loaded[row["account"]] == (row["sector"], datetime(int(row["year_established"]), 1, 1))
@@ -118,7 +126,8 @@ def test_staging_builds_on_the_maven_raw_zone(maven):
     pipeline = read_csv("sales_pipeline.csv")
     warehouse = build_warehouse(data_dir, select="stg_opportunities stg_reps stg_teams stg_accounts stg_products")
     assert query(warehouse, "select count(*), count(account_id) from staging.stg_opportunities") == [
-        (len(pipeline), sum(1 for r in pipeline if r["account"]))]
+        (len(pipeline), sum(1 for r in pipeline if r["account"]))
+    ]
     assert query(warehouse, "select count(*) from staging.stg_reps") == [(35,)]
     assert query(warehouse, "select count(*) from staging.stg_teams") == [(6,)]
     assert query(warehouse, "select count(*) from quality.ingestion_ledger where profile = 'maven_crm'") == [(5,)]

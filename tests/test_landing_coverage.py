@@ -31,8 +31,12 @@ def test_every_landed_file_is_read_or_ignored_with_its_reason(tmp_path):
     landing = settings.landing_dir / "canonical"
     land(landing, "orders/ORDERS_UP.CSV", ORDERS + "O1,A1,R1,,2024-01-02,completed,web,CNY\n")
     land(landing, "Orders/more.Csv", ORDERS + "O2,A1,R1,,2024-01-03,completed,web,CNY\n")
-    land(landing, "orders/o3.ndjson", '{"order_id": "O3", "account_id": "A1", "rep_id": "R1", "order_date": '
-                                      '"2024-01-04", "status": "completed", "channel": "web", "currency": "CNY"}\n')
+    land(
+        landing,
+        "orders/o3.ndjson",
+        '{"order_id": "O3", "account_id": "A1", "rep_id": "R1", "order_date": '
+        '"2024-01-04", "status": "completed", "channel": "web", "currency": "CNY"}\n',
+    )
     land(landing, "teams/t.tsv.gz", gzip.compress(b"team_id\tteam_name\tregion\nT1\tNorth\tN\n"))
     land(landing, "orders/2024/old.csv", ORDERS)
     land(landing, "order/typo.csv", ORDERS)
@@ -42,14 +46,18 @@ def test_every_landed_file_is_read_or_ignored_with_its_reason(tmp_path):
 
     result = ingest(landing, "canonical", settings.raw_dir, settings.quality_dir)
     read = {f.file_path: (f.status, f.rows_loaded) for f in result.files}
-    assert read == {"orders/ORDERS_UP.CSV": ("loaded", 1), "Orders/more.Csv": ("loaded", 1),
-                    "orders/o3.ndjson": ("loaded", 1), "teams/t.tsv.gz": ("loaded", 1)}
+    assert read == {
+        "orders/ORDERS_UP.CSV": ("loaded", 1),
+        "Orders/more.Csv": ("loaded", 1),
+        "orders/o3.ndjson": ("loaded", 1),
+        "teams/t.tsv.gz": ("loaded", 1),
+    }
     ignored = {i.file_path: i.reason for i in result.ignored}
     assert ignored == {
         "orders/2024/old.csv": "in a sub-folder of orders/: only files directly in it are read",
         "order/typo.csv": "folder order/ is not read by profile 'canonical': did you mean orders/?",
         "orders/readme.txt": "unsupported file type (readable: csv, csv.gz, json, jsonl, ndjson, parquet, tsv, "
-                             "tsv.gz, xlsx)",
+        "tsv.gz, xlsx)",
         "loose.csv": ignored["loose.csv"],
         "orders/.partial.csv": "hidden file or folder (a copy in progress or an editor's scratch file)",
     }
@@ -62,7 +70,10 @@ def test_every_landed_file_is_read_or_ignored_with_its_reason(tmp_path):
     assert last_ignored(settings.quality_dir) == ("run-1", result.ignored)
     status = " ".join(CliRunner().invoke(app, ["status", "--data-dir", str(tmp_path)]).output.split())
     assert "Ignored 5 file(s)" in status
-    assert "ignored canonical/order/typo.csv: folder order/ is not read by profile 'canonical': did you mean orders/?" in status
+    assert (
+        "ignored canonical/order/typo.csv: folder order/ is not read by profile 'canonical': did you mean orders/?"
+        in status
+    )
 
 
 def test_case_insensitive_globs():

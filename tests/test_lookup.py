@@ -30,8 +30,12 @@ entities:
       converted_at: closed_on
 """
 LEADS = [["Lead ID", "Created"]] + [[f"L{i}", f"2024-0{i}-01 09:00:00"] for i in range(1, 6)]
-DEALS = [["Deal ID", "Lead Ref", "Closed On"], ["D1", "L2", "2024-06-01 10:00:00"],
-         ["D2", " L4 ", "2024-07-01 11:00:00"], ["D9", "L99", "2024-08-01 12:00:00"]]
+DEALS = [
+    ["Deal ID", "Lead Ref", "Closed On"],
+    ["D1", "L2", "2024-06-01 10:00:00"],
+    ["D2", " L4 ", "2024-07-01 11:00:00"],
+    ["D9", "L99", "2024-08-01 12:00:00"],
+]
 
 
 def write(path, rows):
@@ -53,8 +57,10 @@ def run(tmp_path, deals=DEALS, profile=PROFILE):
 def raw_leads(tmp_path):
     glob = str(tmp_path / "raw" / "leads" / "*.parquet")
     with duckdb.connect() as con:
-        return con.sql(f"select lead_id, status, converted_opportunity_id, strftime(converted_at, '%Y-%m-%d') "
-                       f"from read_parquet('{glob}') order by lead_id").fetchall()
+        return con.sql(
+            f"select lead_id, status, converted_opportunity_id, strftime(converted_at, '%Y-%m-%d') "
+            f"from read_parquet('{glob}') order by lead_id"
+        ).fetchall()
 
 
 def test_two_file_funnel_converts_the_leads_with_a_closed_deal(tmp_path):
@@ -62,8 +68,12 @@ def test_two_file_funnel_converts_the_leads_with_a_closed_deal(tmp_path):
     assert (outcome.status, outcome.rows_read, outcome.rows_loaded) == (LOADED, 5, 5)
     # By hand from DEALS: L2 and L4 (padded with spaces) closed; D9 points to no lead.
     assert raw_leads(tmp_path) == [
-        ("L1", "qualified", None, None), ("L2", "converted", "D1", "2024-06-01"), ("L3", "qualified", None, None),
-        ("L4", "converted", "D2", "2024-07-01"), ("L5", "qualified", None, None)]
+        ("L1", "qualified", None, None),
+        ("L2", "converted", "D1", "2024-06-01"),
+        ("L3", "qualified", None, None),
+        ("L4", "converted", "D2", "2024-07-01"),
+        ("L5", "qualified", None, None),
+    ]
     assert ledger["lookup_files"].startswith("closed_deals.csv (sha256 ")
     assert ledger["lookup_files"].endswith(": fed 2 of 5 rows on Lead ID")
 
@@ -71,8 +81,9 @@ def test_two_file_funnel_converts_the_leads_with_a_closed_deal(tmp_path):
 def test_duplicate_lookup_key_rejects_the_dependent_file(tmp_path):
     outcome, ledger = run(tmp_path, DEALS + [["D3", "L2", "2024-09-01 00:00:00"]])
     assert outcome.status == REJECTED and ledger["status"] == REJECTED
-    assert outcome.error == ("qualified_leads.csv: lookup closed_deals*.csv: key Lead Ref is not unique "
-                             "('L2' appears 2 times)")
+    assert outcome.error == (
+        "qualified_leads.csv: lookup closed_deals*.csv: key Lead Ref is not unique ('L2' appears 2 times)"
+    )
     assert not (tmp_path / "raw" / "leads").exists()
 
 
@@ -94,18 +105,27 @@ def test_lookup_key_missing_from_the_file_rejects_it(tmp_path):
     assert outcome.status == REJECTED and "'Lead Key' (the key of lookup closed_deals*.csv)" in outcome.error
 
 
-@pytest.mark.parametrize("lookup, message", [
-    ('{file: "x.csv", columns: [a]}', "lookup.key: must be a column name"),
-    ('{file: "../x.csv", key: a, columns: [a]}', "must not leave the landing folder"),
-    ('{file: "x.csv", key: a, columns: [b], how: left}', "unknown key 'how'"),
-    ('{key: a, columns: [b]}', "lookup.file: must be a file name or glob"),
-])
+@pytest.mark.parametrize(
+    "lookup, message",
+    [
+        ('{file: "x.csv", columns: [a]}', "lookup.key: must be a column name"),
+        ('{file: "../x.csv", key: a, columns: [a]}', "must not leave the landing folder"),
+        ('{file: "x.csv", key: a, columns: [b], how: left}', "unknown key 'how'"),
+        ("{key: a, columns: [b]}", "lookup.file: must be a file name or glob"),
+    ],
+)
 def test_bad_lookups_fail_when_the_profile_loads(tmp_path, lookup, message):
     path = tmp_path / "bad.yml"
-    path.write_text(PROFILE.replace("""    lookup:
+    path.write_text(
+        PROFILE.replace(
+            """    lookup:
       - file: "closed_deals*.csv"
         key: {"Lead ID": "Lead Ref"}
-        columns: {"Deal ID": deal_id, "Closed On": closed_on}""", f"    lookup: {lookup}"), encoding="utf-8")
+        columns: {"Deal ID": deal_id, "Closed On": closed_on}""",
+            f"    lookup: {lookup}",
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(ProfileError, match="entities.leads.lookup") as err:
         load_profile(path)
     assert message in str(err.value)
@@ -120,8 +140,9 @@ def test_check_profile_counts_looked_up_columns_as_present(tmp_path):
     landing.mkdir()
     (tmp_path / "funnel.yml").write_text(PROFILE, encoding="utf-8")
     write(landing / "qualified_leads.csv", LEADS)
-    out = CliRunner().invoke(app, ["check-profile", str(tmp_path / "funnel.yml"), "--landing", str(landing)],
-                             terminal_width=200)
+    out = CliRunner().invoke(
+        app, ["check-profile", str(tmp_path / "funnel.yml"), "--landing", str(landing)], terminal_width=200
+    )
     assert out.exit_code == 0, out.output
     lines = {line.split("│")[1].strip(): line for line in out.output.splitlines() if line.count("│") >= 3}
     assert "present" in lines["converted_opportunity_id"] and "present" in lines["status"]

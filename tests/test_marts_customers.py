@@ -38,9 +38,18 @@ VARS = {"lifecycle_vip_share": 0.15}
 ALL_STAGES = {"prospect", "new", "active", "loyal", "vip", "inactive"}
 
 ACCOUNT_CREATED = {
-    "A01": "2024-01-05", "A02": "2024-01-05", "A03": "2025-04-15", "A04": "2024-01-05",
-    "A05": "2025-03-20", "A06": "2024-01-05", "A07": "2024-01-05", "A08": "2024-01-05",
-    "A09": "2024-01-05", "A10": "2025-06-20", "A11": "2025-07-05", "A12": "2025-06-01",
+    "A01": "2024-01-05",
+    "A02": "2024-01-05",
+    "A03": "2025-04-15",
+    "A04": "2024-01-05",
+    "A05": "2025-03-20",
+    "A06": "2024-01-05",
+    "A07": "2024-01-05",
+    "A08": "2024-01-05",
+    "A09": "2024-01-05",
+    "A10": "2025-06-20",
+    "A11": "2025-07-05",
+    "A12": "2025-06-01",
 }
 # account -> owner rep; R1 is in team T1, R2 in team T2
 OWNER = {a: ("R1" if int(a[1:]) % 2 else "R2") for a in ACCOUNT_CREATED}
@@ -77,49 +86,142 @@ def warehouse(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("customers")
     raw = data_dir / "raw"
     write_raw_batch(raw, "teams", [{"team_id": "T1", "region": "North"}, {"team_id": "T2", "region": "South"}])
-    write_raw_batch(raw, "reps", [
-        {"rep_id": "R1", "rep_name": "Rita", "email": "rita@example.com", "team_id": "T1", "hire_date": "2023-01-01"},
-        {"rep_id": "R2", "rep_name": "Ravi", "email": "ravi@example.com", "team_id": "T2", "hire_date": "2023-01-01"},
-    ])
-    write_raw_batch(raw, "accounts", [
-        {"account_id": a, "account_name": f"Account {a}", "industry": "retail", "region": "North",
-         "city": "Hangzhou", "owner_rep_id": OWNER[a], "created_at": f"{created} 09:00:00"}
-        for a, created in ACCOUNT_CREATED.items()
-    ])
-    write_raw_batch(raw, "contacts", [
-        {"contact_id": "C1", "account_id": "A03", "full_name": "Mei Lin", "email": "mei.lin@a03.example",
-         "phone": "+86 138 0013 8000"},
-    ])
-    write_raw_batch(raw, "orders", [
-        {"order_id": o, "account_id": a, "order_date": d, "status": s, "rep_id": OWNER[a]}
-        for o, a, d, s, _ in ORDERS
-    ])
-    write_raw_batch(raw, "order_lines", [
-        {"order_id": o, "line_number": 1, "product_id": "P1", "quantity": 1, "unit_price": amount}
-        for o, _, _, _, amount in ORDERS
-    ])
-    write_raw_batch(raw, "returns", [
-        {"return_id": r, "order_id": o, "return_date": d, "refund_amount": amount}
-        for r, o, d, amount in RETURNS
-    ])
-    write_raw_batch(raw, "survey_responses", [
-        {"response_id": "S1", "survey_type": "nps", "submitted_at": "2025-05-02 10:00:00", "score": 9, "account_id": "A03"},
-        {"response_id": "S2", "survey_type": "nps", "submitted_at": "2025-06-01 10:00:00", "score": 3, "account_id": "A03"},
-        {"response_id": "S3", "survey_type": "nps", "submitted_at": "2025-01-05 10:00:00", "score": 8, "account_id": "A04"},
-        {"response_id": "S4", "survey_type": "csat", "submitted_at": "2025-06-02 10:00:00", "score": 5, "account_id": "A04"},
-        # no account_id: belongs to the account of its order (O12 -> A05)
-        {"response_id": "S5", "survey_type": "nps", "submitted_at": "2025-04-10 10:00:00", "score": 10, "order_id": "O12"},
-    ])
-    write_raw_batch(raw, "cases", [
-        {"case_id": "K1", "account_id": "A04", "opened_at": "2025-05-01 09:00:00", "category": "inquiry",
-         "resolved_at": "2025-05-03 09:00:00"},
-        {"case_id": "K2", "account_id": "A04", "opened_at": "2025-06-10 09:00:00", "category": "complaint"},
-        # resolved only after the as_of day ended: still open as of as_of
-        {"case_id": "K3", "account_id": "A07", "opened_at": "2025-06-01 09:00:00", "category": "technical",
-         "resolved_at": "2025-06-16 10:00:00"},
-        # opened after as_of: does not exist yet
-        {"case_id": "K4", "account_id": "A07", "opened_at": "2025-06-16 11:00:00", "category": "inquiry"},
-    ])
+    write_raw_batch(
+        raw,
+        "reps",
+        [
+            {
+                "rep_id": "R1",
+                "rep_name": "Rita",
+                "email": "rita@example.com",
+                "team_id": "T1",
+                "hire_date": "2023-01-01",
+            },
+            {
+                "rep_id": "R2",
+                "rep_name": "Ravi",
+                "email": "ravi@example.com",
+                "team_id": "T2",
+                "hire_date": "2023-01-01",
+            },
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "accounts",
+        [
+            {
+                "account_id": a,
+                "account_name": f"Account {a}",
+                "industry": "retail",
+                "region": "North",
+                "city": "Hangzhou",
+                "owner_rep_id": OWNER[a],
+                "created_at": f"{created} 09:00:00",
+            }
+            for a, created in ACCOUNT_CREATED.items()
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "contacts",
+        [
+            {
+                "contact_id": "C1",
+                "account_id": "A03",
+                "full_name": "Mei Lin",
+                "email": "mei.lin@a03.example",
+                "phone": "+86 138 0013 8000",
+            },
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "orders",
+        [
+            {"order_id": o, "account_id": a, "order_date": d, "status": s, "rep_id": OWNER[a]}
+            for o, a, d, s, _ in ORDERS
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "order_lines",
+        [
+            {"order_id": o, "line_number": 1, "product_id": "P1", "quantity": 1, "unit_price": amount}
+            for o, _, _, _, amount in ORDERS
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "returns",
+        [{"return_id": r, "order_id": o, "return_date": d, "refund_amount": amount} for r, o, d, amount in RETURNS],
+    )
+    write_raw_batch(
+        raw,
+        "survey_responses",
+        [
+            {
+                "response_id": "S1",
+                "survey_type": "nps",
+                "submitted_at": "2025-05-02 10:00:00",
+                "score": 9,
+                "account_id": "A03",
+            },
+            {
+                "response_id": "S2",
+                "survey_type": "nps",
+                "submitted_at": "2025-06-01 10:00:00",
+                "score": 3,
+                "account_id": "A03",
+            },
+            {
+                "response_id": "S3",
+                "survey_type": "nps",
+                "submitted_at": "2025-01-05 10:00:00",
+                "score": 8,
+                "account_id": "A04",
+            },
+            {
+                "response_id": "S4",
+                "survey_type": "csat",
+                "submitted_at": "2025-06-02 10:00:00",
+                "score": 5,
+                "account_id": "A04",
+            },
+            # no account_id: belongs to the account of its order (O12 -> A05)
+            {
+                "response_id": "S5",
+                "survey_type": "nps",
+                "submitted_at": "2025-04-10 10:00:00",
+                "score": 10,
+                "order_id": "O12",
+            },
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "cases",
+        [
+            {
+                "case_id": "K1",
+                "account_id": "A04",
+                "opened_at": "2025-05-01 09:00:00",
+                "category": "inquiry",
+                "resolved_at": "2025-05-03 09:00:00",
+            },
+            {"case_id": "K2", "account_id": "A04", "opened_at": "2025-06-10 09:00:00", "category": "complaint"},
+            # resolved only after the as_of day ended: still open as of as_of
+            {
+                "case_id": "K3",
+                "account_id": "A07",
+                "opened_at": "2025-06-01 09:00:00",
+                "category": "technical",
+                "resolved_at": "2025-06-16 10:00:00",
+            },
+            # opened after as_of: does not exist yet
+            {"case_id": "K4", "account_id": "A07", "opened_at": "2025-06-16 11:00:00", "category": "inquiry"},
+        ],
+    )
     # cautious: skip the other marts' tests that merely touch a staging model selected here
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DBT_INDIRECT_SELECTION", "cautious")
@@ -128,18 +230,23 @@ def warehouse(tmp_path_factory):
 
 def test_build_uses_the_derived_as_of_date(warehouse):
     assert query(warehouse, "select as_of_date, first_month from intermediate.int_calendar") == [
-        (AS_OF, date(2024, 1, 1))]
+        (AS_OF, date(2024, 1, 1))
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
 # dim_customers, as of 2025-06-15
 # ---------------------------------------------------------------------------------------------
 
+
 def test_dim_customers_order_measures_and_lifecycle_stage(warehouse):
-    rows = query(warehouse, """
+    rows = query(
+        warehouse,
+        """
         select account_id, first_order_date, last_order_date, lifetime_orders, lifetime_net_revenue,
                orders_365d, net_revenue_365d, recency_days, lifecycle_stage
-        from marts.dim_customers order by account_id""")
+        from marts.dim_customers order by account_id""",
+    )
     d = date
     # the 365-day window is (2024-06-15, 2025-06-15]; recency = days from the last order to 2025-06-15
     assert rows == [
@@ -166,8 +273,10 @@ def test_dim_customers_order_measures_and_lifecycle_stage(warehouse):
 
 
 def test_dim_customers_rfm_scores(warehouse):
-    rows = dict((r[0], r[1:]) for r in query(
-        warehouse, "select account_id, r_score, f_score, m_score, rfm_code from marts.dim_customers"))
+    rows = dict(
+        (r[0], r[1:])
+        for r in query(warehouse, "select account_id, r_score, f_score, m_score, rfm_code from marts.dim_customers")
+    )
     # 9 customers with orders -> ntile(5) groups of 2, 2, 2, 2, 1.
     # r: recency descending A02 196, A08 106 | A05 75, A04 56 | A03 45, A07 36 | A06 14, A09 5 | A12 0
     # f: orders ascending, ties by id: A03 1, A05 1 | A12 1, A02 2 | A07 2, A08 2 | A09 2, A04 3 | A06 3
@@ -189,11 +298,23 @@ def test_dim_customers_rfm_scores(warehouse):
 
 
 def test_dim_customers_account_owner_action_and_service(warehouse):
-    rows = {r[0]: r[1:] for r in query(warehouse, """
+    rows = {
+        r[0]: r[1:]
+        for r in query(
+            warehouse,
+            """
         select account_id, owner_rep_id, team_id, created_date, recommended_action, latest_nps_score, open_cases
-        from marts.dim_customers""")}
-    assert rows["A03"] == ("R1", "T1", date(2025, 4, 15), "dedicated account service, regular visits and events",
-                           3, 0)  # latest NPS: 3 on 2025-06-01 (the 9 is older)
+        from marts.dim_customers""",
+        )
+    }
+    assert rows["A03"] == (
+        "R1",
+        "T1",
+        date(2025, 4, 15),
+        "dedicated account service, regular visits and events",
+        3,
+        0,
+    )  # latest NPS: 3 on 2025-06-01 (the 9 is older)
     # latest NPS 8 (the later CSAT 5 is not NPS); K2 open; K1 resolved before as_of
     assert rows["A04"] == ("R2", "T2", date(2024, 1, 5), "retain with loyalty offers and member benefits", 8, 1)
     # the NPS answer without account_id belongs to the account of its order O12
@@ -207,8 +328,14 @@ def test_dim_customers_account_owner_action_and_service(warehouse):
 def test_no_contact_email_or_phone_in_the_customer_marts(warehouse):
     tables = ["dim_customers", "fct_customer_lifecycle_monthly", "mart_lifecycle_monthly"]
     for table in tables:
-        columns = [r[0] for r in query(warehouse, "select column_name from information_schema.columns "
-                                                  "where table_schema = 'marts' and table_name = ?", [table])]
+        columns = [
+            r[0]
+            for r in query(
+                warehouse,
+                "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
+                [table],
+            )
+        ]
         assert columns and not [c for c in columns if "mail" in c or "phone" in c], (table, columns)
         text = " ".join(str(v) for row in query(warehouse, f"select * from marts.{table}") for v in row)
         assert "@" not in text and "138 0013" not in text and "Mei Lin" not in text, table
@@ -222,8 +349,14 @@ MONTHS = [date(2024 + (m - 1) // 12, (m - 1) % 12 + 1, 1) for m in range(1, 19)]
 
 
 def _stages(warehouse, account_id):
-    return [r[0] for r in query(warehouse, "select lifecycle_stage from marts.fct_customer_lifecycle_monthly "
-                                           "where account_id = ? order by month", [account_id])]
+    return [
+        r[0]
+        for r in query(
+            warehouse,
+            "select lifecycle_stage from marts.fct_customer_lifecycle_monthly where account_id = ? order by month",
+            [account_id],
+        )
+    ]
 
 
 def test_lifecycle_trajectories_by_hand(warehouse):
@@ -239,30 +372,53 @@ def test_lifecycle_trajectories_by_hand(warehouse):
 def test_lifecycle_fact_rows_exist_from_account_creation(warehouse):
     counts = dict(query(warehouse, "select account_id, count(*) from marts.fct_customer_lifecycle_monthly group by 1"))
     assert counts == {
-        "A01": 18, "A02": 18, "A04": 18, "A06": 18, "A07": 18, "A08": 18, "A09": 18,
-        "A03": 3,   # created 2025-04-15
-        "A05": 4,   # created 2025-03-20
-        "A10": 1,   # created 2025-06-20, after as_of but by the end of the as_of month
-        "A12": 1,   # created 2025-06-01
-    }               # A11 (created 2025-07-05) has no row yet
-    assert query(warehouse, "select previous_stage from marts.fct_customer_lifecycle_monthly "
-                            "where account_id = 'A03' order by month") == [(None,), ("prospect",), ("vip",)]
+        "A01": 18,
+        "A02": 18,
+        "A04": 18,
+        "A06": 18,
+        "A07": 18,
+        "A08": 18,
+        "A09": 18,
+        "A03": 3,  # created 2025-04-15
+        "A05": 4,  # created 2025-03-20
+        "A10": 1,  # created 2025-06-20, after as_of but by the end of the as_of month
+        "A12": 1,  # created 2025-06-01
+    }  # A11 (created 2025-07-05) has no row yet
+    assert query(
+        warehouse,
+        "select previous_stage from marts.fct_customer_lifecycle_monthly where account_id = 'A03' order by month",
+    ) == [(None,), ("prospect",), ("vip",)]
 
 
 def test_lifecycle_fact_net_revenue_of_the_month(warehouse):
-    rows = dict(query(warehouse, "select month, net_revenue from marts.fct_customer_lifecycle_monthly "
-                                 "where account_id = 'A08' and net_revenue <> 0"))
+    rows = dict(
+        query(
+            warehouse,
+            "select month, net_revenue from marts.fct_customer_lifecycle_monthly "
+            "where account_id = 'A08' and net_revenue <> 0",
+        )
+    )
     # order 2000 in May 2024; refund 500 in Feb 2025; order 1000 in Mar 2025; refund 200 in Apr 2025;
     # the 300 refunded on 2025-06-20 is after as_of
-    assert rows == {date(2024, 5, 1): Decimal("2000.00"), date(2025, 2, 1): Decimal("-500.00"),
-                    date(2025, 3, 1): Decimal("1000.00"), date(2025, 4, 1): Decimal("-200.00")}
+    assert rows == {
+        date(2024, 5, 1): Decimal("2000.00"),
+        date(2025, 2, 1): Decimal("-500.00"),
+        date(2025, 3, 1): Decimal("1000.00"),
+        date(2025, 4, 1): Decimal("-200.00"),
+    }
 
 
 def test_mart_lifecycle_monthly_first_and_last_month(warehouse):
-    rows = {(r[0], r[1]): r[2:] for r in query(warehouse, """
+    rows = {
+        (r[0], r[1]): r[2:]
+        for r in query(
+            warehouse,
+            """
         select month, lifecycle_stage, customers, total_customers, share_of_customers, entered, exited,
                reactivated, net_revenue
-        from marts.mart_lifecycle_monthly where month in ('2024-01-01', '2025-06-01')""")}
+        from marts.mart_lifecycle_monthly where month in ('2024-01-01', '2025-06-01')""",
+        )
+    }
     jan, jun = date(2024, 1, 1), date(2025, 6, 1)
     # January 2024: 7 accounts exist; A09 (order of 400) is the only customer and VIP; everyone entered.
     assert rows[(jan, "prospect")] == (6, 7, pytest.approx(6 / 7), 6, 0, None, Decimal("0.00"))
@@ -276,11 +432,12 @@ def test_mart_lifecycle_monthly_first_and_last_month(warehouse):
     assert rows[(jun, "prospect")] == (2, 11, pytest.approx(2 / 11), 1, 0, None, Decimal("0.00"))
     assert rows[(jun, "inactive")] == (1, 11, pytest.approx(1 / 11), 0, 1, None, Decimal("0.00"))
     assert rows[(jun, "vip")] == (1, 11, pytest.approx(1 / 11), 0, 0, 0, Decimal("0.00"))
-    assert rows[(jun, "new")] == (2, 11, pytest.approx(2 / 11), 1, 0, 0, Decimal("50.00"))      # A12's 50
-    assert rows[(jun, "loyal")] == (2, 11, pytest.approx(2 / 11), 1, 0, 0, Decimal("100.00"))   # A06's 100
+    assert rows[(jun, "new")] == (2, 11, pytest.approx(2 / 11), 1, 0, 0, Decimal("50.00"))  # A12's 50
+    assert rows[(jun, "loyal")] == (2, 11, pytest.approx(2 / 11), 1, 0, 0, Decimal("100.00"))  # A06's 100
     assert rows[(jun, "active")] == (3, 11, pytest.approx(3 / 11), 1, 1, 1, Decimal("600.00"))  # A09's 600
     assert query(warehouse, "select count(*), count(distinct month) from marts.mart_lifecycle_monthly") == [
-        (18 * 6, 18)]
+        (18 * 6, 18)
+    ]
 
 
 def _month_end(month: date) -> date:
@@ -302,11 +459,12 @@ def _reference_lifecycle(vip_share: str) -> dict[tuple[date, str], tuple[str, De
         for account in ACCOUNT_CREATED:
             dates = [d for _, a, d, _ in known_orders if a == account]
             in_window = {o for o, a, d, _ in known_orders if a == account and d > as_of - timedelta(days=365)}
-            revenue_365d = (sum(amt for o, _, _, amt in known_orders if o in in_window)
-                            - sum(amt for o, _, _, amt in known_returns if o in in_window))
+            revenue_365d = sum(amt for o, _, _, amt in known_orders if o in in_window) - sum(
+                amt for o, _, _, amt in known_returns if o in in_window
+            )
             customers[account] = (min(dates, default=None), max(dates, default=None), len(in_window), revenue_365d)
         ranked = sorted((a for a in customers if customers[a][3] > 0), key=lambda a: (-customers[a][3], a))
-        vips = set(ranked[:ceil(Decimal(vip_share) * len(ranked))])
+        vips = set(ranked[: ceil(Decimal(vip_share) * len(ranked))])
         for account, created in ACCOUNT_CREATED.items():
             if date.fromisoformat(created) > _month_end(month):
                 continue
@@ -323,16 +481,20 @@ def _reference_lifecycle(vip_share: str) -> dict[tuple[date, str], tuple[str, De
                 stage = "loyal"
             else:
                 stage = "active"
-            net_revenue = (sum(amt for _, a, d, amt in known_orders if a == account and d >= month)
-                           - sum(amt for _, a, d, amt in known_returns if a == account and d >= month))
+            net_revenue = sum(amt for _, a, d, amt in known_orders if a == account and d >= month) - sum(
+                amt for _, a, d, amt in known_returns if a == account and d >= month
+            )
             result[(month, account)] = (stage, net_revenue)
     return result
 
 
 def test_lifecycle_fact_matches_a_naive_month_by_month_evaluation(warehouse):
     expected = _reference_lifecycle(str(VARS["lifecycle_vip_share"]))
-    rows = query(warehouse, "select month, account_id, lifecycle_stage, net_revenue, previous_stage "
-                            "from marts.fct_customer_lifecycle_monthly")
+    rows = query(
+        warehouse,
+        "select month, account_id, lifecycle_stage, net_revenue, previous_stage "
+        "from marts.fct_customer_lifecycle_monthly",
+    )
     assert {(m, a): (stage, net) for m, a, stage, net, _ in rows} == expected
     # previous_stage: the account's stage the month before, NULL in its first month
     for month, account, _, _, previous_stage in rows:
@@ -341,8 +503,11 @@ def test_lifecycle_fact_matches_a_naive_month_by_month_evaluation(warehouse):
 
 
 def test_dim_customers_agrees_with_the_as_of_month_of_the_fact(warehouse):
-    mismatches = query(warehouse, """
+    mismatches = query(
+        warehouse,
+        """
         select d.account_id from marts.dim_customers d
         join marts.fct_customer_lifecycle_monthly f on f.account_id = d.account_id and f.month = '2025-06-01'
-        where f.lifecycle_stage <> d.lifecycle_stage""")
+        where f.lifecycle_stage <> d.lifecycle_stage""",
+    )
     assert mismatches == []

@@ -25,9 +25,15 @@ def as_of(exports) -> date:
     """marts.md "as_of_date": the latest business event date in the data."""
     opps = exports["opportunities"]
     closed = opps[opps.stage.isin(["closed_won", "closed_lost"])]
-    dates = [exports["orders"].order_date, opps.created_at, opps.updated_at, closed.close_date,
-             exports["opportunity_stage_history"].entered_at, exports["activities"].occurred_at,
-             exports["survey_responses"].submitted_at]
+    dates = [
+        exports["orders"].order_date,
+        opps.created_at,
+        opps.updated_at,
+        closed.close_date,
+        exports["opportunity_stage_history"].entered_at,
+        exports["activities"].occurred_at,
+        exports["survey_responses"].submitted_at,
+    ]
     return date.fromisoformat(max(s.dropna().str[:10].max() for s in dates))
 
 
@@ -39,12 +45,20 @@ def test_most_touched_customers_match_the_csvs(demo_run, exports, as_of):
     for account in busiest:
         mine = acts[acts.account_id == account]
         visits = mine[mine.activity_type == "visit"]
-        [row] = marts(demo_run.warehouse, """
+        [row] = marts(
+            demo_run.warehouse,
+            """
             select last_activity_date, last_visit_date, activities_90d, visits_90d, days_since_last_touch
-            from marts.dim_customers where account_id = ?""", [account])
-        assert row == (mine.day.max(), visits.day.max() if len(visits) else None,
-                       (mine.day > as_of - timedelta(days=90)).sum(),
-                       (visits.day > as_of - timedelta(days=90)).sum(), (as_of - mine.day.max()).days)
+            from marts.dim_customers where account_id = ?""",
+            [account],
+        )
+        assert row == (
+            mine.day.max(),
+            visits.day.max() if len(visits) else None,
+            (mine.day > as_of - timedelta(days=90)).sum(),
+            (visits.day > as_of - timedelta(days=90)).sum(),
+            (as_of - mine.day.max()).days,
+        )
 
 
 def test_open_deals_stage_days_past_due_and_stale_match_the_csvs(demo_run, exports, as_of):
@@ -62,12 +76,24 @@ def test_open_deals_stage_days_past_due_and_stale_match_the_csvs(demo_run, expor
         touches = [created] if created else []
         touches += [date.fromisoformat(t[:10]) for t in acts[acts.opportunity_id == deal.opportunity_id].occurred_at]
         past_due = isinstance(deal.close_date, str) and date.fromisoformat(deal.close_date) < as_of
-        expected[deal.opportunity_id] = ((as_of - entered).days if entered else None, past_due,
-                                         not touches or max(touches) <= as_of - timedelta(days=30))
-    actual = {o: (d, p, s) for o, d, p, s in marts(demo_run.warehouse, """
+        expected[deal.opportunity_id] = (
+            (as_of - entered).days if entered else None,
+            past_due,
+            not touches or max(touches) <= as_of - timedelta(days=30),
+        )
+    actual = {
+        o: (d, p, s)
+        for o, d, p, s in marts(
+            demo_run.warehouse,
+            """
         select opportunity_id, days_in_current_stage, is_past_due, is_stale
-        from marts.fct_opportunities where status = 'open'""")}
+        from marts.fct_opportunities where status = 'open'""",
+        )
+    }
     assert actual == expected
-    [(closed_flags,)] = marts(demo_run.warehouse, """select count(*) from marts.fct_opportunities
-        where status <> 'open' and (is_past_due or is_stale or days_in_current_stage is not null)""")
+    [(closed_flags,)] = marts(
+        demo_run.warehouse,
+        """select count(*) from marts.fct_opportunities
+        where status <> 'open' and (is_past_due or is_stale or days_in_current_stage is not null)""",
+    )
     assert closed_flags == 0

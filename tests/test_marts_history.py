@@ -18,8 +18,15 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-STAGES = {"prospecting": 1, "qualification": 2, "needs_analysis": 3, "proposal": 4, "negotiation": 5,
-          "closed_won": 6, "closed_lost": None}
+STAGES = {
+    "prospecting": 1,
+    "qualification": 2,
+    "needs_analysis": 3,
+    "proposal": 4,
+    "negotiation": 5,
+    "closed_won": 6,
+    "closed_lost": None,
+}
 SEED = {1: Decimal("0.10"), 2: Decimal("0.20"), 3: Decimal("0.40"), 4: Decimal("0.60"), 5: Decimal("0.80")}
 CLOSED = ("closed_won", "closed_lost")
 
@@ -57,8 +64,11 @@ class Deal:
         if stage == "closed_won":
             return 6
         lost_at = max((t for t, s in self.history if s == "closed_lost"), default=None)
-        orders = [STAGES[s] for t, s in self.history
-                  if STAGES.get(s) and (stage != "closed_lost" or lost_at is None or t < lost_at)]
+        orders = [
+            STAGES[s]
+            for t, s in self.history
+            if STAGES.get(s) and (stage != "closed_lost" or lost_at is None or t < lost_at)
+        ]
         return max([1, *orders, STAGES.get(stage) or 1])
 
 
@@ -88,8 +98,17 @@ def _deals(exports, landed: date) -> dict[str, Deal]:
         at = _dt(row["updated_at"]) if row["updated_at"] else datetime.combine(landed, datetime.min.time())
         open_stage = row["stage"] if row["stage"] not in CLOSED else None
         deal = deals[row["opportunity_id"]]
-        deal.events.append((at, 1, (name, i), open_stage, Decimal(row["amount"]) if row["amount"] else None,
-                            _day(row["close_date"]), row["owner_rep_id"]))
+        deal.events.append(
+            (
+                at,
+                1,
+                (name, i),
+                open_stage,
+                Decimal(row["amount"]) if row["amount"] else None,
+                _day(row["close_date"]),
+                row["owner_rep_id"],
+            )
+        )
         deal.current = row
     return {k: v for k, v in deals.items() if v.current is not None}
 
@@ -101,11 +120,14 @@ def _month_end(d: date) -> date:
 @pytest.fixture(scope="module")
 def demo(demo_run):
     con = duckdb.connect(str(demo_run.warehouse), read_only=True)
-    [(landed,)] = con.execute("select min(started_at) from quality.ingestion_ledger "
-                              "where entity = 'opportunities' and status = 'loaded'").fetchall()
+    [(landed,)] = con.execute(
+        "select min(started_at) from quality.ingestion_ledger where entity = 'opportunities' and status = 'loaded'"
+    ).fetchall()
     deals = _deals(demo_run.exports, landed.date())
-    dates = [d for (d,) in con.execute("select distinct forecast_date from marts.mart_forecast_accuracy "
-                                       "order by 1").fetchall()]
+    dates = [
+        d
+        for (d,) in con.execute("select distinct forecast_date from marts.mart_forecast_accuracy order by 1").fetchall()
+    ]
     yield con, deals, dates
     con.close()
 
@@ -122,7 +144,9 @@ def test_snapshot_totals_equal_the_deals_open_at_a_month_end(demo):
     amounts = [deal.value_at(d, 4) or Decimal(0) for deal in open_deals]
     [(count, amount, weighted)] = con.execute(
         "select count(*), sum(coalesce(amount, 0)), sum(coalesce(weighted_amount, 0)) "
-        "from marts.fct_pipeline_snapshots where snapshot_date = ?", [d]).fetchall()
+        "from marts.fct_pipeline_snapshots where snapshot_date = ?",
+        [d],
+    ).fetchall()
     expected_weighted = sum(round(a * SEED[_open_stage_at(deal, d)], 2) for deal, a in zip(open_deals, amounts))
     assert len(open_deals) > 0
     assert (count, amount, weighted) == (len(open_deals), sum(amounts), expected_weighted)
@@ -136,7 +160,9 @@ def test_waterfall_won_and_new_deals_of_a_month(demo):
     new = [x for x in deals.values() if x.open_at(end) and not x.open_at(start) and x.created >= month]
     [(won_count, won_amount, new_count, new_amount)] = con.execute(
         "select sum(won_count), sum(won_amount), sum(new_count), sum(new_amount) "
-        "from marts.mart_pipeline_movement_monthly where month = ?", [month]).fetchall()
+        "from marts.mart_pipeline_movement_monthly where month = ?",
+        [month],
+    ).fetchall()
     assert won and new
     assert (won_count, new_count) == (len(won), len(new))
     assert won_amount == sum(x.value_at(start, 4) or Decimal(0) for x in won)
@@ -154,8 +180,9 @@ def _win_rates(deals, closed_by: date | None) -> dict[int, tuple[int, int]]:
 
 def test_all_teams_win_rate_per_stage(demo):
     con, deals, _ = demo
-    rows = con.execute("select stage_order, closed_reached, won from marts.mart_stage_win_rates "
-                       "where team_id is null order by 1").fetchall()
+    rows = con.execute(
+        "select stage_order, closed_reached, won from marts.mart_stage_win_rates where team_id is null order by 1"
+    ).fetchall()
     assert {order: (reached, won) for order, reached, won in rows} == _win_rates(deals, None)
 
 
@@ -173,7 +200,9 @@ def test_seed_and_calibrated_forecast_of_the_next_month(demo):
             calibrated += amount * rates[stage]
     [(forecast, calibrated_forecast, teams)] = con.execute(
         "select sum(forecast_amount), sum(calibrated_forecast_amount), count(*) from marts.mart_forecast_accuracy "
-        "where forecast_date = ? and close_month = ?", [d, close_month]).fetchall()
+        "where forecast_date = ? and close_month = ?",
+        [d, close_month],
+    ).fetchall()
     assert seed > 0 and forecast == seed
     # the mart rounds each team's sum to cents
     assert abs(calibrated_forecast - calibrated) <= Decimal("0.005") * teams

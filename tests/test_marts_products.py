@@ -29,9 +29,12 @@ def product_sales(demo_run) -> pd.DataFrame:
     sold["units"] = sold.quantity.astype(float)
     sold["net"] = sold.units * sold.unit_price.astype(float) - sold.discount_amount.fillna("0").astype(float)
     keys = ["month", "product_id", "channel", "region"]
-    out = sold.groupby(keys, dropna=False).agg(units=("units", "sum"), net=("net", "sum"), orders=("order_id", "nunique"))
-    refunds = returns.merge(orders, on="order_id").merge(lines[["order_id", "line_number", "product_id"]],
-                                                         on=["order_id", "line_number"])
+    out = sold.groupby(keys, dropna=False).agg(
+        units=("units", "sum"), net=("net", "sum"), orders=("order_id", "nunique")
+    )
+    refunds = returns.merge(orders, on="order_id").merge(
+        lines[["order_id", "line_number", "product_id"]], on=["order_id", "line_number"]
+    )
     refunds["month"] = refunds.return_date.str[:7]
     refunds["refund"] = refunds.refund_amount.astype(float)
     out = out.join(refunds.groupby(keys, dropna=False).refund.sum(), how="outer").fillna(0.0)
@@ -41,11 +44,14 @@ def product_sales(demo_run) -> pd.DataFrame:
 
 
 def _mart_row(demo_run, month: str, product: str, channel: str, region: str) -> tuple:
-    [row] = marts(demo_run.warehouse, """
+    [row] = marts(
+        demo_run.warehouse,
+        """
         select units_sold, net_amount, orders_count, refunds_amount, cost_amount, gross_margin, gross_margin_rate
         from marts.mart_sales_by_product_monthly
         where strftime(month, '%Y-%m') = ? and product_id = ? and channel is not distinct from ? and region = ?""",
-                  [month, product, None if pd.isna(channel) else channel, region])
+        [month, product, None if pd.isna(channel) else channel, region],
+    )
     return tuple(None if v is None else float(v) for v in row)
 
 
@@ -70,8 +76,13 @@ def test_busiest_product_cells_match_the_csvs(demo_run, product_sales):
 
 def test_monthly_totals_match_the_csvs_and_the_demo_sells_through_several_channels(demo_run, product_sales):
     expected = product_sales.groupby("month")[["net", "refund"]].sum()
-    actual = dict(marts(demo_run.warehouse, """
-        select strftime(month, '%Y-%m'), sum(net_revenue) from marts.mart_sales_by_product_monthly group by 1"""))
+    actual = dict(
+        marts(
+            demo_run.warehouse,
+            """
+        select strftime(month, '%Y-%m'), sum(net_revenue) from marts.mart_sales_by_product_monthly group by 1""",
+        )
+    )
     assert sorted(actual) == sorted(expected.index)
     for month, row in expected.iterrows():
         assert float(actual[month]) == pytest.approx(row.net - row.refund, abs=0.05), month
@@ -89,9 +100,15 @@ def test_lost_deals_per_month_and_reason_match_the_csvs(demo_run):
     expected = lost.groupby(["month", "lost_reason"], dropna=False).agg(n=("amount", "size"), amount=("amount", "sum"))
     assert lost.lost_reason.nunique() >= 4  # a handful of reasons
     # summed over teams: the team of the month is the attribution's business, the deals are not
-    actual = {(m, r): (n, float(a)) for m, r, n, a in marts(demo_run.warehouse, """
+    actual = {
+        (m, r): (n, float(a))
+        for m, r, n, a in marts(
+            demo_run.warehouse,
+            """
         select strftime(month, '%Y-%m'), lost_reason, sum(lost_count), sum(lost_amount)
-        from marts.mart_loss_reasons_monthly group by 1, 2""")}
+        from marts.mart_loss_reasons_monthly group by 1, 2""",
+        )
+    }
     assert len(actual) == len(expected)
     for (month, reason), row in expected.iterrows():
         n, amount = actual[(month, None if pd.isna(reason) else reason)]

@@ -23,8 +23,14 @@ from orchestration.settings import get_settings
 from tests.support import dbt, query, write_raw_batch
 
 SEEDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
-COUNTS = ["customers", "treated_customers", "ordered_treated", "ordered_untreated",
-          "reactivated_treated", "reactivated_untreated"]
+COUNTS = [
+    "customers",
+    "treated_customers",
+    "ordered_treated",
+    "ordered_untreated",
+    "reactivated_treated",
+    "reactivated_untreated",
+]
 
 
 def _rows(exports: Path, name: str) -> list[dict[str, str]]:
@@ -35,8 +41,12 @@ def _rows(exports: Path, name: str) -> list[dict[str, str]]:
 def prescribed_types() -> dict[str, set[str] | None]:
     """stage -> prescribed activity types; None = any type."""
     with open(SEEDS / "lifecycle_actions.csv", newline="", encoding="utf-8") as f:
-        return {r["lifecycle_stage"]: None if r["prescribed_activity_types"] == "any"
-                else set(r["prescribed_activity_types"].split("|")) for r in csv.DictReader(f)}
+        return {
+            r["lifecycle_stage"]: None
+            if r["prescribed_activity_types"] == "any"
+            else set(r["prescribed_activity_types"].split("|"))
+            for r in csv.DictReader(f)
+        }
 
 
 def _state_on(rows: list[dict[str, str]], key: str, value: str):
@@ -52,6 +62,7 @@ def _state_on(rows: list[dict[str, str]], key: str, value: str):
         versions = history.get(k, [])
         then = [v for start, v in versions if start <= day]
         return then[-1] if then else (versions[0][1] if versions else None)
+
     return on
 
 
@@ -78,7 +89,9 @@ def warehouse(demo_run):
     assert demo_run.exit_code == 0, demo_run.output[-3000:]
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
         mart = con.execute("select * from marts.mart_customer_treatment_monthly").df()
-        teams = [t for (t,) in con.execute("select team_id from marts.mart_team_kpi_monthly group by team_id").fetchall()]
+        teams = [
+            t for (t,) in con.execute("select team_id from marts.mart_team_kpi_monthly group by team_id").fetchall()
+        ]
     return {"mart": mart, "stage": lifecycle_stages(demo_run), "teams": teams}
 
 
@@ -107,8 +120,9 @@ def treatment_by_hand(exports: Path, stage: dict[tuple[str, str], str]) -> dict[
             ordered = (month, account) in bought
             back = was == "inactive" and stage[month, account] not in ("inactive", "prospect")
             cell = expected[month, rep and team(rep, last_day), was]
-            for i, hit in enumerate((True, treated, treated and ordered, not treated and ordered,
-                                     treated and back, not treated and back)):
+            for i, hit in enumerate(
+                (True, treated, treated and ordered, not treated and ordered, treated and back, not treated and back)
+            ):
                 cell[i] += hit
     return expected
 
@@ -166,25 +180,81 @@ def _write_fixture(raw: Path) -> None:
     to R2 from February 1: it counts for R1's team T1 (the owner as January ended), treated by a call.
     The activity of March 31 sets as_of_date."""
     write_raw_batch(raw, "teams", [{"team_id": "T1", "team_name": "North"}, {"team_id": "T2", "team_name": "South"}])
-    write_raw_batch(raw, "reps", [{"rep_id": r, "rep_name": r, "team_id": t, "hire_date": "2020-01-01",
-                                   "status": "active"} for r, t in (("R1", "T1"), ("R2", "T2"))])
-    accounts = [("A1", "R1", "2024-01-01"), ("A2", "R1", "2024-01-01"), ("A3", "R2", "2024-01-01"),
-                ("A4", "R2", "2024-01-01"), ("A5", "R1", "2024-01-01"), ("A5", "R2", "2025-02-01")]
-    write_raw_batch(raw, "accounts", [{"account_id": a, "account_name": a, "owner_rep_id": r, "valid_from": v,
-                                       "created_at": "2024-01-01 00:00:00"} for a, r, v in accounts])
-    orders = [("O1", "A1", "2024-06-10", "10.00"), ("O2", "A2", "2024-06-12", "10.00"),
-              ("O3", "A3", "2024-12-01", "1000.00"), ("O4", "A3", "2025-01-05", "1000.00"),
-              ("O5", "A1", "2025-02-20", "10.00"), ("O6", "A3", "2025-02-10", "1000.00")]
-    write_raw_batch(raw, "orders", [{"order_id": o, "account_id": a, "order_date": d, "status": "completed"}
-                                    for o, a, d, _ in orders])
-    write_raw_batch(raw, "order_lines", [{"order_id": o, "line_number": 1, "product_id": "P1", "quantity": 1,
-                                          "unit_price": p} for o, _, _, p in orders])
-    activities = [("E1", "R1", "A1", "call", "2025-02-05 10:00:00"), ("E2", "R1", "A2", "email", "2025-02-06 10:00:00"),
-                  ("E3", "R1", None, "call", "2025-02-07 10:00:00"), ("E4", "R2", "A3", "meeting", "2025-02-09 10:00:00"),
-                  ("E5", "R2", "A4", "visit", "2025-02-11 10:00:00"), ("E6", "R2", "A5", "call", "2025-02-12 10:00:00"),
-                  ("E7", "R1", None, "email", "2025-03-31 10:00:00")]
-    write_raw_batch(raw, "activities", [{"activity_id": i, "rep_id": r, "account_id": a, "activity_type": t,
-                                         "direction": "outbound", "occurred_at": at} for i, r, a, t, at in activities])
+    write_raw_batch(
+        raw,
+        "reps",
+        [
+            {"rep_id": r, "rep_name": r, "team_id": t, "hire_date": "2020-01-01", "status": "active"}
+            for r, t in (("R1", "T1"), ("R2", "T2"))
+        ],
+    )
+    accounts = [
+        ("A1", "R1", "2024-01-01"),
+        ("A2", "R1", "2024-01-01"),
+        ("A3", "R2", "2024-01-01"),
+        ("A4", "R2", "2024-01-01"),
+        ("A5", "R1", "2024-01-01"),
+        ("A5", "R2", "2025-02-01"),
+    ]
+    write_raw_batch(
+        raw,
+        "accounts",
+        [
+            {
+                "account_id": a,
+                "account_name": a,
+                "owner_rep_id": r,
+                "valid_from": v,
+                "created_at": "2024-01-01 00:00:00",
+            }
+            for a, r, v in accounts
+        ],
+    )
+    orders = [
+        ("O1", "A1", "2024-06-10", "10.00"),
+        ("O2", "A2", "2024-06-12", "10.00"),
+        ("O3", "A3", "2024-12-01", "1000.00"),
+        ("O4", "A3", "2025-01-05", "1000.00"),
+        ("O5", "A1", "2025-02-20", "10.00"),
+        ("O6", "A3", "2025-02-10", "1000.00"),
+    ]
+    write_raw_batch(
+        raw,
+        "orders",
+        [{"order_id": o, "account_id": a, "order_date": d, "status": "completed"} for o, a, d, _ in orders],
+    )
+    write_raw_batch(
+        raw,
+        "order_lines",
+        [
+            {"order_id": o, "line_number": 1, "product_id": "P1", "quantity": 1, "unit_price": p}
+            for o, _, _, p in orders
+        ],
+    )
+    activities = [
+        ("E1", "R1", "A1", "call", "2025-02-05 10:00:00"),
+        ("E2", "R1", "A2", "email", "2025-02-06 10:00:00"),
+        ("E3", "R1", None, "call", "2025-02-07 10:00:00"),
+        ("E4", "R2", "A3", "meeting", "2025-02-09 10:00:00"),
+        ("E5", "R2", "A4", "visit", "2025-02-11 10:00:00"),
+        ("E6", "R2", "A5", "call", "2025-02-12 10:00:00"),
+        ("E7", "R1", None, "email", "2025-03-31 10:00:00"),
+    ]
+    write_raw_batch(
+        raw,
+        "activities",
+        [
+            {
+                "activity_id": i,
+                "rep_id": r,
+                "account_id": a,
+                "activity_type": t,
+                "direction": "outbound",
+                "occurred_at": at,
+            }
+            for i, r, a, t, at in activities
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -194,27 +264,50 @@ def fixture_warehouse(tmp_path_factory):
     settings = get_settings(data_dir)
     settings.ensure_dirs()
     expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
-    dbt(data_dir, "build", "--select", "+mart_customer_treatment_monthly", "--exclude-resource-type", "test",
-        "--exclude-resource-type", "unit_test")
+    dbt(
+        data_dir,
+        "build",
+        "--select",
+        "+mart_customer_treatment_monthly",
+        "--exclude-resource-type",
+        "test",
+        "--exclude-resource-type",
+        "unit_test",
+    )
     return settings.build_warehouse
 
 
 def test_hand_fixture_cells(fixture_warehouse):
-    stages = {(a, m): s for m, a, s in query(fixture_warehouse, """select month, account_id, lifecycle_stage
-        from marts.fct_customer_lifecycle_monthly where month in ('2025-01-01', '2025-02-01')""")}
+    stages = {
+        (a, m): s
+        for m, a, s in query(
+            fixture_warehouse,
+            """select month, account_id, lifecycle_stage
+        from marts.fct_customer_lifecycle_monthly where month in ('2025-01-01', '2025-02-01')""",
+        )
+    }
     # the premises, by the lifecycle rules (marts.md "Lifecycle stage")
-    assert [stages[a, date(2025, 1, 1)] for a in ("A1", "A2", "A3", "A4", "A5")] == \
-        ["inactive", "inactive", "vip", "prospect", "prospect"]
+    assert [stages[a, date(2025, 1, 1)] for a in ("A1", "A2", "A3", "A4", "A5")] == [
+        "inactive",
+        "inactive",
+        "vip",
+        "prospect",
+        "prospect",
+    ]
     assert (stages["A1", FEB], stages["A2", FEB]) == ("active", "inactive")
-    rows = query(fixture_warehouse, f"""select team_id, lifecycle_stage, {', '.join(COUNTS)}
-        from marts.mart_customer_treatment_monthly where month = '2025-02-01' and customers > 0""")
+    rows = query(
+        fixture_warehouse,
+        f"""select team_id, lifecycle_stage, {", ".join(COUNTS)}
+        from marts.mart_customer_treatment_monthly where month = '2025-02-01' and customers > 0""",
+    )
     assert {(t, s): list(c) for t, s, *c in rows} == {
-        ("T1", "inactive"): [2, 1, 1, 0, 1, 0],   # A1 treated, ordered, reactivated; A2 neither
+        ("T1", "inactive"): [2, 1, 1, 0, 1, 0],  # A1 treated, ordered, reactivated; A2 neither
         ("T1", "prospect"): [1, 1, 0, 0, None, None],  # A5: R1's as January ended
         ("T2", "vip"): [1, 1, 1, 0, None, None],  # A3
         ("T2", "prospect"): [1, 0, 0, 0, None, None],  # A4: a visit is not prescribed for prospects
     }
     # zero-filled: both teams x six stages in every month after the first (June 2024 .. March 2025)
-    (n_rows, n_months), = query(fixture_warehouse,
-                                "select count(*), count(distinct month) from marts.mart_customer_treatment_monthly")
+    ((n_rows, n_months),) = query(
+        fixture_warehouse, "select count(*), count(distinct month) from marts.mart_customer_treatment_monthly"
+    )
     assert (n_rows, n_months) == (9 * 2 * 6, 9)

@@ -35,8 +35,9 @@ def test_maven_run_publishes(maven):
 
 def test_every_opportunity_lands_once(maven):
     _, warehouse, pipeline, _ = maven
-    [(n, blank_accounts)] = q(warehouse, "select count(*), count(*) filter (where account_id is null) "
-                                         "from marts.fct_opportunities")
+    [(n, blank_accounts)] = q(
+        warehouse, "select count(*), count(*) filter (where account_id is null) from marts.fct_opportunities"
+    )
     assert n == len(pipeline) == 8800
     assert blank_accounts == pipeline.account.isna().sum()
 
@@ -44,10 +45,14 @@ def test_every_opportunity_lands_once(maven):
 def test_won_deals_and_win_rate_per_agent_match_the_csv(maven):
     _, warehouse, pipeline, _ = maven
     closed = pipeline[pipeline.deal_stage.isin(["Won", "Lost"])]
-    expected = closed.groupby("sales_agent").deal_stage.agg(won=lambda s: (s == "Won").sum(),
-                                                            lost=lambda s: (s == "Lost").sum())
-    rows = q(warehouse, "select rep_id, sum(opportunities_won), sum(opportunities_lost) "
-                        "from marts.mart_rep_kpi_monthly group by rep_id")
+    expected = closed.groupby("sales_agent").deal_stage.agg(
+        won=lambda s: (s == "Won").sum(), lost=lambda s: (s == "Lost").sum()
+    )
+    rows = q(
+        warehouse,
+        "select rep_id, sum(opportunities_won), sum(opportunities_lost) "
+        "from marts.mart_rep_kpi_monthly group by rep_id",
+    )
     got = {rep: (won, lost) for rep, won, lost in rows if won or lost}
     assert got == {rep: (r.won, r.lost) for rep, r in expected.iterrows()}
 
@@ -70,8 +75,11 @@ def test_funnel_per_regional_team_matches_the_csv(maven):
     _, warehouse, pipeline, teams = maven
     with_team = pipeline.merge(teams, on="sales_agent")
     # stage 1 reached: every opportunity; closed_won (order 6) reached: won ones
-    rows = q(warehouse, "select stage_order, sum(opportunities_reached) from marts.mart_funnel_monthly "
-                        "group by stage_order order by stage_order")
+    rows = q(
+        warehouse,
+        "select stage_order, sum(opportunities_reached) from marts.mart_funnel_monthly "
+        "group by stage_order order by stage_order",
+    )
     reached = dict(rows)
     assert reached[1] == len(with_team)
     assert reached[6] == (with_team.deal_stage == "Won").sum()

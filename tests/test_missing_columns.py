@@ -24,21 +24,39 @@ MINIMAL = {
     "User.csv": (["Id", "UserRoleId"], [["0051", "00E1"], ["0052", "00E2"]]),
     "Account.csv": (["Id", "Name", "CreatedDate"], [["0011", "Acme", T], ["0012", "Beta", T]]),
     "Contact.csv": (["Id", "AccountId"], [["0031", "0011"], ["0032", "0012"]]),
-    "Lead.csv": (["Id", "CreatedDate", "IsConverted", "Status"],
-                 [["00Q1", T, "false", "Working - Contacted"], ["00Q2", T, "true", "Qualified"]]),
-    "Opportunity.csv": (["Id", "OwnerId", "IsWon", "IsClosed", "StageName"],
-                        [["0061", "0051", "true", "true", "Closed Won"], ["0062", "0052", "false", "false", "Prospecting"]]),
-    "OpportunityHistory.csv": (["OpportunityId", "StageName", "CreatedDate"],
-                               [["0061", "Prospecting", T], ["0061", "Closed Won", T]]),
-    "Task.csv": (["Id", "OwnerId", "TaskSubtype", "Type", "CompletedDateTime", "CreatedDate"],
-                 [["00T1", "0051", "Call", "", T, T], ["00T2", "0052", "Task", "Meeting", "", T]]),
-    "Event.csv": (["Id", "OwnerId", "ActivityDateTime", "ActivityDate"], [["00U1", "0051", T, ""], ["00U2", "0052", "", "2024-03-06"]]),
-    "Case.csv": (["Id", "AccountId", "CreatedDate", "Type"], [["5001", "0011", T, "Problem"], ["5002", "0012", T, "Question"]]),
+    "Lead.csv": (
+        ["Id", "CreatedDate", "IsConverted", "Status"],
+        [["00Q1", T, "false", "Working - Contacted"], ["00Q2", T, "true", "Qualified"]],
+    ),
+    "Opportunity.csv": (
+        ["Id", "OwnerId", "IsWon", "IsClosed", "StageName"],
+        [["0061", "0051", "true", "true", "Closed Won"], ["0062", "0052", "false", "false", "Prospecting"]],
+    ),
+    "OpportunityHistory.csv": (
+        ["OpportunityId", "StageName", "CreatedDate"],
+        [["0061", "Prospecting", T], ["0061", "Closed Won", T]],
+    ),
+    "Task.csv": (
+        ["Id", "OwnerId", "TaskSubtype", "Type", "CompletedDateTime", "CreatedDate"],
+        [["00T1", "0051", "Call", "", T, T], ["00T2", "0052", "Task", "Meeting", "", T]],
+    ),
+    "Event.csv": (
+        ["Id", "OwnerId", "ActivityDateTime", "ActivityDate"],
+        [["00U1", "0051", T, ""], ["00U2", "0052", "", "2024-03-06"]],
+    ),
+    "Case.csv": (
+        ["Id", "AccountId", "CreatedDate", "Type"],
+        [["5001", "0011", T, "Problem"], ["5002", "0012", T, "Question"]],
+    ),
     "Product2.csv": (["Id", "Name"], [["01t1", "Widget"], ["01t2", "Gadget"]]),
-    "Order.csv": (["Id", "AccountId", "EffectiveDate", "Status"],
-                  [["8011", "0011", "2024-03-05", "Activated"], ["8012", "0012", "2024-03-06", "Draft"]]),
-    "OrderItem.csv": (["OrderId", "OrderItemNumber", "Product2Id", "Quantity", "UnitPrice"],
-                      [["8011", "0000000001", "01t1", "2", "10.5"], ["8012", "0000000002", "01t2", "1", "3"]]),
+    "Order.csv": (
+        ["Id", "AccountId", "EffectiveDate", "Status"],
+        [["8011", "0011", "2024-03-05", "Activated"], ["8012", "0012", "2024-03-06", "Draft"]],
+    ),
+    "OrderItem.csv": (
+        ["OrderId", "OrderItemNumber", "Product2Id", "Quantity", "UnitPrice"],
+        [["8011", "0000000001", "01t1", "2", "10.5"], ["8012", "0000000002", "01t2", "1", "3"]],
+    ),
 }
 
 
@@ -81,13 +99,17 @@ def test_ledger_names_the_missing_columns(minimal_export):
 def test_missing_columns_read_null_and_fallbacks_and_defaults_apply(minimal_export):
     root, _, _ = minimal_export
     with duckdb.connect() as con:
+
         def rows(entity, cols):
             glob = str(root / "raw" / entity / "*.parquet")
             return con.sql(f"select {cols} from read_parquet('{glob}') order by 1").fetchall()
 
         assert rows("accounts", "account_id, region, industry") == [("0011", None, None), ("0012", None, None)]
         assert rows("orders", "order_id, status") == [("8011", "completed"), ("8012", "pending")]
-        assert rows("leads", "lead_id, lead_source, status") == [("00Q1", "unknown", "working"), ("00Q2", "unknown", "converted")]
+        assert rows("leads", "lead_id, lead_source, status") == [
+            ("00Q1", "unknown", "working"),
+            ("00Q2", "unknown", "converted"),
+        ]
         assert {r[1] for r in rows("activities", "activity_id, activity_type") if r[0].startswith("00U")} == {"meeting"}
 
 
@@ -98,7 +120,10 @@ def test_a_missing_required_column_still_rejects_the_file(tmp_path):
     result = ingest(landing, "salesforce", tmp_path / "raw", tmp_path / "quality")
     by_file = {f.file_path: f for f in result.files}
     assert by_file["Order.csv"].status == REJECTED
-    assert "Order.csv" in by_file["Order.csv"].error and "'EffectiveDate' (mapped to order_date)" in by_file["Order.csv"].error
+    assert (
+        "Order.csv" in by_file["Order.csv"].error
+        and "'EffectiveDate' (mapped to order_date)" in by_file["Order.csv"].error
+    )
     assert by_file["Account.csv"].status == LOADED
 
 
@@ -129,7 +154,7 @@ def test_the_profiles_readme_example_holds(tmp_path):
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[1] / "ingestion" / "profiles" / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Missing columns"):readme.index("## Lookups across files")]
+    section = readme[readme.index("## Missing columns") : readme.index("## Lookups across files")]
     export = re.search(r"A Data Loader export of four fields\n\n```\n(.*?)```", section, re.S).group(1)
     said = " ".join(re.search(r"`missing_columns: (.*?)`", section, re.S).group(1).split())
     rejected = re.search(r"loaded: `(Account\.csv: missing column .*?)`", section, re.S).group(1)

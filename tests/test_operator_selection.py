@@ -36,13 +36,19 @@ def subset_run(tmp_path_factory, demo_run):
         with dg.DagsterInstance.from_config(str(get_settings(data_dir).dagster_home)) as instance:
             full = instance.get_runs()[-1]  # the oldest: the demo's full refresh, the first run of its data dir
             assert full.run_id != outcome.run_id and full.is_success, full.status
-            row_counts = {r.get_dagster_event().asset_key.to_user_string():
-                          r.get_dagster_event().event_specific_data.materialization.metadata.get("dagster/row_count")
-                          for r in instance.all_logs(full.run_id)
-                          if r.dagster_event and r.dagster_event.event_type_value == "ASSET_MATERIALIZATION"}
+            row_counts = {
+                r.get_dagster_event().asset_key.to_user_string(): r.get_dagster_event().event_specific_data.materialization.metadata.get(
+                    "dagster/row_count"
+                )
+                for r in instance.all_logs(full.run_id)
+                if r.dagster_event and r.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
+            }
             records = instance.all_logs(outcome.run_id)
-            evaluations = [r.get_dagster_event().event_specific_data for r in records
-                           if r.dagster_event and r.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"]
+            evaluations = [
+                r.get_dagster_event().event_specific_data
+                for r in records
+                if r.dagster_event and r.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+            ]
             messages = [r.user_message for r in records]
     finally:
         os.environ.clear()
@@ -54,10 +60,15 @@ def subset_run(tmp_path_factory, demo_run):
 def test_the_full_run_reports_the_row_count_of_every_stored_dbt_table(subset_run):
     *_, row_counts, build_warehouse = subset_run
     with duckdb.connect(str(build_warehouse), read_only=True) as con:
-        relations = con.execute("select table_schema, table_name, table_type from information_schema.tables "
-                                "where table_schema in ('config', 'staging', 'intermediate', 'marts')").fetchall()
-        tables = {f"{schema}/{name}": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
-                  for schema, name, kind in relations if kind == "BASE TABLE"}
+        relations = con.execute(
+            "select table_schema, table_name, table_type from information_schema.tables "
+            "where table_schema in ('config', 'staging', 'intermediate', 'marts')"
+        ).fetchall()
+        tables = {
+            f"{schema}/{name}": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+            for schema, name, kind in relations
+            if kind == "BASE TABLE"
+        }
         views = {f"{schema}/{name}" for schema, name, kind in relations if kind == "VIEW"}
     assert "marts/dim_customers" in tables and "staging/stg_accounts" in views
     reported = {key: value.value for key, value in row_counts.items() if value is not None}

@@ -55,14 +55,30 @@ def _throwaway_database(prefix: str):
 
 # ---------------------------------------------------------------- the two builds
 
+
 def _dbt_build_on_postgres(data_dir: Path, database: str) -> subprocess.CompletedProcess:
     """`dbt build` (models, seeds, data tests AND unit tests) with the profile's postgres target."""
-    env = {**os.environ, **get_settings(data_dir).dbt_env(), "SALESDW_DBT_TARGET": "postgres",
-           "SALESDW_PG_HOST": PG_HOST, "SALESDW_PG_PORT": PG_PORT, "SALESDW_PG_USER": PG_USER,
-           "SALESDW_PG_DBNAME": database}
-    cmd = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_PROJECT_DIR),
-           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(data_dir / "dbt_target_pg"),
-           "--log-path", str(data_dir / "dbt_logs_pg")]
+    env = {
+        **os.environ,
+        **get_settings(data_dir).dbt_env(),
+        "SALESDW_DBT_TARGET": "postgres",
+        "SALESDW_PG_HOST": PG_HOST,
+        "SALESDW_PG_PORT": PG_PORT,
+        "SALESDW_PG_USER": PG_USER,
+        "SALESDW_PG_DBNAME": database,
+    }
+    cmd = [
+        str(Path(sys.executable).parent / "dbt"),
+        "build",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(data_dir / "dbt_target_pg"),
+        "--log-path",
+        str(data_dir / "dbt_logs_pg"),
+    ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -90,9 +106,14 @@ def builds(tmp_path_factory, parity_database):
 
 
 def _columns(cur, schema: str, table: str) -> list[tuple[str, str]]:
-    return [tuple(r) for r in cur.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position", [schema, table]).fetchall()]
+    return [
+        tuple(r)
+        for r in cur.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
 
 
 def _same_value(duck_type: str, duck_value, pg_value) -> bool:
@@ -114,8 +135,12 @@ def _sort_key(row: tuple) -> tuple:
 def test_raw_zone_reaches_postgres_whole(builds):
     raw_dir = builds["data_dir"] / "raw"
     with duckdb.connect() as duck:
-        expected = {name: duck.execute(f"select count(*) from ({parquet_select(raw_dir / name, raw_columns(ent))})")
-                    .fetchone()[0] for name, ent in ENTITIES.items()}
+        expected = {
+            name: duck.execute(f"select count(*) from ({parquet_select(raw_dir / name, raw_columns(ent))})").fetchone()[
+                0
+            ]
+            for name, ent in ENTITIES.items()
+        }
     assert builds["raw_rows"] == expected
     assert min(expected.values()) > 0  # the generated company lands every entity
 
@@ -140,34 +165,52 @@ def test_full_build_on_postgres_runs_every_unit_test_and_data_test(builds):
 
 
 def test_every_mart_equals_the_duckdb_build_row_for_row(builds):
-    with duckdb.connect(str(builds["warehouse"]), read_only=True) as duck, \
-            psycopg.connect(f"{SERVER}/{builds['database']}") as pg:
-        duck_marts = [r[0] for r in duck.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
-        pg_marts = [r[0] for r in pg.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+    with (
+        duckdb.connect(str(builds["warehouse"]), read_only=True) as duck,
+        psycopg.connect(f"{SERVER}/{builds['database']}") as pg,
+    ):
+        duck_marts = [
+            r[0]
+            for r in duck.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
+        pg_marts = [
+            r[0]
+            for r in pg.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         assert len(duck_marts) >= 15
         assert pg_marts == duck_marts
 
         mismatches: list[str] = []
         for table in duck_marts:
             columns = _columns(duck, "marts", table)
-            pg_columns = [r[0] for r in pg.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'marts' and table_name = %s order by ordinal_position", [table]).fetchall()]
+            pg_columns = [
+                r[0]
+                for r in pg.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'marts' and table_name = %s order by ordinal_position",
+                    [table],
+                ).fetchall()
+            ]
             assert pg_columns == [c for c, _ in columns], f"marts.{table}: columns differ"
 
             select_list = ", ".join(f'"{c}"' for c, _ in columns)
             duck_rows = sorted(duck.execute(f"select {select_list} from marts.{table}").fetchall(), key=_sort_key)
             pg_rows = sorted(pg.execute(f"select {select_list} from marts.{table}").fetchall(), key=_sort_key)
             assert len(duck_rows) > 0, f"marts.{table} is empty: the comparison would prove nothing"
-            assert len(pg_rows) == len(duck_rows), \
+            assert len(pg_rows) == len(duck_rows), (
                 f"marts.{table}: {len(pg_rows)} rows on PostgreSQL, {len(duck_rows)} on DuckDB"
+            )
             for duck_row, pg_row in zip(duck_rows, pg_rows):
                 for (column, duck_type), duck_value, pg_value in zip(columns, duck_row, pg_row):
                     if not _same_value(duck_type, duck_value, pg_value):
-                        mismatches.append(f"marts.{table}.{column} ({duck_type}) at {duck_row[:3]}: "
-                                          f"DuckDB {duck_value!r}, PostgreSQL {pg_value!r}")
+                        mismatches.append(
+                            f"marts.{table}.{column} ({duck_type}) at {duck_row[:3]}: "
+                            f"DuckDB {duck_value!r}, PostgreSQL {pg_value!r}"
+                        )
         assert not mismatches, f"{len(mismatches)} values differ, e.g.:\n" + "\n".join(mismatches[:20])
 
 
@@ -183,42 +226,72 @@ def loader_database():
 
 def test_loader_copies_awkward_values_and_types_faithfully(tmp_path, loader_database):
     raw = tmp_path / "raw"
-    write_raw_batch(raw, "accounts", [
-        {"account_id": "A1", "account_name": AWKWARD_NAME, "industry": "", "region": None,
-         "created_at": "2025-01-02 03:04:05.250000", "owner_rep_id": "R1"},
-        {"account_id": "A2", "account_name": "O'Brien", "created_at": "2025-02-03 00:00:00"},
-    ])
-    write_raw_batch(raw, "order_lines", [
-        {"order_id": "O1", "line_number": 1, "product_id": "P1", "quantity": "2.5", "unit_price": "10.1234",
-         "discount_amount": "0.05"},
-    ])
-    write_raw_batch(raw, "budgets", [{"month": "2025-03-01", "team_id": "T1", "category": "travel",
-                                      "budget_amount": "-0.01"}])
+    write_raw_batch(
+        raw,
+        "accounts",
+        [
+            {
+                "account_id": "A1",
+                "account_name": AWKWARD_NAME,
+                "industry": "",
+                "region": None,
+                "created_at": "2025-01-02 03:04:05.250000",
+                "owner_rep_id": "R1",
+            },
+            {"account_id": "A2", "account_name": "O'Brien", "created_at": "2025-02-03 00:00:00"},
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "order_lines",
+        [
+            {
+                "order_id": "O1",
+                "line_number": 1,
+                "product_id": "P1",
+                "quantity": "2.5",
+                "unit_price": "10.1234",
+                "discount_amount": "0.05",
+            },
+        ],
+    )
+    write_raw_batch(
+        raw, "budgets", [{"month": "2025-03-01", "team_id": "T1", "category": "travel", "budget_amount": "-0.01"}]
+    )
     url = f"{SERVER}/{loader_database}"  # does not exist yet: the loader creates it
 
     loaded = load_raw_zone(raw, url, tmp_path / "quality")
 
     assert loaded == {name: {"accounts": 2, "order_lines": 1, "budgets": 1}.get(name, 0) for name in ENTITIES}
     with psycopg.connect(url) as pg:
-        accounts = pg.execute("select account_id, account_name, industry, region, created_at, _row_number "
-                              "from raw.accounts order by account_id").fetchall()
+        accounts = pg.execute(
+            "select account_id, account_name, industry, region, created_at, _row_number "
+            "from raw.accounts order by account_id"
+        ).fetchall()
         assert accounts == [
             ("A1", AWKWARD_NAME, "", None, datetime(2025, 1, 2, 3, 4, 5, 250000), 1),
             ("A2", "O'Brien", None, None, datetime(2025, 2, 3), 2),
         ]
-        assert pg.execute("select quantity, unit_price, discount_amount, line_number from raw.order_lines").fetchall() == [
-            (Decimal("2.5000"), Decimal("10.1234"), Decimal("0.05"), 1)]
+        assert pg.execute(
+            "select quantity, unit_price, discount_amount, line_number from raw.order_lines"
+        ).fetchall() == [(Decimal("2.5000"), Decimal("10.1234"), Decimal("0.05"), 1)]
         assert pg.execute("select month, budget_amount from raw.budgets").fetchall() == [
-            (date(2025, 3, 1), Decimal("-0.01"))]
+            (date(2025, 3, 1), Decimal("-0.01"))
+        ]
         # every entity is a table with the contract's columns, in order, typed as the raw zone types them
         for name, ent in ENTITIES.items():
             pg_columns = pg.execute(
                 "select attname::text, format_type(atttypid, atttypmod) from pg_attribute "
                 "where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped order by attnum",
-                [f"raw.{name}"]).fetchall()
+                [f"raw.{name}"],
+            ).fetchall()
             assert [c for c, _ in pg_columns] == list(raw_columns(ent)), name
-        types = dict(pg.execute("select attname::text, format_type(atttypid, atttypmod) from pg_attribute "
-                                "where attrelid = 'raw.order_lines'::regclass and attnum > 0").fetchall())
+        types = dict(
+            pg.execute(
+                "select attname::text, format_type(atttypid, atttypmod) from pg_attribute "
+                "where attrelid = 'raw.order_lines'::regclass and attnum > 0"
+            ).fetchall()
+        )
         assert types["quantity"] == "numeric(18,4)" and types["discount_amount"] == "numeric(18,2)"
         assert types["_loaded_at"] == "timestamp without time zone" and types["line_number"] == "integer"
 
@@ -241,15 +314,21 @@ def test_reload_replaces_in_one_transaction_and_keeps_dependent_views(tmp_path, 
         pg.execute("alter table raw.teams drop column region")
     assert load_raw_zone(raw, url, tmp_path / "quality")["teams"] == 3
     with psycopg.connect(url) as pg:
-        assert [r[0] for r in pg.execute("select column_name from information_schema.columns "
-                                         "where table_schema = 'raw' and table_name = 'teams' "
-                                         "order by ordinal_position")] == list(raw_columns(ENTITIES["teams"]))
+        assert [
+            r[0]
+            for r in pg.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'raw' and table_name = 'teams' "
+                "order by ordinal_position"
+            )
+        ] == list(raw_columns(ENTITIES["teams"]))
         assert pg.execute("select to_regclass('public.team_ids')").fetchone() == (None,)
 
     # PostgreSQL text cannot hold a NUL byte: this load fails at its last entity and changes nothing.
     write_raw_batch(raw, "teams", [{"team_id": "T4"}])
-    write_raw_batch(raw, "targets", [{"month": "2025-01-01", "metric": "visits", "target_value": "3",
-                                      "team_id": "T\x00NUL"}])
+    write_raw_batch(
+        raw, "targets", [{"month": "2025-01-01", "metric": "visits", "target_value": "3", "team_id": "T\x00NUL"}]
+    )
     with pytest.raises(psycopg.Error):
         load_raw_zone(raw, url, tmp_path / "quality")
     with psycopg.connect(url) as pg:
@@ -271,9 +350,16 @@ def test_a_retired_batch_is_not_loaded(tmp_path, loader_database):
     url = f"{SERVER}/{loader_database}"
 
     assert load_raw_zone(settings.raw_dir, url, settings.quality_dir)["teams"] == 3
-    retire(bad.batch_id, "a wrong export", quality_dir=settings.quality_dir, landing_dir=settings.landing_dir,
-           warehouse_dir=settings.warehouse_dir)
+    retire(
+        bad.batch_id,
+        "a wrong export",
+        quality_dir=settings.quality_dir,
+        landing_dir=settings.landing_dir,
+        warehouse_dir=settings.warehouse_dir,
+    )
     assert load_raw_zone(settings.raw_dir, url, settings.quality_dir)["teams"] == 2
     with psycopg.connect(url) as pg:
         assert pg.execute("select _batch_id, team_id from raw.teams order by team_id").fetchall() == [
-            (good.batch_id, "T1"), (good.batch_id, "T2")]
+            (good.batch_id, "T1"),
+            (good.batch_id, "T2"),
+        ]

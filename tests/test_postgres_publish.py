@@ -32,6 +32,7 @@ require_postgres(f"{SERVER}/postgres", module_level=True)
 
 # ---------------------------------------------------------------- fixture warehouses
 
+
 def _make_warehouse(path: Path, *, dim_rows: int, broken: bool = False, with_checks: bool = True) -> Path:
     """A DuckDB warehouse with the types the marts use, awkward strings, NULLs, and the schemas
     that must not be published (staging, quality.quarantine)."""
@@ -45,10 +46,18 @@ def _make_warehouse(path: Path, *, dim_rows: int, broken: bool = False, with_che
     """)
     names = ['Acme, "the" best', "多行\nname", "", None, "plain"]
     for i in range(dim_rows):
-        con.execute("insert into marts.dim_customers values (?, ?, ?, ?, ?, ?, ?)", [
-            f"A{i:03d}", names[i % len(names)], i * 3 if i % 4 else None,
-            Decimal(f"{i * 1234}.{i % 100:02d}") if i % 3 else None,
-            date(2025, 1 + i % 12, 1 + i % 28), i % 2 == 0, i * 7])
+        con.execute(
+            "insert into marts.dim_customers values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                f"A{i:03d}",
+                names[i % len(names)],
+                i * 3 if i % 4 else None,
+                Decimal(f"{i * 1234}.{i % 100:02d}") if i % 3 else None,
+                date(2025, 1 + i % 12, 1 + i % 28),
+                i % 2 == 0,
+                i * 7,
+            ],
+        )
     con.execute("""
         create table marts.mart_team_kpi_monthly as
         select * from (values
@@ -119,11 +128,11 @@ def _duck_rows(warehouse: Path, table: str) -> tuple[list[str], list[tuple]]:
         return columns, con.execute(f"select {cols} from {table} order by {cols}").fetchall()
 
 
-PUBLISHED = ["marts.dim_customers", "marts.mart_team_kpi_monthly", "quality.ingestion_ledger",
-             "quality.check_results"]
+PUBLISHED = ["marts.dim_customers", "marts.mart_team_kpi_monthly", "quality.ingestion_ledger", "quality.check_results"]
 
 
 # ---------------------------------------------------------------- tests
+
 
 def test_every_table_and_row_arrives_with_equal_values(warehouses, url, database, caplog):
     caplog.set_level(logging.DEBUG)
@@ -138,7 +147,10 @@ def test_every_table_and_row_arrives_with_equal_values(warehouses, url, database
         assert _pg_rows(url, table, columns) == expected, table
     # Spot values stated by hand, beyond "equal to DuckDB".
     assert _pg_rows(url, "marts.mart_team_kpi_monthly", ["team_id", "net_revenue", "opportunities_won"])[0] == (
-        "T1", Decimal("-12.34"), 9007199254740993)
+        "T1",
+        Decimal("-12.34"),
+        9007199254740993,
+    )
     names = {r[0] for r in _pg_rows(url, "marts.dim_customers", ["account_name"])}
     assert names == {'Acme, "the" best', "多行\nname", "", None, "plain"}  # '' stays '', NULL stays NULL
 
@@ -147,7 +159,8 @@ def test_every_table_and_row_arrives_with_equal_values(warehouses, url, database
             f"{table}.{column}": f"{data_type}({precision},{scale})" if data_type == "numeric" else data_type
             for table, column, data_type, precision, scale in pg.execute(
                 "select table_name, column_name, data_type, numeric_precision, numeric_scale"
-                " from information_schema.columns where table_schema = 'marts'").fetchall()
+                " from information_schema.columns where table_schema = 'marts'"
+            ).fetchall()
         }
     assert types["dim_customers.lifetime_net_revenue"] == "numeric(18,2)"
     assert types["dim_customers.account_name"] == "text"
@@ -256,8 +269,12 @@ def test_failed_publish_leaves_the_previous_one_intact(warehouses, url):
     assert _pg_rows(url, "marts.dim_customers", columns) == expected
     with psycopg.connect(url) as pg:
         schemas = {r[0] for r in pg.execute("select nspname from pg_namespace").fetchall()}
-        tables = {r[0] for r in pg.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+        tables = {
+            r[0]
+            for r in pg.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
     assert not any("__staging_" in s or "__old_" in s for s in schemas)
     assert tables == {"dim_customers", "mart_team_kpi_monthly"}
 
@@ -268,8 +285,11 @@ def test_missing_database_is_created_and_missing_check_results_skipped(warehouse
         summary = publish_to_postgres(warehouses["no_checks"], f"{SERVER}/{name}")
         assert summary.database == name
         assert summary.skipped == ("quality.check_results",)
-        assert sorted(summary.tables) == ["marts.dim_customers", "marts.mart_team_kpi_monthly",
-                                          "quality.ingestion_ledger"]
+        assert sorted(summary.tables) == [
+            "marts.dim_customers",
+            "marts.mart_team_kpi_monthly",
+            "quality.ingestion_ledger",
+        ]
         assert _pg_rows(f"{SERVER}/{name}", "quality.ingestion_ledger", ["rows_read", "rows_loaded"]) == [(10, 9)]
     finally:
         with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:

@@ -27,7 +27,9 @@ CN_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
 def export(exports: Path, entity: str) -> pd.DataFrame:
-    return pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted((exports / entity).glob("*.csv"))])
+    return pd.concat(
+        [pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted((exports / entity).glob("*.csv"))]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +60,28 @@ def leaks_in(warehouse: Path, personal: dict[str, set[str]]) -> tuple[list[str],
         con.execute(f"attach '{warehouse}' as w (read_only)")
         con.execute("create table secrets (kind varchar, value varchar)")
         con.executemany("insert into secrets values (?, ?)", [(k, v) for k, vs in personal.items() for v in vs])
-        columns = con.execute("select table_schema, table_name, column_name from information_schema.columns "
-                              "where table_catalog = 'w' order by all").fetchall()
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_catalog = 'w' order by all"
+        ).fetchall()
         relations = sorted({(schema, table) for schema, table, _ in columns})
         found = []
         for schema, table in relations:
             values = " union all ".join(
-                f"select '{c}' as col, cast(\"{c}\" as varchar) as v from w.\"{schema}\".\"{table}\""
-                for s, t, c in columns if (s, t) == (schema, table))
-            found += con.execute(f"""
+                f'select \'{c}\' as col, cast("{c}" as varchar) as v from w."{schema}"."{table}"'
+                for s, t, c in columns
+                if (s, t) == (schema, table)
+            )
+            found += con.execute(
+                f"""
                 with vals as (select distinct col, v from ({values}) where v is not null)
                 select '{schema}.{table}', col, s.kind, v from vals join secrets s
                     on vals.v = s.value or (s.kind <> 'name' and length(s.value) > 6 and contains(vals.v, s.value))
                 union all
                 select '{schema}.{table}', col, 'pattern', v from vals
-                where regexp_matches(v, ?) or regexp_matches(v, ?)""", [SQL_EMAIL, SQL_CN_MOBILE]).fetchall()
+                where regexp_matches(v, ?) or regexp_matches(v, ?)""",
+                [SQL_EMAIL, SQL_CN_MOBILE],
+            ).fetchall()
     return [f"{schema}.{table}" for schema, table in relations], sorted(found)
 
 
@@ -86,8 +95,11 @@ def test_no_personal_data_in_any_table_or_view_of_the_published_warehouse(demo_r
     """Everything in the serving file (what the BI role reads), views included: a view stores no
     data, but whoever reads it gets the rows of the files it reads."""
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
-        relations = dict(con.execute("select table_schema || '.' || table_name, table_type "
-                                     "from information_schema.tables").fetchall())
+        relations = dict(
+            con.execute(
+                "select table_schema || '.' || table_name, table_type from information_schema.tables"
+            ).fetchall()
+        )
     searched, found = leaks_in(demo_run.warehouse, personal_data)
     assert "quality.quarantine" not in relations
     assert relations["quality.ingestion_ledger"] == relations["quality.check_results"] == "BASE TABLE"
@@ -125,7 +137,9 @@ def test_quarantined_personal_data_stays_in_the_raw_zone_and_is_not_published(tm
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     # The quarantine keeps the original text, for the people who fix the export...
     with duckdb.connect() as con:
-        [(record,)] = con.execute(f"select raw_record from read_parquet('{settings.quality_dir}/quarantine/*.parquet')").fetchall()
+        [(record,)] = con.execute(
+            f"select raw_record from read_parquet('{settings.quality_dir}/quarantine/*.parquet')"
+        ).fetchall()
     assert "lei.li@example.cn" in record and "13887654321" in record
     # ...and a publish (marts built, audit passed) carries none of it to the serving warehouse.
     with duckdb.connect(str(settings.build_warehouse)) as con:
@@ -134,12 +148,20 @@ def test_quarantined_personal_data_stays_in_the_raw_zone_and_is_not_published(tm
     stamp_passing_audit(settings, "run-privacy")
     publish(settings, "run-privacy")
     with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
-        quality = {t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = 'quality'").fetchall()}
-        assert con.execute("select status, rows_quarantined from quality.ingestion_ledger").fetchall() == [("loaded", 1)]
+        quality = {
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'quality'"
+            ).fetchall()
+        }
+        assert con.execute("select status, rows_quarantined from quality.ingestion_ledger").fetchall() == [
+            ("loaded", 1)
+        ]
     assert quality == {"ingestion_ledger", "check_results"}
     # the quarantined row's values, searched through SQL in every table and view of the file (the
     # loaded row, C1, is the raw zone's: what the raw views show is the business of the test above)
-    searched, found = leaks_in(settings.serving_warehouse, {"email": {"lei.li@example.cn"},
-                                                             "phone": {"13887654321"}, "name": {"Li Lei"}})
+    searched, found = leaks_in(
+        settings.serving_warehouse, {"email": {"lei.li@example.cn"}, "phone": {"13887654321"}, "name": {"Li Lei"}}
+    )
     found = [leak for leak in found if leak[2] != "pattern" or "lei.li" in leak[3] or "13887654321" in leak[3]]
     assert "marts.mart_demo" in searched and found == []

@@ -39,80 +39,450 @@ ORG = {
         [USR3, "api@example.cn", "Integration", "User", "api@example.cn", "true", "", "", "2020-01-01T00:00:00.000Z"],
     ],
     "Account.csv": [
-        ["Id", "IsDeleted", "Name", "Type", "Industry", "BillingCity", "BillingState", "AccountSource", "OwnerId",
-         "CreatedDate"],
-        [ACC1, "false", "Shanghai Star Ltd", "Customer", "Technology", "Shanghai", "Shanghai", "Partner Referral", USR1,
-         "2023-11-20T02:00:00.000Z"],
-        [ACC2, "false", "Hangzhou Bright Co", "Prospect", "Retail", "Hangzhou", "Zhejiang", "", USR2,
-         "2024-01-15T08:15:30.000Z"],
+        [
+            "Id",
+            "IsDeleted",
+            "Name",
+            "Type",
+            "Industry",
+            "BillingCity",
+            "BillingState",
+            "AccountSource",
+            "OwnerId",
+            "CreatedDate",
+        ],
+        [
+            ACC1,
+            "false",
+            "Shanghai Star Ltd",
+            "Customer",
+            "Technology",
+            "Shanghai",
+            "Shanghai",
+            "Partner Referral",
+            USR1,
+            "2023-11-20T02:00:00.000Z",
+        ],
+        [
+            ACC2,
+            "false",
+            "Hangzhou Bright Co",
+            "Prospect",
+            "Retail",
+            "Hangzhou",
+            "Zhejiang",
+            "",
+            USR2,
+            "2024-01-15T08:15:30.000Z",
+        ],
     ],
     "Contact.csv": [
         ["Id", "AccountId", "FirstName", "LastName", "Email", "Phone", "Title", "CreatedDate"],
-        ["0035g00000CON001AAA", ACC1, "Min", "Zhou", "min@star.cn", "+86 21 5555 0101", "CIO", "2023-11-21T03:00:00.000Z"],
+        [
+            "0035g00000CON001AAA",
+            ACC1,
+            "Min",
+            "Zhou",
+            "min@star.cn",
+            "+86 21 5555 0101",
+            "CIO",
+            "2023-11-21T03:00:00.000Z",
+        ],
         ["0035g00000CON002AAA", "", "Jun", "Xu", "jun@gmail.com", "", "", "2024-02-02T03:00:00.000Z"],
     ],
     "Lead.csv": [
-        ["Id", "FirstName", "LastName", "Company", "Status", "LeadSource", "IsConverted", "ConvertedDate",
-         "ConvertedAccountId", "ConvertedOpportunityId", "OwnerId", "CreatedDate", "Email"],
-        ["00Q5g00000LEA001AAA", "Lei", "Sun", "Sun Trading", "Open - Not Contacted", "Web", "false", "", "", "", USR1,
-         "2024-03-01T01:00:00.000Z", "lei@sun.cn"],
-        ["00Q5g00000LEA002AAA", "Tao", "Ma", "Shanghai Star Ltd", "Closed - Converted", "Partner Referral", "true",
-         "2024-02-01", ACC1, OPP2, USR2, "2024-01-20T06:00:00.000Z", "tao@star.cn"],
-        ["00Q5g00000LEA003AAA", "Jie", "He", "He Logistics", "Working - Contacted", "", "false", "", "", "", USR1,
-         "2024-03-15T07:45:00.000Z", ""],
+        [
+            "Id",
+            "FirstName",
+            "LastName",
+            "Company",
+            "Status",
+            "LeadSource",
+            "IsConverted",
+            "ConvertedDate",
+            "ConvertedAccountId",
+            "ConvertedOpportunityId",
+            "OwnerId",
+            "CreatedDate",
+            "Email",
+        ],
+        [
+            "00Q5g00000LEA001AAA",
+            "Lei",
+            "Sun",
+            "Sun Trading",
+            "Open - Not Contacted",
+            "Web",
+            "false",
+            "",
+            "",
+            "",
+            USR1,
+            "2024-03-01T01:00:00.000Z",
+            "lei@sun.cn",
+        ],
+        [
+            "00Q5g00000LEA002AAA",
+            "Tao",
+            "Ma",
+            "Shanghai Star Ltd",
+            "Closed - Converted",
+            "Partner Referral",
+            "true",
+            "2024-02-01",
+            ACC1,
+            OPP2,
+            USR2,
+            "2024-01-20T06:00:00.000Z",
+            "tao@star.cn",
+        ],
+        [
+            "00Q5g00000LEA003AAA",
+            "Jie",
+            "He",
+            "He Logistics",
+            "Working - Contacted",
+            "",
+            "false",
+            "",
+            "",
+            "",
+            USR1,
+            "2024-03-15T07:45:00.000Z",
+            "",
+        ],
     ],
     "Opportunity.csv": [
-        ["Id", "IsDeleted", "AccountId", "Name", "StageName", "Amount", "Probability", "CloseDate", "IsClosed", "IsWon",
-         "LeadSource", "OwnerId", "CreatedDate", "LastModifiedDate"],
-        [OPP1, "false", ACC1, "Cloud rollout", "Proposal/Price Quote", "50000.00", "75", "2024-06-30", "false", "false",
-         "Web", USR1, "2024-03-05T14:30:05.000Z", "2024-04-01T09:00:00.000Z"],
-        [OPP2, "false", ACC1, "Server refresh", "Closed Won", "120000.00", "100", "2024-04-15", "true", "true",
-         "Partner Referral", USR2, "2024-02-01T08:00:00.000Z", "2024-04-15T10:00:00.000Z"],
+        [
+            "Id",
+            "IsDeleted",
+            "AccountId",
+            "Name",
+            "StageName",
+            "Amount",
+            "Probability",
+            "CloseDate",
+            "IsClosed",
+            "IsWon",
+            "LeadSource",
+            "OwnerId",
+            "CreatedDate",
+            "LastModifiedDate",
+        ],
+        [
+            OPP1,
+            "false",
+            ACC1,
+            "Cloud rollout",
+            "Proposal/Price Quote",
+            "50000.00",
+            "75",
+            "2024-06-30",
+            "false",
+            "false",
+            "Web",
+            USR1,
+            "2024-03-05T14:30:05.000Z",
+            "2024-04-01T09:00:00.000Z",
+        ],
+        [
+            OPP2,
+            "false",
+            ACC1,
+            "Server refresh",
+            "Closed Won",
+            "120000.00",
+            "100",
+            "2024-04-15",
+            "true",
+            "true",
+            "Partner Referral",
+            USR2,
+            "2024-02-01T08:00:00.000Z",
+            "2024-04-15T10:00:00.000Z",
+        ],
         # the org's own name for a lost stage: IsClosed/IsWon decide
-        [OPP3, "false", ACC2, "Printers", "Closed - Lost to Competitor", "8000.00", "0", "2024-03-20", "true", "false",
-         "", USR2, "2024-03-01T00:00:00.000Z", "2024-03-20T12:00:00.000Z"],
-        [OPP4, "false", "", "Early talk", "Value Proposition", "", "50", "2024-07-31", "false", "false",
-         "", USR1, "2024-04-02T03:04:05.000Z", "2024-04-02T03:04:05.000Z"],
+        [
+            OPP3,
+            "false",
+            ACC2,
+            "Printers",
+            "Closed - Lost to Competitor",
+            "8000.00",
+            "0",
+            "2024-03-20",
+            "true",
+            "false",
+            "",
+            USR2,
+            "2024-03-01T00:00:00.000Z",
+            "2024-03-20T12:00:00.000Z",
+        ],
+        [
+            OPP4,
+            "false",
+            "",
+            "Early talk",
+            "Value Proposition",
+            "",
+            "50",
+            "2024-07-31",
+            "false",
+            "false",
+            "",
+            USR1,
+            "2024-04-02T03:04:05.000Z",
+            "2024-04-02T03:04:05.000Z",
+        ],
         # a custom open stage this profile does not know: quarantined, never guessed
-        [OPP5, "false", ACC2, "Custom stage", "Discovery", "3000.00", "10", "2024-08-31", "false", "false",
-         "", USR1, "2024-04-03T00:00:00.000Z", "2024-04-03T00:00:00.000Z"],
+        [
+            OPP5,
+            "false",
+            ACC2,
+            "Custom stage",
+            "Discovery",
+            "3000.00",
+            "10",
+            "2024-08-31",
+            "false",
+            "false",
+            "",
+            USR1,
+            "2024-04-03T00:00:00.000Z",
+            "2024-04-03T00:00:00.000Z",
+        ],
     ],
     "OpportunityHistory.csv": [
-        ["Id", "OpportunityId", "CreatedById", "CreatedDate", "StageName", "Amount", "CloseDate", "Probability",
-         "IsDeleted"],
+        [
+            "Id",
+            "OpportunityId",
+            "CreatedById",
+            "CreatedDate",
+            "StageName",
+            "Amount",
+            "CloseDate",
+            "Probability",
+            "IsDeleted",
+        ],
         # the deal was revised: 40,000 expected in May when it was opened
-        ["0085g00000HIS001AAA", OPP1, USR1, "2024-03-05T14:30:05.000Z", "Prospecting", "40000.00", "2024-05-31", "10", "false"],
-        ["0085g00000HIS002AAA", OPP1, USR1, "2024-03-12T10:00:00.000Z", "Qualification", "50000.00", "2024-06-30", "10", "false"],
-        ["0085g00000HIS003AAA", OPP1, USR1, "2024-03-26T10:00:00.000Z", "Proposal/Price Quote", "50000.00", "2024-06-30", "75", "false"],
-        ["0085g00000HIS004AAA", OPP2, USR2, "2024-02-01T08:00:00.000Z", "Negotiation/Review", "120000.00", "2024-04-15", "90", "false"],
-        ["0085g00000HIS005AAA", OPP2, USR2, "2024-04-15T10:00:00.000Z", "Closed Won", "120000.00", "2024-04-15", "100", "false"],
+        [
+            "0085g00000HIS001AAA",
+            OPP1,
+            USR1,
+            "2024-03-05T14:30:05.000Z",
+            "Prospecting",
+            "40000.00",
+            "2024-05-31",
+            "10",
+            "false",
+        ],
+        [
+            "0085g00000HIS002AAA",
+            OPP1,
+            USR1,
+            "2024-03-12T10:00:00.000Z",
+            "Qualification",
+            "50000.00",
+            "2024-06-30",
+            "10",
+            "false",
+        ],
+        [
+            "0085g00000HIS003AAA",
+            OPP1,
+            USR1,
+            "2024-03-26T10:00:00.000Z",
+            "Proposal/Price Quote",
+            "50000.00",
+            "2024-06-30",
+            "75",
+            "false",
+        ],
+        [
+            "0085g00000HIS004AAA",
+            OPP2,
+            USR2,
+            "2024-02-01T08:00:00.000Z",
+            "Negotiation/Review",
+            "120000.00",
+            "2024-04-15",
+            "90",
+            "false",
+        ],
+        [
+            "0085g00000HIS005AAA",
+            OPP2,
+            USR2,
+            "2024-04-15T10:00:00.000Z",
+            "Closed Won",
+            "120000.00",
+            "2024-04-15",
+            "100",
+            "false",
+        ],
     ],
     "Task.csv": [
-        ["Id", "WhoId", "WhatId", "Subject", "ActivityDate", "Status", "OwnerId", "AccountId", "IsClosed", "CreatedDate",
-         "CallDurationInSeconds", "CallType", "CallDisposition", "TaskSubtype", "Type", "CompletedDateTime"],
-        ["00T5g00000TSK001AAA", "", OPP1, "Call", "2024-04-10", "Completed", USR1, ACC1, "true",
-         "2024-04-10T02:10:00.000Z", "750", "Outbound", "Reached", "Call", "Call", "2024-04-10T02:00:00.000Z"],
-        ["00T5g00000TSK002AAA", "", ACC1, "Email: proposal", "2024-04-11", "Completed", USR1, ACC1, "true",
-         "2024-04-11T05:00:00.000Z", "", "", "", "Email", "Email", "2024-04-11T05:00:00.000Z"],
+        [
+            "Id",
+            "WhoId",
+            "WhatId",
+            "Subject",
+            "ActivityDate",
+            "Status",
+            "OwnerId",
+            "AccountId",
+            "IsClosed",
+            "CreatedDate",
+            "CallDurationInSeconds",
+            "CallType",
+            "CallDisposition",
+            "TaskSubtype",
+            "Type",
+            "CompletedDateTime",
+        ],
+        [
+            "00T5g00000TSK001AAA",
+            "",
+            OPP1,
+            "Call",
+            "2024-04-10",
+            "Completed",
+            USR1,
+            ACC1,
+            "true",
+            "2024-04-10T02:10:00.000Z",
+            "750",
+            "Outbound",
+            "Reached",
+            "Call",
+            "Call",
+            "2024-04-10T02:00:00.000Z",
+        ],
+        [
+            "00T5g00000TSK002AAA",
+            "",
+            ACC1,
+            "Email: proposal",
+            "2024-04-11",
+            "Completed",
+            USR1,
+            ACC1,
+            "true",
+            "2024-04-11T05:00:00.000Z",
+            "",
+            "",
+            "",
+            "Email",
+            "Email",
+            "2024-04-11T05:00:00.000Z",
+        ],
         # a to-do, not a sales activity of the five canonical types
-        ["00T5g00000TSK003AAA", "", "", "Send contract", "2024-04-20", "Not Started", USR1, ACC1, "false",
-         "2024-04-12T01:00:00.000Z", "", "", "", "Task", "Other", ""],
+        [
+            "00T5g00000TSK003AAA",
+            "",
+            "",
+            "Send contract",
+            "2024-04-20",
+            "Not Started",
+            USR1,
+            ACC1,
+            "false",
+            "2024-04-12T01:00:00.000Z",
+            "",
+            "",
+            "",
+            "Task",
+            "Other",
+            "",
+        ],
     ],
     "Event.csv": [
-        ["Id", "WhoId", "WhatId", "Subject", "ActivityDateTime", "ActivityDate", "DurationInMinutes", "OwnerId",
-         "AccountId", "Type", "EventSubtype", "CreatedDate", "IsAllDayEvent"],
-        ["00U5g00000EVT001AAA", "", OPP1, "Kick-off", "2024-04-11T06:00:00.000Z", "2024-04-11", "60", USR1, ACC1,
-         "Meeting", "Event", "2024-04-01T00:00:00.000Z", "false"],
-        ["00U5g00000EVT002AAA", "", "", "Workshop", "2024-04-12T01:30:00.000Z", "2024-04-12", "90", USR1, ACC1,
-         "", "Event", "2024-04-02T00:00:00.000Z", "false"],
+        [
+            "Id",
+            "WhoId",
+            "WhatId",
+            "Subject",
+            "ActivityDateTime",
+            "ActivityDate",
+            "DurationInMinutes",
+            "OwnerId",
+            "AccountId",
+            "Type",
+            "EventSubtype",
+            "CreatedDate",
+            "IsAllDayEvent",
+        ],
+        [
+            "00U5g00000EVT001AAA",
+            "",
+            OPP1,
+            "Kick-off",
+            "2024-04-11T06:00:00.000Z",
+            "2024-04-11",
+            "60",
+            USR1,
+            ACC1,
+            "Meeting",
+            "Event",
+            "2024-04-01T00:00:00.000Z",
+            "false",
+        ],
+        [
+            "00U5g00000EVT002AAA",
+            "",
+            "",
+            "Workshop",
+            "2024-04-12T01:30:00.000Z",
+            "2024-04-12",
+            "90",
+            USR1,
+            ACC1,
+            "",
+            "Event",
+            "2024-04-02T00:00:00.000Z",
+            "false",
+        ],
     ],
     "Case.csv": [
-        ["Id", "CaseNumber", "AccountId", "Type", "Status", "Origin", "Priority", "IsClosed", "ClosedDate", "OwnerId",
-         "CreatedDate"],
-        ["5005g00000CAS001AAA", "00001001", ACC1, "Problem", "Closed", "Phone", "High", "true",
-         "2024-04-02T01:00:00.000Z", USR1, "2024-04-01T01:00:00.000Z"],
-        ["5005g00000CAS002AAA", "00001002", ACC1, "", "New", "Web", "Medium", "false", "", USR1,
-         "2024-04-05T01:00:00.000Z"],
+        [
+            "Id",
+            "CaseNumber",
+            "AccountId",
+            "Type",
+            "Status",
+            "Origin",
+            "Priority",
+            "IsClosed",
+            "ClosedDate",
+            "OwnerId",
+            "CreatedDate",
+        ],
+        [
+            "5005g00000CAS001AAA",
+            "00001001",
+            ACC1,
+            "Problem",
+            "Closed",
+            "Phone",
+            "High",
+            "true",
+            "2024-04-02T01:00:00.000Z",
+            USR1,
+            "2024-04-01T01:00:00.000Z",
+        ],
+        [
+            "5005g00000CAS002AAA",
+            "00001002",
+            ACC1,
+            "",
+            "New",
+            "Web",
+            "Medium",
+            "false",
+            "",
+            USR1,
+            "2024-04-05T01:00:00.000Z",
+        ],
     ],
     "Product2.csv": [
         ["Id", "Name", "ProductCode", "Family", "IsActive"],
@@ -125,12 +495,39 @@ ORG = {
         ["8015g00000ORD002AAA", ACC2, USR1, "", "2024-04-12", "Draft", "Draft", "New", "00000101"],
     ],
     "OrderItem.csv": [
-        ["Id", "OrderId", "OrderItemNumber", "Product2Id", "PricebookEntryId", "Quantity", "UnitPrice", "ListPrice",
-         "TotalPrice"],
-        ["8025g00000ITM001AAA", ORDER1, "0000000101", "01t5g00000PRD001AAA", "01u5g00000PBE001AAA", "2", "1500.00",
-         "1600.00", "3000.00"],
-        ["8025g00000ITM002AAA", ORDER1, "0000000102", "01t5g00000PRD002AAA", "01u5g00000PBE002AAA", "1", "999.90",
-         "999.90", "999.90"],
+        [
+            "Id",
+            "OrderId",
+            "OrderItemNumber",
+            "Product2Id",
+            "PricebookEntryId",
+            "Quantity",
+            "UnitPrice",
+            "ListPrice",
+            "TotalPrice",
+        ],
+        [
+            "8025g00000ITM001AAA",
+            ORDER1,
+            "0000000101",
+            "01t5g00000PRD001AAA",
+            "01u5g00000PBE001AAA",
+            "2",
+            "1500.00",
+            "1600.00",
+            "3000.00",
+        ],
+        [
+            "8025g00000ITM002AAA",
+            ORDER1,
+            "0000000102",
+            "01t5g00000PRD002AAA",
+            "01u5g00000PBE002AAA",
+            "1",
+            "999.90",
+            "999.90",
+            "999.90",
+        ],
     ],
 }
 
@@ -160,8 +557,10 @@ def raw(data_dir: Path, entity: str, sql: str):
 
 def quarantine(data_dir: Path) -> list[tuple]:
     with duckdb.connect() as con:
-        return con.execute(f"select file_path, row_number, reason from read_parquet("
-                           f"'{data_dir}/quality/quarantine/*.parquet') order by 1, 2").fetchall()
+        return con.execute(
+            f"select file_path, row_number, reason from read_parquet("
+            f"'{data_dir}/quality/quarantine/*.parquet') order by 1, 2"
+        ).fetchall()
 
 
 # --- a hand-written org ----------------------------------------------------------------------
@@ -185,8 +584,12 @@ def test_every_object_file_loads_and_the_odd_rows_quarantine_with_their_reason(o
     assert quarantine(data_dir) == [
         ("Case.csv", 2, "category: required value is empty"),
         ("Contact.csv", 2, "account_id: required value is empty"),
-        ("Opportunity.csv", 5, "stage: 'Discovery' not in (prospecting, qualification, needs_analysis, proposal, "
-                               "negotiation, closed_won, closed_lost)"),
+        (
+            "Opportunity.csv",
+            5,
+            "stage: 'Discovery' not in (prospecting, qualification, needs_analysis, proposal, "
+            "negotiation, closed_won, closed_lost)",
+        ),
         ("Task.csv", 3, "activity_type: 'Other' not in (call, visit, meeting, email, demo)"),
         ("User.csv", 3, "team_id: required value is empty"),
     ]
@@ -194,19 +597,58 @@ def test_every_object_file_loads_and_the_odd_rows_quarantine_with_their_reason(o
 
 def test_opportunity_stage_comes_from_iswon_isclosed_and_stagename(org):
     data_dir, _ = org
-    assert raw(data_dir, "opportunities", "select opportunity_id, stage, account_id, amount, close_date, created_at, "
-                                          "updated_at, owner_rep_id from t order by 1") == [
-        (OPP1, "proposal", ACC1, Decimal("50000.00"), date(2024, 6, 30), datetime(2024, 3, 5, 14, 30, 5),
-         datetime(2024, 4, 1, 9), USR1),
-        (OPP2, "closed_won", ACC1, Decimal("120000.00"), date(2024, 4, 15), datetime(2024, 2, 1, 8),
-         datetime(2024, 4, 15, 10), USR2),
-        (OPP3, "closed_lost", ACC2, Decimal("8000.00"), date(2024, 3, 20), datetime(2024, 3, 1),
-         datetime(2024, 3, 20, 12), USR2),
-        (OPP4, "needs_analysis", None, None, date(2024, 7, 31), datetime(2024, 4, 2, 3, 4, 5),
-         datetime(2024, 4, 2, 3, 4, 5), USR1),
+    assert raw(
+        data_dir,
+        "opportunities",
+        "select opportunity_id, stage, account_id, amount, close_date, created_at, "
+        "updated_at, owner_rep_id from t order by 1",
+    ) == [
+        (
+            OPP1,
+            "proposal",
+            ACC1,
+            Decimal("50000.00"),
+            date(2024, 6, 30),
+            datetime(2024, 3, 5, 14, 30, 5),
+            datetime(2024, 4, 1, 9),
+            USR1,
+        ),
+        (
+            OPP2,
+            "closed_won",
+            ACC1,
+            Decimal("120000.00"),
+            date(2024, 4, 15),
+            datetime(2024, 2, 1, 8),
+            datetime(2024, 4, 15, 10),
+            USR2,
+        ),
+        (
+            OPP3,
+            "closed_lost",
+            ACC2,
+            Decimal("8000.00"),
+            date(2024, 3, 20),
+            datetime(2024, 3, 1),
+            datetime(2024, 3, 20, 12),
+            USR2,
+        ),
+        (
+            OPP4,
+            "needs_analysis",
+            None,
+            None,
+            date(2024, 7, 31),
+            datetime(2024, 4, 2, 3, 4, 5),
+            datetime(2024, 4, 2, 3, 4, 5),
+            USR1,
+        ),
     ]
-    assert raw(data_dir, "opportunity_stage_history", "select opportunity_id, stage, entered_at, amount, close_date "
-                                                      "from t order by 1, 3") == [
+    assert raw(
+        data_dir,
+        "opportunity_stage_history",
+        "select opportunity_id, stage, entered_at, amount, close_date from t order by 1, 3",
+    ) == [
         (OPP1, "prospecting", datetime(2024, 3, 5, 14, 30, 5), Decimal("40000.00"), date(2024, 5, 31)),
         (OPP1, "qualification", datetime(2024, 3, 12, 10), Decimal("50000.00"), date(2024, 6, 30)),
         (OPP1, "proposal", datetime(2024, 3, 26, 10), Decimal("50000.00"), date(2024, 6, 30)),
@@ -218,37 +660,53 @@ def test_opportunity_stage_comes_from_iswon_isclosed_and_stagename(org):
 def test_users_roles_leads_and_activities(org):
     data_dir, _ = org
     assert raw(data_dir, "teams", "select team_id, team_name, manager_rep_id from t order by 2") == [
-        (ROLE_CEO, "CEO", None), (ROLE_EAST, "East Sales", USR1)]
-    assert raw(data_dir, "reps", "select rep_id, rep_name, team_id, manager_rep_id, hire_date, status from t order by 1") == [
+        (ROLE_CEO, "CEO", None),
+        (ROLE_EAST, "East Sales", USR1),
+    ]
+    assert raw(
+        data_dir, "reps", "select rep_id, rep_name, team_id, manager_rep_id, hire_date, status from t order by 1"
+    ) == [
         (USR1, "Wei Wang", ROLE_EAST, None, date(2022, 1, 10), "active"),
         (USR2, "Na Li", ROLE_EAST, USR1, date(2021, 6, 1), "inactive"),
     ]
-    assert raw(data_dir, "leads", "select lead_id, status, lead_source, converted_at, converted_opportunity_id "
-                                  "from t order by 1") == [
+    assert raw(
+        data_dir,
+        "leads",
+        "select lead_id, status, lead_source, converted_at, converted_opportunity_id from t order by 1",
+    ) == [
         ("00Q5g00000LEA001AAA", "new", "Web", None, None),
         ("00Q5g00000LEA002AAA", "converted", "Partner Referral", datetime(2024, 2, 1), OPP2),
         ("00Q5g00000LEA003AAA", "working", "unknown", None, None),
     ]
-    assert raw(data_dir, "activities", "select activity_id, activity_type, direction, opportunity_id, occurred_at, "
-                                       "duration_minutes, outcome from t order by 1") == [
+    assert raw(
+        data_dir,
+        "activities",
+        "select activity_id, activity_type, direction, opportunity_id, occurred_at, "
+        "duration_minutes, outcome from t order by 1",
+    ) == [
         ("00T5g00000TSK001AAA", "call", "outbound", OPP1, datetime(2024, 4, 10, 2), 13, "Reached"),  # 750 s
         ("00T5g00000TSK002AAA", "email", "outbound", None, datetime(2024, 4, 11, 5), None, None),  # WhatId = account
         ("00U5g00000EVT001AAA", "meeting", None, OPP1, datetime(2024, 4, 11, 6), 60, None),
         ("00U5g00000EVT002AAA", "meeting", None, None, datetime(2024, 4, 12, 1, 30), 90, None),  # no Type: a meeting
     ]
     assert raw(data_dir, "cases", "select category, severity, channel, opened_at, resolved_at, status from t") == [
-        ("technical", "high", "Phone", datetime(2024, 4, 1, 1), datetime(2024, 4, 2, 1), "Closed")]
+        ("technical", "high", "Phone", datetime(2024, 4, 1, 1), datetime(2024, 4, 2, 1), "Closed")
+    ]
 
 
 def test_orders_and_order_items(org):
     data_dir, _ = org
-    assert raw(data_dir, "orders", "select order_id, status, order_date, rep_id, opportunity_id, channel "
-                                   "from t order by 1") == [
+    assert raw(
+        data_dir, "orders", "select order_id, status, order_date, rep_id, opportunity_id, channel from t order by 1"
+    ) == [
         (ORDER1, "completed", date(2024, 4, 10), USR1, OPP2, "New"),
         ("8015g00000ORD002AAA", "pending", date(2024, 4, 12), USR1, None, "New"),
     ]
-    assert raw(data_dir, "order_lines", "select order_id, line_number, product_id, quantity, unit_price, "
-                                        "discount_amount from t order by 2") == [
+    assert raw(
+        data_dir,
+        "order_lines",
+        "select order_id, line_number, product_id, quantity, unit_price, discount_amount from t order by 2",
+    ) == [
         (ORDER1, 101, "01t5g00000PRD001AAA", Decimal("2"), Decimal("1500"), None),
         (ORDER1, 102, "01t5g00000PRD002AAA", Decimal("1"), Decimal("999.9"), None),
     ]
@@ -262,26 +720,37 @@ def warehouse(org):
 
 def test_opportunity_mart_from_the_salesforce_org(warehouse):
     # as_of_date = the latest event: OPP2's close (2024-04-15) and last stage change (2024-04-15 10:00)
-    rows = query(warehouse, "select opportunity_id, status, team_id, weighted_amount, max_stage_order_reached, "
-                            "sales_cycle_days, age_days from marts.fct_opportunities order by 1")
+    rows = query(
+        warehouse,
+        "select opportunity_id, status, team_id, weighted_amount, max_stage_order_reached, "
+        "sales_cycle_days, age_days from marts.fct_opportunities order by 1",
+    )
     assert rows == [
-        (OPP1, "open", ROLE_EAST, Decimal("30000.00"), 4, None, 41),   # 50,000 x 0.60; 03-05 -> 04-15
-        (OPP2, "won", ROLE_EAST, Decimal("120000.00"), 6, 74, None),   # 02-01 -> 04-15 (leap year)
-        (OPP3, "lost", ROLE_EAST, Decimal("0.00"), 1, 19, None),       # 03-01 -> 03-20, no history
-        (OPP4, "open", ROLE_EAST, Decimal("0.00"), 3, None, 13),       # no amount counts 0; 04-02 -> 04-15
+        (OPP1, "open", ROLE_EAST, Decimal("30000.00"), 4, None, 41),  # 50,000 x 0.60; 03-05 -> 04-15
+        (OPP2, "won", ROLE_EAST, Decimal("120000.00"), 6, 74, None),  # 02-01 -> 04-15 (leap year)
+        (OPP3, "lost", ROLE_EAST, Decimal("0.00"), 1, 19, None),  # 03-01 -> 03-20, no history
+        (OPP4, "open", ROLE_EAST, Decimal("0.00"), 3, None, 13),  # no amount counts 0; 04-02 -> 04-15
     ]
 
 
 def test_rep_kpis_from_the_salesforce_org(warehouse):
-    [row] = query(warehouse, "select gross_revenue, orders_count, units_sold, calls, emails_sent, meetings, "
-                             "opportunities_created from marts.mart_rep_kpi_monthly "
-                             "where rep_id = ? and month = date '2024-04-01'", [USR1])
+    [row] = query(
+        warehouse,
+        "select gross_revenue, orders_count, units_sold, calls, emails_sent, meetings, "
+        "opportunities_created from marts.mart_rep_kpi_monthly "
+        "where rep_id = ? and month = date '2024-04-01'",
+        [USR1],
+    )
     # order 1: 2 x 1,500.00 + 1 x 999.90; the draft order is pending; one call, one sent e-mail,
     # two events; OPP4 created in April (OPP5 was quarantined)
     assert row == (Decimal("3999.90"), 1, Decimal("3"), 1, 1, 2, 1)
-    [(won, won_amount, lost)] = query(warehouse, "select sum(opportunities_won), sum(won_amount), "
-                                                 "sum(opportunities_lost) from marts.mart_rep_kpi_monthly "
-                                                 "where rep_id = ?", [USR2])
+    [(won, won_amount, lost)] = query(
+        warehouse,
+        "select sum(opportunities_won), sum(won_amount), "
+        "sum(opportunities_lost) from marts.mart_rep_kpi_monthly "
+        "where rep_id = ?",
+        [USR2],
+    )
     assert (won, won_amount, lost) == (1, Decimal("120000.00"), 1)
 
 
@@ -304,11 +773,18 @@ def test_fivetran_sample_files_all_load(fivetran):
     # read: the tables of standard objects this profile maps; left alone: the history-mode account
     # and contact tables, opportunity line items (not orders), the licence and provenance notes
     expected = {
-        "sf_user_role_data.csv": "teams", "sf_user_data.csv": "reps", "sf_account_data.csv": "accounts",
-        "sf_contact_data.csv": "contacts", "sf_lead_data.csv": "leads", "sf_lead_data.source_pkg.csv": "leads",
+        "sf_user_role_data.csv": "teams",
+        "sf_user_data.csv": "reps",
+        "sf_account_data.csv": "accounts",
+        "sf_contact_data.csv": "contacts",
+        "sf_lead_data.csv": "leads",
+        "sf_lead_data.source_pkg.csv": "leads",
         "sf_opportunity_data.csv": "opportunities",
-        "sf_opportunity_history_data.csv": "opportunity_stage_history", "sf_task_data.csv": "activities",
-        "sf_event_data.csv": "activities", "sf_product_2_data.csv": "products", "sf_order_data.csv": "orders",
+        "sf_opportunity_history_data.csv": "opportunity_stage_history",
+        "sf_task_data.csv": "activities",
+        "sf_event_data.csv": "activities",
+        "sf_product_2_data.csv": "products",
+        "sf_order_data.csv": "orders",
     }
     assert {f.file_path: f.entity for f in result.files} == expected
     for f in result.files:
@@ -351,22 +827,40 @@ def test_fivetran_sample_values_land_as_the_files_say(fivetran):
     won = {r["id"] for r in opportunities if r["is_won"] == "true"}
     lost = {r["id"] for r in opportunities if r["is_won"] == "false" and r["is_closed"] == "true"}
     assert dict(raw(data_dir, "opportunities", "select stage, count(*) from t group by 1")) == {
-        "closed_won": len(won), "closed_lost": len(lost)}
+        "closed_won": len(won),
+        "closed_lost": len(lost),
+    }
     amounts = {r["id"]: Decimal(r["amount"]) for r in opportunities if r["amount"] and r["is_closed"] == "true"}
-    assert dict(raw(data_dir, "opportunities", "select opportunity_id, amount from t where amount is not null")) == amounts
+    assert (
+        dict(raw(data_dir, "opportunities", "select opportunity_id, amount from t where amount is not null")) == amounts
+    )
     events = read_sample(folder, "sf_event_data.csv")
     assert sorted(raw(data_dir, "activities", "select activity_id, activity_type, duration_minutes from t")) == sorted(
-        (e["id"], e["type"].lower(), int(e["duration_in_minutes"])) for e in events)
+        (e["id"], e["type"].lower(), int(e["duration_in_minutes"])) for e in events
+    )
     # the history-mode opportunity table: each version's amount and close date, where it loads
     history = [r for r in read_sample(folder, "sf_opportunity_history_data.csv") if r["is_closed"] == "true"]
     assert any(r["amount"] for r in history)
-    assert sorted(raw(data_dir, "opportunity_stage_history", "select opportunity_id, entered_at, amount, close_date from t"),
-                  key=str) == sorted(((r["id"], datetime.fromisoformat(r["_fivetran_start"]),
-                                       Decimal(r["amount"]) if r["amount"] else None,
-                                       datetime.fromisoformat(r["close_date"]).date()) for r in history), key=str)
+    assert sorted(
+        raw(data_dir, "opportunity_stage_history", "select opportunity_id, entered_at, amount, close_date from t"),
+        key=str,
+    ) == sorted(
+        (
+            (
+                r["id"],
+                datetime.fromisoformat(r["_fivetran_start"]),
+                Decimal(r["amount"]) if r["amount"] else None,
+                datetime.fromisoformat(r["close_date"]).date(),
+            )
+            for r in history
+        ),
+        key=str,
+    )
     orders = read_sample(folder, "sf_order_data.csv")
     assert raw(data_dir, "orders", "select count(*) filter (where status = 'completed') from t") == [
-        (sum(o["status_code"] == "Activated" for o in orders),)]
+        (sum(o["status_code"] == "Activated" for o in orders),)
+    ]
     [lead] = read_sample(folder, "sf_lead_data.csv")
     assert raw(data_dir, "leads", "select distinct lead_id, status, lead_source from t") == [
-        (lead["id"], "converted", "unknown")]  # is_converted TRUE; no lead_source in the sample
+        (lead["id"], "converted", "unknown")
+    ]  # is_converted TRUE; no lead_source in the sample

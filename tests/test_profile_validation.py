@@ -101,7 +101,9 @@ def test_bad_date_format(tmp_path):
 
 
 def test_boolean_value_map_key_must_be_quoted(tmp_path):
-    text = VALID_OPPORTUNITIES.replace("      stage: Stage\n", "      stage: {column: IsWon, values: {true: closed_won}}\n")
+    text = VALID_OPPORTUNITIES.replace(
+        "      stage: Stage\n", "      stage: {column: IsWon, values: {true: closed_won}}\n"
+    )
     message = profile_error(tmp_path, text)
     assert "columns.stage.values key True" in message and "quote it" in message
 
@@ -114,17 +116,20 @@ def test_file_patterns_must_stay_in_the_landing_folder(tmp_path, pattern):
     assert "landing folder" in message
 
 
-@pytest.mark.parametrize("expr, expected", [
-    ("'x'; drop table raw.orders", "must be a single SQL expression (no ';')"),
-    ("(select max(a) from raw.orders)", "not a statement or query (found 'select')"),
-    ("delete", "not a statement or query (found 'delete')"),
-    ("a -- comment", "must not contain SQL comments"),
-    ("case when a then", "not a valid SQL expression"),
-    ("a), (b", "must be a single SQL expression (one value, no FROM, no subqueries)"),
-    ("no_such_function(a)", "invalid SQL expression"),
-])
+@pytest.mark.parametrize(
+    "expr, expected",
+    [
+        ("'x'; drop table raw.orders", "must be a single SQL expression (no ';')"),
+        ("(select max(a) from raw.orders)", "not a statement or query (found 'select')"),
+        ("delete", "not a statement or query (found 'delete')"),
+        ("a -- comment", "must not contain SQL comments"),
+        ("case when a then", "not a valid SQL expression"),
+        ("a), (b", "must be a single SQL expression (one value, no FROM, no subqueries)"),
+        ("no_such_function(a)", "invalid SQL expression"),
+    ],
+)
 def test_sql_expressions_are_single_validated_expressions(tmp_path, expr, expected):
-    text = VALID_OPPORTUNITIES + f"      lost_reason: {{expr: \"{expr}\"}}\n"
+    text = VALID_OPPORTUNITIES + f'      lost_reason: {{expr: "{expr}"}}\n'
     message = profile_error(tmp_path, text)
     assert "entities.opportunities.columns.lost_reason.expr:" in message
     assert expected in message
@@ -160,7 +165,9 @@ def test_snapshot_date_declarations_are_checked(tmp_path):
     for declared, expected in cases.items():
         message = profile_error(tmp_path, reps.replace("{}", declared, 1))
         assert f"entities.reps.{expected}" in message, (declared, message)
-    by_name = load_profile(write_profile(tmp_path, reps.replace("{}", "{name: 'reps_(\\d{8})', formats: ['%Y%m%d']}", 1)))
+    by_name = load_profile(
+        write_profile(tmp_path, reps.replace("{}", "{name: 'reps_(\\d{8})', formats: ['%Y%m%d']}", 1))
+    )
     declared = by_name.sources_for(["reps"])[0].snapshot_date
     assert (declared.name.pattern, declared.column, declared.formats) == (r"reps_(\d{8})", None, ("%Y%m%d",))
     by_column = load_profile(write_profile(tmp_path, reps.replace("{}", "{column: As Of}", 1)))

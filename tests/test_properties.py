@@ -39,6 +39,7 @@ EARLIEST = date.fromisoformat(EARLIEST_DATE)
 
 # --- running the parsers on texts -----------------------------------------------------------------
 
+
 def profile_from(text: str):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "prop_profile.yml"
@@ -57,8 +58,9 @@ def parse(prof, entity: str, column: str, texts: list[str | None], fixed: dict[s
     spec = prof.sources_for([entity])[0]
     columns = [column, *fixed]
     _con.execute(f"create or replace temp table src ({', '.join(f'{c} varchar' for c in columns)})")
-    _con.executemany(f"insert into src values ({', '.join('?' for _ in columns)})",
-                     [[t, *fixed.values()] for t in texts])
+    _con.executemany(
+        f"insert into src values ({', '.join('?' for _ in columns)})", [[t, *fixed.values()] for t in texts]
+    )
     source = SourceTable(f"(select row_number() over () as {ROW_NUMBER}, * from src)", columns)
     # the future-date horizon is tested in test_bad_input_corpus; here every date up to 9999 reads
     no_horizon = Horizon(EARLIEST, (date.max - EARLIEST).days)
@@ -84,6 +86,7 @@ def strict_date(text: str) -> date | None:
 
 # --- dates -------------------------------------------------------------------------------------
 
+
 @FAST
 @given(st.lists(st.dates(min_value=EARLIEST, max_value=date(9999, 12, 31)), min_size=1, max_size=40))
 def test_iso_dates_read_back_exactly(days):
@@ -93,8 +96,13 @@ def test_iso_dates_read_back_exactly(days):
 
 date_like = st.one_of(
     st.text(alphabet="0123456789-/ .:T", max_size=12),
-    st.builds(lambda y, m, d, sep: f"{y}{sep}{m}{sep}{d}", st.integers(0, 12000), st.integers(0, 14),
-              st.integers(0, 33), st.sampled_from(["-", "/", "."])),
+    st.builds(
+        lambda y, m, d, sep: f"{y}{sep}{m}{sep}{d}",
+        st.integers(0, 12000),
+        st.integers(0, 14),
+        st.integers(0, 33),
+        st.sampled_from(["-", "/", "."]),
+    ),
 )
 
 
@@ -140,8 +148,13 @@ def test_excel_serial_timestamps_when_declared(serials):
 
 # --- amounts -----------------------------------------------------------------------------------
 
-money = st.decimals(min_value=Decimal("-9999999999999999.99"), max_value=Decimal("9999999999999999.99"),
-                    places=2, allow_nan=False, allow_infinity=False)
+money = st.decimals(
+    min_value=Decimal("-9999999999999999.99"),
+    max_value=Decimal("9999999999999999.99"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
+)
 
 
 @FAST
@@ -172,8 +185,10 @@ SEPARATOR_PROFILES = {
 
 
 @FAST
-@given(st.lists(st.tuples(money, st.sampled_from(["", "¥", "¥ "]), st.sampled_from(["", "元"])), min_size=1, max_size=40),
-       st.sampled_from(SEPARATORS))
+@given(
+    st.lists(st.tuples(money, st.sampled_from(["", "¥", "¥ "]), st.sampled_from(["", "元"])), min_size=1, max_size=40),
+    st.sampled_from(SEPARATORS),
+)
 def test_declared_separators_and_currency_symbols_read_back_exactly(rows, separators):
     thousands, decimal = separators
     texts = [f"{prefix}{grouped(a, thousands, decimal)}{suffix}" for a, prefix, suffix in rows]
@@ -249,14 +264,17 @@ def ingest_teams(folder: Path, prof):
     rows = []
     if any((folder / "raw" / "teams").glob("*.parquet")):
         with duckdb.connect() as con:
-            rows = con.execute(f"select team_id, team_name from read_parquet('{folder}/raw/teams/*.parquet') "
-                               "order by _row_number").fetchall()
+            rows = con.execute(
+                f"select team_id, team_name from read_parquet('{folder}/raw/teams/*.parquet') order by _row_number"
+            ).fetchall()
     return result.files, rows
 
 
 @FILES
-@given(st.lists(st.tuples(cell_text, cell_text), min_size=1, max_size=8),
-       st.sampled_from(["utf-8", "utf-8-sig", "gb18030", "utf-16", "utf-16-le"]))
+@given(
+    st.lists(st.tuples(cell_text, cell_text), min_size=1, max_size=8),
+    st.sampled_from(["utf-8", "utf-8-sig", "gb18030", "utf-16", "utf-16-le"]),
+)
 def test_any_text_in_the_declared_encoding_reads_back_exactly(rows, encoding):
     rows = [(f"T{i}", name) for i, (_, name) in enumerate(rows)]
     with tempfile.TemporaryDirectory() as tmp, mock.patch.object(readers, "_CHUNK_BYTES", 3):
@@ -271,8 +289,10 @@ non_ascii_text = cell_text.filter(lambda t: not t.isascii())
 
 
 @FILES
-@given(st.lists(non_ascii_text, min_size=1, max_size=5),
-       st.sampled_from([("utf-8", "gb18030"), ("utf-8", "latin-1"), ("utf-16", "utf-8"), ("gb18030", "utf-8")]))
+@given(
+    st.lists(non_ascii_text, min_size=1, max_size=5),
+    st.sampled_from([("utf-8", "gb18030"), ("utf-8", "latin-1"), ("utf-16", "utf-8"), ("gb18030", "utf-8")]),
+)
 def test_text_in_another_encoding_than_declared_is_never_misread(names, written_declared):
     written, declared = written_declared
     rows = [(f"T{i}", name) for i, name in enumerate(names)]
@@ -298,17 +318,23 @@ GOOD = "good"
 DEFECTS = {  # defect -> (how it spoils a good row, the reason it must be quarantined with)
     "empty_key": (lambda r: {**r, "order_id": ""}, "order_id: required value is empty"),
     "bad_date": (lambda r: {**r, "order_date": "2024-02-30"}, "order_date: cannot parse '2024-02-30' as date"),
-    "two_digit_year": (lambda r: {**r, "order_date": "24-02-03"},
-                       "order_date: '24-02-03' is before 1900-01-01 (a 2-digit year?)"),
+    "two_digit_year": (
+        lambda r: {**r, "order_date": "24-02-03"},
+        "order_date: '24-02-03' is before 1900-01-01 (a 2-digit year?)",
+    ),
     "bad_status": (lambda r: {**r, "status": "shipped"}, "status: 'shipped' not in (completed, cancelled, pending)"),
-    "bad_currency": (lambda r: {**r, "currency": "usd"}, "currency: 'usd' is not an ISO 4217 code (three capital letters)"),
+    "bad_currency": (
+        lambda r: {**r, "currency": "usd"},
+        "currency: 'usd' is not an ISO 4217 code (three capital letters)",
+    ),
 }
 ORDER_COLUMNS = ["order_id", "account_id", "rep_id", "opportunity_id", "order_date", "status", "channel", "currency"]
 
 
 @FILES
-@given(st.lists(st.tuples(st.sampled_from([GOOD, GOOD, *DEFECTS]), cell_text), min_size=0, max_size=30),
-       st.integers(1, 3))
+@given(
+    st.lists(st.tuples(st.sampled_from([GOOD, GOOD, *DEFECTS]), cell_text), min_size=0, max_size=30), st.integers(1, 3)
+)
 def test_rows_read_equal_rows_loaded_plus_rows_quarantined(rows, files):
     """Any mix of good and bad rows over 1-3 files: every row is loaded or quarantined, once, with
     its file and row number; the ledger adds up per file."""
@@ -321,8 +347,16 @@ def test_rows_read_equal_rows_loaded_plus_rows_quarantined(rows, files):
             writer = csv.DictWriter(buffer, ORDER_COLUMNS, lineterminator="\r\n")
             writer.writeheader()
             for n, (kind, channel) in enumerate(mine, start=1):
-                row = {"order_id": f"O{f}-{n}", "account_id": f"A{f}", "rep_id": "", "opportunity_id": "",
-                       "order_date": "2024-02-03", "status": "completed", "channel": channel, "currency": "CNY"}
+                row = {
+                    "order_id": f"O{f}-{n}",
+                    "account_id": f"A{f}",
+                    "rep_id": "",
+                    "opportunity_id": "",
+                    "order_date": "2024-02-03",
+                    "status": "completed",
+                    "channel": channel,
+                    "currency": "CNY",
+                }
                 if kind == GOOD:
                     expected_loaded.append((f"orders/f{f}.csv", n, row["order_id"], expected_cell(channel)))
                 else:
@@ -338,16 +372,24 @@ def test_rows_read_equal_rows_loaded_plus_rows_quarantined(rows, files):
         with duckdb.connect() as con:
             loaded = con.execute(
                 f"select _source_file, _row_number, order_id, channel from read_parquet('{folder}/raw/orders/*.parquet') "
-                "order by _source_file, _row_number").fetchall()
-            quarantined = [] if not any((folder / "quality" / "quarantine").glob("*.parquet")) else con.execute(
-                f"select file_path, row_number, reason, raw_record from read_parquet('{folder}/quality/quarantine/*.parquet') "
-                "order by file_path, row_number").fetchall()
+                "order by _source_file, _row_number"
+            ).fetchall()
+            quarantined = (
+                []
+                if not any((folder / "quality" / "quarantine").glob("*.parquet"))
+                else con.execute(
+                    f"select file_path, row_number, reason, raw_record from read_parquet('{folder}/quality/quarantine/*.parquet') "
+                    "order by file_path, row_number"
+                ).fetchall()
+            )
             ledger = con.execute(
                 f"select file_path, rows_read, rows_loaded, rows_quarantined from read_parquet('{folder}/quality/ledger/*.parquet') "
-                "order by file_path").fetchall()
+                "order by file_path"
+            ).fetchall()
     # Two files can only be equal when both are a bare header: the second is the same file again.
     assert [f.status for f in result.files] == [
-        "duplicate_file" if c in contents[:i] else "loaded" for i, c in enumerate(contents)]
+        "duplicate_file" if c in contents[:i] else "loaded" for i, c in enumerate(contents)
+    ]
     assert loaded == sorted(expected_loaded)
     assert [(p, n, r, json.loads(raw)["channel"]) for p, n, r, raw in quarantined] == sorted(expected_quarantined)
     for path, read, ok, bad in ledger:

@@ -22,8 +22,10 @@ def make_build(settings, revenue_rows: int) -> None:
     settings.ensure_dirs()
     with duckdb.connect(str(settings.build_warehouse)) as con:
         con.execute("create schema if not exists marts")
-        con.execute("create or replace table marts.mart_demo as select range as id, range * 10 as revenue "
-                    "from range(?)", [revenue_rows])
+        con.execute(
+            "create or replace table marts.mart_demo as select range as id, range * 10 as revenue from range(?)",
+            [revenue_rows],
+        )
 
 
 def sha(path) -> str:
@@ -31,8 +33,16 @@ def sha(path) -> str:
 
 
 def failed_result(run_id: str, check_name: str = "row_count_change") -> CheckResult:
-    return CheckResult.now(run_id=run_id, layer="marts", asset="marts/mart_demo", check_name=check_name,
-                           passed=False, severity="error", observed_value="-60%", details="dropped")
+    return CheckResult.now(
+        run_id=run_id,
+        layer="marts",
+        asset="marts/mart_demo",
+        check_name=check_name,
+        passed=False,
+        severity="error",
+        observed_value="-60%",
+        details="dropped",
+    )
 
 
 def test_publish_swaps_in_the_build_with_frozen_quality_tables(tmp_path):
@@ -43,10 +53,16 @@ def test_publish_swaps_in_the_build_with_frozen_quality_tables(tmp_path):
     assert record.mart_rows == {"mart_demo": 5}
     with duckdb.connect(str(settings.serving_warehouse), read_only=True) as con:
         assert con.execute("select sum(revenue) from marts.mart_demo").fetchone()[0] == 100
-        kinds = dict(con.execute("select table_name, table_type from information_schema.tables "
-                                 "where table_schema = 'quality'").fetchall())
+        kinds = dict(
+            con.execute(
+                "select table_name, table_type from information_schema.tables where table_schema = 'quality'"
+            ).fetchall()
+        )
         assert sorted(con.execute("select layer, passed from quality.check_results").fetchall()) == [
-            ("marts", True), ("raw", True), ("staging", True)]
+            ("marts", True),
+            ("raw", True),
+            ("staging", True),
+        ]
     # frozen as tables: later runs' results do not leak into this published file; the quarantine
     # (rejected rows as landed, personal data included) is never published
     assert kinds == {"ingestion_ledger": "BASE TABLE", "check_results": "BASE TABLE"}
@@ -76,18 +92,42 @@ def test_publish_is_refused_while_a_suite_of_the_build_has_not_reported(tmp_path
     before = sha(settings.serving_warehouse)
     make_build(settings, 7)
     stamp_build(settings, "run-2")
-    results_store.append(settings.quality_dir, [CheckResult.now(
-        run_id="run-2", layer="marts", asset="marts/mart_demo", check_name="grain_unique", passed=True,
-        severity="error", observed_value="0", details="")])
+    results_store.append(
+        settings.quality_dir,
+        [
+            CheckResult.now(
+                run_id="run-2",
+                layer="marts",
+                asset="marts/mart_demo",
+                check_name="grain_unique",
+                passed=True,
+                severity="error",
+                observed_value="0",
+                details="",
+            )
+        ],
+    )
     # the raw and staging suites stored nothing for run-2's build (they crashed, or have not run yet)
     with pytest.raises(PublishRefused, match="no result of the raw suite; no result of the staging suite"):
         publish(settings, "run-2")
     assert sha(settings.serving_warehouse) == before
     assert last_publish(settings).run_id == "run-1"
     for layer in ("raw", "staging"):
-        results_store.append(settings.quality_dir, [CheckResult.now(
-            run_id="run-2", layer=layer, asset=f"{layer}/orders", check_name="schema", passed=True,
-            severity="error", observed_value="ok", details="")])
+        results_store.append(
+            settings.quality_dir,
+            [
+                CheckResult.now(
+                    run_id="run-2",
+                    layer=layer,
+                    asset=f"{layer}/orders",
+                    check_name="schema",
+                    passed=True,
+                    severity="error",
+                    observed_value="ok",
+                    details="",
+                )
+            ],
+        )
     assert publish(settings, "run-2").mart_rows == {"mart_demo": 7}
 
 
@@ -102,9 +142,21 @@ def test_the_audit_of_the_run_that_built_the_warehouse_decides_whichever_run_pub
     results_store.append(settings.quality_dir, [failed_result("run-2")])
     # a run that publishes only (no suite of its own), and one whose own suites all passed
     for layer in ("raw", "staging", "marts"):
-        results_store.append(settings.quality_dir, [CheckResult.now(
-            run_id="run-3", layer=layer, asset=f"{layer}/x", check_name="ok", passed=True, severity="error",
-            observed_value="", details="")])
+        results_store.append(
+            settings.quality_dir,
+            [
+                CheckResult.now(
+                    run_id="run-3",
+                    layer=layer,
+                    asset=f"{layer}/x",
+                    check_name="ok",
+                    passed=True,
+                    severity="error",
+                    observed_value="",
+                    details="",
+                )
+            ],
+        )
     for publisher in ("publish-only", "run-3"):
         with pytest.raises(PublishRefused, match="for the build of run run-2.*row_count_change"):
             publish(settings, publisher)
@@ -120,12 +172,36 @@ def test_a_re_execution_of_the_building_run_completes_its_audit(tmp_path):
     make_build(settings, 5)
     stamp_build(settings, "run-1")
     for layer in ("staging", "marts"):  # the raw suite crashed in run-1; its re-execution reruns it
-        results_store.append(settings.quality_dir, [CheckResult.now(
-            run_id="run-1", layer=layer, asset=f"{layer}/x", check_name="ok", passed=True, severity="error",
-            observed_value="", details="")])
-    results_store.append(settings.quality_dir, [CheckResult.now(
-        run_id="run-1b", layer="raw", asset="raw/x", check_name="ok", passed=True, severity="error",
-        observed_value="", details="")])
+        results_store.append(
+            settings.quality_dir,
+            [
+                CheckResult.now(
+                    run_id="run-1",
+                    layer=layer,
+                    asset=f"{layer}/x",
+                    check_name="ok",
+                    passed=True,
+                    severity="error",
+                    observed_value="",
+                    details="",
+                )
+            ],
+        )
+    results_store.append(
+        settings.quality_dir,
+        [
+            CheckResult.now(
+                run_id="run-1b",
+                layer="raw",
+                asset="raw/x",
+                check_name="ok",
+                passed=True,
+                severity="error",
+                observed_value="",
+                details="",
+            )
+        ],
+    )
     with pytest.raises(PublishRefused, match="no result of the raw suite"):
         publish(settings, "run-1b")  # not a re-execution of run-1: its results are not the build's
     assert publish(settings, "run-1b", lineage=["run-1"]).mart_rows == {"mart_demo": 5}
@@ -195,9 +271,13 @@ def materialize_the_publish_only(data_dir, monkeypatch):
     monkeypatch.setenv("SALESDW_DATA_DIR", str(data_dir))
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("full_refresh").execute_in_process(
-            instance=instance, asset_selection=[SERVING_WAREHOUSE], raise_on_error=False)
-        observations = [e.event_specific_data.asset_observation for e in result.all_events
-                        if e.event_type_value == "ASSET_OBSERVATION"]
+            instance=instance, asset_selection=[SERVING_WAREHOUSE], raise_on_error=False
+        )
+        observations = [
+            e.event_specific_data.asset_observation
+            for e in result.all_events
+            if e.event_type_value == "ASSET_OBSERVATION"
+        ]
     return result, observations
 
 

@@ -57,8 +57,7 @@ def test_specs_mirror_the_suite_with_blocking_errors():
 
 def test_blocking_failure_is_reported_as_an_error(run):
     result, _ = run
-    evaluations = {(e.asset_key.to_user_string(), e.check_name): e
-                   for e in result.get_asset_check_evaluations()}
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
     assert len(evaluations) == len(load_suite("marts"))
     failed = evaluations[("marts/mart_rep_kpi_monthly", "rates_within_0_1")]
     assert (failed.passed, failed.severity) == (False, dg.AssetCheckSeverity.ERROR)
@@ -111,8 +110,9 @@ def _raw_suite_then_publish(data_dir, raw_audit_outcome):
             yield dg.MaterializeResult(asset_key=list(k))
 
     # named to sort after raw_quality_checks: only the priority tags put it first
-    @dg.multi_asset(specs=[dg.AssetSpec(k, deps=[list(k) for k in raw_keys]) for k in mart_keys()],
-                    op_tags=BUILD_STEP_TAGS)
+    @dg.multi_asset(
+        specs=[dg.AssetSpec(k, deps=[list(k) for k in raw_keys]) for k in mart_keys()], op_tags=BUILD_STEP_TAGS
+    )
     def warehouse_build(context):
         """Stands in for the dbt build (the warehouse is prepared by the test)."""
         stamp_build(settings, context.run.run_id)
@@ -122,7 +122,11 @@ def _raw_suite_then_publish(data_dir, raw_audit_outcome):
     original = asset_checks.audit
 
     def audit(settings, layer, *, run_id, only=None):
-        return raw_audit_outcome(settings, run_id) if layer == "raw" else original(settings, layer, run_id=run_id, only=only)
+        return (
+            raw_audit_outcome(settings, run_id)
+            if layer == "raw"
+            else original(settings, layer, run_id=run_id, only=only)
+        )
 
     asset_checks.audit = audit
     try:
@@ -139,6 +143,7 @@ def _raw_suite_then_publish(data_dir, raw_audit_outcome):
 @pytest.fixture(scope="module")
 def crashed_raw_suite(tmp_path_factory):
     """The raw suite crashes (GX down): no raw result in the store, nothing blocking either."""
+
     def crash(settings, run_id):
         raise RuntimeError("Great Expectations is down")
 
@@ -148,11 +153,21 @@ def crashed_raw_suite(tmp_path_factory):
 @pytest.fixture(scope="module")
 def failed_raw_suite(tmp_path_factory):
     """The raw suite finds a negative quantity (an error) and a future refund date (a warning)."""
+
     def failing(settings, run_id):
-        results = [CheckResult.now(run_id=run_id, layer="raw", asset=c.asset, check_name=c.name,
-                                   passed=(c.asset, c.name) not in FAILED, severity=c.severity,
-                                   observed_value="seeded", details="")
-                   for c in load_suite("raw")]
+        results = [
+            CheckResult.now(
+                run_id=run_id,
+                layer="raw",
+                asset=c.asset,
+                check_name=c.name,
+                passed=(c.asset, c.name) not in FAILED,
+                severity=c.severity,
+                observed_value="seeded",
+                details="",
+            )
+            for c in load_suite("raw")
+        ]
         results_store.append(settings.quality_dir, results)
         return results
 
@@ -191,4 +206,8 @@ def test_a_failed_raw_error_check_fails_its_step_and_refuses_the_publish(failed_
 def test_the_raw_suite_runs_after_the_build_and_before_the_publish(crashed_raw_suite):
     result, _ = crashed_raw_suite
     started = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
-    assert started.index("warehouse_build") < started.index("raw_quality_checks") < started.index("serving__sales_warehouse")
+    assert (
+        started.index("warehouse_build")
+        < started.index("raw_quality_checks")
+        < started.index("serving__sales_warehouse")
+    )

@@ -37,8 +37,10 @@ def _validate(warehouse, *expectations, result_format="SUMMARY"):
 
     context = gx_context()
     datasource = context.data_sources.add_sql(
-        name=f"t_{uuid.uuid4().hex}", connection_string=f"duckdb:///{warehouse}",
-        kwargs={"connect_args": {"read_only": True}})
+        name=f"t_{uuid.uuid4().hex}",
+        connection_string=f"duckdb:///{warehouse}",
+        kwargs={"connect_args": {"read_only": True}},
+    )
     try:
         asset = datasource.add_table_asset(name="lines", table_name="lines", schema_name="s")
         batch = asset.add_batch_definition_whole_table("all").get_batch()
@@ -183,8 +185,12 @@ print("entropy", round(float(stats.entropy([0.5, 0.5], [0.9, 0.1])), 4))
 
 
 def _probe(mode: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", _START_UP_PROBE, mode], capture_output=True, text=True,
-                          env={**os.environ, "GX_ANALYTICS_ENABLED": "false"})
+    proc = subprocess.run(
+        [sys.executable, "-c", _START_UP_PROBE, mode],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GX_ANALYTICS_ENABLED": "false"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -256,14 +262,20 @@ def test_a_run_once_query_is_grouped_once_with_the_same_result(warehouse, monkey
 
     gx_context()
     seen = _grouping(monkeypatch)
-    once = _validate(warehouse, gx.expectations.UnexpectedRowsExpectation(
-        unexpected_rows_query=gx_duckdb.RUN_ONCE + _GROUPED), result_format="COMPLETE")["unexpected_rows_expectation"]
+    once = _validate(
+        warehouse,
+        gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=gx_duckdb.RUN_ONCE + _GROUPED),
+        result_format="COMPLETE",
+    )["unexpected_rows_expectation"]
     assert len(seen) == 1 and seen[0].startswith("create or replace temporary table")
     seen.clear()
-    twice = _validate(warehouse, gx.expectations.UnexpectedRowsExpectation(
-        unexpected_rows_query=_GROUPED), result_format="COMPLETE")["unexpected_rows_expectation"]
+    twice = _validate(
+        warehouse, gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=_GROUPED), result_format="COMPLETE"
+    )["unexpected_rows_expectation"]
     assert len(seen) == 2  # GX's own: the rows, then their count
-    assert (once.success, once.result["observed_value"]) == (twice.success, twice.result["observed_value"]) == (False, 3)
+    assert (
+        (once.success, once.result["observed_value"]) == (twice.success, twice.result["observed_value"]) == (False, 3)
+    )
     rows = lambda r: sorted(map(tuple, (d.values() for d in r.result["details"]["unexpected_rows"])))  # noqa: E731
     assert rows(once) == rows(twice) == [("L1", 1), ("L2", 1), ("L3", 1)]
 
@@ -280,8 +292,13 @@ def test_materialized_rows_are_dropped_when_the_validation_ends(warehouse, monke
         seen["made"] = sorted(name for _, name in tables.values())
         real_drop(tables)
         engines = {id(engine): engine for engine, _ in tables.values()}.values()
-        seen["left"] = [row[0] for engine in engines for row in engine.execute_query(
-            sa.text("select table_name from duckdb_tables() where temporary")).fetchall()]
+        seen["left"] = [
+            row[0]
+            for engine in engines
+            for row in engine.execute_query(
+                sa.text("select table_name from duckdb_tables() where temporary")
+            ).fetchall()
+        ]
 
     monkeypatch.setattr(gx_duckdb, "_drop_materialized", drop_then_look)
     _validate(warehouse, gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=gx_duckdb.RUN_ONCE + _GROUPED))
@@ -293,16 +310,22 @@ def test_a_failing_run_once_query_fails_as_gxs_own_does(warehouse):
 
     gx_context()
     broken = "select no_such_column from {batch} group by line_id"
-    results = [_validate(warehouse, gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=q))
-               ["unexpected_rows_expectation"] for q in (gx_duckdb.RUN_ONCE + broken, broken)]
+    results = [
+        _validate(warehouse, gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=q))[
+            "unexpected_rows_expectation"
+        ]
+        for q in (gx_duckdb.RUN_ONCE + broken, broken)
+    ]
     assert [r.success for r in results] == [False, False]
     messages = [str(r.exception_info) for r in results]
     assert all('Referenced column "no_such_column" not found' in m for m in messages), messages
 
 
 def test_is_applied_says_false_before_apply_and_true_after():
-    code = ("from orchestration.quality import gx_duckdb; print(gx_duckdb.is_applied()); "
-            "gx_duckdb.apply(); gx_duckdb.apply(); print(gx_duckdb.is_applied())")
+    code = (
+        "from orchestration.quality import gx_duckdb; print(gx_duckdb.is_applied()); "
+        "gx_duckdb.apply(); gx_duckdb.apply(); print(gx_duckdb.is_applied())"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "True"]

@@ -32,8 +32,9 @@ def runs(tmp_path_factory):
         con.execute("drop table marts.mart_service_monthly")
         con.execute("update marts.mart_team_kpi_monthly set nps = -101 where month = '2025-02-01'")
         # a deal that ends the month on T1 without any movement saying how it got there
-        con.execute("update marts.mart_pipeline_movement_monthly set open_end_count = 3, "
-                    "open_end_amount = open_end_amount + 5")
+        con.execute(
+            "update marts.mart_pipeline_movement_monthly set open_end_count = 3, open_end_amount = open_end_amount + 5"
+        )
         con.execute("update marts.mart_stage_win_rates set historical_win_rate = 1.5 where team_id = 'T1'")
         # T1's February loss shares now add up to 0.75 + 0.5 = 1.25; a negative cost
         con.execute("update marts.mart_loss_reasons_monthly set share_of_lost = 0.5 where lost_reason is null")
@@ -42,14 +43,17 @@ def runs(tmp_path_factory):
         con.execute("update marts.dim_customers set visits_90d = 4 where account_id = 'A1'")
         con.execute("update marts.fct_opportunities set is_stale = true where opportunity_id = 'OP0'")
         # 2 treated prospects ordered out of 1 treated; 2 new customers where January had 2 accounts in all
-        con.execute("update marts.mart_customer_treatment_monthly set ordered_treated = 2 where lifecycle_stage = 'prospect'")
-        con.execute("update marts.mart_customer_treatment_monthly set customers = 2, untreated_customers = 2 "
-                    "where lifecycle_stage = 'new'")
+        con.execute(
+            "update marts.mart_customer_treatment_monthly set ordered_treated = 2 where lifecycle_stage = 'prospect'"
+        )
+        con.execute(
+            "update marts.mart_customer_treatment_monthly set customers = 2, untreated_customers = 2 "
+            "where lifecycle_stage = 'new'"
+        )
     quality, other_quality = root / "quality", root / "other_quality"
     return {
         "clean": run_suite("marts", clean, run_id="clean", quality_dir=quality),
-        "broken": run_suite("marts", broken, run_id="broken", quality_dir=other_quality,
-                            previous_warehouse=serving),
+        "broken": run_suite("marts", broken, run_id="broken", quality_dir=other_quality, previous_warehouse=serving),
         "broken_vs_store": run_suite("marts", broken, run_id="broken", quality_dir=quality),
         "quality": quality,
         "root": root,
@@ -87,8 +91,7 @@ def test_rate_above_one_fails_the_rate_check(runs):
 def test_sixty_percent_drop_against_the_published_build_fails(runs):
     result = _by_key(runs["broken"])[("marts/fct_opportunities", "row_count_drop")]
     assert (result.passed, result.severity, result.observed_value) == (False, "error", "4")
-    assert result.details == ("previous published build sales.duckdb: 10 rows; "
-                              "allowed drop 50%: at least 5 rows")
+    assert result.details == ("previous published build sales.duckdb: 10 rows; allowed drop 50%: at least 5 rows")
     growth = _by_key(runs["broken"])[("marts/fct_opportunities", "row_count_growth")]
     assert (growth.passed, growth.severity) == (True, "warn")
 
@@ -184,8 +187,7 @@ def test_results_are_stored_and_blocking_failures_listed(runs):
 def test_without_a_serving_warehouse_the_last_passed_count_is_the_baseline(runs):
     result = _by_key(runs["broken_vs_store"])[("marts/fct_opportunities", "row_count_drop")]
     assert (result.passed, result.observed_value) == (False, "4")
-    assert result.details == ("last passed result in the results store: 10 rows; "
-                              "allowed drop 50%: at least 5 rows")
+    assert result.details == ("last passed result in the results store: 10 rows; allowed drop 50%: at least 5 rows")
 
 
 def test_every_warehouse_connection_of_a_suite_keeps_to_the_limits(tmp_path, monkeypatch):
@@ -200,8 +202,14 @@ def test_every_warehouse_connection_of_a_suite_keeps_to_the_limits(tmp_path, mon
 
     monkeypatch.setattr(duckdb, "connect", spy)
     limits = {"memory_limit": "300MB", "threads": 1, "temp_directory": str(tmp_path / "spill")}
-    results = run_suite("marts", warehouse, run_id="limits", quality_dir=tmp_path / "quality",
-                        previous_warehouse=tmp_path / "serving.duckdb", duckdb_limits=limits)
+    results = run_suite(
+        "marts",
+        warehouse,
+        run_id="limits",
+        quality_dir=tmp_path / "quality",
+        previous_warehouse=tmp_path / "serving.duckdb",
+        duckdb_limits=limits,
+    )
     assert results and all(r.passed for r in results if r.severity == "error")
     on_files = [(db, config) for db, config in opened if db.endswith(".duckdb")]
     assert len(on_files) >= 3  # facts, the previous build's row counts, Great Expectations' engine
@@ -215,17 +223,20 @@ def test_quality_of_sale_checks_catch_a_double_count_a_lost_complaint_and_a_nega
     team = "marts/mart_team_kpi_monthly"
     assert clean[(team, "team_customers_counted_once")].passed
     assert clean[(team, "team_complaints_equal_service_mart")].passed
-    broken = copy_warehouse(runs["root"] / "clean" / "build.duckdb",
-                            runs["root"] / "quality_of_sale" / "build.duckdb")
+    broken = copy_warehouse(runs["root"] / "clean" / "build.duckdb", runs["root"] / "quality_of_sale" / "build.duckdb")
     with duckdb.connect(str(broken)) as con:
         # T1's February customer counted for each of its reps: 1 + 1 > the reps' sum (1, R2 has no February row)
         con.execute("update marts.mart_team_kpi_monthly set active_customers = 2 where month = '2025-02-01'")
         con.execute("update marts.mart_team_kpi_monthly set complaints_opened = 0 where month = '2025-01-01'")
         con.execute("update marts.mart_rep_kpi_monthly set refund_rate = -0.1 where rep_id = 'R2'")
     got = _by_key(run_suite("marts", broken, run_id="qos", quality_dir=runs["root"] / "qos_quality"))
-    assert (got[(team, "team_customers_counted_once")].passed,
-            got[(team, "team_customers_counted_once")].observed_value) == (False, "team_months_out_of_range: 1")
-    assert (got[(team, "team_complaints_equal_service_mart")].passed,
-            got[(team, "team_complaints_equal_service_mart")].observed_value) == (False, "mismatched_team_months: 1")
+    assert (
+        got[(team, "team_customers_counted_once")].passed,
+        got[(team, "team_customers_counted_once")].observed_value,
+    ) == (False, "team_months_out_of_range: 1")
+    assert (
+        got[(team, "team_complaints_equal_service_mart")].passed,
+        got[(team, "team_complaints_equal_service_mart")].observed_value,
+    ) == (False, "mismatched_team_months: 1")
     negative = got[("marts/mart_rep_kpi_monthly", "quality_of_sale_not_negative")]
     assert (negative.passed, negative.observed_value.split(";")[0]) == (False, "refund_rate: 1 of 4 rows")

@@ -20,8 +20,12 @@ def csv(demo_run):
     exports = demo_run.exports
     accounts = read_csv_rows(exports, "accounts")
     orders = {o["order_id"]: o for o in read_csv_rows(exports, "orders")}  # the latest row of each order
-    return {"owner": owner_on_day(accounts), "orders": orders, "exports": exports,
-            "cases": {c["case_id"]: c for c in read_csv_rows(exports, "cases")}}
+    return {
+        "owner": owner_on_day(accounts),
+        "orders": orders,
+        "exports": exports,
+        "cases": {c["case_id"]: c for c in read_csv_rows(exports, "cases")},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +72,9 @@ def test_team_refund_rate_and_distinct_customers(csv, marts):
         order = completed.get(line["order_id"])
         team = order and team_of.get((_rep_of_order(csv, line["order_id"]), order["order_date"][:7]))
         if team:
-            gross[team, order["order_date"][:7]] += (Decimal(line["quantity"]) * Decimal(line["unit_price"])
-                                                     - Decimal(line["discount_amount"] or 0))
+            gross[team, order["order_date"][:7]] += Decimal(line["quantity"]) * Decimal(line["unit_price"]) - Decimal(
+                line["discount_amount"] or 0
+            )
             buyers[team, order["order_date"][:7]].add(order["account_id"])
     for refund in read_csv_rows(csv["exports"], "returns"):
         if refund["order_id"] in completed:
@@ -107,8 +112,9 @@ def test_csat_attainment_and_nps_gap_per_rep_month(csv, marts):
         c["net"] += r["survey_type"] == "nps" and (score >= 9) - (score <= 6)
     rep = marts["rep"]
     checked = 0
-    for rep_id, month, attainment, gap in zip(rep.rep_id, rep.month, [_value(v) for v in rep.csat_attainment],
-                                              [_value(v) for v in rep.nps_gap]):
+    for rep_id, month, attainment, gap in zip(
+        rep.rep_id, rep.month, [_value(v) for v in rep.csat_attainment], [_value(v) for v in rep.nps_gap]
+    ):
         key, c = (rep_id, month.isoformat()[:7]), counts[rep_id, month.isoformat()[:7]]
         csat_target, nps_target = targets.get((*key, "csat_rate")), targets.get((*key, "nps"))
         want_attainment = c["satisfied"] / c["csat"] / csat_target if c["csat"] and csat_target else None

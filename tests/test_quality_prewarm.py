@@ -26,8 +26,15 @@ def test_prewarm_starts_gx_once_in_the_background_and_the_suite_gets_that_contex
                           "imported": "great_expectations" in sys.modules,
                           "analytics": os.environ.get("GX_ANALYTICS_ENABLED")}))
     """)
-    assert seen == {"before": False, "same_thread": True, "background": True, "made_by_the_thread": 1,
-                    "reused": True, "imported": True, "analytics": "false"}
+    assert seen == {
+        "before": False,
+        "same_thread": True,
+        "background": True,
+        "made_by_the_thread": 1,
+        "reused": True,
+        "imported": True,
+        "analytics": "false",
+    }
 
 
 def test_a_suite_that_asks_while_prewarm_is_at_it_waits_for_the_same_context():

@@ -23,35 +23,111 @@ from tests.support import write_raw_batch
 def _write_clean_zone(data_dir):
     """A few rows per entity; the latest business event is the survey of 2025-01-31."""
     raw, quality = data_dir / "raw", data_dir / "quality"
-    write_raw_batch(raw, "accounts", [{"account_id": "A1", "account_name": "Acme", "created_at": "2025-01-02 09:00:00"}])
-    write_raw_batch(raw, "orders", [
-        {"order_id": "O1", "account_id": "A1", "order_date": "2025-01-10", "status": "completed"},
-        {"order_id": "O2", "account_id": "A1", "order_date": "2025-01-12", "status": "pending"},
-    ])
-    write_raw_batch(raw, "order_lines", [
-        {"order_id": "O1", "line_number": 1, "product_id": "P1", "quantity": "2", "unit_price": "100", "discount_amount": "5"},
-    ])
-    write_raw_batch(raw, "returns", [
-        {"return_id": "R1", "order_id": "O1", "return_date": "2025-01-20", "refund_amount": "30"},
-    ])
-    write_raw_batch(raw, "survey_responses", [
-        {"response_id": "S1", "survey_type": "nps", "submitted_at": "2025-01-31 10:00:00", "score": "9"},
-        {"response_id": "S2", "survey_type": "csat", "submitted_at": "2025-01-15 10:00:00", "score": "4"},
-    ])
-    write_raw_batch(raw, "expenses", [
-        {"expense_id": "E1", "expense_date": "2025-01-31", "team_id": "T1", "category": "travel", "amount": "120"},
-    ])
-    write_ledger(quality, [
-        {"batch_id": "b1", "entity": "orders", "status": "loaded", "rows_read": 3, "rows_loaded": 2, "rows_quarantined": 1},
-        {"batch_id": "b2", "entity": "order_lines", "status": "loaded", "rows_read": 1, "rows_loaded": 1, "rows_quarantined": 0},
-        {"batch_id": "b3", "entity": "orders", "status": "duplicate_file", "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0},
-        {"batch_id": "b4", "entity": "teams", "status": "rejected", "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0},
-        # two accounts snapshots: 1,000 then 701 rows (a 29.9 % drop, under the 30 % limit)
-        {"batch_id": "b5", "profile": "canonical", "entity": "accounts", "file_path": "accounts.csv",
-         "status": "loaded", "rows_read": 1000, "rows_loaded": 1000, "rows_quarantined": 0},
-        {"batch_id": "b6", "profile": "canonical", "entity": "accounts", "file_path": "accounts_2.csv",
-         "status": "loaded", "rows_read": 701, "rows_loaded": 701, "rows_quarantined": 0},
-    ])
+    write_raw_batch(
+        raw, "accounts", [{"account_id": "A1", "account_name": "Acme", "created_at": "2025-01-02 09:00:00"}]
+    )
+    write_raw_batch(
+        raw,
+        "orders",
+        [
+            {"order_id": "O1", "account_id": "A1", "order_date": "2025-01-10", "status": "completed"},
+            {"order_id": "O2", "account_id": "A1", "order_date": "2025-01-12", "status": "pending"},
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "order_lines",
+        [
+            {
+                "order_id": "O1",
+                "line_number": 1,
+                "product_id": "P1",
+                "quantity": "2",
+                "unit_price": "100",
+                "discount_amount": "5",
+            },
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "returns",
+        [
+            {"return_id": "R1", "order_id": "O1", "return_date": "2025-01-20", "refund_amount": "30"},
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "survey_responses",
+        [
+            {"response_id": "S1", "survey_type": "nps", "submitted_at": "2025-01-31 10:00:00", "score": "9"},
+            {"response_id": "S2", "survey_type": "csat", "submitted_at": "2025-01-15 10:00:00", "score": "4"},
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "expenses",
+        [
+            {"expense_id": "E1", "expense_date": "2025-01-31", "team_id": "T1", "category": "travel", "amount": "120"},
+        ],
+    )
+    write_ledger(
+        quality,
+        [
+            {
+                "batch_id": "b1",
+                "entity": "orders",
+                "status": "loaded",
+                "rows_read": 3,
+                "rows_loaded": 2,
+                "rows_quarantined": 1,
+            },
+            {
+                "batch_id": "b2",
+                "entity": "order_lines",
+                "status": "loaded",
+                "rows_read": 1,
+                "rows_loaded": 1,
+                "rows_quarantined": 0,
+            },
+            {
+                "batch_id": "b3",
+                "entity": "orders",
+                "status": "duplicate_file",
+                "rows_read": 0,
+                "rows_loaded": 0,
+                "rows_quarantined": 0,
+            },
+            {
+                "batch_id": "b4",
+                "entity": "teams",
+                "status": "rejected",
+                "rows_read": 0,
+                "rows_loaded": 0,
+                "rows_quarantined": 0,
+            },
+            # two accounts snapshots: 1,000 then 701 rows (a 29.9 % drop, under the 30 % limit)
+            {
+                "batch_id": "b5",
+                "profile": "canonical",
+                "entity": "accounts",
+                "file_path": "accounts.csv",
+                "status": "loaded",
+                "rows_read": 1000,
+                "rows_loaded": 1000,
+                "rows_quarantined": 0,
+            },
+            {
+                "batch_id": "b6",
+                "profile": "canonical",
+                "entity": "accounts",
+                "file_path": "accounts_2.csv",
+                "status": "loaded",
+                "rows_read": 701,
+                "rows_loaded": 701,
+                "rows_quarantined": 0,
+            },
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,30 +136,87 @@ def runs(tmp_path_factory):
     for data_dir in (clean_dir, broken_dir):
         _write_clean_zone(data_dir)
     raw, quality = broken_dir / "raw", broken_dir / "quality"
-    write_raw_batch(raw, "order_lines", [  # quantity -1 written around ingestion
-        {"order_id": "O2", "line_number": 1, "product_id": "P1", "quantity": "-1", "unit_price": "10"},
-    ])
+    write_raw_batch(
+        raw,
+        "order_lines",
+        [  # quantity -1 written around ingestion
+            {"order_id": "O2", "line_number": 1, "product_id": "P1", "quantity": "-1", "unit_price": "10"},
+        ],
+    )
     write_raw_batch(raw, "orders", [{"order_id": "O3", "order_date": "2025-01-11", "status": "completed"}])
-    write_raw_batch(raw, "returns", [
-        {"return_id": "R2", "order_id": "O1", "return_date": "2025-03-01", "refund_amount": "5"},
-    ])
-    write_ledger(quality, [
-        {"batch_id": "b9", "entity": "orders", "status": "loaded", "rows_read": 5, "rows_loaded": 2, "rows_quarantined": 1},
-        # the ledger says cases landed, but no cases batch is in the raw zone
-        {"batch_id": "b10", "entity": "cases", "status": "loaded", "rows_read": 3, "rows_loaded": 3, "rows_quarantined": 0},
-        # a third accounts snapshot, 30.1 % smaller than the 701 rows before it
-        {"batch_id": "b7", "profile": "canonical", "entity": "accounts", "file_path": "accounts_3.csv",
-         "status": "loaded", "rows_read": 490, "rows_loaded": 490, "rows_quarantined": 0},
-        # another profile's accounts: compared with its own snapshots only
-        {"batch_id": "b8", "profile": "maven_crm", "entity": "accounts", "file_path": "maven/accounts.csv",
-         "status": "loaded", "rows_read": 10, "rows_loaded": 10, "rows_quarantined": 0},
-        # snapshots compare in snapshot-date order, not landing order: the March reps landed after
-        # April's (a backfill, not a shrink); the April products (10 rows) follow March's 100
-        *({"batch_id": b, "profile": "dated", "entity": e, "file_path": f"{e}_{d}.csv", "snapshot_date": d,
-           "status": "loaded", "rows_read": n, "rows_loaded": n, "rows_quarantined": 0}
-          for b, e, d, n in (("b11", "reps", "2025-04-30", 100), ("b12", "reps", "2025-03-31", 10),
-                             ("b13", "products", "2025-04-30", 10), ("b14", "products", "2025-03-31", 100))),
-    ], batch_id="ledger-2")
+    write_raw_batch(
+        raw,
+        "returns",
+        [
+            {"return_id": "R2", "order_id": "O1", "return_date": "2025-03-01", "refund_amount": "5"},
+        ],
+    )
+    write_ledger(
+        quality,
+        [
+            {
+                "batch_id": "b9",
+                "entity": "orders",
+                "status": "loaded",
+                "rows_read": 5,
+                "rows_loaded": 2,
+                "rows_quarantined": 1,
+            },
+            # the ledger says cases landed, but no cases batch is in the raw zone
+            {
+                "batch_id": "b10",
+                "entity": "cases",
+                "status": "loaded",
+                "rows_read": 3,
+                "rows_loaded": 3,
+                "rows_quarantined": 0,
+            },
+            # a third accounts snapshot, 30.1 % smaller than the 701 rows before it
+            {
+                "batch_id": "b7",
+                "profile": "canonical",
+                "entity": "accounts",
+                "file_path": "accounts_3.csv",
+                "status": "loaded",
+                "rows_read": 490,
+                "rows_loaded": 490,
+                "rows_quarantined": 0,
+            },
+            # another profile's accounts: compared with its own snapshots only
+            {
+                "batch_id": "b8",
+                "profile": "maven_crm",
+                "entity": "accounts",
+                "file_path": "maven/accounts.csv",
+                "status": "loaded",
+                "rows_read": 10,
+                "rows_loaded": 10,
+                "rows_quarantined": 0,
+            },
+            # snapshots compare in snapshot-date order, not landing order: the March reps landed after
+            # April's (a backfill, not a shrink); the April products (10 rows) follow March's 100
+            *(
+                {
+                    "batch_id": b,
+                    "profile": "dated",
+                    "entity": e,
+                    "file_path": f"{e}_{d}.csv",
+                    "snapshot_date": d,
+                    "status": "loaded",
+                    "rows_read": n,
+                    "rows_loaded": n,
+                    "rows_quarantined": 0,
+                }
+                for b, e, d, n in (
+                    ("b11", "reps", "2025-04-30", 100),
+                    ("b12", "reps", "2025-03-31", 10),
+                    ("b13", "products", "2025-04-30", 10),
+                    ("b14", "products", "2025-03-31", 100),
+                )
+            ),
+        ],
+        batch_id="ledger-2",
+    )
     results = {}
     for name, data_dir in (("clean", clean_dir), ("broken", broken_dir)):
         settings = get_settings(data_dir)
@@ -230,8 +363,9 @@ def test_a_cut_accounts_snapshot_after_a_full_one_refuses_the_publish(demo_run, 
     loaded = int(ledger.loc[relative, "rows_loaded"])
     assert complete_rows <= loaded <= complete_rows + 1 and loaded <= rows * 0.7
     results = read(settings.quality_dir)
-    [check] = results[(results.asset == "raw/accounts") & (results.check_name == "snapshot_not_shrunk")
-                      & ~results.passed].itertuples()
+    [check] = results[
+        (results.asset == "raw/accounts") & (results.check_name == "snapshot_not_shrunk") & ~results.passed
+    ].itertuples()
     assert f"accounts: {rows} → {loaded} rows, {relative}" in check.details
     assert "snapshot_not_shrunk" in second.stdout + second.stderr
 
@@ -240,10 +374,22 @@ def test_a_placeholder_date_9999_12_31_does_not_crash_the_suite(tmp_path):
     # An open deal's expected close_date (exempt from the ingestion horizon) and an order date
     # written around ingestion, both 9999-12-31: the as_of date becomes Python's last day.
     raw, quality = tmp_path / "raw", tmp_path / "quality"
-    write_raw_batch(raw, "opportunities", [{"opportunity_id": "P1", "owner_rep_id": "R1", "stage": "prospecting",
-                                            "created_at": "2024-01-02 10:00:00", "close_date": "9999-12-31"}])
-    write_raw_batch(raw, "orders", [{"order_id": "O1", "account_id": "A1", "order_date": "9999-12-31",
-                                     "status": "completed"}])
+    write_raw_batch(
+        raw,
+        "opportunities",
+        [
+            {
+                "opportunity_id": "P1",
+                "owner_rep_id": "R1",
+                "stage": "prospecting",
+                "created_at": "2024-01-02 10:00:00",
+                "close_date": "9999-12-31",
+            }
+        ],
+    )
+    write_raw_batch(
+        raw, "orders", [{"order_id": "O1", "account_id": "A1", "order_date": "9999-12-31", "status": "completed"}]
+    )
     settings = get_settings(tmp_path)
     expose_file(settings.build_warehouse, raw, quality)
     results = run_suite("raw", settings.build_warehouse, run_id="far", quality_dir=quality)

@@ -23,9 +23,13 @@ def zone(tmp_path_factory):
     """The clean raw zone of test_quality_raw, plus an order line with quantity -1."""
     data_dir = tmp_path_factory.mktemp("raw_audit")
     _write_clean_zone(data_dir)
-    write_raw_batch(data_dir / "raw", "order_lines", [
-        {"order_id": "O2", "line_number": 1, "product_id": "P1", "quantity": "-1", "unit_price": "10"},
-    ])
+    write_raw_batch(
+        data_dir / "raw",
+        "order_lines",
+        [
+            {"order_id": "O2", "line_number": 1, "product_id": "P1", "quantity": "-1", "unit_price": "10"},
+        ],
+    )
     return get_settings(data_dir)
 
 
@@ -49,7 +53,8 @@ def test_the_background_audit_reads_its_own_file_and_gives_the_suite_s_results(z
     assert ("raw/order_lines", "row_rules_hold") in failed  # the seeded defect is caught
     # and stored under the run, where the publish looks for blocking failures
     assert ("raw/order_lines", "row_rules_hold") in {
-        (r.asset, r.check_name) for r in results_store.blocking_failures(settings.quality_dir, "run-bg")}
+        (r.asset, r.check_name) for r in results_store.blocking_failures(settings.quality_dir, "run-bg")
+    }
 
 
 def test_take_is_none_for_a_run_that_started_no_audit():
@@ -70,8 +75,16 @@ def test_a_failed_background_audit_is_raised_by_take(zone, monkeypatch):
     assert not raw_audit.audit_file(zone, "run-broken").exists()
 
 
-@pytest.mark.parametrize("configured, quarter", [  # DuckDB reads GB/G/M as powers of 1000, GiB of 1024
-    ("1GB", "238MiB"), ("1G", "238MiB"), ("500M", "119MiB"), ("2GiB", "512MiB"), ("100MB", "64MiB")])
+@pytest.mark.parametrize(
+    "configured, quarter",
+    [  # DuckDB reads GB/G/M as powers of 1000, GiB of 1024
+        ("1GB", "238MiB"),
+        ("1G", "238MiB"),
+        ("500M", "119MiB"),
+        ("2GiB", "512MiB"),
+        ("100MB", "64MiB"),
+    ],
+)
 def test_it_keeps_to_a_quarter_of_the_memory_limit_and_one_thread(tmp_path, configured, quarter):
     settings = Settings(data_dir=tmp_path, duckdb_memory_limit=configured)
     limits = raw_audit.limits(settings)

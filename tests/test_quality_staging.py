@@ -23,25 +23,45 @@ from tests.support import build_warehouse, write_raw_batch
 def runs(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("staging")
     raw = data_dir / "raw"
-    write_raw_batch(raw, "accounts", [
-        {"account_id": "A1", "account_name": "Acme", "created_at": "2025-01-02 09:00:00"},
-        {"account_id": "A2", "account_name": "Globex", "created_at": "2025-01-03 09:00:00"},
-    ])
-    write_raw_batch(raw, "orders", [
-        {"order_id": "O1", "account_id": "A1", "order_date": "2025-01-10", "status": "completed"},
-        {"order_id": "O2", "account_id": "A2", "order_date": "2025-01-20", "status": "cancelled"},
-    ])
-    write_raw_batch(raw, "order_lines", [
-        {"order_id": "O1", "line_number": 1, "product_id": "P1", "quantity": "2", "unit_price": "100"},
-        {"order_id": "O1", "line_number": 2, "product_id": "P2", "quantity": "1", "unit_price": "50"},
-    ])
+    write_raw_batch(
+        raw,
+        "accounts",
+        [
+            {"account_id": "A1", "account_name": "Acme", "created_at": "2025-01-02 09:00:00"},
+            {"account_id": "A2", "account_name": "Globex", "created_at": "2025-01-03 09:00:00"},
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "orders",
+        [
+            {"order_id": "O1", "account_id": "A1", "order_date": "2025-01-10", "status": "completed"},
+            {"order_id": "O2", "account_id": "A2", "order_date": "2025-01-20", "status": "cancelled"},
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "order_lines",
+        [
+            {"order_id": "O1", "line_number": 1, "product_id": "P1", "quantity": "2", "unit_price": "100"},
+            {"order_id": "O1", "line_number": 2, "product_id": "P2", "quantity": "1", "unit_price": "50"},
+        ],
+    )
     write_raw_batch(raw, "reps", [{"rep_id": "R1", "team_id": "T1", "status": "active"}])
-    write_raw_batch(raw, "opportunities", [
-        {"opportunity_id": "OP1", "owner_rep_id": "R1", "stage": "proposal", "created_at": "2025-01-05 10:00:00"},
-    ])
-    write_raw_batch(raw, "activities", [
-        {"activity_id": "AC1", "rep_id": "R1", "activity_type": "call", "occurred_at": "2025-01-25 10:00:00"},
-    ])
+    write_raw_batch(
+        raw,
+        "opportunities",
+        [
+            {"opportunity_id": "OP1", "owner_rep_id": "R1", "stage": "proposal", "created_at": "2025-01-05 10:00:00"},
+        ],
+    )
+    write_raw_batch(
+        raw,
+        "activities",
+        [
+            {"activity_id": "AC1", "rep_id": "R1", "activity_type": "call", "occurred_at": "2025-01-25 10:00:00"},
+        ],
+    )
     clean = build_warehouse(data_dir, select="staging int_calendar", command="run")
     broken = copy_warehouse(clean, data_dir / "broken" / "build.duckdb")
     with duckdb.connect(str(broken)) as con:
@@ -57,8 +77,7 @@ def runs(tmp_path_factory):
         "broken_build": broken,
         "clean": run_suite("staging", clean, run_id="clean", quality_dir=quality),
         # as_of_date given: five months after the newest order
-        "broken": run_suite("staging", broken, run_id="broken", quality_dir=quality,
-                            as_of_date=date(2025, 6, 30)),
+        "broken": run_suite("staging", broken, run_id="broken", quality_dir=quality, as_of_date=date(2025, 6, 30)),
     }
 
 

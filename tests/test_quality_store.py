@@ -10,21 +10,49 @@ from orchestration.quality import CheckResult, results_store
 from orchestration.quality.report import write_quality_report
 
 
-def _result(check, passed, severity, *, run_id="r1", layer="marts", asset="marts/dim_customers",
-            observed="1", at=datetime(2025, 1, 1, 12, 0, 0)):
-    return CheckResult(run_id=run_id, layer=layer, asset=asset, check_name=check, passed=passed,
-                       severity=severity, observed_value=observed, details=f"details of {check}",
-                       checked_at=at)
+def _result(
+    check,
+    passed,
+    severity,
+    *,
+    run_id="r1",
+    layer="marts",
+    asset="marts/dim_customers",
+    observed="1",
+    at=datetime(2025, 1, 1, 12, 0, 0),
+):
+    return CheckResult(
+        run_id=run_id,
+        layer=layer,
+        asset=asset,
+        check_name=check,
+        passed=passed,
+        severity=severity,
+        observed_value=observed,
+        details=f"details of {check}",
+        checked_at=at,
+    )
 
 
 def test_round_trip_keeps_every_column_and_value(tmp_path):
-    written = [_result("grain_unique", False, "error", observed="2 duplicated keys"),
-               _result("row_count_growth", True, "warn", observed="10")]
+    written = [
+        _result("grain_unique", False, "error", observed="2 duplicated keys"),
+        _result("row_count_growth", True, "warn", observed="10"),
+    ]
     path = results_store.append(tmp_path, written)
     assert path == tmp_path / "check_results" / "r1-marts-1.parquet"
     frame = results_store.read(tmp_path)
-    assert list(frame.columns) == ["run_id", "layer", "asset", "check_name", "passed", "severity",
-                                   "observed_value", "details", "checked_at"]
+    assert list(frame.columns) == [
+        "run_id",
+        "layer",
+        "asset",
+        "check_name",
+        "passed",
+        "severity",
+        "observed_value",
+        "details",
+        "checked_at",
+    ]
     assert frame.to_dict("records") == [r.as_row() for r in written]
     # a second suite run of the same run and layer goes to the next file; nothing is overwritten
     assert results_store.append(tmp_path, written).name == "r1-marts-2.parquet"
@@ -39,12 +67,15 @@ def test_empty_store_reads_as_an_empty_frame_with_the_columns(tmp_path):
 
 def test_blocking_failures_are_failed_error_checks_of_the_run_by_latest_result(tmp_path):
     early, late = datetime(2025, 1, 1, 12), datetime(2025, 1, 1, 13)
-    results_store.append(tmp_path, [
-        _result("grain_unique", False, "error", at=early),
-        _result("rates_within_0_1", False, "error", at=early),
-        _result("row_count_growth", False, "warn", at=early),
-        _result("nps_within_bounds", True, "error", at=early),
-    ])
+    results_store.append(
+        tmp_path,
+        [
+            _result("grain_unique", False, "error", at=early),
+            _result("rates_within_0_1", False, "error", at=early),
+            _result("row_count_growth", False, "warn", at=early),
+            _result("nps_within_bounds", True, "error", at=early),
+        ],
+    )
     results_store.append(tmp_path, [_result("rates_within_0_1", True, "error", at=late)])  # rerun fixed it
     results_store.append(tmp_path, [_result("grain_unique", False, "error", run_id="r2", at=late)])
     blocking = results_store.blocking_failures(tmp_path, "r1")
@@ -57,20 +88,32 @@ def test_expose_creates_the_quality_view(tmp_path):
     with duckdb.connect() as con:
         results_store.expose(con, tmp_path)
         rows = con.execute("select run_id, check_name, passed, severity from quality.check_results").fetchall()
-        types = dict(con.execute("select column_name, data_type from information_schema.columns "
-                                 "where table_name = 'check_results'").fetchall())
+        types = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns where table_name = 'check_results'"
+            ).fetchall()
+        )
     assert rows == [("r1", "grain_unique", False, "error")]
     assert (types["passed"], types["checked_at"]) == ("BOOLEAN", "TIMESTAMP")
 
 
 def test_report_lists_failed_checks_first_per_run_and_layer(tmp_path):
-    results_store.append(tmp_path / "q", [
-        _result("nps_within_bounds", True, "error", observed="0 of 2 rows"),
-        _result("row_count_growth", False, "warn", observed="31"),
-        _result("grain_unique", False, "error", observed="2 duplicated keys <b>"),
-    ])
-    results_store.append(tmp_path / "q", [_result("schema_matches_contract", True, "error", layer="raw",
-                                                  asset="raw/orders", observed="0 columns differ")])
+    results_store.append(
+        tmp_path / "q",
+        [
+            _result("nps_within_bounds", True, "error", observed="0 of 2 rows"),
+            _result("row_count_growth", False, "warn", observed="31"),
+            _result("grain_unique", False, "error", observed="2 duplicated keys <b>"),
+        ],
+    )
+    results_store.append(
+        tmp_path / "q",
+        [
+            _result(
+                "schema_matches_contract", True, "error", layer="raw", asset="raw/orders", observed="0 columns differ"
+            )
+        ],
+    )
     page = write_quality_report(tmp_path / "q", tmp_path / "reports").read_text(encoding="utf-8")
     assert (tmp_path / "reports" / "data_quality.html").exists()
     # blocking failure, then warning, then passed

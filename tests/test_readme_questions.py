@@ -93,18 +93,28 @@ def test_the_margin_answer_matches_the_csvs(demo_run):
     orders = orders[orders.status == "completed"][["order_id", "channel", "order_date"]]
     lines = read_export(demo_run.exports, "order_lines").merge(orders, on="order_id")
     refunds = read_export(demo_run.exports, "returns").merge(
-        lines[["order_id", "line_number", "product_id", "channel"]], on=["order_id", "line_number"])
+        lines[["order_id", "line_number", "product_id", "channel"]], on=["order_id", "line_number"]
+    )
     unit_cost = read_export(demo_run.exports, "products").set_index("product_id").unit_cost.astype(float)
     last = max(lines.order_date.max()[:7], refunds.return_date.max()[:7])
     first = (pd.Period(last, "M") - 11).strftime("%Y-%m")  # month > last − 12 months
     lines = lines[lines.order_date.str[:7].between(first, last)]
     refunds = refunds[refunds.return_date.str[:7].between(first, last)]
-    lines = lines.assign(units=lines.quantity.astype(float), net=lines.quantity.astype(float)
-                         * lines.unit_price.astype(float) - lines.discount_amount.fillna("0").astype(float))
+    lines = lines.assign(
+        units=lines.quantity.astype(float),
+        net=lines.quantity.astype(float) * lines.unit_price.astype(float)
+        - lines.discount_amount.fillna("0").astype(float),
+    )
     keys = ["product_id", "channel"]
-    sums = lines.groupby(keys, dropna=False)[["units", "net"]].sum().join(
-        refunds.assign(refund=refunds.refund_amount.astype(float)).groupby(keys, dropna=False).refund.sum(),
-        how="outer").fillna(0.0)
+    sums = (
+        lines.groupby(keys, dropna=False)[["units", "net"]]
+        .sum()
+        .join(
+            refunds.assign(refund=refunds.refund_amount.astype(float)).groupby(keys, dropna=False).refund.sum(),
+            how="outer",
+        )
+        .fillna(0.0)
+    )
     sums["revenue"] = sums.net - sums.refund
     sums["margin"] = sums.revenue - sums.units * sums.index.get_level_values("product_id").map(unit_cost)
     top = sums.sort_values("revenue", ascending=False).head(10)
@@ -138,8 +148,10 @@ def test_the_treatment_answer_matches_the_csvs(demo_run):
     for row in rows:
         customers, treated, ordered_treated, ordered_untreated = per_stage.get(row["lifecycle_stage"], [0] * 4)
         assert (row["customers"], row["treated"]) == (customers, treated), row
-        for got, num, den in ((row["treatment_rate"], treated, customers),
-                              (row["order_rate_treated"], ordered_treated, treated),
-                              (row["order_rate_untreated"], ordered_untreated, customers - treated)):
+        for got, num, den in (
+            (row["treatment_rate"], treated, customers),
+            (row["order_rate_treated"], ordered_treated, treated),
+            (row["order_rate_untreated"], ordered_untreated, customers - treated),
+        ):
             assert got == (None if den == 0 else pytest.approx(round(num / den, 3), abs=0.0006)), row
     assert sum(r["customers"] for r in rows) > 0 and any(r["treated"] for r in rows)

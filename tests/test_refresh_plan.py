@@ -43,15 +43,19 @@ def test_new_orders_rebuild_their_months_and_asked_months_are_added(built):
     assert (plan.full, plan.months) == (False, ["2024-06", "2024-07", "2025-01", "2025-03"])
     commit_refresh(built, plan)
     assert describe_last(built.warehouse_dir) == (
-        "Last build: rebuilt months 2024-06, 2024-07, 2025-01, 2025-03 (new batches: orders 1)")
+        "Last build: rebuilt months 2024-06, 2024-07, 2025-01, 2025-03 (new batches: orders 1)"
+    )
     assert plan_refresh(built, {}).months == []  # nothing new, the request was honoured
 
 
-@pytest.mark.parametrize("change, reason", [
-    ("vars", "the dbt project or its vars changed"),
-    ("full", "a full refresh was asked for (--full-refresh)"),
-    ("warehouse", "no earlier build"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ("vars", "the dbt project or its vars changed"),
+        ("full", "a full refresh was asked for (--full-refresh)"),
+        ("warehouse", "no earlier build"),
+    ],
+)
 def test_full_refresh_when_anything_but_new_batches_changed(built, change, reason):
     dbt_vars = {"as_of_date": "2025-03-31"} if change == "vars" else {}
     if change == "full":

@@ -72,8 +72,8 @@ CUSTOMERS = [
     ("C1", "Acme Ltd", "inactive", 226, 8, "5000.00"),
     ("C2", PII_NAME, "vip", 75, 9, "90000.00"),
     ("C3", "Gamma Co", "vip", 10, 5, "80000.00"),
-    ("C4", "Delta Co", "vip", 10, 9, "95000.00"),      # VIP, recent and happy: not at risk
-    ("C5", "Epsilon Co", "loyal", 30, 4, "7000.00"),   # unhappy but not VIP: not at risk
+    ("C4", "Delta Co", "vip", 10, 9, "95000.00"),  # VIP, recent and happy: not at risk
+    ("C5", "Epsilon Co", "loyal", 30, 4, "7000.00"),  # unhappy but not VIP: not at risk
     ("C6", "Zeta Co", "prospect", None, None, None),
     ("C7", "Eta Co", "vip", 61, None, "70000.00"),
     ("C8", "Theta Co", "vip", 60, 6, "60000.00"),
@@ -100,20 +100,53 @@ def _insert(con, table: str, rows: list[dict]) -> None:
 def make_fixture_warehouse(path: Path) -> Path:
     con = duckdb.connect(str(path))
     _create_marts(con)
-    _insert(con, "dim_customers", [
-        {"account_id": a, "account_name": n, "region": "East", "owner_rep_id": "R1", "team_id": "T1",
-         "lifecycle_stage": s, "recency_days": rec,
-         "last_order_date": None if rec is None else AS_OF - timedelta(days=rec),
-         "latest_nps_score": nps, "lifetime_net_revenue": rev, "net_revenue_365d": rev, "open_cases": 1,
-         "recommended_action": {"inactive": "reactivate with a call-back and a personal offer",
-                                "vip": "dedicated account service, regular visits and events"}.get(s, "grow")}
-        for a, n, s, rec, nps, rev in CUSTOMERS])
-    _insert(con, "fct_opportunities", [
-        {"opportunity_id": "O1", "status": "open", "amount": "100.00", "created_date": date(2025, 3, 1), "age_days": 14},
-        {"opportunity_id": "O2", "status": "open", "amount": "250.25", "created_date": date(2025, 2, 13), "age_days": 30},
-        {"opportunity_id": "O3", "status": "won", "amount": "999.00", "created_date": date(2025, 1, 5)},
-        {"opportunity_id": "O4", "status": "lost", "amount": "0.00", "created_date": date(2025, 1, 6)},
-    ])
+    _insert(
+        con,
+        "dim_customers",
+        [
+            {
+                "account_id": a,
+                "account_name": n,
+                "region": "East",
+                "owner_rep_id": "R1",
+                "team_id": "T1",
+                "lifecycle_stage": s,
+                "recency_days": rec,
+                "last_order_date": None if rec is None else AS_OF - timedelta(days=rec),
+                "latest_nps_score": nps,
+                "lifetime_net_revenue": rev,
+                "net_revenue_365d": rev,
+                "open_cases": 1,
+                "recommended_action": {
+                    "inactive": "reactivate with a call-back and a personal offer",
+                    "vip": "dedicated account service, regular visits and events",
+                }.get(s, "grow"),
+            }
+            for a, n, s, rec, nps, rev in CUSTOMERS
+        ],
+    )
+    _insert(
+        con,
+        "fct_opportunities",
+        [
+            {
+                "opportunity_id": "O1",
+                "status": "open",
+                "amount": "100.00",
+                "created_date": date(2025, 3, 1),
+                "age_days": 14,
+            },
+            {
+                "opportunity_id": "O2",
+                "status": "open",
+                "amount": "250.25",
+                "created_date": date(2025, 2, 13),
+                "age_days": 30,
+            },
+            {"opportunity_id": "O3", "status": "won", "amount": "999.00", "created_date": date(2025, 1, 5)},
+            {"opportunity_id": "O4", "status": "lost", "amount": "0.00", "created_date": date(2025, 1, 6)},
+        ],
+    )
     team_rows = []
     for month, team, net, target, won, lost, p, d, r, sat, csat_n in [
         (date(2025, 1, 1), "T1", "800.00", "1000.00", 2, 2, 1, 1, 2, 1, 2),
@@ -123,41 +156,121 @@ def make_fixture_warehouse(path: Path) -> Path:
         (date(2025, 3, 1), "T1", "9999.00", "1200.00", 9, 0, 9, 0, 9, 9, 9),  # partial month: not headline
         (date(2025, 3, 1), "T2", "0.00", "800.00", 0, 0, 0, 0, 0, 0, 0),
     ]:
-        team_rows.append({"month": month, "team_id": team, "net_revenue": net, "revenue_target": target,
-                          "revenue_attainment": None if target is None else float(net) / float(target),
-                          "new_customers_attainment": 0.5, "visits_attainment": 1.25,
-                          "opportunities_won": won, "opportunities_lost": lost, "nps_promoters": p,
-                          "nps_detractors": d, "nps_responses": r, "csat_satisfied": sat, "csat_responses": csat_n})
+        team_rows.append(
+            {
+                "month": month,
+                "team_id": team,
+                "net_revenue": net,
+                "revenue_target": target,
+                "revenue_attainment": None if target is None else float(net) / float(target),
+                "new_customers_attainment": 0.5,
+                "visits_attainment": 1.25,
+                "opportunities_won": won,
+                "opportunities_lost": lost,
+                "nps_promoters": p,
+                "nps_detractors": d,
+                "nps_responses": r,
+                "csat_satisfied": sat,
+                "csat_responses": csat_n,
+            }
+        )
     _insert(con, "mart_team_kpi_monthly", team_rows)
     funnel = []
-    for cohort, team, reached in [(date(2025, 2, 1), "T1", [10, 8, 6, 4, 3, 2]),
-                                  (date(2023, 1, 1), "T1", [100, 90, 80, 70, 60, 50])]:  # outside the window
+    for cohort, team, reached in [
+        (date(2025, 2, 1), "T1", [10, 8, 6, 4, 3, 2]),
+        (date(2023, 1, 1), "T1", [100, 90, 80, 70, 60, 50]),
+    ]:  # outside the window
         for i, stage in enumerate(STAGES):
-            funnel.append({"cohort_month": cohort, "team_id": team, "stage": stage, "stage_order": i + 1,
-                           "opportunities_reached": reached[i],
-                           "opportunities_advanced": reached[i + 1] if i < 5 else None})
+            funnel.append(
+                {
+                    "cohort_month": cohort,
+                    "team_id": team,
+                    "stage": stage,
+                    "stage_order": i + 1,
+                    "opportunities_reached": reached[i],
+                    "opportunities_advanced": reached[i + 1] if i < 5 else None,
+                }
+            )
     _insert(con, "mart_funnel_monthly", funnel)
-    _insert(con, "mart_rep_kpi_monthly", [
-        {"month": date(2025, 2, 1), "rep_id": "R1", "rep_name": "Li Wei", "team_id": "T1",
-         "nps_promoters": 5, "nps_detractors": 1, "nps_responses": 8},
-        {"month": date(2025, 2, 1), "rep_id": "R2", "rep_name": "Wang Fang", "team_id": "T2",
-         "nps_promoters": 1, "nps_detractors": 2, "nps_responses": 4},
-    ])
-    _insert(con, "mart_budget_vs_actual", [
-        {"month": date(2025, 2, 1), "team_id": "T1", "category": "travel", "budget_amount": "1000.00",
-         "actual_amount": "1200.00", "is_over_budget": True},
-        {"month": date(2025, 2, 1), "team_id": "T1", "category": "events", "budget_amount": "500.00",
-         "actual_amount": "400.00", "is_over_budget": False},
-    ])
-    _insert(con, "mart_lifecycle_monthly", [
-        {"month": m, "lifecycle_stage": s, "customers": 10 + i + k, "entered": i, "exited": k,
-         "reactivated": None if s in ("inactive", "prospect") else 1}
-        for k, m in enumerate([date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)])
-        for i, s in enumerate(LIFECYCLE)])
-    _insert(con, "mart_service_monthly", [
-        {"month": date(2025, m, 1), "team_id": t, "cases_opened": 4, "complaints_opened": 2, "cases_resolved": 3,
-         "median_first_response_hours": 5.5 + m, "first_response_breaches": 1}
-        for m in (1, 2, 3) for t in ("T1", "T2")])
+    _insert(
+        con,
+        "mart_rep_kpi_monthly",
+        [
+            {
+                "month": date(2025, 2, 1),
+                "rep_id": "R1",
+                "rep_name": "Li Wei",
+                "team_id": "T1",
+                "nps_promoters": 5,
+                "nps_detractors": 1,
+                "nps_responses": 8,
+            },
+            {
+                "month": date(2025, 2, 1),
+                "rep_id": "R2",
+                "rep_name": "Wang Fang",
+                "team_id": "T2",
+                "nps_promoters": 1,
+                "nps_detractors": 2,
+                "nps_responses": 4,
+            },
+        ],
+    )
+    _insert(
+        con,
+        "mart_budget_vs_actual",
+        [
+            {
+                "month": date(2025, 2, 1),
+                "team_id": "T1",
+                "category": "travel",
+                "budget_amount": "1000.00",
+                "actual_amount": "1200.00",
+                "is_over_budget": True,
+            },
+            {
+                "month": date(2025, 2, 1),
+                "team_id": "T1",
+                "category": "events",
+                "budget_amount": "500.00",
+                "actual_amount": "400.00",
+                "is_over_budget": False,
+            },
+        ],
+    )
+    _insert(
+        con,
+        "mart_lifecycle_monthly",
+        [
+            {
+                "month": m,
+                "lifecycle_stage": s,
+                "customers": 10 + i + k,
+                "entered": i,
+                "exited": k,
+                "reactivated": None if s in ("inactive", "prospect") else 1,
+            }
+            for k, m in enumerate([date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)])
+            for i, s in enumerate(LIFECYCLE)
+        ],
+    )
+    _insert(
+        con,
+        "mart_service_monthly",
+        [
+            {
+                "month": date(2025, m, 1),
+                "team_id": t,
+                "cases_opened": 4,
+                "complaints_opened": 2,
+                "cases_resolved": 3,
+                "median_first_response_hours": 5.5 + m,
+                "first_response_breaches": 1,
+            }
+            for m in (1, 2, 3)
+            for t in ("T1", "T2")
+        ],
+    )
     _insert_history_marts(con)
     con.close()
     return path
@@ -167,38 +280,106 @@ def make_fixture_warehouse(path: Path) -> Path:
 #   2025-01: seed 100 + 50 = 150, calibrated 150 + 40 = 190, won 120 + 0 = 120 -> errors 30 and 70
 #   2025-02: seed 200, calibrated 210, won 300                               -> errors -100 and -90
 # (the horizon-2 row for 2025-02 is another forecast and stays out)
-FORECAST_TABLE = {"2025-01": ("120.00", "150.00", "30.00", "190.00", "70.00"),
-                  "2025-02": ("300.00", "200.00", "-100.00", "210.00", "-90.00")}
+FORECAST_TABLE = {
+    "2025-01": ("120.00", "150.00", "30.00", "190.00", "70.00"),
+    "2025-02": ("300.00", "200.00", "-100.00", "210.00", "-90.00"),
+}
 # February's waterfall over T1 and T2: start 1000; +500 new, +50, -20, -300 won, -100 lost,
 # +210 moved in (T2), -200 moved out (T1) -> end 930 + 210 = 1140.
 WATERFALL = [1000, 500, 50, -20, -300, -100, 210, -200, 0, 0, 1140]
 
 
 def _insert_history_marts(con) -> None:
-    _insert(con, "mart_forecast_accuracy", [
-        {"forecast_date": fd, "close_month": cm, "team_id": t, "horizon_months": h, "forecast_amount": f,
-         "calibrated_forecast_amount": c, "actual_won_amount": a}
-        for fd, cm, t, h, f, c, a in [
-            (date(2024, 12, 31), date(2025, 1, 1), "T1", 1, "100.00", "150.00", "120.00"),
-            (date(2024, 12, 31), date(2025, 1, 1), "T2", 1, "50.00", "40.00", "0.00"),
-            (date(2025, 1, 31), date(2025, 2, 1), "T1", 1, "200.00", "210.00", "300.00"),
-            (date(2024, 12, 31), date(2025, 2, 1), "T1", 2, "999.00", "999.00", "300.00")]])
-    zero = {c: "0.00" for c in ("amount_increased", "amount_decreased", "won_amount", "lost_amount", "new_amount",
-                                "moved_in_amount", "moved_out_amount", "other_in_amount", "other_out_amount")}
-    _insert(con, "mart_pipeline_movement_monthly", [
-        {**zero, "month": date(2025, 1, 1), "team_id": "T1", "open_start_amount": "0.00", "open_end_amount": "1000.00",
-         "new_amount": "1000.00"},
-        {**zero, "month": date(2025, 2, 1), "team_id": "T1", "open_start_amount": "1000.00",
-         "open_end_amount": "930.00", "new_amount": "500.00", "amount_increased": "50.00", "amount_decreased": "20.00",
-         "won_amount": "300.00", "lost_amount": "100.00", "moved_out_amount": "200.00"},
-        {**zero, "month": date(2025, 2, 1), "team_id": "T2", "open_start_amount": "0.00", "open_end_amount": "210.00",
-         "moved_in_amount": "210.00"}])
-    _insert(con, "mart_stage_win_rates", [
-        {"stage_order": o, "stage": s, "team_id": t, "closed_reached": n, "won": w, "historical_win_rate": r,
-         "seed_probability": p}
-        for o, s, t, n, w, r, p in [(1, "prospecting", None, 10, 4, 0.4, "0.10"),
-                                    (5, "negotiation", None, 5, 4, 0.8, "0.80"),
-                                    (1, "prospecting", "T1", 2, 2, 1.0, "0.10")]])
+    _insert(
+        con,
+        "mart_forecast_accuracy",
+        [
+            {
+                "forecast_date": fd,
+                "close_month": cm,
+                "team_id": t,
+                "horizon_months": h,
+                "forecast_amount": f,
+                "calibrated_forecast_amount": c,
+                "actual_won_amount": a,
+            }
+            for fd, cm, t, h, f, c, a in [
+                (date(2024, 12, 31), date(2025, 1, 1), "T1", 1, "100.00", "150.00", "120.00"),
+                (date(2024, 12, 31), date(2025, 1, 1), "T2", 1, "50.00", "40.00", "0.00"),
+                (date(2025, 1, 31), date(2025, 2, 1), "T1", 1, "200.00", "210.00", "300.00"),
+                (date(2024, 12, 31), date(2025, 2, 1), "T1", 2, "999.00", "999.00", "300.00"),
+            ]
+        ],
+    )
+    zero = {
+        c: "0.00"
+        for c in (
+            "amount_increased",
+            "amount_decreased",
+            "won_amount",
+            "lost_amount",
+            "new_amount",
+            "moved_in_amount",
+            "moved_out_amount",
+            "other_in_amount",
+            "other_out_amount",
+        )
+    }
+    _insert(
+        con,
+        "mart_pipeline_movement_monthly",
+        [
+            {
+                **zero,
+                "month": date(2025, 1, 1),
+                "team_id": "T1",
+                "open_start_amount": "0.00",
+                "open_end_amount": "1000.00",
+                "new_amount": "1000.00",
+            },
+            {
+                **zero,
+                "month": date(2025, 2, 1),
+                "team_id": "T1",
+                "open_start_amount": "1000.00",
+                "open_end_amount": "930.00",
+                "new_amount": "500.00",
+                "amount_increased": "50.00",
+                "amount_decreased": "20.00",
+                "won_amount": "300.00",
+                "lost_amount": "100.00",
+                "moved_out_amount": "200.00",
+            },
+            {
+                **zero,
+                "month": date(2025, 2, 1),
+                "team_id": "T2",
+                "open_start_amount": "0.00",
+                "open_end_amount": "210.00",
+                "moved_in_amount": "210.00",
+            },
+        ],
+    )
+    _insert(
+        con,
+        "mart_stage_win_rates",
+        [
+            {
+                "stage_order": o,
+                "stage": s,
+                "team_id": t,
+                "closed_reached": n,
+                "won": w,
+                "historical_win_rate": r,
+                "seed_probability": p,
+            }
+            for o, s, t, n, w, r, p in [
+                (1, "prospecting", None, 10, 4, 0.4, "0.10"),
+                (5, "negotiation", None, 5, 4, 0.8, "0.80"),
+                (1, "prospecting", "T1", 2, 2, 1.0, "0.10"),
+            ]
+        ],
+    )
 
 
 def make_empty_warehouse(path: Path) -> Path:
@@ -209,6 +390,7 @@ def make_empty_warehouse(path: Path) -> Path:
 
 
 # ---------------------------------------------------------------- reading the page
+
 
 class Page(HTMLParser):
     """What the tests look at: chart containers, KPI cards, headings, external references."""
@@ -235,7 +417,9 @@ class Page(HTMLParser):
         if tag == "html":
             self.html_lang = attrs.get("lang")
         for ref in ("src", "href"):
-            if tag in ("script", "link", "img", "iframe", "source", "embed") and attrs.get(ref, "").startswith(("http:", "https:", "//")):
+            if tag in ("script", "link", "img", "iframe", "source", "embed") and attrs.get(ref, "").startswith(
+                ("http:", "https:", "//")
+            ):
                 self.external_refs.append(attrs[ref])
         if tag == "div" and "data-chart" in attrs:
             self.charts[attrs["data-chart"]] = {"svg": False, "canvas": False, "text": "", "error": False}
@@ -278,6 +462,7 @@ class Page(HTMLParser):
 
 # ---------------------------------------------------------------- fixtures
 
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
@@ -299,6 +484,7 @@ def rendered(reports):
 
 
 # ---------------------------------------------------------------- tests without a browser
+
 
 def test_files_are_named_per_language(reports):
     assert reports["en"].name == "sales_report.html"
@@ -391,10 +577,12 @@ def test_missing_marts_do_not_crash(tmp_path):
 
 def test_forecast_table_shows_seed_and_calibrated_against_actual_per_month(reports):
     html = reports["en"].read_text(encoding="utf-8")
-    table = html[html.index('<table id="forecast-accuracy">'):]
-    table = table[:table.index("</table>")]
-    rows = {month: tuple(re.findall(r'data-value="([^"]*)"', body))
-            for month, body in re.findall(r'<tr data-row="([^"]+)">(.*?)</tr>', table, re.S)}
+    table = html[html.index('<table id="forecast-accuracy">') :]
+    table = table[: table.index("</table>")]
+    rows = {
+        month: tuple(re.findall(r'data-value="([^"]*)"', body))
+        for month, body in re.findall(r'<tr data-row="([^"]+)">(.*?)</tr>', table, re.S)
+    }
     assert rows == FORECAST_TABLE
     assert "Forecast (calibrated win rates)" in table and "−100.00" not in table and "-100.00" in table
     zh = reports["zh"].read_text(encoding="utf-8")
@@ -417,6 +605,7 @@ def test_unknown_language_is_refused(reports, tmp_path):
 
 
 # ---------------------------------------------------------------- tests in headless Chromium
+
 
 @needs_chromium
 @pytest.mark.browser
@@ -442,8 +631,10 @@ def test_rendered_charts_show_the_fixture_values(rendered):
     waterfall = en.charts["pipeline_waterfall"]["text"]
     assert "Moved in" in waterfall and "2025-02" in waterfall
     assert "Negotiation" in en.charts["stage_win_rates"]["text"]
-    assert "2025-01" in en.charts["forecast_accuracy"]["text"] and "Forecast (seed probabilities)" in en.charts[
-        "forecast_accuracy"]["text"]
+    assert (
+        "2025-01" in en.charts["forecast_accuracy"]["text"]
+        and "Forecast (seed probabilities)" in en.charts["forecast_accuracy"]["text"]
+    )
     # Empty marts: every chart says so, in Chinese, under Chinese headings.
     for name, chart in empty.charts.items():
         assert LABELS["zh"]["no_data"] in chart["text"], name
@@ -452,6 +643,7 @@ def test_rendered_charts_show_the_fixture_values(rendered):
 
 
 # ---------------------------------------------------------------- charts at the size of a large company
+
 
 def test_charts_of_many_teams_and_reps_show_the_ones_needing_attention_and_say_so():
     """Scale 50 has ~300 teams and ~2,000 reps: the page must still render (altair refuses to embed
@@ -471,22 +663,63 @@ def test_charts_of_many_teams_and_reps_show_the_ones_needing_attention_and_say_s
     teams = [f"T{i:03d}" for i in range(300)]
     months = [date(2024, m, 1) for m in range(1, 13)]
     # attainment falls with the team number: the lowest are the last MAX_CHART_BARS teams
-    attainment = pd.DataFrame({"team_id": teams, "revenue_attainment": [1.5 - i / 300 for i in range(300)],
-                               "new_customers_attainment": 1.0, "visits_attainment": 1.0})
+    attainment = pd.DataFrame(
+        {
+            "team_id": teams,
+            "revenue_attainment": [1.5 - i / 300 for i in range(300)],
+            "new_customers_attainment": 1.0,
+            "visits_attainment": 1.0,
+        }
+    )
     # overspend grows with the team number; category B is always within budget
-    budget = pd.DataFrame([{"team_id": t, "category": c, "budget_amount": 1000.0,
-                            "actual_amount": 1000.0 + (i if c == "A" else -50), "is_over_budget": c == "A" and i > 0}
-                           for i, t in enumerate(teams) for c in ("A", "B")])
+    budget = pd.DataFrame(
+        [
+            {
+                "team_id": t,
+                "category": c,
+                "budget_amount": 1000.0,
+                "actual_amount": 1000.0 + (i if c == "A" else -50),
+                "is_over_budget": c == "A" and i > 0,
+            }
+            for i, t in enumerate(teams)
+            for c in ("A", "B")
+        ]
+    )
     # rep k: 10 responses, k promoters out of 10 -> NPS rises with k (0 detractors for k >= 5)
-    reps = pd.DataFrame([{"rep_id": f"R{k:04d}", "rep_name": f"Rep {k:04d}", "nps_promoters": k % 11,
-                          "nps_detractors": 10 - k % 11, "nps_responses": 10} for k in range(2000)])
+    reps = pd.DataFrame(
+        [
+            {
+                "rep_id": f"R{k:04d}",
+                "rep_name": f"Rep {k:04d}",
+                "nps_promoters": k % 11,
+                "nps_detractors": 10 - k % 11,
+                "nps_responses": 10,
+            }
+            for k in range(2000)
+        ]
+    )
     # team i answers in i hours: the slowest are the highest numbers
-    service = pd.DataFrame([{"month": m, "team_id": t, "median_first_response_hours": float(i),
-                             "complaints_opened": 1, "first_response_breaches": 0, "cases_opened": 2}
-                            for i, t in enumerate(teams) for m in months])
-    data = ReportData(as_of_date=date(2024, 12, 31), as_of_month=date(2024, 12, 1), report_month=date(2024, 12, 1),
-                      headline=Headline(month=date(2024, 12, 1)), frames={"attainment": attainment, "budget": budget, "rep_nps": reps,
-                                                   "service": service})
+    service = pd.DataFrame(
+        [
+            {
+                "month": m,
+                "team_id": t,
+                "median_first_response_hours": float(i),
+                "complaints_opened": 1,
+                "first_response_breaches": 0,
+                "cases_opened": 2,
+            }
+            for i, t in enumerate(teams)
+            for m in months
+        ]
+    )
+    data = ReportData(
+        as_of_date=date(2024, 12, 31),
+        as_of_month=date(2024, 12, 1),
+        report_month=date(2024, 12, 1),
+        headline=Headline(month=date(2024, 12, 1)),
+        frames={"attainment": attainment, "budget": budget, "rep_nps": reps, "service": service},
+    )
     L = LABELS["en"]
 
     def shown(chart, field):

@@ -32,10 +32,10 @@ PRODUCT_COLUMNS = """month date, product_id varchar, channel varchar, region var
 # month, product, channel, region, name, category, units, net_revenue, cost_amount
 PRODUCT_SALES = [
     (date(2025, 2, 1), "P1", "online", "East", "Pen", "office", 10, "100.00", "40.00"),
-    (date(2025, 2, 1), "P1", None, "East", "Pen", "office", 5, "50.00", "20.00"),      # NULL channel
+    (date(2025, 2, 1), "P1", None, "East", "Pen", "office", 5, "50.00", "20.00"),  # NULL channel
     (date(2025, 1, 1), "P2", "store", "West", "Desk", "furniture", 2, "400.00", None),  # no unit cost
     (date(2025, 2, 1), "P3", "online", "East", "Lamp", "office", 4, "80.00", "100.00"),  # sold at a loss
-    (date(2025, 2, 1), None, None, "East", None, None, 0, "-10.00", None),             # refund of an unknown line
+    (date(2025, 2, 1), None, None, "East", None, None, 0, "-10.00", None),  # refund of an unknown line
     (date(2025, 3, 1), "P1", "online", "East", "Pen", "office", 100, "9999.00", "400.00"),  # after February
     (date(2024, 2, 1), "P3", "online", "East", "Lamp", "office", 50, "5000.00", "1250.00"),  # before the window
 ]
@@ -49,11 +49,17 @@ EXPECTED_PRODUCTS = [
 ]
 TOTAL_REVENUE = Decimal("620.00")
 # Per month: 2025-01 store 400.00; 2025-02 online 100.00 + 80.00 = 180.00 and no channel 50.00 − 10.00 = 40.00.
-EXPECTED_CHANNEL_MIX = [("2025-01", "store", 400.0, 1.0), ("2025-02", "online", 180.0, 180 / 220),
-                        ("2025-02", "No channel", 40.0, 40 / 220)]
+EXPECTED_CHANNEL_MIX = [
+    ("2025-01", "store", 400.0, 1.0),
+    ("2025-02", "online", 180.0, 180 / 220),
+    ("2025-02", "No channel", 40.0, 40 / 220),
+]
 
-OPPORTUNITY_COLUMNS = MART_COLUMNS["fct_opportunities"] + """, last_activity_date date,
+OPPORTUNITY_COLUMNS = (
+    MART_COLUMNS["fct_opportunities"]
+    + """, last_activity_date date,
     days_in_current_stage integer, is_past_due boolean, is_stale boolean"""
+)
 # id, account, owner, stage, status, amount, close, last activity, days in stage, past due, stale
 DEALS = [
     ("O1", "C1", "R1", "proposal", "open", "500.00", date(2025, 4, 30), date(2025, 1, 20), 40, False, True),
@@ -64,8 +70,11 @@ DEALS = [
     ("O6", None, None, "prospecting", "open", None, None, None, 90, False, True),
 ]
 # Cold: O1, O2 (R1: 2 stale, 1 past due, 800.00), O3 (R2: 1 past due, 1000.00), O6 (no owner: 1 stale).
-EXPECTED_OWNERS = [("R2", 0, 1, 1, Decimal("1000.00")), ("R1", 2, 1, 2, Decimal("800.00")),
-                   (None, 1, 0, 1, Decimal("0"))]
+EXPECTED_OWNERS = [
+    ("R2", 0, 1, 1, Decimal("1000.00")),
+    ("R1", 2, 1, 2, Decimal("800.00")),
+    (None, 1, 0, 1, Decimal("0")),
+]
 EXPECTED_DEAL_ROWS = [("O3", "1000.00", "5"), ("O1", "500.00", "40"), ("O2", "300.00", "70"), ("O6", "", "90")]
 PII_NAME = "Beta Trading (ceo@beta.example)"
 
@@ -79,21 +88,57 @@ def make_section_warehouse(path: Path) -> Path:
     con = duckdb.connect(str(path))
     con.execute("create schema marts")
     con.execute(f"create table marts.mart_sales_by_product_monthly ({PRODUCT_COLUMNS})")
-    _insert(con, "mart_sales_by_product_monthly", ["month", "product_id", "channel", "region", "product_name",
-                                                   "category", "units_sold", "net_revenue", "cost_amount"],
-            PRODUCT_SALES)
+    _insert(
+        con,
+        "mart_sales_by_product_monthly",
+        [
+            "month",
+            "product_id",
+            "channel",
+            "region",
+            "product_name",
+            "category",
+            "units_sold",
+            "net_revenue",
+            "cost_amount",
+        ],
+        PRODUCT_SALES,
+    )
     con.execute("""update marts.mart_sales_by_product_monthly set gross_margin = net_revenue - cost_amount""")
     con.execute(f"create table marts.fct_opportunities ({OPPORTUNITY_COLUMNS})")
-    _insert(con, "fct_opportunities", ["opportunity_id", "account_id", "owner_rep_id", "stage", "status", "amount",
-                                       "close_date", "last_activity_date", "days_in_current_stage", "is_past_due",
-                                       "is_stale"], DEALS)
+    _insert(
+        con,
+        "fct_opportunities",
+        [
+            "opportunity_id",
+            "account_id",
+            "owner_rep_id",
+            "stage",
+            "status",
+            "amount",
+            "close_date",
+            "last_activity_date",
+            "days_in_current_stage",
+            "is_past_due",
+            "is_stale",
+        ],
+        DEALS,
+    )
     # as_of = last_order_date + recency_days (report._reference_dates)
     con.execute(f"create table marts.dim_customers ({MART_COLUMNS['dim_customers']})")
-    _insert(con, "dim_customers", ["account_id", "account_name", "last_order_date", "recency_days"],
-            [("C1", "Acme Ltd", AS_OF - timedelta(days=3), 3), ("C2", PII_NAME, None, None)])
+    _insert(
+        con,
+        "dim_customers",
+        ["account_id", "account_name", "last_order_date", "recency_days"],
+        [("C1", "Acme Ltd", AS_OF - timedelta(days=3), 3), ("C2", PII_NAME, None, None)],
+    )
     con.execute(f"create table marts.mart_rep_kpi_monthly ({MART_COLUMNS['mart_rep_kpi_monthly']})")
-    _insert(con, "mart_rep_kpi_monthly", ["month", "rep_id", "rep_name"],
-            [(date(2025, 2, 1), "R1", "Wang Fang"), (date(2025, 2, 1), "R2", "Li Lei")])
+    _insert(
+        con,
+        "mart_rep_kpi_monthly",
+        ["month", "rep_id", "rep_name"],
+        [(date(2025, 2, 1), "R1", "Wang Fang"), (date(2025, 2, 1), "R2", "Li Lei")],
+    )
     con.close()
     return path
 
@@ -111,33 +156,40 @@ def rendered(pages):
 
 def _table(html: str, table_id: str) -> list[tuple[str, tuple[str, ...]]]:
     """(row key, the numeric cells' data-value) per row of the table, in page order."""
-    body = html[html.index(f'<table id="{table_id}">'):]
-    body = body[:body.index("</table>")]
-    return [(key, tuple(re.findall(r'data-value="([^"]*)"', row)))
-            for key, row in re.findall(r'<tr data-row="([^"]*)">(.*?)</tr>', body, re.S)]
+    body = html[html.index(f'<table id="{table_id}">') :]
+    body = body[: body.index("</table>")]
+    return [
+        (key, tuple(re.findall(r'data-value="([^"]*)"', row)))
+        for key, row in re.findall(r'<tr data-row="([^"]*)">(.*?)</tr>', body, re.S)
+    ]
 
 
 # ---------------------------------------------------------------- figures, without a browser
+
 
 def test_top_products_revenue_margin_and_share_match_the_hand_sums(pages):
     data = load_report_data(pages["warehouse"])
     assert data.report_month == date(2025, 2, 1)
     rows = product_rows(data, LABELS["en"])
-    assert [(r["product_id"], r["product"], r["net_revenue"], r["gross_margin"]) for r in rows] == \
-        [e[:4] for e in EXPECTED_PRODUCTS]
+    assert [(r["product_id"], r["product"], r["net_revenue"], r["gross_margin"]) for r in rows] == [
+        e[:4] for e in EXPECTED_PRODUCTS
+    ]
     for row, (*_, rate) in zip(rows, EXPECTED_PRODUCTS):
         assert row["margin_rate"] == (None if rate is None else pytest.approx(rate))
         assert row["share"] == pytest.approx(float(row["net_revenue"] / TOTAL_REVENUE))
     # the product without a unit cost: revenue counted, no cost, no margin
     assert (rows[0]["cost_known"], rows[0]["cost"]) == (False, None)
-    assert [(r["month"], r["channel"], r["net_revenue"], pytest.approx(r["share"]))
-            for r in channel_mix_rows(data, LABELS["en"])] == EXPECTED_CHANNEL_MIX
+    assert [
+        (r["month"], r["channel"], r["net_revenue"], pytest.approx(r["share"]))
+        for r in channel_mix_rows(data, LABELS["en"])
+    ] == EXPECTED_CHANNEL_MIX
 
 
 def test_cold_deals_per_owner_match_the_hand_counts(pages):
     data = load_report_data(pages["warehouse"])
-    assert [(o["owner_rep_id"], o["stale"], o["past_due"], o["deals"], o["amount"]) for o in owner_rows(data)] == \
-        EXPECTED_OWNERS
+    assert [
+        (o["owner_rep_id"], o["stale"], o["past_due"], o["deals"], o["amount"]) for o in owner_rows(data)
+    ] == EXPECTED_OWNERS
 
 
 def test_section_tables_in_both_languages(pages):
@@ -230,9 +282,12 @@ def test_the_whole_zh_page_has_no_english_chart_titles(tmp_path):
     wh = make_fixture_warehouse(tmp_path / "full.duckdb")  # every chart of the report has data
     with duckdb.connect(str(wh)) as con:
         con.execute(f"create table marts.mart_sales_by_product_monthly ({PRODUCT_COLUMNS})")
-        _insert(con, "mart_sales_by_product_monthly", ["month", "product_id", "channel", "units_sold", "net_revenue",
-                                                       "cost_amount", "gross_margin"],
-                [(date(2025, 2, 1), "P1", None, 1, "10.00", "4.00", "6.00")])
+        _insert(
+            con,
+            "mart_sales_by_product_monthly",
+            ["month", "product_id", "channel", "units_sold", "net_revenue", "cost_amount", "gross_margin"],
+            [(date(2025, 2, 1), "P1", None, 1, "10.00", "4.00", "6.00")],
+        )
     zh = write_report(wh, tmp_path / "out", lang="zh").read_text(encoding="utf-8")
     specs = json.loads(re.search(r"const specs = (\{.*?\});\n", zh, re.S).group(1))
     assert set(SECTION_CHARTS) <= set(specs)

@@ -33,20 +33,31 @@ REPS = {  # rep: (name, monthly sales before, monthly sales recent, complaints b
     "R5": ("Zhao Lei", 1000, 1000, [0, 0, 0], [0, 1, 1]),
 }
 CALLED_OUT, NOT_CALLED_OUT = {"Li Wei", "Chen Jie"}, {"Wang Fang", "Zhang Min", "Zhao Lei"}
-SECTION_KEYS = ("section_quality", "chart_quality_scatter", "quality_rule", "chart_quality_called_out",
-                "quality_flagged", "quality_other", "quality_sales_recent", "quality_complaints_recent")
+SECTION_KEYS = (
+    "section_quality",
+    "chart_quality_scatter",
+    "quality_rule",
+    "chart_quality_called_out",
+    "quality_flagged",
+    "quality_other",
+    "quality_sales_recent",
+    "quality_complaints_recent",
+)
 
 
-@pytest.mark.parametrize("complaints_recent, complaints_before, sales_recent, sales_before, expected", [
-    (3, 1, 3000, 3000, True),     # complaints x3, sales flat
-    (4, 2, 9000, 3000, False),    # complaints x2, sales x3
-    (4, 2, 6000, 3000, False),    # both x2: not faster
-    (3, 0, 100, 1000, True),      # complaints from none, even while sales fall
-    (2, 0, 1000, 1000, False),    # two complaints are too few to call a trend
-    (3, 0, 600, 0, False),        # no sales before: nothing to compare with
-    (3, 0, 0, 1000, True),        # sales stopped, complaints came
-    (3, 3, 500, 1000, False),     # sales halved but complaints did not rise
-])
+@pytest.mark.parametrize(
+    "complaints_recent, complaints_before, sales_recent, sales_before, expected",
+    [
+        (3, 1, 3000, 3000, True),  # complaints x3, sales flat
+        (4, 2, 9000, 3000, False),  # complaints x2, sales x3
+        (4, 2, 6000, 3000, False),  # both x2: not faster
+        (3, 0, 100, 1000, True),  # complaints from none, even while sales fall
+        (2, 0, 1000, 1000, False),  # two complaints are too few to call a trend
+        (3, 0, 600, 0, False),  # no sales before: nothing to compare with
+        (3, 0, 0, 1000, True),  # sales stopped, complaints came
+        (3, 3, 500, 1000, False),  # sales halved but complaints did not rise
+    ],
+)
 def test_the_rise_faster_rule(complaints_recent, complaints_before, sales_recent, sales_before, expected):
     assert complaints_rise_faster(complaints_recent, complaints_before, sales_recent, sales_before) is expected
 
@@ -60,9 +71,11 @@ def pages(tmp_path_factory):
         for rep, (name, before, recent, c_before, c_recent) in REPS.items():
             for months, sales, complaints in ((BEFORE, before, c_before), (RECENT, recent, c_recent)):
                 for month, n in zip(months, complaints):
-                    con.execute("insert into marts.mart_rep_kpi_monthly (month, rep_id, rep_name, team_id, "
-                                "gross_revenue, orders_count, complaints_opened) values (?, ?, ?, 'T1', ?, ?, ?)",
-                                [month, rep, name, sales, 10 if sales else 0, n])
+                    con.execute(
+                        "insert into marts.mart_rep_kpi_monthly (month, rep_id, rep_name, team_id, "
+                        "gross_revenue, orders_count, complaints_opened) values (?, ?, ?, 'T1', ?, ?, ?)",
+                        [month, rep, name, sales, 10 if sales else 0, n],
+                    )
     return write_report_pages(warehouse, base, currency=None)
 
 

@@ -27,16 +27,24 @@ TREATMENT_COLUMNS = """month date, team_id varchar, lifecycle_stage varchar, cus
     treated_customers bigint, untreated_customers bigint, treatment_rate double, ordered_treated bigint,
     ordered_untreated bigint, order_rate_treated double, order_rate_untreated double, order_rate_lift double,
     reactivated_treated bigint, reactivated_untreated bigint"""
-TREATMENT_FIELDS = ["month", "team_id", "lifecycle_stage", "customers", "treated_customers", "untreated_customers",
-                    "ordered_treated", "ordered_untreated"]
+TREATMENT_FIELDS = [
+    "month",
+    "team_id",
+    "lifecycle_stage",
+    "customers",
+    "treated_customers",
+    "untreated_customers",
+    "ordered_treated",
+    "ordered_untreated",
+]
 TREATMENT = [
     (date(2025, 1, 1), "T1", "vip", 4, 2, 2, 1, 0),
     (date(2025, 1, 1), "T2", "vip", 2, 0, 2, 0, 1),
     (date(2025, 2, 1), "T1", "vip", 4, 3, 1, 2, 0),
     (date(2025, 2, 1), "T1", "inactive", 10, 2, 8, 1, 0),
-    (date(2025, 2, 1), "T1", "loyal", 0, 0, 0, 0, 0),        # a zero-filled cell: no rate
-    (date(2024, 2, 1), "T1", "vip", 5, 5, 0, 5, 0),          # before the window
-    (date(2025, 3, 1), "T1", "vip", 9, 9, 0, 9, 0),          # after February
+    (date(2025, 2, 1), "T1", "loyal", 0, 0, 0, 0, 0),  # a zero-filled cell: no rate
+    (date(2024, 2, 1), "T1", "vip", 5, 5, 0, 5, 0),  # before the window
+    (date(2025, 3, 1), "T1", "vip", 9, 9, 0, 9, 0),  # after February
 ]
 # Rates: 2025-01 VIP (4 + 2 customers, 2 treated) 1/3; 2025-02 inactive 2/10; 2025-02 VIP 3/4.
 EXPECTED_RATES = [("2025-01", "VIP", 6, 2, 1 / 3), ("2025-02", "Inactive", 10, 2, 0.2), ("2025-02", "VIP", 4, 3, 0.75)]
@@ -44,16 +52,19 @@ EXPECTED_RATES = [("2025-01", "VIP", 6, 2, 1 / 3), ("2025-02", "Inactive", 10, 2
 # inactive 2 treated, 1 ordered (0.5), 8 untreated, none ordered (0.0): lift 0.5. Lifecycle order.
 EXPECTED_LIFT = [("VIP", 0.6, 0.2, 0.4), ("Inactive", 0.5, 0.0, 0.5)]
 
-CUSTOMER_COLUMNS = MART_COLUMNS["dim_customers"] + """, last_activity_date date, last_visit_date date,
+CUSTOMER_COLUMNS = (
+    MART_COLUMNS["dim_customers"]
+    + """, last_activity_date date, last_visit_date date,
     activities_90d bigint, visits_90d bigint, days_since_last_touch integer"""
+)
 # id, name, stage, owner, visits_90d, activities_90d, last activity, last visit, lifetime revenue
 CUSTOMERS = [
-    ("C1", "Acme Ltd", "vip", "R1", 0, 3, date(2025, 3, 1), date(2024, 10, 1), "900.00"),    # VIP unvisited
+    ("C1", "Acme Ltd", "vip", "R1", 0, 3, date(2025, 3, 1), date(2024, 10, 1), "900.00"),  # VIP unvisited
     ("C2", "Beta (ceo@beta.example)", "vip", "R1", 1, 1, date(2025, 3, 2), date(2025, 3, 2), "800.00"),
-    ("C3", "Gamma", "inactive", "R2", 0, 0, None, None, "5000.00"),                            # dormant, untouched
-    ("C4", "Delta", "inactive", "R2", 0, 2, date(2025, 2, 1), None, "7000.00"),               # dormant, called
-    ("C5", "Epsilon", "vip", None, None, None, None, None, "100.00"),                          # no touch ever
-    ("C6", "Zeta", "loyal", "R1", 0, 0, None, None, "50.00"),                                  # not listed: loyal
+    ("C3", "Gamma", "inactive", "R2", 0, 0, None, None, "5000.00"),  # dormant, untouched
+    ("C4", "Delta", "inactive", "R2", 0, 2, date(2025, 2, 1), None, "7000.00"),  # dormant, called
+    ("C5", "Epsilon", "vip", None, None, None, None, None, "100.00"),  # no touch ever
+    ("C6", "Zeta", "loyal", "R1", 0, 0, None, None, "50.00"),  # not listed: loyal
 ]
 # Listed: the VIPs C1 (900.00) and C5 (100.00) first, then the dormant C3.
 EXPECTED_UNTREATED = [("C1", "900.00"), ("C5", "100.00"), ("C3", "5000.00")]
@@ -65,15 +76,34 @@ def make_treatment_warehouse(path: Path) -> Path:
     con.execute(f"create table marts.mart_customer_treatment_monthly ({TREATMENT_COLUMNS})")
     _insert(con, "mart_customer_treatment_monthly", TREATMENT_FIELDS, TREATMENT)
     con.execute(f"create table marts.dim_customers ({CUSTOMER_COLUMNS})")
-    _insert(con, "dim_customers", ["account_id", "account_name", "lifecycle_stage", "owner_rep_id", "visits_90d",
-                                   "activities_90d", "last_activity_date", "last_visit_date", "lifetime_net_revenue"],
-            CUSTOMERS)
+    _insert(
+        con,
+        "dim_customers",
+        [
+            "account_id",
+            "account_name",
+            "lifecycle_stage",
+            "owner_rep_id",
+            "visits_90d",
+            "activities_90d",
+            "last_activity_date",
+            "last_visit_date",
+            "lifetime_net_revenue",
+        ],
+        CUSTOMERS,
+    )
     # as_of = last_order_date + recency_days (report._reference_dates)
-    con.execute("update marts.dim_customers set last_order_date = ?, recency_days = 3 where account_id = 'C1'",
-                [AS_OF - timedelta(days=3)])
+    con.execute(
+        "update marts.dim_customers set last_order_date = ?, recency_days = 3 where account_id = 'C1'",
+        [AS_OF - timedelta(days=3)],
+    )
     con.execute(f"create table marts.mart_rep_kpi_monthly ({MART_COLUMNS['mart_rep_kpi_monthly']})")
-    _insert(con, "mart_rep_kpi_monthly", ["month", "rep_id", "rep_name"],
-            [(date(2025, 2, 1), "R1", "Wang Fang"), (date(2025, 2, 1), "R2", "Li Lei")])
+    _insert(
+        con,
+        "mart_rep_kpi_monthly",
+        ["month", "rep_id", "rep_name"],
+        [(date(2025, 2, 1), "R1", "Wang Fang"), (date(2025, 2, 1), "R2", "Li Lei")],
+    )
     con.close()
     return path
 
@@ -93,21 +123,25 @@ def test_treatment_rates_and_lift_match_the_hand_sums(pages):
     data = load_report_data(pages["warehouse"])
     assert data.report_month == date(2025, 2, 1)
     L = LABELS["en"]
-    assert [(r["month"], r["stage"], r["customers"], r["treated"], pytest.approx(r["rate"]))
-            for r in treatment_rate_rows(data, L)] == EXPECTED_RATES
-    assert [(r["stage"], pytest.approx(r["treated_rate"]), pytest.approx(r["untreated_rate"]), pytest.approx(r["lift"]))
-            for r in lift_rows(data, L)] == EXPECTED_LIFT
+    assert [
+        (r["month"], r["stage"], r["customers"], r["treated"], pytest.approx(r["rate"]))
+        for r in treatment_rate_rows(data, L)
+    ] == EXPECTED_RATES
+    assert [
+        (r["stage"], pytest.approx(r["treated_rate"]), pytest.approx(r["untreated_rate"]), pytest.approx(r["lift"]))
+        for r in lift_rows(data, L)
+    ] == EXPECTED_LIFT
 
 
 def test_untreated_table_in_both_languages(pages):
     for lang in ("en", "zh"):
         html = pages[lang].read_text(encoding="utf-8")
         assert [(k, *v) for k, v in _table(html, "untreated")] == EXPECTED_UNTREATED
-        body = html[html.index('<table id="untreated">'):]
-        row = body[body.index('data-row="C1"'):]
-        row = row[:row.index("</tr>")]
+        body = html[html.index('<table id="untreated">') :]
+        row = body[body.index('data-row="C1"') :]
+        row = row[: row.index("</tr>")]
         assert "Wang Fang" in row and "2024-10-01" in row
-        assert LABELS[lang]["owner_none"] in body[body.index('data-row="C5"'):]
+        assert LABELS[lang]["owner_none"] in body[body.index('data-row="C5"') :]
     assert "客户经营" in pages["zh"].read_text(encoding="utf-8")
 
 

@@ -65,12 +65,25 @@ def split_the_funnel(landing: Path) -> tuple[list[list], list[list]]:
     row of each opportunity in opportunities.csv), so a conversion to a still-open deal is not in it."""
     leads = rows(landing / "leads" / "leads.csv")
     stage = {o["opportunity_id"]: o["stage"] for o in rows(landing / "opportunities" / "opportunities.csv")}
-    lead_rows = [[lead["lead_id"], lead["created_at"], lead["lead_source"], lead["owner_rep_id"],
-                  "qualified" if lead["status"] == "converted" else lead["status"], lead["qualified_at"],
-                  lead["company_name"], lead["email"]] for lead in leads]
-    deal_rows = [[lead["converted_opportunity_id"], lead["lead_id"], lead["converted_account_id"], lead["converted_at"]]
-                 for lead in leads if lead["converted_opportunity_id"]
-                 and stage.get(lead["converted_opportunity_id"]) in ("closed_won", "closed_lost")]
+    lead_rows = [
+        [
+            lead["lead_id"],
+            lead["created_at"],
+            lead["lead_source"],
+            lead["owner_rep_id"],
+            "qualified" if lead["status"] == "converted" else lead["status"],
+            lead["qualified_at"],
+            lead["company_name"],
+            lead["email"],
+        ]
+        for lead in leads
+    ]
+    deal_rows = [
+        [lead["converted_opportunity_id"], lead["lead_id"], lead["converted_account_id"], lead["converted_at"]]
+        for lead in leads
+        if lead["converted_opportunity_id"]
+        and stage.get(lead["converted_opportunity_id"]) in ("closed_won", "closed_lost")
+    ]
     converted = sum(1 for lead in leads if lead["converted_opportunity_id"])
     assert 0 < len(deal_rows) < converted, "the closed deals must be some of the conversions, not all"
     return lead_rows, deal_rows
@@ -81,24 +94,51 @@ def reshaped_profile() -> dict:
     profile = yaml.safe_load((REPO / "ingestion" / "profiles" / "canonical.yml").read_text(encoding="utf-8"))
     profile["name"] = "reshaped"
     profile["entities"]["leads"] = {
-        "files": ["funnel/qualified_leads.csv"], "columns_by_name": False,
-        "lookup": {"file": "funnel/closed_deals.csv", "key": {"Lead ID": "Lead Ref"},
-                   "columns": {"Deal ID": "deal_id", "Account": "deal_account", "Closed On": "closed_on"}},
-        "columns": {"lead_id": "Lead ID", "created_at": "Created", "lead_source": "Source", "owner_rep_id": "Owner",
-                    "status": {"expr": "case when deal_id is not null then 'converted' else \"Status\" end"},
-                    "qualified_at": "Qualified At", "company_name": "Company", "email": "Email",
-                    "converted_opportunity_id": "deal_id", "converted_account_id": "deal_account",
-                    "converted_at": "closed_on"}}
+        "files": ["funnel/qualified_leads.csv"],
+        "columns_by_name": False,
+        "lookup": {
+            "file": "funnel/closed_deals.csv",
+            "key": {"Lead ID": "Lead Ref"},
+            "columns": {"Deal ID": "deal_id", "Account": "deal_account", "Closed On": "closed_on"},
+        },
+        "columns": {
+            "lead_id": "Lead ID",
+            "created_at": "Created",
+            "lead_source": "Source",
+            "owner_rep_id": "Owner",
+            "status": {"expr": "case when deal_id is not null then 'converted' else \"Status\" end"},
+            "qualified_at": "Qualified At",
+            "company_name": "Company",
+            "email": "Email",
+            "converted_opportunity_id": "deal_id",
+            "converted_account_id": "deal_account",
+            "converted_at": "closed_on",
+        },
+    }
     profile["entities"]["budgets"] = {
-        "files": ["planning/budget_wide.xlsx"], "columns_by_name": False,
+        "files": ["planning/budget_wide.xlsx"],
+        "columns_by_name": False,
         "unpivot": {"columns": MONTH_HEADER, "name": "month_text", "value": "amount_text"},
-        "columns": {"month": "month_text", "team_id": "team_id", "category": "category", "currency": "currency",
-                    "budget_amount": "amount_text"}}
+        "columns": {
+            "month": "month_text",
+            "team_id": "team_id",
+            "category": "category",
+            "currency": "currency",
+            "budget_amount": "amount_text",
+        },
+    }
     profile["entities"]["targets"] = {
-        "files": ["planning/targets_wide.xlsx"], "columns_by_name": False,
+        "files": ["planning/targets_wide.xlsx"],
+        "columns_by_name": False,
         "unpivot": {"columns": MONTH_HEADER, "name": "month_text", "value": "target_text"},
-        "columns": {"month": "month_text", "metric": "metric", "rep_id": "rep_id", "team_id": "team_id",
-                    "target_value": "target_text"}}
+        "columns": {
+            "month": "month_text",
+            "metric": "metric",
+            "rep_id": "rep_id",
+            "team_id": "team_id",
+            "target_value": "target_text",
+        },
+    }
     return profile
 
 
@@ -111,8 +151,11 @@ def reshape(exports: Path, landing: Path) -> dict:
     write_csv(landing / FX_FILE, list(fx[0]), [list(r.values()) for r in fx if (r["currency"], r["month"]) != MISSING])
 
     lead_rows, deal_rows = split_the_funnel(landing)
-    write_csv(landing / "funnel" / "qualified_leads.csv",
-              ["Lead ID", "Created", "Source", "Owner", "Status", "Qualified At", "Company", "Email"], lead_rows)
+    write_csv(
+        landing / "funnel" / "qualified_leads.csv",
+        ["Lead ID", "Created", "Source", "Owner", "Status", "Qualified At", "Company", "Email"],
+        lead_rows,
+    )
     write_csv(landing / "funnel" / "closed_deals.csv", ["Deal ID", "Lead Ref", "Account", "Closed On"], deal_rows)
     budgets, targets = sheet(landing / "budgets" / "budgets.xlsx"), sheet(landing / "targets" / "targets.xlsx")
     write_wide(landing / "planning" / "budget_wide.xlsx", budgets, ["team_id", "category", "currency"], "budget_amount")
@@ -123,11 +166,17 @@ def reshape(exports: Path, landing: Path) -> dict:
     closed = {d[1] for d in deal_rows}
     cohorts = Counter((date.fromisoformat(r[1][:10]).replace(day=1), r[2]) for r in lead_rows)
     converted = Counter((date.fromisoformat(r[1][:10]).replace(day=1), r[2]) for r in lead_rows if r[0] in closed)
-    usd_orders = {o["order_id"] for o in rows(landing / "orders" / "orders.csv")
-                  if (o["currency"], o["order_date"][:7]) == MISSING}
-    return {"leads_converted": {key: converted.get(key, 0) for key in cohorts},
-            "budgets": month_sums(budgets, "budget_amount"), "targets": month_sums(targets, "target_value", "metric"),
-            "usd_orders_without_rate": len(usd_orders)}
+    usd_orders = {
+        o["order_id"]
+        for o in rows(landing / "orders" / "orders.csv")
+        if (o["currency"], o["order_date"][:7]) == MISSING
+    }
+    return {
+        "leads_converted": {key: converted.get(key, 0) for key in cohorts},
+        "budgets": month_sums(budgets, "budget_amount"),
+        "targets": month_sums(targets, "target_value", "metric"),
+        "usd_orders_without_rate": len(usd_orders),
+    }
 
 
 def month_sums(long: list[dict], value: str, *by: str) -> dict:
@@ -171,7 +220,9 @@ def test_reshaped_exports_build_the_same_planning_and_the_funnel_of_their_files(
     assert sha(serving) == published
 
     with duckdb.connect(str(data_dir / "warehouse" / "build.duckdb"), read_only=True) as con:
-        funnel = con.sql("select cohort_month, lead_source, leads_converted from marts.mart_lead_funnel_monthly").fetchall()
+        funnel = con.sql(
+            "select cohort_month, lead_source, leads_converted from marts.mart_lead_funnel_monthly"
+        ).fetchall()
         budgets = con.sql("select month, sum(budget_amount) from marts.mart_budget_vs_actual group by month").fetchall()
         targets = con.sql("select month, metric, sum(target_value) from staging.stg_targets group by all").fetchall()
     assert {(m, s): n for m, s, n in funnel} == expected["leads_converted"]

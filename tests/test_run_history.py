@@ -53,8 +53,11 @@ def test_events_read_back_the_same_through_dagsters_own_storage(home):
     read_back = [(e.dagster_event_type, e.step_key) for e in plain.get_logs_for_run(run_id)]
     assert read_back == stored
     kinds = {kind for kind, _ in stored}
-    assert {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-            dg.DagsterEventType.RUN_SUCCESS} <= kinds
+    assert {
+        dg.DagsterEventType.ASSET_MATERIALIZATION,
+        dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+        dg.DagsterEventType.RUN_SUCCESS,
+    } <= kinds
     # the cross-run index (latest materialization, check history) is written too
     assert plain.get_latest_materialization_events([dg.AssetKey("numbers")])[dg.AssetKey("numbers")] is not None
 
@@ -90,7 +93,8 @@ def test_the_table_lookup_of_every_check_event_is_asked_of_sqlite_once(home, mon
         assert instance.event_log_storage.has_table("no_such_table") is False
         assert asked.count("no_such_table") == 2  # a missing table is asked again
         history = instance.event_log_storage.get_asset_check_execution_history(
-            dg.AssetCheckKey(dg.AssetKey("numbers"), "numbers_are_positive"), limit=10)
+            dg.AssetCheckKey(dg.AssetKey("numbers"), "numbers_are_positive"), limit=10
+        )
         assert len(history) == 3
 
 

@@ -19,22 +19,25 @@ from tests.test_profile_validation import VALID_OPPORTUNITIES as OPPORTUNITIES
 from tests.test_profile_validation import write_profile
 
 
-@pytest.mark.parametrize("expr, refusal", [
-    ("attach", "not a statement or query (found 'attach')"),
-    ("install", "not a statement or query (found 'install')"),
-    ("load", "not a statement or query (found 'load')"),
-    ("pragma", "not a statement or query (found 'pragma')"),
-    ("Stage || (copy)", "not a statement or query (found 'copy')"),
-    ("checkpoint", "not a statement or query (found 'checkpoint')"),
-    ("create", "not a statement or query (found 'create')"),
-    ("Stage union all Stage", "not a statement or query (found 'union')"),
-    # file-reading table functions cannot hide in a scalar expression
-    ("read_text('/etc/passwd')", "invalid SQL expression"),
-    ("read_csv('/etc/passwd')", "invalid SQL expression"),
-    ("query('drop table x')", "invalid SQL expression"),
-    # a function of an extension DuckDB would otherwise download and load at validation time
-    ("sql_auto_complete(Stage)", "exists in the autocomplete extension"),
-])
+@pytest.mark.parametrize(
+    "expr, refusal",
+    [
+        ("attach", "not a statement or query (found 'attach')"),
+        ("install", "not a statement or query (found 'install')"),
+        ("load", "not a statement or query (found 'load')"),
+        ("pragma", "not a statement or query (found 'pragma')"),
+        ("Stage || (copy)", "not a statement or query (found 'copy')"),
+        ("checkpoint", "not a statement or query (found 'checkpoint')"),
+        ("create", "not a statement or query (found 'create')"),
+        ("Stage union all Stage", "not a statement or query (found 'union')"),
+        # file-reading table functions cannot hide in a scalar expression
+        ("read_text('/etc/passwd')", "invalid SQL expression"),
+        ("read_csv('/etc/passwd')", "invalid SQL expression"),
+        ("query('drop table x')", "invalid SQL expression"),
+        # a function of an extension DuckDB would otherwise download and load at validation time
+        ("sql_auto_complete(Stage)", "exists in the autocomplete extension"),
+    ],
+)
 def test_expressions_cannot_run_statements_read_files_or_load_extensions(tmp_path, expr, refusal):
     path = write_profile(tmp_path, OPPORTUNITIES + f'      lost_reason: {{expr: "{expr}"}}\n')
     with pytest.raises(ProfileError) as failure:
@@ -48,7 +51,7 @@ def test_expressions_cannot_run_statements_read_files_or_load_extensions(tmp_pat
 def test_a_function_of_an_extension_is_refused_without_downloading_the_extension(tmp_path):
     # `text()` lives in DuckDB's excel extension; by default DuckDB would fetch and load it (native
     # code from the network) to bind the expression.
-    path = write_profile(tmp_path, OPPORTUNITIES + '      lost_reason: {expr: "text(Stage, \'0.0\')"}\n')
+    path = write_profile(tmp_path, OPPORTUNITIES + "      lost_reason: {expr: \"text(Stage, '0.0')\"}\n")
     with pytest.raises(ProfileError) as failure:
         load_profile(path)
     message = str(failure.value)
@@ -62,9 +65,12 @@ def test_header_names_values_and_constants_are_data_never_sql(tmp_path):
     landing.mkdir()
     nasty = 'Id"; drop table x; --'
     (landing / "deals.csv").write_text(
-        f'"{nasty.replace(chr(34), chr(34) * 2)}",Owner,Stage\n'
-        "K1,R1,won'); drop table raw.orders; --\n", encoding="utf-8")
-    path = write_profile(tmp_path, f"""
+        f'"{nasty.replace(chr(34), chr(34) * 2)}",Owner,Stage\nK1,R1,won\'); drop table raw.orders; --\n',
+        encoding="utf-8",
+    )
+    path = write_profile(
+        tmp_path,
+        f"""
         entities:
           opportunities:
             files: deals.csv
@@ -75,16 +81,26 @@ def test_header_names_values_and_constants_are_data_never_sql(tmp_path):
                 column: Stage
                 values: {{"won'); drop table raw.orders; --": closed_won}}
               lost_reason: {{const: "it's; select 1"}}
-    """)
+    """,
+    )
     (outcome,) = ingest(landing, load_profile(path), tmp_path / "raw", tmp_path / "quality").files
     assert (outcome.status, outcome.rows_loaded) == ("loaded", 1)
     with duckdb.connect() as con:
-        assert con.execute(f"select opportunity_id, stage, lost_reason from read_parquet('{tmp_path}/raw/opportunities/*.parquet')"
-                           ).fetchall() == [("K1", "closed_won", "it's; select 1")]
+        assert con.execute(
+            f"select opportunity_id, stage, lost_reason from read_parquet('{tmp_path}/raw/opportunities/*.parquet')"
+        ).fetchall() == [("K1", "closed_won", "it's; select 1")]
 
 
-@pytest.mark.parametrize("pattern", ["{entity}/../../secrets/*.csv", "*/../../*.csv", "~/exports/*.csv",
-                                     "\\\\\\\\server\\\\share\\\\x.csv", "/root/*.csv"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "{entity}/../../secrets/*.csv",
+        "*/../../*.csv",
+        "~/exports/*.csv",
+        "\\\\\\\\server\\\\share\\\\x.csv",
+        "/root/*.csv",
+    ],
+)
 def test_file_patterns_cannot_leave_the_landing_folder(tmp_path, pattern):
     path = write_profile(tmp_path, OPPORTUNITIES.replace('["deals*.csv"]', f'["{pattern}"]'))
     with pytest.raises(ProfileError, match=r"entities\.opportunities\.files: .*landing folder"):
@@ -115,8 +131,14 @@ def test_a_landing_folder_name_is_a_profile_name_never_a_path(tmp_path, monkeypa
         landing_sources(landing, IngestConfig())
 
 
-CONFIG_FILES = ["dbt_project/profiles.yml", "dbt_project/dbt_project.yml", "dagster.yaml", "pyproject.toml",
-                "Makefile", *[p.relative_to(PROJECT_ROOT).as_posix() for p in (PROJECT_ROOT / "ingestion" / "profiles").glob("*.yml")]]
+CONFIG_FILES = [
+    "dbt_project/profiles.yml",
+    "dbt_project/dbt_project.yml",
+    "dagster.yaml",
+    "pyproject.toml",
+    "Makefile",
+    *[p.relative_to(PROJECT_ROOT).as_posix() for p in (PROJECT_ROOT / "ingestion" / "profiles").glob("*.yml")],
+]
 
 
 @pytest.mark.parametrize("name", CONFIG_FILES)
@@ -152,8 +174,9 @@ def test_a_failing_postgres_publish_never_logs_the_password(monkeypatch, tmp_pat
     with duckdb.connect(str(settings.serving_warehouse)) as con:
         con.execute("create schema marts")
         con.execute("create table marts.mart_demo as select 1 as id")
-    result = dg.materialize([postgres_marts], resources={"salesdw": SalesdwResource(data_dir=str(tmp_path))},
-                         raise_on_error=False)
+    result = dg.materialize(
+        [postgres_marts], resources={"salesdw": SalesdwResource(data_dir=str(tmp_path))}, raise_on_error=False
+    )
     assert not result.success
     recorded = "\n".join(str(event) for event in result.all_events)
     printed = capfd.readouterr()

@@ -15,11 +15,19 @@ from orchestration.semantic_layer import run_query, semantic_layer
 
 # metric -> the mart column it must equal at (month, team)
 TEAM_METRICS = {
-    "net_revenue": "net_revenue", "orders_count": "orders_count", "units_sold": "units_sold",
-    "active_customers": "active_customers", "win_rate": "win_rate", "avg_deal_size": "avg_deal_size",
-    "revenue_attainment": "revenue_attainment", "new_customers_attainment": "new_customers_attainment",
-    "visits_attainment": "visits_attainment", "nps": "nps", "csat_rate": "csat_rate",
-    "complaints_opened": "complaints_opened", "complaints_per_100_orders": "complaints_per_100_orders",
+    "net_revenue": "net_revenue",
+    "orders_count": "orders_count",
+    "units_sold": "units_sold",
+    "active_customers": "active_customers",
+    "win_rate": "win_rate",
+    "avg_deal_size": "avg_deal_size",
+    "revenue_attainment": "revenue_attainment",
+    "new_customers_attainment": "new_customers_attainment",
+    "visits_attainment": "visits_attainment",
+    "nps": "nps",
+    "csat_rate": "csat_rate",
+    "complaints_opened": "complaints_opened",
+    "complaints_per_100_orders": "complaints_per_100_orders",
     "refund_rate": "refund_rate",
 }
 # ratio metric -> (numerator, denominator, scale) over mart_team_kpi_monthly's columns
@@ -46,6 +54,7 @@ def mart(demo_run):
     def read(table: str) -> pd.DataFrame:
         with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
             return con.execute(f"select * from marts.{table}").df()
+
     return read
 
 
@@ -72,8 +81,9 @@ def _compare(layer, mart_frame, keys, group_by, metrics: dict[str, str]) -> None
     result = _frame(run_query(layer, list(metrics), group_by)).dropna(subset=[group_by[0]])
     result = result.set_index(group_by)
     mart_frame = mart_frame.dropna(subset=[keys[0]])
-    mart_frame = mart_frame.assign(**{k: pd.to_datetime(mart_frame[k]).dt.date for k in keys
-                                      if k.endswith("month") or k.endswith("date")})
+    mart_frame = mart_frame.assign(
+        **{k: pd.to_datetime(mart_frame[k]).dt.date for k in keys if k.endswith("month") or k.endswith("date")}
+    )
     expected = mart_frame.set_index(keys)
     for metric, column in metrics.items():
         _assert_same(expected[column].sort_index(), result[metric], metric)
@@ -84,25 +94,64 @@ def test_team_metrics_equal_the_team_mart_at_month_and_team(layer, mart):
 
 
 def test_other_metrics_equal_their_marts_at_the_mart_grain(layer, mart):
-    _compare(layer, mart("mart_funnel_monthly"), ["cohort_month", "team_id", "stage"], ["metric_time__month", "team", "stage_funnel__stage"],
-             {"stage_conversion_rate": "stage_conversion_rate"})
-    _compare(layer, mart("mart_lead_funnel_monthly"), ["cohort_month", "lead_source"],
-             ["metric_time__month", "lead_funnel__lead_source"],
-             {"lead_qualification_rate": "qualification_rate", "lead_conversion_rate": "conversion_rate",
-              "lead_to_win_rate": "lead_to_win_rate"})
-    _compare(layer, mart("mart_budget_vs_actual"), ["month", "team_id", "category"],
-             ["metric_time__month", "team", "budget_line__category"],
-             {"budget_utilization": "utilization", "budget_variance": "variance", "budget_variance_pct": "variance_pct"})
-    _compare(layer, mart("mart_pipeline_forecast"), ["close_month", "team_id"], ["metric_time__month", "team"],
-             {"forecast_amount": "forecast_amount", "coverage_ratio": "coverage_ratio"})
-    _compare(layer, mart("mart_forecast_accuracy"), ["close_month", "team_id", "horizon_months"],
-             ["metric_time__month", "team", "forecast_accuracy__horizon_months"],
-             {"forecast_error": "error", "forecast_abs_pct_error": "abs_pct_error"})
-    _compare(layer, mart("mart_lifecycle_monthly"), ["month", "lifecycle_stage"],
-             ["metric_time__month", "lifecycle__lifecycle_stage"], {"lifecycle_customers": "customers"})
-    _compare(layer, mart("mart_rep_kpi_monthly"), ["month", "rep_id"], ["metric_time__month", "rep"],
-             {"rep_net_revenue": "net_revenue", "rep_win_rate": "win_rate",
-              "rep_complaints_per_100_orders": "complaints_per_100_orders", "rep_refund_rate": "refund_rate"})
+    _compare(
+        layer,
+        mart("mart_funnel_monthly"),
+        ["cohort_month", "team_id", "stage"],
+        ["metric_time__month", "team", "stage_funnel__stage"],
+        {"stage_conversion_rate": "stage_conversion_rate"},
+    )
+    _compare(
+        layer,
+        mart("mart_lead_funnel_monthly"),
+        ["cohort_month", "lead_source"],
+        ["metric_time__month", "lead_funnel__lead_source"],
+        {
+            "lead_qualification_rate": "qualification_rate",
+            "lead_conversion_rate": "conversion_rate",
+            "lead_to_win_rate": "lead_to_win_rate",
+        },
+    )
+    _compare(
+        layer,
+        mart("mart_budget_vs_actual"),
+        ["month", "team_id", "category"],
+        ["metric_time__month", "team", "budget_line__category"],
+        {"budget_utilization": "utilization", "budget_variance": "variance", "budget_variance_pct": "variance_pct"},
+    )
+    _compare(
+        layer,
+        mart("mart_pipeline_forecast"),
+        ["close_month", "team_id"],
+        ["metric_time__month", "team"],
+        {"forecast_amount": "forecast_amount", "coverage_ratio": "coverage_ratio"},
+    )
+    _compare(
+        layer,
+        mart("mart_forecast_accuracy"),
+        ["close_month", "team_id", "horizon_months"],
+        ["metric_time__month", "team", "forecast_accuracy__horizon_months"],
+        {"forecast_error": "error", "forecast_abs_pct_error": "abs_pct_error"},
+    )
+    _compare(
+        layer,
+        mart("mart_lifecycle_monthly"),
+        ["month", "lifecycle_stage"],
+        ["metric_time__month", "lifecycle__lifecycle_stage"],
+        {"lifecycle_customers": "customers"},
+    )
+    _compare(
+        layer,
+        mart("mart_rep_kpi_monthly"),
+        ["month", "rep_id"],
+        ["metric_time__month", "rep"],
+        {
+            "rep_net_revenue": "net_revenue",
+            "rep_win_rate": "win_rate",
+            "rep_complaints_per_100_orders": "complaints_per_100_orders",
+            "rep_refund_rate": "refund_rate",
+        },
+    )
 
 
 def _ratio(num: pd.Series, den: pd.Series, scale: float) -> pd.Series:
@@ -140,5 +189,8 @@ def test_stage_conversion_and_budget_utilisation_roll_up_from_their_parts(layer,
     sums = budget.groupby(["quarter", "category"]).sum(numeric_only=True, min_count=1)
     by_hand = _ratio(sums["actual_amount"], sums["budget_amount"], 1)
     result = _frame(run_query(layer, ["budget_utilization"], ["metric_time__quarter", "budget_line__category"]))
-    _assert_same(by_hand, result.set_index(["metric_time__quarter", "budget_line__category"])["budget_utilization"],
-                 "budget_utilization")
+    _assert_same(
+        by_hand,
+        result.set_index(["metric_time__quarter", "budget_line__category"])["budget_utilization"],
+        "budget_utilization",
+    )

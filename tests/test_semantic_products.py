@@ -23,8 +23,11 @@ METRICS = ["product_net_revenue", "product_units_sold", "gross_margin", "gross_m
 
 def _by_hand(sales: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     sales = sales.assign(costed_net_revenue=sales.net_revenue.where(sales.cost_amount.notna()))
-    sums = sales.fillna({k: NULL for k in keys}).groupby(keys)[
-        ["net_revenue", "units_sold", "gross_margin", "costed_net_revenue"]].sum(min_count=1)
+    sums = (
+        sales.fillna({k: NULL for k in keys})
+        .groupby(keys)[["net_revenue", "units_sold", "gross_margin", "costed_net_revenue"]]
+        .sum(min_count=1)
+    )
     sums["gross_margin_rate"] = _ratio(sums.gross_margin, sums.costed_net_revenue, 1)
     return sums
 
@@ -48,8 +51,12 @@ def _compare(layer, mart, keys: list[str], group_by: list[str]) -> pd.DataFrame:
 
 
 def test_product_metrics_equal_the_mart_at_its_grain(layer, mart):
-    _compare(layer, mart, ["month", "product_id", "channel", "region"],
-             ["metric_time__month", "product", "product_sale__channel", "product_sale__region"])
+    _compare(
+        layer,
+        mart,
+        ["month", "product_id", "channel", "region"],
+        ["metric_time__month", "product", "product_sale__channel", "product_sale__region"],
+    )
 
 
 def test_metrics_by_channel_include_the_empty_channel_and_divide_the_summed_parts(layer, mart):

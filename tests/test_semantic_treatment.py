@@ -14,9 +14,11 @@ from tests.test_semantic_layer import _assert_same, _frame, _ratio
 # the semantic layer over the session's demo build and a reader of its marts (pytest fixtures)
 layer, mart = test_semantic_layer.layer, test_semantic_layer.mart
 
-METRICS = {"treatment_rate": ("treated_customers", "customers"),
-           "order_rate_treated": ("ordered_treated", "treated_customers"),
-           "order_rate_untreated": ("ordered_untreated", "untreated_customers")}
+METRICS = {
+    "treatment_rate": ("treated_customers", "customers"),
+    "order_rate_treated": ("ordered_treated", "treated_customers"),
+    "order_rate_untreated": ("ordered_untreated", "untreated_customers"),
+}
 
 
 def _treatment(mart) -> pd.DataFrame:

@@ -30,8 +30,11 @@ def mode(path: Path) -> int:
 
 
 def demo_emails(exports: Path) -> list[str]:
-    frames = [pd.read_csv(p, dtype=str, keep_default_na=False)
-              for entity in ("contacts", "leads") for p in sorted((exports / entity).glob("*.csv"))]
+    frames = [
+        pd.read_csv(p, dtype=str, keep_default_na=False)
+        for entity in ("contacts", "leads")
+        for p in sorted((exports / entity).glob("*.csv"))
+    ]
     emails = sorted({e for frame in frames for e in frame["email"] if "@" in e})
     assert len(emails) > 50, len(emails)  # a real fixture
     return emails
@@ -42,12 +45,15 @@ def email_hits(con: duckdb.DuckDBPyConnection, catalog: str, emails: list[str], 
     con.execute("create or replace temp table wanted as select unnest(?::varchar[]) as email", [emails])
     columns = con.execute(
         "select table_schema, table_name, column_name from information_schema.columns "
-        f"where table_catalog = ? and data_type = 'VARCHAR' and {where}", [catalog]).fetchall()
+        f"where table_catalog = ? and data_type = 'VARCHAR' and {where}",
+        [catalog],
+    ).fetchall()
     assert columns
     hits = {}
     for schema, table, column in columns:
-        (n,) = con.execute(f'select count(*) from "{catalog}"."{schema}"."{table}" t join wanted w '
-                           f'on contains(t."{column}", w.email)').fetchone()
+        (n,) = con.execute(
+            f'select count(*) from "{catalog}"."{schema}"."{table}" t join wanted w on contains(t."{column}", w.email)'
+        ).fetchone()
         hits[f"{schema}.{table}.{column}"] = n
     return hits
 
@@ -56,18 +62,27 @@ def test_the_serving_file_holds_only_marts_and_quality_tables(demo_run):
     assert demo_run.exit_code == 0, demo_run.output
     build = get_settings(demo_run.data_dir).build_warehouse
     with duckdb.connect(str(build), read_only=True) as con:
-        built_marts = {t for (t,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+        built_marts = {
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
     with duckdb.connect(str(demo_run.warehouse), read_only=True) as con:
         relations = con.execute("select table_schema, table_name, table_type from information_schema.tables").fetchall()
-        schemas = {s for (s,) in con.execute(
-            "select schema_name from duckdb_schemas() where database_name = current_database() and not internal").fetchall()}
+        schemas = {
+            s
+            for (s,) in con.execute(
+                "select schema_name from duckdb_schemas() where database_name = current_database() and not internal"
+            ).fetchall()
+        }
         views = con.execute("select view_name from duckdb_views() where not internal").fetchall()
         macros = con.execute("select function_name from duckdb_functions() where not internal").fetchall()
         columns = {c.lower() for (c,) in con.execute("select column_name from information_schema.columns").fetchall()}
     assert len(built_marts) >= 10
     assert {(s, t) for s, t, _ in relations} == (
-        {("marts", t) for t in built_marts} | {("quality", "ingestion_ledger"), ("quality", "check_results")})
+        {("marts", t) for t in built_marts} | {("quality", "ingestion_ledger"), ("quality", "check_results")}
+    )
     assert {kind for _, _, kind in relations} == {"BASE TABLE"}
     assert schemas <= {"marts", "quality", "main"}  # main: every DuckDB file has it (empty here)
     assert views == [] and macros == []
@@ -90,9 +105,13 @@ def test_no_demo_email_is_readable_through_the_serving_file(demo_run):
 
 def test_the_demo_run_leaves_private_files_owner_only_and_the_serving_file_readable(demo_run):
     settings = get_settings(demo_run.data_dir)
-    private_dirs = [settings.raw_dir, settings.quality_dir, settings.temp_dir,
-                    *[d for d in settings.raw_dir.iterdir() if d.is_dir()],
-                    *[d for d in settings.quality_dir.iterdir() if d.is_dir()]]
+    private_dirs = [
+        settings.raw_dir,
+        settings.quality_dir,
+        settings.temp_dir,
+        *[d for d in settings.raw_dir.iterdir() if d.is_dir()],
+        *[d for d in settings.quality_dir.iterdir() if d.is_dir()],
+    ]
     assert len(private_dirs) >= 12
     assert {str(d): oct(mode(d)) for d in private_dirs if mode(d) != 0o700} == {}
     files = [p for d in (settings.raw_dir, settings.quality_dir) for p in d.rglob("*.parquet")]
@@ -169,8 +188,10 @@ def read_marts(python: list[str], warehouse: Path) -> dict:
 def test_a_duckdb_1_4_client_reads_every_mart_of_the_serving_file_as_duckdb_2_does(demo_run):
     import sys
 
-    lts = read_marts([uv_executable(), "run", "--isolated", "--no-project", "--quiet",
-                      "--with", "duckdb==1.4.*", "python"], demo_run.warehouse)
+    lts = read_marts(
+        [uv_executable(), "run", "--isolated", "--no-project", "--quiet", "--with", "duckdb==1.4.*", "python"],
+        demo_run.warehouse,
+    )
     current = read_marts([sys.executable], demo_run.warehouse)
     assert lts.pop("version").startswith("1.4.") and current.pop("version").startswith("2.")
     assert len(current) >= 10 and all(rows > 0 for rows, _ in current.values())

@@ -13,7 +13,9 @@ import yaml
 from orchestration.settings import DBT_PROJECT_DIR, get_settings
 from orchestration.source_freshness import SourceFreshness, evaluate, freshness_rules, newest_loads
 
-RULE = SourceFreshness(dg.AssetKey(["raw", "orders"]), "orders", "_loaded_at", timedelta(hours=36), timedelta(hours=168))
+RULE = SourceFreshness(
+    dg.AssetKey(["raw", "orders"]), "orders", "_loaded_at", timedelta(hours=36), timedelta(hours=168)
+)
 NOW = datetime(2026, 3, 10, 12, 0)
 
 
@@ -30,7 +32,12 @@ def test_every_raw_source_carries_the_thresholds_of_the_dbt_vars():
 def test_status_is_pass_warn_or_error_by_the_age_of_the_newest_row():
     statuses = {age: evaluate(RULE, NOW - timedelta(hours=age), NOW) for age in (1, 36, 37, 168, 169)}
     assert {a: r.metadata["status"].value for a, r in statuses.items()} == {
-        1: "pass", 36: "pass", 37: "warn", 168: "warn", 169: "error"}
+        1: "pass",
+        36: "pass",
+        37: "warn",
+        168: "warn",
+        169: "error",
+    }
     assert statuses[37].severity == dg.AssetCheckSeverity.WARN and not statuses[37].passed
     assert statuses[169].severity == dg.AssetCheckSeverity.ERROR
     never_loaded = evaluate(RULE, None, NOW)
@@ -40,11 +47,12 @@ def test_status_is_pass_warn_or_error_by_the_age_of_the_newest_row():
 def test_newest_load_is_the_demo_runs_load_time(demo_run):
     settings = get_settings(demo_run.data_dir)
     newest = newest_loads(settings, [RULE])["orders"]
-    ledger = (settings.quality_dir / "ledger")
+    ledger = settings.quality_dir / "ledger"
     assert ledger.is_dir()
     with duckdb.connect() as con:
         (expected,) = con.execute(
             f"select max(started_at) from read_parquet('{ledger}/**/*.parquet') "
-            "where entity = 'orders' and status = 'loaded'").fetchone()
+            "where entity = 'orders' and status = 'loaded'"
+        ).fetchone()
     # the batch's _loaded_at is stamped while its file is read: within the attempt's minute
     assert expected is not None and abs(newest - expected) < timedelta(minutes=1)

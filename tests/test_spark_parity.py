@@ -55,21 +55,35 @@ def runs(tmp_path_factory):
     env.pop("SALESDW_POSTGRES_URL", None)
     with ThreadPoolExecutor(max_workers=1) as pool:  # both engines at once: the module stays shorter
         duck_build = pool.submit(build_warehouse, duck_dir)
-        spark_run = subprocess.run([str(SALESDW), "run", "--engine", "spark", "--data-dir", str(spark_dir)],
-                                   env=env, capture_output=True, text=True, timeout=1800)
+        spark_run = subprocess.run(
+            [str(SALESDW), "run", "--engine", "spark", "--data-dir", str(spark_dir)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         warehouse = duck_build.result()
     return {"duckdb": warehouse, "spark_dir": spark_dir, "spark_run": spark_run}
 
 
 def _marts(con) -> list[str]:
-    return [r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+        ).fetchall()
+    ]
 
 
 def _columns(con, table: str) -> list[tuple[str, str]]:
-    return [tuple(r) for r in con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'marts' and table_name = ? order by ordinal_position", [table]).fetchall()]
+    return [
+        tuple(r)
+        for r in con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+    ]
 
 
 def _same_value(duck_type: str, duck_value, other) -> bool:
@@ -96,18 +110,24 @@ def _mismatches(duck, other, relation_of, tables: list[str]) -> list[str]:
         duck_rows = sorted(duck.execute(f"select {select_list} from marts.{table}").fetchall(), key=_sort_key)
         other_rows = sorted(other.execute(f"select {select_list} from {relation_of(table)}").fetchall(), key=_sort_key)
         assert len(duck_rows) > 0, f"marts.{table} is empty: the comparison would prove nothing"
-        assert len(other_rows) == len(duck_rows), f"marts.{table}: {len(other_rows)} rows on Spark, {len(duck_rows)} on DuckDB"
+        assert len(other_rows) == len(duck_rows), (
+            f"marts.{table}: {len(other_rows)} rows on Spark, {len(duck_rows)} on DuckDB"
+        )
         for duck_row, other_row in zip(duck_rows, other_rows):
             for (column, duck_type), duck_value, value in zip(columns, duck_row, other_row):
                 if not _same_value(duck_type, duck_value, value):
-                    mismatches.append(f"marts.{table}.{column} ({duck_type}) at {duck_row[:3]}: "
-                                      f"DuckDB {duck_value!r}, Spark {value!r}")
+                    mismatches.append(
+                        f"marts.{table}.{column} ({duck_type}) at {duck_row[:3]}: "
+                        f"DuckDB {duck_value!r}, Spark {value!r}"
+                    )
     return mismatches
 
 
 def test_spark_run_completes_end_to_end(runs):
     run = runs["spark_run"]
-    assert run.returncode == 0, f"salesdw run --engine spark exited {run.returncode}:\n{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
+    assert run.returncode == 0, (
+        f"salesdw run --engine spark exited {run.returncode}:\n{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
+    )
     settings = get_settings(runs["spark_dir"])
     # dbt really built on Spark: the run's artifacts name the spark adapter, every model succeeded
     results = json.loads((settings.data_dir / "dbt_target" / "run_results.json").read_text())
@@ -144,8 +164,10 @@ def test_every_mart_spark_wrote_equals_the_duckdb_build(runs):
 
 def test_published_marts_equal_the_duckdb_build_with_the_same_types(runs):
     serving = get_settings(runs["spark_dir"]).serving_warehouse
-    with duckdb.connect(str(runs["duckdb"]), read_only=True) as duck, \
-            duckdb.connect(str(serving), read_only=True) as published:
+    with (
+        duckdb.connect(str(runs["duckdb"]), read_only=True) as duck,
+        duckdb.connect(str(serving), read_only=True) as published,
+    ):
         tables = _marts(duck)
         assert _marts(published) == tables
         for table in tables:  # the checks, the report and BI tools see the types they see on DuckDB

@@ -29,9 +29,11 @@ def test_raw_tables_are_external_parquet_tables_with_the_contract_columns(tmp_pa
     assert statements[0] == "create database if not exists raw"
     assert len(creates) == len(ENTITIES) == 18
     budgets = next(s for s in creates if s.startswith("create table raw.budgets "))
-    assert ("(`month` date, `team_id` string, `category` string, `budget_amount` decimal(18,2), `currency` string, "
-            "`_batch_id` string, `_profile` string, `_source_file` string, `_row_number` bigint, "
-            "`_loaded_at` timestamp, `_snapshot_date` date) using parquet") in budgets
+    assert (
+        "(`month` date, `team_id` string, `category` string, `budget_amount` decimal(18,2), `currency` string, "
+        "`_batch_id` string, `_profile` string, `_source_file` string, `_row_number` bigint, "
+        "`_loaded_at` timestamp, `_snapshot_date` date) using parquet"
+    ) in budgets
     assert budgets.endswith(f"location '{(tmp_path / 'raw' / 'budgets').resolve().as_uri()}'")
     # each create is preceded by its drop (a re-declared table forgets Spark's cached file listing)
     assert statements.index(budgets) - 1 == statements.index("drop table if exists raw.budgets")
@@ -44,7 +46,8 @@ def test_spark_settings_come_from_the_dbt_profile(monkeypatch, tmp_path):
     assert conf["spark.master"] == "local[3]"
     assert conf["spark.sql.warehouse.dir"] == f"{tmp_path}/spark/warehouse"
     assert conf["spark.hadoop.javax.jdo.option.ConnectionURL"] == (
-        f"jdbc:derby:;databaseName={tmp_path}/spark/metastore_db;create=true")
+        f"jdbc:derby:;databaseName={tmp_path}/spark/metastore_db;create=true"
+    )
     assert conf["spark.sql.session.timeZone"] == "UTC"
 
 

@@ -36,11 +36,28 @@ def test_a_refused_publish_writes_the_data_quality_report(tmp_path, monkeypatch)
 
 def test_status_says_why_a_cli_run_did_not_publish_and_writes_the_quality_report(tmp_path):
     settings = get_settings(tmp_path)
-    results_store.append(settings.quality_dir, [CheckResult.now(
-        run_id="r9", layer="raw", asset="raw/orders", check_name="schema", passed=True, severity="error",
-        observed_value="", details="")])
-    outcome = RunOutcome(run_id="r9", success=False, started_at=datetime(2030, 1, 1),
-                         failed_steps=["dbt_warehouse"], failure_messages=["dbt_warehouse: dbt build failed"])
+    results_store.append(
+        settings.quality_dir,
+        [
+            CheckResult.now(
+                run_id="r9",
+                layer="raw",
+                asset="raw/orders",
+                check_name="schema",
+                passed=True,
+                severity="error",
+                observed_value="",
+                details="",
+            )
+        ],
+    )
+    outcome = RunOutcome(
+        run_id="r9",
+        success=False,
+        started_at=datetime(2030, 1, 1),
+        failed_steps=["dbt_warehouse"],
+        failure_messages=["dbt_warehouse: dbt build failed"],
+    )
     record_finished(settings, outcome, 1)
     shown = status_text(settings)
     assert "Last run r9 (" in shown and "NOT published: exit code 1: dbt_warehouse: dbt build failed" in shown

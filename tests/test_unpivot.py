@@ -42,11 +42,19 @@ entities:
 MONTHS = ["2025-01", "2025-02", "2025-03"]
 WIDE = [["Team", "Category", *MONTHS], ["T1", "travel", 100, 200, 300], ["T2", "marketing", 50, None, "x"]]
 # The same budget in long form, by hand: the empty cell is no row, 'x' is not a number.
-LONG = [["Month", "Team", "Category", "Amount"], ["2025-01", "T1", "travel", "100"], ["2025-02", "T1", "travel", "200"],
-        ["2025-03", "T1", "travel", "300"], ["2025-01", "T2", "marketing", "50"]]
+LONG = [
+    ["Month", "Team", "Category", "Amount"],
+    ["2025-01", "T1", "travel", "100"],
+    ["2025-02", "T1", "travel", "200"],
+    ["2025-03", "T1", "travel", "300"],
+    ["2025-01", "T2", "marketing", "50"],
+]
 TARGETS = [["销售", "年度", "1月", "2月", "12月"], ["R1", "2025", "10", "20", "30"], ["R2", "2025", "5", "", "7"]]
-STAGES = [["Opportunity", "Date Entered Prospecting", "Date Entered Proposal", "Owner"],
-          ["O1", "2025-01-02 10:00:00", "2025-02-03 11:00:00", "R1"], ["O2", "2025-01-05 09:00:00", "", "R2"]]
+STAGES = [
+    ["Opportunity", "Date Entered Prospecting", "Date Entered Proposal", "Owner"],
+    ["O1", "2025-01-02 10:00:00", "2025-02-03 11:00:00", "R1"],
+    ["O2", "2025-01-05 09:00:00", "", "R2"],
+]
 
 
 def write_csv(path, rows):
@@ -83,8 +91,10 @@ def test_wide_budget_rows_balance_and_equal_the_long_form(loaded):
     wide = files["budget_wide.xlsx"]
     # 3 + 2 non-empty cells; 'x' is quarantined
     assert (wide.status, wide.rows_read, wide.rows_loaded, wide.rows_quarantined) == (LOADED, 5, 4, 1)
-    per_file = query(root, "select _source_file, strftime(month, '%Y-%m'), team_id, category, budget_amount "
-                           "from budgets order by 2, 3")
+    per_file = query(
+        root,
+        "select _source_file, strftime(month, '%Y-%m'), team_id, category, budget_amount from budgets order by 2, 3",
+    )
     wide_rows = [r[1:] for r in per_file if r[0] == "budget_wide.xlsx"]
     long_rows = [r[1:] for r in per_file if r[0] == "budget_long.csv"]
     assert wide_rows == long_rows and len(wide_rows) == 4
@@ -94,8 +104,9 @@ def test_wide_budget_rows_balance_and_equal_the_long_form(loaded):
 def test_quarantined_cell_names_its_column_and_keeps_its_row(loaded):
     root, _ = loaded
     with duckdb.connect() as con:
-        (row_number, reason, raw), = con.sql(
-            f"select row_number, reason, raw_record from read_parquet('{root}/quality/quarantine/*.parquet')").fetchall()
+        ((row_number, reason, raw),) = con.sql(
+            f"select row_number, reason, raw_record from read_parquet('{root}/quality/quarantine/*.parquet')"
+        ).fetchall()
     assert row_number == 2 and reason == "budget_amount: cannot parse 'x' as number"
     assert '"month_text":"2025-03"' in raw.replace(" ", "") and '"Team":"T2"' in raw.replace(" ", "")
 
@@ -104,13 +115,20 @@ def test_targets_with_months_across_parse_the_month_from_the_header(loaded):
     root, files = loaded
     assert (files["目标.csv"].rows_read, files["目标.csv"].rows_loaded) == (5, 5)
     rows = query(root, "select rep_id, strftime(month, '%Y-%m'), target_value from targets order by 1, 2")
-    assert rows == [("R1", "2025-01", 10), ("R1", "2025-02", 20), ("R1", "2025-12", 30),
-                    ("R2", "2025-01", 5), ("R2", "2025-12", 7)]
+    assert rows == [
+        ("R1", "2025-01", 10),
+        ("R1", "2025-02", 20),
+        ("R1", "2025-12", 30),
+        ("R2", "2025-01", 5),
+        ("R2", "2025-12", 7),
+    ]
 
 
 def test_stage_history_from_date_entered_columns(loaded):
     root, _ = loaded
-    rows = query(root, "select opportunity_id, stage, strftime(entered_at, '%m-%d') from opportunity_stage_history order by 1, 3")
+    rows = query(
+        root, "select opportunity_id, stage, strftime(entered_at, '%m-%d') from opportunity_stage_history order by 1, 3"
+    )
     assert rows == [("O1", "prospecting", "01-02"), ("O1", "proposal", "02-03"), ("O2", "prospecting", "01-05")]
 
 
@@ -123,15 +141,20 @@ def test_file_without_a_matching_column_is_rejected(tmp_path):
     assert outcome.status == REJECTED and outcome.error == "目标.csv: no column to unpivot: none matches '^(\\d+)月$'"
 
 
-@pytest.mark.parametrize("unpivot, message", [
-    ("{columns: '^(\\d+月$', name: a, value: b}", "bad regular expression"),
-    ("{columns: [x], name: a}", "unpivot.value: must name"),
-    ("{columns: 5, name: a, value: b}", "unpivot.columns: must be a regular expression or a list"),
-])
+@pytest.mark.parametrize(
+    "unpivot, message",
+    [
+        ("{columns: '^(\\d+月$', name: a, value: b}", "bad regular expression"),
+        ("{columns: [x], name: a}", "unpivot.value: must name"),
+        ("{columns: 5, name: a, value: b}", "unpivot.columns: must be a regular expression or a list"),
+    ],
+)
 def test_bad_unpivot_fails_when_the_profile_loads(tmp_path, unpivot, message):
     path = tmp_path / "bad.yml"
-    path.write_text(PROFILE.replace("unpivot: {columns: '^(\\d+)月$', name: 月, value: 目标值}", f"unpivot: {unpivot}"),
-                    encoding="utf-8")
+    path.write_text(
+        PROFILE.replace("unpivot: {columns: '^(\\d+)月$', name: 月, value: 目标值}", f"unpivot: {unpivot}"),
+        encoding="utf-8",
+    )
     with pytest.raises(ProfileError, match="entities.targets.unpivot") as err:
         load_profile(path)
     assert message in str(err.value)

@@ -45,8 +45,10 @@ def landing_sources(landing_dir: Path, config: IngestConfig) -> list[tuple[Path,
         # A folder name selects a built-in profile by name; `x.yml` would be read as a path from the
         # working directory, i.e. a file outside the landing folder chosen by whoever names folders.
         if not is_profile_name(folder.name):
-            raise ProfileError(f"landing folder {folder}: {folder.name!r} is not a profile name "
-                               f"(lower_snake_case, e.g. canonical); rename the folder")
+            raise ProfileError(
+                f"landing folder {folder}: {folder.name!r} is not a profile name "
+                f"(lower_snake_case, e.g. canonical); rename the folder"
+            )
     return [(folder, folder.name) for folder in folders]
 
 
@@ -67,10 +69,20 @@ def _specs() -> list[dg.AssetSpec]:
 def _check_specs() -> list[dg.AssetCheckSpec]:
     specs = []
     for name in ENTITIES:
-        specs.append(dg.AssetCheckSpec(FILES_ACCEPTED, asset=raw_key(name),
-                                       description="No landed file was rejected (unreadable, wrong format, missing required column)."))
-        specs.append(dg.AssetCheckSpec(ROWS_NOT_QUARANTINED, asset=raw_key(name),
-                                       description="No row was quarantined (empty key, unparseable value, broken rule)."))
+        specs.append(
+            dg.AssetCheckSpec(
+                FILES_ACCEPTED,
+                asset=raw_key(name),
+                description="No landed file was rejected (unreadable, wrong format, missing required column).",
+            )
+        )
+        specs.append(
+            dg.AssetCheckSpec(
+                ROWS_NOT_QUARANTINED,
+                asset=raw_key(name),
+                description="No row was quarantined (empty key, unparseable value, broken rule).",
+            )
+        )
     return specs
 
 
@@ -89,13 +101,22 @@ def ingest_exports(context: dg.AssetExecutionContext, config: IngestConfig, sale
     with run_lock(settings.lock_file):
         for folder, profile in landing_sources(settings.landing_dir, config):
             context.log.info(f"ingesting {folder} with profile {profile!r}")
-            results.append(ingest(
-                folder, profile, settings.raw_dir, settings.quality_dir,
-                reporting_currency=settings.reporting_currency, entities=selected, tmp_dir=settings.temp_dir,
-                duckdb_config=settings.duckdb_limits(), parallel_files=settings.ingest_parallel_files,
-                future_date_horizon_days=settings.future_date_horizon_days,
-                read_limits=settings.read_limits(), progress=partial(_log_outcome, context.log),
-            ))
+            results.append(
+                ingest(
+                    folder,
+                    profile,
+                    settings.raw_dir,
+                    settings.quality_dir,
+                    reporting_currency=settings.reporting_currency,
+                    entities=selected,
+                    tmp_dir=settings.temp_dir,
+                    duckdb_config=settings.duckdb_limits(),
+                    parallel_files=settings.ingest_parallel_files,
+                    future_date_horizon_days=settings.future_date_horizon_days,
+                    read_limits=settings.read_limits(),
+                    progress=partial(_log_outcome, context.log),
+                )
+            )
         # The raw assets as the warehouse sees them: raw.<entity> views over every batch, which
         # the raw quality suite audits and dbt reads as sources.
         expose_file(settings.build_warehouse, settings.raw_dir, settings.quality_dir)
@@ -113,34 +134,59 @@ def ingest_exports(context: dg.AssetExecutionContext, config: IngestConfig, sale
 
 
 def _log_outcome(log, f: FileOutcome) -> None:
-    log.info(f"{f.status:<14} {f.entity:<26} {f.file_path} read={f.rows_read} "
-             f"loaded={f.rows_loaded} quarantined={f.rows_quarantined}" + (f" - {f.error}" if f.error else ""))
+    log.info(
+        f"{f.status:<14} {f.entity:<26} {f.file_path} read={f.rows_read} "
+        f"loaded={f.rows_loaded} quarantined={f.rows_quarantined}" + (f" - {f.error}" if f.error else "")
+    )
 
 
-def _entity_results(run_id: str, entity: str, mine: list[FileOutcome]) -> tuple[dg.MaterializeResult, list[CheckResult]]:
+def _entity_results(
+    run_id: str, entity: str, mine: list[FileOutcome]
+) -> tuple[dg.MaterializeResult, list[CheckResult]]:
     """One raw asset's materialization with its two checks, and the same checks as results-store rows."""
     rejected = [f for f in mine if f.status == "rejected"]
     loaded = [f for f in mine if f.status == "loaded"]
     quarantined = sum(f.rows_quarantined for f in loaded)
     checks = [
         dg.AssetCheckResult(
-            asset_key=raw_key(entity), check_name=FILES_ACCEPTED, passed=not rejected,
+            asset_key=raw_key(entity),
+            check_name=FILES_ACCEPTED,
+            passed=not rejected,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"rejected_files": len(rejected),
-                      "reasons": dg.MetadataValue.md("\n".join(f"- {f.error}" for f in rejected) or "none")},
+            metadata={
+                "rejected_files": len(rejected),
+                "reasons": dg.MetadataValue.md("\n".join(f"- {f.error}" for f in rejected) or "none"),
+            },
         ),
         dg.AssetCheckResult(
-            asset_key=raw_key(entity), check_name=ROWS_NOT_QUARANTINED, passed=quarantined == 0,
-            severity=dg.AssetCheckSeverity.WARN, metadata={"rows_quarantined": quarantined},
+            asset_key=raw_key(entity),
+            check_name=ROWS_NOT_QUARANTINED,
+            passed=quarantined == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rows_quarantined": quarantined},
         ),
     ]
     check_rows = [
-        CheckResult.now(run_id=run_id, layer="raw", asset=f"raw/{entity}", check_name=FILES_ACCEPTED,
-                        passed=not rejected, severity="warn", observed_value=str(len(rejected)),
-                        details="; ".join(f.error or "" for f in rejected)),
-        CheckResult.now(run_id=run_id, layer="raw", asset=f"raw/{entity}",
-                        check_name=ROWS_NOT_QUARANTINED, passed=quarantined == 0, severity="warn",
-                        observed_value=str(quarantined), details=""),
+        CheckResult.now(
+            run_id=run_id,
+            layer="raw",
+            asset=f"raw/{entity}",
+            check_name=FILES_ACCEPTED,
+            passed=not rejected,
+            severity="warn",
+            observed_value=str(len(rejected)),
+            details="; ".join(f.error or "" for f in rejected),
+        ),
+        CheckResult.now(
+            run_id=run_id,
+            layer="raw",
+            asset=f"raw/{entity}",
+            check_name=ROWS_NOT_QUARANTINED,
+            passed=quarantined == 0,
+            severity="warn",
+            observed_value=str(quarantined),
+            details="",
+        ),
     ]
     materialization = dg.MaterializeResult(
         asset_key=raw_key(entity),

@@ -1,6 +1,5 @@
 """Serving assets: publish after the audit, then the report and the optional PostgreSQL copy."""
 
-
 import dagster as dg
 
 from orchestration import run_status
@@ -41,19 +40,24 @@ def sales_warehouse(context: dg.AssetExecutionContext, salesdw: SalesdwResource)
             write_quality_report(settings.quality_dir, settings.reports_dir)  # what the refusal was about
             raise
     run_status.record(settings, context.run.run_id, "published", record.warehouse)
-    yield dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(record.warehouse),
-        "bytes": record.bytes,
-        "mart_rows": dg.MetadataValue.json(record.mart_rows),
-    })
+    yield dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(record.warehouse),
+            "bytes": record.bytes,
+            "mart_rows": dg.MetadataValue.json(record.mart_rows),
+        }
+    )
 
 
 def _refusal(settings, reason: str) -> dg.AssetObservation:
     """The refusal on the asset: the UI shows it in the asset's history."""
-    return dg.AssetObservation(asset_key=SERVING_WAREHOUSE, metadata={
-        "publish_refused": dg.MetadataValue.text(reason),
-        "build_run_id": dg.MetadataValue.text(built_by(settings) or "none"),
-    })
+    return dg.AssetObservation(
+        asset_key=SERVING_WAREHOUSE,
+        metadata={
+            "publish_refused": dg.MetadataValue.text(reason),
+            "build_run_id": dg.MetadataValue.text(built_by(settings) or "none"),
+        },
+    )
 
 
 @dg.asset(

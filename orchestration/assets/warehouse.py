@@ -7,7 +7,6 @@ tables over the same raw zone, and the Spark build is then copied into the DuckD
 (engines/raw_spark.py), where the GX checks and the publish step read it as on DuckDB.
 """
 
-
 import json
 import os
 import subprocess
@@ -45,7 +44,6 @@ class SalesdwDbtTranslator(DagsterDbtTranslator):
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else super().get_group_name(dbt_resource_props)
 
-
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
         # dagster-dbt takes a check's description from the test's, which generic tests and the
         # singular tests here do not set: the UI would list 136 checks without a word of what they test.
@@ -77,9 +75,9 @@ def describe_dbt_test(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> s
         "not_null_columns": f"No null in {columns} of {attached}.",
         "unique_combination": f"One row of {attached} per ({columns}).",
         "accepted_values": f"{column} in {attached} only takes the values "
-                           f"{', '.join(str(v) for v in kwargs.get('values') or [])}.",
+        f"{', '.join(str(v) for v in kwargs.get('values') or [])}.",
         "relationships": f"Every {column} of {attached} exists as {kwargs.get('field')} in "
-                         f"{str(kwargs.get('to', '')).removeprefix('ref(').removesuffix(')').strip(chr(39))}.",
+        f"{str(kwargs.get('to', '')).removeprefix('ref(').removesuffix(')').strip(chr(39))}.",
     }
     arguments = ", ".join(f"{k}={v}" for k, v in kwargs.items() if k != "model")
     return sentences.get(meta.get("name"), f"dbt test {meta.get('name')} on {attached} ({arguments}).")
@@ -178,8 +176,9 @@ def _dbt_target(settings: Settings) -> Path:
     return target
 
 
-def _start_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Settings, target: Path,
-               args: list[str]):
+def _start_dbt(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Settings, target: Path, args: list[str]
+):
     """Start dbt with its environment (_dbt_env); the process environment is back as it was when
     this returns, before the checks start beside the build."""
     with environment(_dbt_env(settings, launch_env())):
@@ -217,8 +216,15 @@ def _vouch_for_build(context: dg.AssetExecutionContext, settings: Settings) -> N
     """dbt succeeded: on Spark, copy the build into the DuckDB build file (the checks and the publish
     step read it there); then this run vouches for the build."""
     if settings.engine == "spark":
-        run_spark_helper(context, settings, "export", "--warehouse", str(settings.build_warehouse),
-                         "--export-dir", str(settings.spark_dir / "export"))
+        run_spark_helper(
+            context,
+            settings,
+            "export",
+            "--warehouse",
+            str(settings.build_warehouse),
+            "--export-dir",
+            str(settings.spark_dir / "export"),
+        )
     private_file(settings.build_warehouse)
     stamp_build(settings, context.run.run_id)
 
@@ -229,7 +235,8 @@ def _stored_relations() -> dict[dg.AssetKey, str]:
     return {
         translator.get_asset_spec(manifest, uid, dbt_project).key: f'"{node["schema"]}"."{node["alias"]}"'
         for uid, node in manifest["nodes"].items()
-        if node["resource_type"] in ("model", "seed") and node["config"].get("materialized") in ("table", "incremental", "seed")
+        if node["resource_type"] in ("model", "seed")
+        and node["config"].get("materialized") in ("table", "incremental", "seed")
     }
 
 
@@ -242,8 +249,9 @@ def _asset_of(context: dg.AssetExecutionContext, event) -> dg.AssetKey | None:
     return getattr(event, "asset_key", None)
 
 
-def with_row_counts(context: dg.AssetExecutionContext, events: list, settings: Settings,
-                    refresh: Mapping[str, str] | None = None):
+def with_row_counts(
+    context: dg.AssetExecutionContext, events: list, settings: Settings, refresh: Mapping[str, str] | None = None
+):
     """The held events, each stored table's materialization with `dagster/row_count` (the UI's row
     count), read in one query from the build warehouse, and the run's refresh plan (`salesdw/...`:
     full or month refresh, the touched months). dagster-dbt's fetch_row_counts() cannot do
@@ -271,8 +279,12 @@ def row_counts(settings: Settings, relations: list[str]) -> dict[str, int]:
 def run_spark_helper(context: dg.AssetExecutionContext, settings: Settings, *args: str) -> None:
     """engines.raw_spark in its own process: Spark's Derby metastore admits one process at a
     time, so it must be closed again before (and after) dbt opens it."""
-    proc = subprocess.run([sys.executable, "-m", "engines.raw_spark", *args], env={**os.environ, **settings.dbt_env()},
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "engines.raw_spark", *args],
+        env={**os.environ, **settings.dbt_env()},
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"engines.raw_spark {args[0]} failed:\n{proc.stderr[-4000:]}")
     context.log.info(proc.stdout.strip())

@@ -17,16 +17,32 @@ from orchestration.quality import results_store
 from orchestration.quality.check_result import CheckResult
 
 
-def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
-              as_of_date: date | None = None, previous_warehouse: Path | None = None,
-              duckdb_limits: dict | None = None, only: set[tuple[str, str]] | None = None) -> list[CheckResult]:
+def run_suite(
+    layer: str,
+    warehouse: Path,
+    *,
+    run_id: str,
+    quality_dir: Path,
+    as_of_date: date | None = None,
+    previous_warehouse: Path | None = None,
+    duckdb_limits: dict | None = None,
+    only: set[tuple[str, str]] | None = None,
+) -> list[CheckResult]:
     """Run every expectation of `layer` ("raw", "staging", "marts") on `warehouse` (opened
     read-only for the duration, within duckdb_limits), append the results to the store, and
     return them. only: just these (asset, check name) pairs (a subset selected in the UI)."""
     from orchestration.quality.runner import run_suite as _run_suite
 
-    return _run_suite(layer, warehouse, run_id=run_id, quality_dir=quality_dir, as_of_date=as_of_date,
-                      previous_warehouse=previous_warehouse, duckdb_limits=duckdb_limits, only=only)
+    return _run_suite(
+        layer,
+        warehouse,
+        run_id=run_id,
+        quality_dir=quality_dir,
+        as_of_date=as_of_date,
+        previous_warehouse=previous_warehouse,
+        duckdb_limits=duckdb_limits,
+        only=only,
+    )
 
 
 def prewarm():

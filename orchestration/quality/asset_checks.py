@@ -36,18 +36,24 @@ def build_quality_checks(layer: str) -> list[dg.AssetChecksDefinition]:
     checks = load_suite(layer)
     after_the_build = layer in AUDITED_AFTER_THE_BUILD
     specs = [
-        dg.AssetCheckSpec(name=c.name, asset=dg.AssetKey(c.asset_key_path),
-                          blocking=c.blocking and not after_the_build,
-                          description=c.why + (" Blocks the publish." if c.blocking and after_the_build else ""))
+        dg.AssetCheckSpec(
+            name=c.name,
+            asset=dg.AssetKey(c.asset_key_path),
+            blocking=c.blocking and not after_the_build,
+            description=c.why + (" Blocks the publish." if c.blocking and after_the_build else ""),
+        )
         for c in checks
     ]
 
     # Subsettable: a run of one mart (or one entity, or a mart and its upstream) selected in the UI
     # plans the checks of those assets only, and only those run.
-    @dg.multi_asset_check(name=f"{layer}_quality_checks", specs=specs, op_tags=AUDITED_AFTER_THE_BUILD.get(layer),
-                          can_subset=True,
-                          description=f"Great Expectations suite of the {layer} layer "
-                                      f"(orchestration/quality/suites/{layer}.yml)")
+    @dg.multi_asset_check(
+        name=f"{layer}_quality_checks",
+        specs=specs,
+        op_tags=AUDITED_AFTER_THE_BUILD.get(layer),
+        can_subset=True,
+        description=f"Great Expectations suite of the {layer} layer (orchestration/quality/suites/{layer}.yml)",
+    )
     def _quality_checks(context: dg.AssetCheckExecutionContext, salesdw: SalesdwResource):
         selected = {(k.asset_key.to_user_string(), k.name) for k in context.selected_asset_check_keys}
         only = None if len(selected) == len(specs) else selected
@@ -79,10 +85,16 @@ def audit(settings: Settings, layer: str, *, run_id: str, only: set[tuple[str, s
         if started_during_the_build is not None:
             return [r for r in started_during_the_build if only is None or (r.asset, r.check_name) in only]
     serving = settings.serving_warehouse
-    return run_suite(layer, settings.build_warehouse, run_id=run_id, quality_dir=settings.quality_dir,
-                     as_of_date=date.fromisoformat(settings.as_of_date) if settings.as_of_date else None,
-                     previous_warehouse=serving if serving.exists() else None,
-                     duckdb_limits=settings.duckdb_limits(), only=only)
+    return run_suite(
+        layer,
+        settings.build_warehouse,
+        run_id=run_id,
+        quality_dir=settings.quality_dir,
+        as_of_date=date.fromisoformat(settings.as_of_date) if settings.as_of_date else None,
+        previous_warehouse=serving if serving.exists() else None,
+        duckdb_limits=settings.duckdb_limits(),
+        only=only,
+    )
 
 
 def planned_suites(context) -> list[str]:

@@ -149,8 +149,7 @@ def _get_columns(self, connection, table_name, schema=None, **kw):
     if not rows:
         raise sa.exc.NoSuchTableError(f"{schema}.{table_name}" if schema else str(table_name))
     return [
-        {"name": name, "type": DuckDBType(data_type), "nullable": is_nullable == "YES",
-         "default": default}
+        {"name": name, "type": DuckDBType(data_type), "nullable": is_nullable == "YES", "default": default}
         for name, data_type, is_nullable, default in rows
     ]
 
@@ -205,8 +204,11 @@ def _unexpected_rows_materialized_once(cls, query, batch_selectable, execution_e
     """QueryRowCount's and QueryTable's query (see module doc, 9.): on DuckDB, during a validation,
     a temporary table made by the first of them; otherwise GX's own substituted query."""
     sql = _substitute_batch(cls, query, batch_selectable, execution_engine, query_parameters)
-    if (_materialized is None or not sql.startswith(RUN_ONCE)
-            or getattr(execution_engine, "dialect_name", None) != DIALECT):
+    if (
+        _materialized is None
+        or not sql.startswith(RUN_ONCE)
+        or getattr(execution_engine, "dialect_name", None) != DIALECT
+    ):
         return sql
     entry = _materialized.get(sql)
     if entry is None or entry[0] is not execution_engine:
@@ -222,8 +224,9 @@ def _drop_materialized(tables: dict[str, tuple[Any, str]]) -> None:
         by_engine.setdefault(id(execution_engine), (execution_engine, []))[1].append(name)
     for execution_engine, names in by_engine.values():
         with contextlib.suppress(Exception):  # the connection may be gone with a failed validation
-            execution_engine.execute_query(sa.text(
-                "; ".join(f"drop table if exists temp.main.{name}" for name in names)))
+            execution_engine.execute_query(
+                sa.text("; ".join(f"drop table if exists temp.main.{name}" for name in names))
+            )
 
 
 def _graph_validate_once_per_validation(self, *args, **kwargs):
@@ -248,8 +251,10 @@ def is_applied() -> bool:
         and EphemeralDataContext._save_project_config is _keep_ephemeral_config_in_memory
         and gx_util.stack is _stack_without_source
         and Validator.graph_validate is _graph_validate_once_per_validation
-        and all(getattr(metric.__dict__.get(_SUBSTITUTE), "__func__", None) is _unexpected_rows_materialized_once
-                for metric in (QueryRowCount, QueryTable))
+        and all(
+            getattr(metric.__dict__.get(_SUBSTITUTE), "__func__", None) is _unexpected_rows_materialized_once
+            for metric in (QueryRowCount, QueryTable)
+        )
     )
 
 
@@ -257,8 +262,7 @@ def apply() -> None:
     """Patch GX and duckdb-engine in this process (idempotent)."""
     persisted = sqlalchemy_execution_engine._PERSISTED_CONNECTION_DIALECTS
     if DIALECT not in persisted:
-        sqlalchemy_execution_engine._PERSISTED_CONNECTION_DIALECTS = (
-            *persisted, _DuckDBDialectName(DIALECT))
+        sqlalchemy_execution_engine._PERSISTED_CONNECTION_DIALECTS = (*persisted, _DuckDBDialectName(DIALECT))
     duckdb_engine.Dialect.get_columns = _get_columns
     duckdb_engine.Dialect.get_pk_constraint = _get_pk_constraint
     EphemeralDataContext._save_project_config = _keep_ephemeral_config_in_memory

@@ -52,15 +52,17 @@ def _describe(exp: ExpectationDef, validation, params: dict) -> tuple[bool, str,
         sample = _fmt(rows[:_SAMPLE]) if rows else ""
         return validation.success, f"{result.get('observed_value')} {exp.unit}", sample
     # a column aggregate states its bounds; a table row count's band is in the check's note
-    bounds = [f"{k} {_fmt(_resolve(exp.kwargs[k], params))}" for k in ("min_value", "max_value")
-              if k in exp.kwargs and "column" in exp.kwargs]
+    bounds = [
+        f"{k} {_fmt(_resolve(exp.kwargs[k], params))}"
+        for k in ("min_value", "max_value")
+        if k in exp.kwargs and "column" in exp.kwargs
+    ]
     return validation.success, _fmt(result.get("observed_value")), ", ".join(bounds)
 
 
 def _resolve(value: Any, params: dict) -> Any:
     """A kwarg as GX used it: {$PARAMETER: name} replaced by the run's value."""
     return params.get(value["$PARAMETER"]) if isinstance(value, dict) and "$PARAMETER" in value else value
-
 
 
 def outcome(plan: Planned, validations: list, failure: str | None, params: dict) -> Outcome:
@@ -73,4 +75,3 @@ def outcome(plan: Planned, validations: list, failure: str | None, params: dict)
     observed = "; ".join(f"{exp.label}: {obs}" if exp.label else obs for exp, _, obs, _ in shown)
     details = "; ".join(f"{exp.label}: {det}" if exp.label else det for exp, _, _, det in shown if det)
     return Outcome(passed, observed, "; ".join(x for x in (details, plan.note) if x))
-

@@ -29,8 +29,8 @@ _EVENT_DATES = (
 )
 
 
-
 # --- Facts read before GX runs -----------------------------------------------------------------
+
 
 @dataclass
 class Facts:
@@ -42,14 +42,21 @@ class Facts:
 
 def read_facts(warehouse: Path, layer: str, as_of_date: date | None, limits: dict) -> Facts:
     with duckdb.connect(str(warehouse), read_only=True, config=limits) as con:
-        relations = {f"{s}.{t}" for s, t in con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_catalog = current_database()").fetchall()}
+        relations = {
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_catalog = current_database()"
+            ).fetchall()
+        }
         landed: set[str] = set()
         if "quality.ingestion_ledger" in relations:
-            landed = {e for (e,) in con.execute(
-                "select distinct entity from quality.ingestion_ledger "
-                "where status = 'loaded' and rows_loaded > 0").fetchall()}
+            landed = {
+                e
+                for (e,) in con.execute(
+                    "select distinct entity from quality.ingestion_ledger where status = 'loaded' and rows_loaded > 0"
+                ).fetchall()
+            }
         source = "given"
         if as_of_date is None and "intermediate.int_calendar" in relations:
             row = _try_fetch(con, "select max(as_of_date) from intermediate.int_calendar")
@@ -69,8 +76,11 @@ def _try_fetch(con, sql: str):
 
 def _max_event_date(con, relations: set[str], schema: str) -> date | None:
     prefix = "stg_" if schema == "staging" else ""
-    parts = [f"select {expr} as d from {schema}.{prefix}{entity}" for entity, expr in _EVENT_DATES
-             if f"{schema}.{prefix}{entity}" in relations]
+    parts = [
+        f"select {expr} as d from {schema}.{prefix}{entity}"
+        for entity, expr in _EVENT_DATES
+        if f"{schema}.{prefix}{entity}" in relations
+    ]
     return _try_fetch(con, "select max(d) from (" + " union all ".join(parts) + ") as e") if parts else None
 
 
@@ -106,16 +116,19 @@ def _parameter_names(value: Any) -> set[str]:
 
 # --- Previous published row counts ------------------------------------------------------------
 
-def previous_row_counts(checks: list[CheckDef], previous_warehouse: Path | None,
-                         quality_dir: Path, limits: dict) -> dict[int, tuple[int, str]]:
+
+def previous_row_counts(
+    checks: list[CheckDef], previous_warehouse: Path | None, quality_dir: Path, limits: dict
+) -> dict[int, tuple[int, str]]:
     """For each row_count_change check (by index): (row count, where it came from)."""
-    wanted = {i: c for i, c in enumerate(checks)
-              if any(e.type == ROW_COUNT_CHANGE for e in c.expectations)}
+    wanted = {i: c for i, c in enumerate(checks) if any(e.type == ROW_COUNT_CHANGE for e in c.expectations)}
     found: dict[int, tuple[int, str]] = {}
     if wanted and previous_warehouse is not None and Path(previous_warehouse).exists():
         with duckdb.connect(str(previous_warehouse), read_only=True, config=limits) as con:
-            present = {f"{s}.{t}" for s, t in con.execute(
-                "select table_schema, table_name from information_schema.tables").fetchall()}
+            present = {
+                f"{s}.{t}"
+                for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+            }
             for i, check in wanted.items():
                 if check.table in present:
                     count = con.execute(f"select count(*) from {check.table}").fetchone()[0]
@@ -132,14 +145,19 @@ def previous_row_counts(checks: list[CheckDef], previous_warehouse: Path | None,
 def _row_count_expectation(exp: ExpectationDef, previous: int) -> tuple[ExpectationDef, str]:
     if "max_drop" in exp.kwargs:
         floor = math.ceil(previous * (1 - exp.kwargs["max_drop"]))
-        return (ExpectationDef("expect_table_row_count_to_be_between", {"min_value": floor}),
-                f"allowed drop {exp.kwargs['max_drop']:.0%}: at least {floor} rows")
+        return (
+            ExpectationDef("expect_table_row_count_to_be_between", {"min_value": floor}),
+            f"allowed drop {exp.kwargs['max_drop']:.0%}: at least {floor} rows",
+        )
     ceiling = math.floor(previous * (1 + exp.kwargs["max_growth"]))
-    return (ExpectationDef("expect_table_row_count_to_be_between", {"max_value": ceiling}),
-            f"allowed growth {exp.kwargs['max_growth']:.0%}: at most {ceiling} rows")
+    return (
+        ExpectationDef("expect_table_row_count_to_be_between", {"max_value": ceiling}),
+        f"allowed growth {exp.kwargs['max_growth']:.0%}: at most {ceiling} rows",
+    )
 
 
 # --- Planning: what GX must validate, what is decided without it -------------------------------
+
 
 @dataclass
 class Outcome:
@@ -155,8 +173,9 @@ class Planned:
     note: str = ""  # context for details: the as_of_date used, the previous row count
 
 
-def plan(checks: list[CheckDef], facts: Facts, params: dict, previous: dict[int, tuple[int, str]]
-          ) -> tuple[dict[int, Outcome], dict[int, Planned]]:
+def plan(
+    checks: list[CheckDef], facts: Facts, params: dict, previous: dict[int, tuple[int, str]]
+) -> tuple[dict[int, Outcome], dict[int, Planned]]:
     decided: dict[int, Outcome] = {}
     planned: dict[int, Planned] = {}
     for i, check in enumerate(checks):
@@ -165,9 +184,11 @@ def plan(checks: list[CheckDef], facts: Facts, params: dict, previous: dict[int,
             decided[i] = Outcome(False, "table missing", f"table {missing[0]} does not exist")
             continue
         if check.only_if_landed and check.only_if_landed not in facts.landed_entities:
-            decided[i] = Outcome(True, "not landed",
-                                  "skipped: the ingestion ledger has no loaded file with rows for "
-                                  f"{check.only_if_landed}")
+            decided[i] = Outcome(
+                True,
+                "not landed",
+                f"skipped: the ingestion ledger has no loaded file with rows for {check.only_if_landed}",
+            )
             continue
         needed = set().union(*(_parameter_names(e.kwargs) for e in check.expectations))
         if any(params.get(name) is None for name in needed):
@@ -188,4 +209,3 @@ def plan(checks: list[CheckDef], facts: Facts, params: dict, previous: dict[int,
             expectations.append(exp)
         planned[i] = Planned(check, expectations, note)
     return decided, planned
-

@@ -43,8 +43,9 @@ def start(settings: Settings, run_id: str) -> Future:
         if run_id not in _started:
             future: Future = Future()
             _started[run_id] = future
-            threading.Thread(target=_audit, args=(settings, run_id, future), daemon=True,
-                             name=f"salesdw-raw-audit-{run_id[:8]}").start()
+            threading.Thread(
+                target=_audit, args=(settings, run_id, future), daemon=True, name=f"salesdw-raw-audit-{run_id[:8]}"
+            ).start()
         return _started[run_id]
 
 
@@ -84,9 +85,14 @@ def _audit(settings: Settings, run_id: str, future: Future) -> None:
         expose_file(path, settings.raw_dir, settings.quality_dir)
         serving = settings.serving_warehouse
         results = run_suite(
-            "raw", path, run_id=run_id, quality_dir=settings.quality_dir,
+            "raw",
+            path,
+            run_id=run_id,
+            quality_dir=settings.quality_dir,
             as_of_date=date.fromisoformat(settings.as_of_date) if settings.as_of_date else None,
-            previous_warehouse=serving if serving.exists() else None, duckdb_limits=limits(settings))
+            previous_warehouse=serving if serving.exists() else None,
+            duckdb_limits=limits(settings),
+        )
     except BaseException as exc:  # handed to the checks step, which fails with it
         log.debug("background raw audit failed", exc_info=True)
         _remove(path)

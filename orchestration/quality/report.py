@@ -17,7 +17,8 @@ from orchestration.quality.suites import LAYERS
 
 REPORT_NAME = "data_quality.html"
 
-_TEMPLATE = jinja2.Template("""<!DOCTYPE html>
+_TEMPLATE = jinja2.Template(
+    """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>salesdw data quality</title>
 <style>
@@ -53,7 +54,9 @@ td.details { color: #555; max-width: 40rem; word-break: break-word; }
 </section>
 {% endfor %}
 </body></html>
-""", autoescape=True)
+""",
+    autoescape=True,
+)
 
 
 def _layer_order(layer: str) -> int:
@@ -73,10 +76,16 @@ def write_quality_report(quality_dir: Path, reports_dir: Path) -> Path:
             rows = rows.sort_values(["_order", "asset", "check_name"])
             layers.append({"name": layer, "rows": rows.to_dict("records")})
         failed = run[~run["passed"]]
-        runs.append({
-            "run_id": run_id, "checked_at": run["checked_at"].max(), "layers": layers,
-            "total": len(run), "failed": len(failed), "blocking": int((failed["severity"] == "error").sum()),
-        })
+        runs.append(
+            {
+                "run_id": run_id,
+                "checked_at": run["checked_at"].max(),
+                "layers": layers,
+                "total": len(run),
+                "failed": len(failed),
+                "blocking": int((failed["severity"] == "error").sum()),
+            }
+        )
     runs.sort(key=lambda r: r["checked_at"], reverse=True)
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)

@@ -26,10 +26,12 @@ from orchestration.quality.check_result import CHECK_RESULT_COLUMNS, CheckResult
 
 SUBDIR = "check_results"
 
-_ARROW_SCHEMA = pa.schema([
-    (name, {"BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us")}.get(type_, pa.string()))
-    for name, type_ in CHECK_RESULT_COLUMNS.items()
-])
+_ARROW_SCHEMA = pa.schema(
+    [
+        (name, {"BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us")}.get(type_, pa.string()))
+        for name, type_ in CHECK_RESULT_COLUMNS.items()
+    ]
+)
 
 
 def results_dir(quality_dir: Path) -> Path:
@@ -113,7 +115,8 @@ def last_passed_observed(quality_dir: Path, checks: list[tuple[str, str, str]]) 
             f"select r.layer, r.asset, r.check_name, r.observed_value from ({_select_sql(quality_dir)}) as r "
             "semi join wanted as w using (layer, asset, check_name) where r.passed "
             "qualify row_number() over (partition by r.layer, r.asset, r.check_name "
-            "order by r.checked_at desc) = 1").fetchall()
+            "order by r.checked_at desc) = 1"
+        ).fetchall()
     return {(layer, asset, name): observed for layer, asset, name, observed in rows if observed is not None}
 
 

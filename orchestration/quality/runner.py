@@ -32,6 +32,7 @@ _lock = threading.Lock()  # one GX context per process; suites in it run one at 
 
 # --- Running GX -------------------------------------------------------------------------------
 
+
 def _expectation_class(type_name: str):
     import great_expectations as gx
 
@@ -48,14 +49,16 @@ def _gx_expectation(exp: ExpectationDef, meta: dict):
     if exp.type == UNIQUE_KEY:
         columns = ", ".join(exp.kwargs["columns"])
         # a GROUP BY over the whole table: GX would run it twice (gx_duckdb, item 9)
-        query = (f"{RUN_ONCE}select {columns}, count(*) as row_count from {{batch}} "
-                 f"group by {columns} having count(*) > 1")
+        query = (
+            f"{RUN_ONCE}select {columns}, count(*) as row_count from {{batch}} group by {columns} having count(*) > 1"
+        )
         return _expectation_class(UNEXPECTED_ROWS)(unexpected_rows_query=query, meta=meta)
     return _expectation_class(exp.type)(**exp.kwargs, meta=meta)
 
 
-def _validate_source(datasource, name: str, source: str, is_query: bool,
-                     parts: list[tuple[int, int, ExpectationDef]], params: dict) -> dict:
+def _validate_source(
+    datasource, name: str, source: str, is_query: bool, parts: list[tuple[int, int, ExpectationDef]], params: dict
+) -> dict:
     """Validate every (check, part) of one batch source; returns {(check, part): result}."""
     import great_expectations as gx
 
@@ -72,19 +75,24 @@ def _validate_source(datasource, name: str, source: str, is_query: bool,
         chosen = [(i, j, e) for i, j, e in parts if (e.type in (UNIQUE_KEY, UNEXPECTED_ROWS)) == complete]
         if not chosen:
             continue
-        suite = gx.ExpectationSuite(name=f"{name}-{int(complete)}", expectations=[
-            _gx_expectation(e, {"check": i, "part": j}) for i, j, e in chosen])
+        suite = gx.ExpectationSuite(
+            name=f"{name}-{int(complete)}",
+            expectations=[_gx_expectation(e, {"check": i, "part": j}) for i, j, e in chosen],
+        )
         validation = batch.validate(
-            suite, result_format="COMPLETE" if complete else "SUMMARY",
-            expectation_parameters={k: v for k, v in params.items() if v is not None})
+            suite,
+            result_format="COMPLETE" if complete else "SUMMARY",
+            expectation_parameters={k: v for k, v in params.items() if v is not None},
+        )
         for er in validation.results:
             meta = er.expectation_config.meta
             results[(meta["check"], meta["part"])] = er
     return results
 
 
-def _run_gx(warehouse: Path, planned: dict[int, planning.Planned], params: dict,
-            limits: dict) -> dict[int, planning.Outcome]:
+def _run_gx(
+    warehouse: Path, planned: dict[int, planning.Planned], params: dict, limits: dict
+) -> dict[int, planning.Outcome]:
     context = gx_context()  # first: GX is imported there, once, under the process's collector policy
     from orchestration.quality import gx_duckdb
 
@@ -93,8 +101,10 @@ def _run_gx(warehouse: Path, planned: dict[int, planning.Planned], params: dict,
         for j, exp in enumerate(plan.expectations):
             by_source.setdefault(plan.check.source, []).append((i, j, exp))
     datasource = context.data_sources.add_sql(
-        name=f"warehouse_{uuid.uuid4().hex}", connection_string=f"duckdb:///{Path(warehouse).resolve()}",
-        kwargs={"connect_args": {"read_only": True, "config": limits}})
+        name=f"warehouse_{uuid.uuid4().hex}",
+        connection_string=f"duckdb:///{Path(warehouse).resolve()}",
+        kwargs={"connect_args": {"read_only": True, "config": limits}},
+    )
     results: dict[tuple[int, int], Any] = {}
     failures: dict[int, str] = {}
     try:
@@ -110,17 +120,28 @@ def _run_gx(warehouse: Path, planned: dict[int, planning.Planned], params: dict,
     finally:
         gx_duckdb.release(datasource)
         context.data_sources.delete(datasource.name)
-    return {i: gx_results.outcome(plan, [results.get((i, j)) for j in range(len(plan.expectations))],
-                        failures.get(i), params)
-            for i, plan in planned.items()}
-
+    return {
+        i: gx_results.outcome(
+            plan, [results.get((i, j)) for j in range(len(plan.expectations))], failures.get(i), params
+        )
+        for i, plan in planned.items()
+    }
 
 
 # --- Public entry point -------------------------------------------------------------------------
 
-def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
-              as_of_date: date | None = None, previous_warehouse: Path | None = None,
-              duckdb_limits: dict | None = None, only: set[tuple[str, str]] | None = None) -> list[CheckResult]:
+
+def run_suite(
+    layer: str,
+    warehouse: Path,
+    *,
+    run_id: str,
+    quality_dir: Path,
+    as_of_date: date | None = None,
+    previous_warehouse: Path | None = None,
+    duckdb_limits: dict | None = None,
+    only: set[tuple[str, str]] | None = None,
+) -> list[CheckResult]:
     """Run every check of `layer` against `warehouse`, append the results to the store, return them.
 
     only: run just these (asset, check name) pairs of the suite (a subset selected in the UI).
@@ -144,14 +165,26 @@ def run_suite(layer: str, warehouse: Path, *, run_id: str, quality_dir: Path,
         outcomes = decided | (_run_gx(warehouse, planned, params, limits) if planned else {})
     checked_at = datetime.now(timezone.utc).replace(tzinfo=None)
     results = [
-        CheckResult(run_id=run_id, layer=layer, asset=c.asset, check_name=c.name,
-                    passed=outcomes[i].passed, severity=c.severity,
-                    observed_value=outcomes[i].observed_value, details=outcomes[i].details,
-                    checked_at=checked_at)
+        CheckResult(
+            run_id=run_id,
+            layer=layer,
+            asset=c.asset,
+            check_name=c.name,
+            passed=outcomes[i].passed,
+            severity=c.severity,
+            observed_value=outcomes[i].observed_value,
+            details=outcomes[i].details,
+            checked_at=checked_at,
+        )
         for i, c in enumerate(checks)
     ]
     results_store.append(quality_dir, results)
     crash_point("checks")
-    log.info("%s suite: %d checks, %d failed, %.1f s", layer, len(results),
-             sum(not r.passed for r in results), time.perf_counter() - started)
+    log.info(
+        "%s suite: %d checks, %d failed, %.1f s",
+        layer,
+        len(results),
+        sum(not r.passed for r in results),
+        time.perf_counter() - started,
+    )
     return results

@@ -108,19 +108,26 @@ def _schema(entity: str) -> list[ExpectationDef]:
     )
     # GX wants every unexpected-rows query to read {batch} (else it prints a hint to stdout on
     # every copy of the expectation); this one reads the catalog, and names the batch in a comment.
-    return [ExpectationDef(UNEXPECTED_ROWS, {"unexpected_rows_query": _gx_braces(query) + " /* the columns of {batch} */"},
-                           unit="columns differ from the contract")]
+    return [
+        ExpectationDef(
+            UNEXPECTED_ROWS,
+            {"unexpected_rows_query": _gx_braces(query) + " /* the columns of {batch} */"},
+            unit="columns differ from the contract",
+        )
+    ]
 
 
 def _required_values(entity: str) -> list[ExpectationDef]:
-    return [ExpectationDef("expect_column_values_to_not_be_null", {"column": c}, c)
-            for c in ENTITIES[entity].required]
+    return [ExpectationDef("expect_column_values_to_not_be_null", {"column": c}, c) for c in ENTITIES[entity].required]
 
 
 def _row_rules(entity: str) -> list[ExpectationDef]:
     return [
-        ExpectationDef(UNEXPECTED_ROWS, {
-            "unexpected_rows_query": f"select * from {{batch}} where not ({_gx_braces(rule)})"}, reason)
+        ExpectationDef(
+            UNEXPECTED_ROWS,
+            {"unexpected_rows_query": f"select * from {{batch}} where not ({_gx_braces(rule)})"},
+            reason,
+        )
         for rule, reason in ENTITIES[entity].rules
     ]
 
@@ -151,8 +158,11 @@ def _snapshot_shrink(entity: str, max_drop: float) -> list[ExpectationDef]:
         "where newest.recency = 1 and newest.rows_loaded < previous.rows_loaded "
         f"and newest.rows_loaded <= previous.rows_loaded * {1 - max_drop!r}"
     )
-    return [ExpectationDef(UNEXPECTED_ROWS, {"unexpected_rows_query": query},
-                           unit=f"snapshot files shrunk by {max_drop:.0%} or more")]
+    return [
+        ExpectationDef(
+            UNEXPECTED_ROWS, {"unexpected_rows_query": query}, unit=f"snapshot files shrunk by {max_drop:.0%} or more"
+        )
+    ]
 
 
 def _missing_columns(entity: str) -> list[ExpectationDef]:
@@ -165,9 +175,11 @@ def _missing_columns(entity: str) -> list[ExpectationDef]:
 
 
 def _enum_domains(entity: str) -> list[ExpectationDef]:
-    return [ExpectationDef("expect_column_values_to_be_in_set",
-                           {"column": c.name, "value_set": list(c.enum)}, c.name)
-            for c in ENTITIES[entity].columns if c.enum]
+    return [
+        ExpectationDef("expect_column_values_to_be_in_set", {"column": c.name, "value_set": list(c.enum)}, c.name)
+        for c in ENTITIES[entity].columns
+        if c.enum
+    ]
 
 
 def _generated(layer: str, family: str, common: dict, kwargs: dict | None = None) -> list[CheckDef]:
@@ -211,25 +223,29 @@ def _expectation(spec: dict, **kwargs) -> ExpectationDef:
 
 
 def _expand(layer: str, spec: dict) -> list[CheckDef]:
-    common = {"layer": layer, "name": spec["name"], "severity": spec["severity"],
-              "why": " ".join(spec["why"].split())}
+    common = {"layer": layer, "name": spec["name"], "severity": spec["severity"], "why": " ".join(spec["why"].split())}
     if spec["severity"] not in SEVERITIES:
         raise ValueError(f"{layer}.{spec['name']}: severity must be one of {SEVERITIES}")
     if "generate" in spec:
         return _generated(layer, spec["generate"], common, spec.get("kwargs"))
     if "columns" in spec:
-        return [CheckDef(table=table, expectations=tuple(_expectation(spec, column=c) for c in columns),
-                         **common) for table, columns in spec["columns"].items()]
+        return [
+            CheckDef(table=table, expectations=tuple(_expectation(spec, column=c) for c in columns), **common)
+            for table, columns in spec["columns"].items()
+        ]
     if "keys" in spec:
-        return [CheckDef(table=table, expectations=(ExpectationDef(spec["expect"], {"columns": keys},
-                                                                   unit="duplicated keys"),),
-                         **common) for table, keys in spec["keys"].items()]
+        return [
+            CheckDef(
+                table=table,
+                expectations=(ExpectationDef(spec["expect"], {"columns": keys}, unit="duplicated keys"),),
+                **common,
+            )
+            for table, keys in spec["keys"].items()
+        ]
     if "tables" in spec:
-        return [CheckDef(table=table, expectations=(_expectation(spec),), **common)
-                for table in spec["tables"]]
+        return [CheckDef(table=table, expectations=(_expectation(spec),), **common) for table in spec["tables"]]
     if "asset" in spec:
-        return [CheckDef(table=spec["asset"], expectations=(_expectation(spec),),
-                         query=spec.get("query"), **common)]
+        return [CheckDef(table=spec["asset"], expectations=(_expectation(spec),), query=spec.get("query"), **common)]
     raise ValueError(f"{layer}.{spec['name']}: needs one of generate, columns, keys, tables, asset")
 
 

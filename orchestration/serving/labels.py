@@ -121,9 +121,11 @@ LABELS: dict[str, dict[str, str]] = {
         "forecast_error": "Error (forecast − actual)",
         "seed_error": "Error, seed",
         "calibrated_error": "Error, calibrated",
-        "forecast_table_note": ("Each month's forecast as made at the end of the month before, all teams. Seed: the "
-                                "stage probabilities of the stage table; calibrated: each stage's win rate over the "
-                                "deals closed by then. Error = forecast − actual."),
+        "forecast_table_note": (
+            "Each month's forecast as made at the end of the month before, all teams. Seed: the "
+            "stage probabilities of the stage table; calibrated: each stage's win rate over the "
+            "deals closed by then. Error = forecast − actual."
+        ),
         "chart_pipeline_waterfall": "Pipeline movement, {month} (all teams)",
         "waterfall.open_start": "Open at start",
         "waterfall.open_end": "Open at end",
@@ -145,8 +147,10 @@ LABELS: dict[str, dict[str, str]] = {
         # quality of sale (orchestration/serving/report_quality.py)
         "section_quality": "Quality of sale",
         "chart_quality_scatter": "Sales against complaints per rep, last 3 full months",
-        "quality_rule": ("Red: complaints rise faster than sales (last 3 months against the 3 before, "
-                         "complaints rose by a larger factor than sales; at least 3 complaints)"),
+        "quality_rule": (
+            "Red: complaints rise faster than sales (last 3 months against the 3 before, "
+            "complaints rose by a larger factor than sales; at least 3 complaints)"
+        ),
         "chart_quality_called_out": "Reps whose complaints rise faster than their sales ({months} months against the {months} before)",
         "quality_none_called_out": "No rep's complaints rise faster than their sales",
         "quality_flagged": "Complaints rise faster than sales",
@@ -352,8 +356,10 @@ _PRODUCTS_AND_COLD_DEALS = {
         "chart_product_margin": "Gross margin rate of the top products, {first} to {last}",
         "chart_channel_mix": "Channel mix: share of net revenue per month, {first} to {last}",
         "margin_cost_unknown_note": "{count} of the top products have no unit cost: no margin shown for them",
-        "products_table_note": ("Top products by net revenue, {first} to {last}, all channels and regions. Margin "
-                                "= net revenue − units × unit cost; a product without a unit cost has no margin."),
+        "products_table_note": (
+            "Top products by net revenue, {first} to {last}, all channels and regions. Margin "
+            "= net revenue − units × unit cost; a product without a unit cost has no margin."
+        ),
         "product": "Product",
         "product_unknown": "Unknown product",
         "product_net_revenue": "Net revenue",
@@ -434,8 +440,10 @@ _TREATMENT = {
         "order_rate_untreated": "Untreated",
         "order_rate_lift": "Lift (treated − untreated)",
         "col_last_visit": "Last visit",
-        "untreated_table_note": ("{shown} of {total} untreated customers as of the data's date: VIPs without a "
-                                 "visit and dormant customers without any touch in the last 90 days, VIPs first."),
+        "untreated_table_note": (
+            "{shown} of {total} untreated customers as of the data's date: VIPs without a "
+            "visit and dormant customers without any touch in the last 90 days, VIPs first."
+        ),
     },
     "zh": {
         "section_treatment": "客户经营",

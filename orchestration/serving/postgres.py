@@ -41,6 +41,7 @@ NEVER_PUBLISHED = frozenset({(QUALITY_SCHEMA, "quarantine")})
 _PUBLISH_LOCK_KEY = 0x5A1E5D5
 _COPY_CHUNK_BYTES = 1 << 20
 
+
 # DuckDB type (as information_schema spells it) -> PostgreSQL type. DECIMAL(p,s) is handled apart.
 class PublishError(RuntimeError):
     """A publish failed; the previous publish is still in place. The message never holds a password."""
@@ -102,9 +103,13 @@ def _conninfo(url: str) -> dict:
         return {}
 
 
-def publish_to_postgres(warehouse: Path, url: str, *, schemas: Sequence[str] = ("marts",),
-                        quality_tables: Sequence[str] = ("ingestion_ledger", "check_results"),
-                        ) -> PublishSummary:
+def publish_to_postgres(
+    warehouse: Path,
+    url: str,
+    *,
+    schemas: Sequence[str] = ("marts",),
+    quality_tables: Sequence[str] = ("ingestion_ledger", "check_results"),
+) -> PublishSummary:
     """Copy every table (and view) of `schemas` plus the named `quality` tables from the DuckDB
     `warehouse` into the PostgreSQL database at `url`, swapping them in atomically.
 
@@ -127,15 +132,25 @@ def publish_to_postgres(warehouse: Path, url: str, *, schemas: Sequence[str] = (
                 tables = _load_and_swap(duck, pg, plan)
     except (psycopg.Error, duckdb.Error, OSError, ValueError) as exc:
         raise PublishError(_scrub(f"publish to {mask_url(url)} failed: {type(exc).__name__}: {exc}", url)) from None
-    summary = PublishSummary(database=database, url=mask_url(url), tables=tables, skipped=skipped,
-                             seconds=time.monotonic() - started)
-    log.info("published %d tables (%d rows) to %s in %.1f s%s", len(tables), summary.rows, summary.url,
-             summary.seconds, f"; not in the warehouse: {', '.join(skipped)}" if skipped else "")
+    summary = PublishSummary(
+        database=database, url=mask_url(url), tables=tables, skipped=skipped, seconds=time.monotonic() - started
+    )
+    log.info(
+        "published %d tables (%d rows) to %s in %.1f s%s",
+        len(tables),
+        summary.rows,
+        summary.url,
+        summary.seconds,
+        f"; not in the warehouse: {', '.join(skipped)}" if skipped else "",
+    )
     return summary
 
 
-def _plan(duck: duckdb.DuckDBPyConnection, schemas: Iterable[str], quality_tables: Sequence[str],
-          ) -> tuple[dict[str, list[_Table]], tuple[str, ...]]:
+def _plan(
+    duck: duckdb.DuckDBPyConnection,
+    schemas: Iterable[str],
+    quality_tables: Sequence[str],
+) -> tuple[dict[str, list[_Table]], tuple[str, ...]]:
     """What to publish, per target schema, with the PostgreSQL column types (fails before any write)."""
     rows = duck.execute(
         """
@@ -186,8 +201,9 @@ def _ensure_reader_role(url: str) -> None:
             pass  # created concurrently
 
 
-def _load_and_swap(duck: duckdb.DuckDBPyConnection, pg: psycopg.Connection,
-                   plan: dict[str, list[_Table]]) -> dict[str, int]:
+def _load_and_swap(
+    duck: duckdb.DuckDBPyConnection, pg: psycopg.Connection, plan: dict[str, list[_Table]]
+) -> dict[str, int]:
     suffix = uuid.uuid4().hex[:8]
     reader = sql.Identifier(READER_ROLE)
     copied: dict[str, int] = {}
@@ -215,12 +231,12 @@ def _load_and_swap(duck: duckdb.DuckDBPyConnection, pg: psycopg.Connection,
     return copied
 
 
-def _copy_table(duck: duckdb.DuckDBPyConnection, cur: psycopg.Cursor, table: _Table, staging: str,
-                tmp: Path) -> int:
+def _copy_table(duck: duckdb.DuckDBPyConnection, cur: psycopg.Cursor, table: _Table, staging: str, tmp: Path) -> int:
     """Create the table in the staging schema and bulk-load it with COPY from a DuckDB CSV export."""
     target = sql.Identifier(staging, table.name)
     column_defs = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(col), sql.SQL(pg_type)) for col, pg_type in table.columns)
+        sql.SQL("{} {}").format(sql.Identifier(col), sql.SQL(pg_type)) for col, pg_type in table.columns
+    )
     cur.execute(sql.SQL("create table {} ({})").format(target, column_defs))
 
     # DuckDB writes NULL as an unquoted empty field and '' as "", exactly what PostgreSQL's CSV reads.
@@ -231,8 +247,10 @@ def _copy_table(duck: duckdb.DuckDBPyConnection, cur: psycopg.Cursor, table: _Ta
         f"to '{str(csv_path).replace(chr(39), chr(39) * 2)}' (format csv, header false)"
     )
     columns = sql.SQL(", ").join(sql.Identifier(col) for col, _ in table.columns)
-    with cur.copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(target, columns)) as copy, \
-            csv_path.open("rb") as stream:
+    with (
+        cur.copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(target, columns)) as copy,
+        csv_path.open("rb") as stream,
+    ):
         while chunk := stream.read(_COPY_CHUNK_BYTES):
             copy.write(chunk)
     csv_path.unlink()

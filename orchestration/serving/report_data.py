@@ -21,10 +21,10 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 MARTS = "marts"
-TREND_MONTHS = 24       # months shown on the trend charts
+TREND_MONTHS = 24  # months shown on the trend charts
 FUNNEL_COHORT_MONTHS = 12  # cohort months summed into the funnel
-REP_NPS_MONTHS = 3      # months pooled for the per-rep NPS (one month has too few answers)
-AT_RISK_ROWS = 50       # rows listed in the at-risk table (the total is stated)
+REP_NPS_MONTHS = 3  # months pooled for the per-rep NPS (one month has too few answers)
+AT_RISK_ROWS = 50  # rows listed in the at-risk table (the total is stated)
 VIP_RECENCY_DAYS = 60
 VIP_NPS_AT_MOST = 6
 
@@ -84,9 +84,14 @@ class _Marts:
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
-        self.tables = {r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = ? "
-            "and table_catalog = current_database()", [MARTS]).fetchall()}
+        self.tables = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? "
+                "and table_catalog = current_database()",
+                [MARTS],
+            ).fetchall()
+        }
         self.reported_missing: set[str] = set()
 
     def has(self, table: str) -> bool:
@@ -108,9 +113,14 @@ class _Marts:
 
     def columns(self, table: str) -> set[str]:
         """The columns of marts.<table> (none when it is missing)."""
-        return {r[0] for r in self.con.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-            "and table_catalog = current_database()", [MARTS, table]).fetchall()}
+        return {
+            r[0]
+            for r in self.con.execute(
+                "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+                "and table_catalog = current_database()",
+                [MARTS, table],
+            ).fetchall()
+        }
 
 
 def _reference_dates(m: _Marts) -> tuple[date | None, date | None, date | None]:
@@ -130,8 +140,11 @@ def _reference_dates(m: _Marts) -> tuple[date | None, date | None, date | None]:
     if as_of is not None:
         as_of_month = as_of.replace(day=1)
     else:
-        latest = [r[0] for t in ("mart_team_kpi_monthly", "mart_lifecycle_monthly")
-                  if (r := m.one(t, f"select max(month) from marts.{t}")) and r[0]]
+        latest = [
+            r[0]
+            for t in ("mart_team_kpi_monthly", "mart_lifecycle_monthly")
+            if (r := m.one(t, f"select max(month) from marts.{t}")) and r[0]
+        ]
         as_of_month = max(latest) if latest else None
     if as_of_month is None:
         return as_of, None, None
@@ -140,22 +153,37 @@ def _reference_dates(m: _Marts) -> tuple[date | None, date | None, date | None]:
 
 
 def _headline(m: _Marts, month: date | None) -> Headline:
-    team = m.one("mart_team_kpi_monthly", """
+    team = (
+        m.one(
+            "mart_team_kpi_monthly",
+            """
         select sum(net_revenue), sum(revenue_target), sum(opportunities_won),
                sum(opportunities_won) + sum(opportunities_lost),
                sum(nps_promoters), sum(nps_detractors), sum(nps_responses)
-        from marts.mart_team_kpi_monthly where month = ?""", [month]) if month else None
+        from marts.mart_team_kpi_monthly where month = ?""",
+            [month],
+        )
+        if month
+        else None
+    )
     net, target, won, closed, promoters, detractors, responses = team or (None,) * 7
-    pipeline = m.one("fct_opportunities",
-                     "select count(*), sum(amount) from marts.fct_opportunities where status = 'open'")
+    pipeline = m.one(
+        "fct_opportunities", "select count(*), sum(amount) from marts.fct_opportunities where status = 'open'"
+    )
     open_count, open_amount = pipeline or (None, None)
     return Headline(
-        month=month, net_revenue=net, revenue_target=target, revenue_attainment=ratio(net, target),
-        opportunities_won=won, opportunities_closed=closed, win_rate=ratio(won, closed),
-        nps_responses=responses, nps=nps_score(promoters, detractors, responses),
-        open_pipeline_amount=open_amount, open_opportunities=open_count,
+        month=month,
+        net_revenue=net,
+        revenue_target=target,
+        revenue_attainment=ratio(net, target),
+        opportunities_won=won,
+        opportunities_closed=closed,
+        win_rate=ratio(won, closed),
+        nps_responses=responses,
+        nps=nps_score(promoters, detractors, responses),
+        open_pipeline_amount=open_amount,
+        open_opportunities=open_count,
     )
-
 
 
 # A section module's load_frames(m, month): its frames by name.
@@ -168,8 +196,7 @@ def read_report_data(warehouse: Path, section_loaders: Sequence[SectionLoader] =
     with duckdb.connect(str(warehouse), read_only=True) as con:
         m = _Marts(con)
         as_of, as_of_month, month = _reference_dates(m)
-        data = ReportData(as_of_date=as_of, as_of_month=as_of_month, report_month=month,
-                          headline=_headline(m, month))
+        data = ReportData(as_of_date=as_of, as_of_month=as_of_month, report_month=month, headline=_headline(m, month))
         if month is None:
             return data
         data.frames = _frames(m, month, section_loaders)
@@ -193,25 +220,40 @@ def _kpi_frames(m: _Marts, month: date) -> dict[str, pd.DataFrame]:
     """The funnel, the teams' attainment and trend, and the budget."""
     trend_start = add_months(month, 1 - TREND_MONTHS)
     return {
-        "funnel": m.frame("mart_funnel_monthly", """
+        "funnel": m.frame(
+            "mart_funnel_monthly",
+            """
             select stage_order, stage, sum(opportunities_reached) as reached,
                    sum(opportunities_advanced) as advanced
             from marts.mart_funnel_monthly where cohort_month between ? and ?
             group by stage_order, stage order by stage_order""",
-            [add_months(month, 1 - FUNNEL_COHORT_MONTHS), month]),
-        "attainment": m.frame("mart_team_kpi_monthly", """
+            [add_months(month, 1 - FUNNEL_COHORT_MONTHS), month],
+        ),
+        "attainment": m.frame(
+            "mart_team_kpi_monthly",
+            """
             select team_id, revenue_attainment, new_customers_attainment, visits_attainment
-            from marts.mart_team_kpi_monthly where month = ? order by team_id""", [month]),
-        "team_trend": m.frame("mart_team_kpi_monthly", """
+            from marts.mart_team_kpi_monthly where month = ? order by team_id""",
+            [month],
+        ),
+        "team_trend": m.frame(
+            "mart_team_kpi_monthly",
+            """
             select month, sum(net_revenue) as net_revenue, sum(revenue_target) as revenue_target,
                    sum(nps_promoters) as nps_promoters, sum(nps_detractors) as nps_detractors,
                    sum(nps_responses) as nps_responses, sum(csat_satisfied) as csat_satisfied,
                    sum(csat_responses) as csat_responses
             from marts.mart_team_kpi_monthly where month between ? and ?
-            group by month order by month""", [trend_start, month]),
-        "budget": m.frame("mart_budget_vs_actual", """
+            group by month order by month""",
+            [trend_start, month],
+        ),
+        "budget": m.frame(
+            "mart_budget_vs_actual",
+            """
             select team_id, category, budget_amount, actual_amount, is_over_budget
-            from marts.mart_budget_vs_actual where month = ? order by team_id, category""", [month]),
+            from marts.mart_budget_vs_actual where month = ? order by team_id, category""",
+            [month],
+        ),
     }
 
 
@@ -219,29 +261,45 @@ def _customer_frames(m: _Marts, month: date) -> dict[str, pd.DataFrame]:
     """The lifecycle, the reps' NPS and the service figures."""
     trend_start = add_months(month, 1 - TREND_MONTHS)
     return {
-        "lifecycle": m.frame("mart_lifecycle_monthly", """
+        "lifecycle": m.frame(
+            "mart_lifecycle_monthly",
+            """
             select month, lifecycle_stage, customers, entered, exited, reactivated
             from marts.mart_lifecycle_monthly where month between ? and ?
-            order by month, lifecycle_stage""", [trend_start, month]),
-        "rep_nps": m.frame("mart_rep_kpi_monthly", """
+            order by month, lifecycle_stage""",
+            [trend_start, month],
+        ),
+        "rep_nps": m.frame(
+            "mart_rep_kpi_monthly",
+            """
             select rep_id, max(rep_name) as rep_name, sum(nps_promoters) as nps_promoters,
                    sum(nps_detractors) as nps_detractors, sum(nps_responses) as nps_responses
             from marts.mart_rep_kpi_monthly where month between ? and ?
             group by rep_id having sum(nps_responses) > 0 order by rep_id""",
-            [add_months(month, 1 - REP_NPS_MONTHS), month]),
-        "service": m.frame("mart_service_monthly", """
+            [add_months(month, 1 - REP_NPS_MONTHS), month],
+        ),
+        "service": m.frame(
+            "mart_service_monthly",
+            """
             select month, team_id, median_first_response_hours, complaints_opened,
                    first_response_breaches, cases_opened
             from marts.mart_service_monthly where month between ? and ?
-            order by month, team_id""", [trend_start, month]),
+            order by month, team_id""",
+            [trend_start, month],
+        ),
     }
 
 
 def _rep_names(m: _Marts) -> dict[str, str]:
     """Each rep's latest name."""
-    return dict(m.rows("mart_rep_kpi_monthly", """
+    return dict(
+        m.rows(
+            "mart_rep_kpi_monthly",
+            """
         select rep_id, arg_max(rep_name, month) from marts.mart_rep_kpi_monthly
-        where rep_name is not null group by rep_id"""))
+        where rep_name is not null group by rep_id""",
+        )
+    )
 
 
 _AT_RISK_FILTER = """
@@ -256,13 +314,16 @@ def _at_risk(m: _Marts) -> tuple[int, list[dict]]:
     total = m.one("dim_customers", "select count(*) " + _AT_RISK_FILTER, [VIP_RECENCY_DAYS, VIP_NPS_AT_MOST])
     if not total or not total[0]:
         return 0, []
-    cur = m.con.execute(f"""
+    cur = m.con.execute(
+        f"""
         select account_id, account_name, region, team_id, owner_rep_id, lifecycle_stage,
                recency_days, latest_nps_score, net_revenue_365d, lifetime_net_revenue,
                open_cases, recommended_action
         {_AT_RISK_FILTER}
         order by case when lifecycle_stage = 'vip' then 0 else 1 end,
                  lifetime_net_revenue desc nulls last, account_id
-        limit ?""", [VIP_RECENCY_DAYS, VIP_NPS_AT_MOST, AT_RISK_ROWS])
+        limit ?""",
+        [VIP_RECENCY_DAYS, VIP_NPS_AT_MOST, AT_RISK_ROWS],
+    )
     names = [d[0] for d in cur.description]
     return total[0], [dict(zip(names, r)) for r in cur.fetchall()]

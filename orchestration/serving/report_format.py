@@ -37,4 +37,3 @@ def month(value: date | None, L: dict) -> str:
 
 def raw(value) -> str:
     return "" if missing(value) else str(value)
-
