@@ -56,7 +56,8 @@ def main() -> None:
         t0 = time.perf_counter()
         write_order_lines(csv_path, args.lines)
         print(
-            f"generated {args.lines:,} lines ({csv_path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s"
+            f"generated {args.lines:,} lines ({csv_path.stat().st_size / 1e6:.0f} MB)"
+            f" in {time.perf_counter() - t0:.1f} s"
         )
         t0, cpu0 = time.perf_counter(), _cpu_seconds()
         # the engine limits of a pipeline run (Settings defaults: 1 GB, 2 threads)

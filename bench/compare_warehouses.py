@@ -47,9 +47,8 @@ def read_sorted(path: Path, table: str, columns: list[str]) -> list[tuple]:
     quoted = ", ".join(f'"{column}"' for column in columns)
     schema, name = table.split(".", 1)
     with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(
-            f'select {quoted} from "{schema}"."{name}" order by {", ".join(f"{i + 1} nulls first" for i in range(len(columns)))}'
-        ).fetchall()
+        order = ", ".join(f"{i + 1} nulls first" for i in range(len(columns)))
+        return con.execute(f'select {quoted} from "{schema}"."{name}" order by {order}').fetchall()
 
 
 def values_match(left: object, right: object, rel_tol: float) -> bool:

@@ -125,7 +125,8 @@ def _restate(con, out_dir, manifest: dict, currencies: list[str], seed: int) -> 
         select order_id, list_value({listed})[1 + (hash_md5 % {len(currencies)})] as currency,
                strftime(cast(order_date as date), '%Y-%m') as month
         from (select order_id, order_date,
-                     cast(('0x' || left(md5(order_id || '{seed}'), 8)) as bigint) as hash_md5 from {read(files["orders"])})""")
+                     cast(('0x' || left(md5(order_id || '{seed}'), 8)) as bigint) as hash_md5
+              from {read(files["orders"])})""")
     con.execute(
         "create table order_rate as select o.order_id, o.currency, r.rate from order_fx as o "
         "left join rates as r using (currency, month)"
@@ -142,10 +143,12 @@ def _restate(con, out_dir, manifest: dict, currencies: list[str], seed: int) -> 
             path,
             """select s.* replace (
                 case when r.rate is null then s.unit_price
-                     else cast(cast(round(cast(s.unit_price as decimal(18,4)) / r.rate, 4) as decimal(18,4)) as varchar) end as unit_price,
+                     else cast(cast(round(cast(s.unit_price as decimal(18,4)) / r.rate, 4) as decimal(18,4))
+                               as varchar) end as unit_price,
                 case when r.rate is null or s.discount_amount is null then s.discount_amount
                      else cast(cast(least(round(cast(s.discount_amount as decimal(18,2)) / r.rate, 2),
-                                     cast(s.quantity as decimal(18,4)) * round(cast(s.unit_price as decimal(18,4)) / r.rate, 4))
+                                     cast(s.quantity as decimal(18,4))
+                                     * round(cast(s.unit_price as decimal(18,4)) / r.rate, 4))
                                as decimal(18,2)) as varchar) end as discount_amount)
             from src as s left join order_rate as r using (order_id)""",
         )
@@ -155,7 +158,8 @@ def _restate(con, out_dir, manifest: dict, currencies: list[str], seed: int) -> 
             path,
             """select s.* replace (
                 case when r.rate is null then s.refund_amount
-                     else cast(cast(round(cast(s.refund_amount as decimal(18,2)) / r.rate, 2) as decimal(18,2)) as varchar) end as refund_amount)
+                     else cast(cast(round(cast(s.refund_amount as decimal(18,2)) / r.rate, 2) as decimal(18,2))
+                               as varchar) end as refund_amount)
             from src as s left join order_rate as r using (order_id)""",
         )
 

@@ -356,7 +356,8 @@ ENTITIES: dict[str, Entity] = {
             "NPS (0-10) and CSAT (1-5) survey responses.",
             [
                 (
-                    "(survey_type = 'nps' and score between 0 and 10) or (survey_type = 'csat' and score between 1 and 5)",
+                    "(survey_type = 'nps' and score between 0 and 10)"
+                    " or (survey_type = 'csat' and score between 1 and 5)",
                     "score out of range for survey_type (nps 0-10, csat 1-5)",
                 )
             ],

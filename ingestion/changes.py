@@ -101,7 +101,8 @@ def changes_since(raw_dir: Path, quality_dir: Path, known: set[str], last_month:
             new = [
                 r[0]
                 for r in con.execute(
-                    f"select distinct _batch_id from {name} where _batch_id not in (select batch_id from known) order by 1"
+                    f"select distinct _batch_id from {name}"
+                    " where _batch_id not in (select batch_id from known) order by 1"
                 ).fetchall()
             ]
             if new:
@@ -163,7 +164,10 @@ def _touch_converted(con: duckdb.DuckDBPyConnection, changes: Changes) -> None:
     """A changed rate of month m also changes what is converted at it and counted elsewhere: the
     returns and survey responses of orders dated in m (a return is converted at its order's date),
     and deals converted at m (close date, else creation), which count from their creation on."""
-    changed = f"select distinct cast(date_trunc('month', month) as date) as m, currency from ({_snapshot_difference_sql('fx_rates')})"
+    changed = (
+        "select distinct cast(date_trunc('month', month) as date) as m, currency"
+        f" from ({_snapshot_difference_sql('fx_rates')})"
+    )
     orders = f"""select * from orders where (cast(date_trunc('month', order_date) as date), coalesce(currency, ''))
                  in (select (m, currency) from ({changed}))"""
     _touch_order_linked(con, orders, changes)

@@ -110,7 +110,10 @@ def _materialize(con, lk: Lookup, table: str, paths: list[Path], read_file) -> N
                 raise MappingError(f"lookup file {path.name} has no column {lacking[0]!r}")
             keys = [f"nullif(trim({quote_ident(found[t])}), '') as __k{i}" for i, (_, t) in enumerate(lk.key)]
             cols = [f"nullif(trim({quote_ident(found[c])}), '') as {quote_ident(a)}" for c, a in lk.columns]
-            part = f"create temp table {table}_{len(parts)} as select {', '.join(keys + cols)}, true as __hit from {src.relation}"
+            part = (
+                f"create temp table {table}_{len(parts)} as"
+                f" select {', '.join(keys + cols)}, true as __hit from {src.relation}"
+            )
             con.execute(part)
             parts.append(f"select * from {table}_{len(parts)}")
         finally:

@@ -359,7 +359,8 @@ def _parse_time(m: str, formats: tuple[str, ...]) -> str:
         if fmt == EXCEL_SERIAL:
             number = f"try_cast({m} as double)"
             tries.append(
-                f"case when regexp_full_match({m}, '[0-9]+(\\.[0-9]+)?') and {number} between 1 and {_EXCEL_MAX_SERIAL} "
+                f"case when regexp_full_match({m}, '[0-9]+(\\.[0-9]+)?')"
+                f" and {number} between 1 and {_EXCEL_MAX_SERIAL} "
                 f"then timestamp '1899-12-30' + to_microseconds(cast(round({number} * 86400000000) as bigint)) end"
             )
         else:
@@ -404,7 +405,8 @@ def _future_reason(col: Column, horizon: Horizon) -> str:
     return (
         f"case when cast({name} as date) > date {quote_literal(horizon.last_day.isoformat())}{allowed} then "
         f"{quote_literal(col.name + ': ')} || strftime(cast({name} as date), '%Y-%m-%d') || "
-        f"{quote_literal(f' is more than {horizon.days} days after the file landed ({horizon.landed.isoformat()})')} end"
+        f"{quote_literal(f' is more than {horizon.days} days after the file landed ({horizon.landed.isoformat()})')}"
+        " end"
     )
 
 

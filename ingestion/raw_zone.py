@@ -83,7 +83,8 @@ def parquet_select(folder: Path, columns: dict[str, str]) -> str:
 def live_select(raw_dir: Path, quality_dir: Path, entity: str, columns: dict[str, str]) -> str:
     """parquet_select over an entity's batches but the retired ones (ingestion/retire.py: a retired
     batch stays in the raw zone, and nothing downstream reads it)."""
-    retired = f"select batch_id from ({parquet_select(Path(quality_dir) / 'ledger', LEDGER_COLUMNS)}) where retired_at is not null"
+    ledger = parquet_select(Path(quality_dir) / "ledger", LEDGER_COLUMNS)
+    retired = f"select batch_id from ({ledger}) where retired_at is not null"
     return f"select * from ({parquet_select(Path(raw_dir) / entity, columns)}) where _batch_id not in ({retired})"
 
 

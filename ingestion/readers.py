@@ -108,7 +108,9 @@ _INFORMATIVE = re.compile(
 # DuckDB errors whose own words do not say what is wrong with the file.
 _REWORDED = {
     # a line longer than the reader's whole buffer (the one-line-too-long case names the line)
-    "does not support a full read on this file": "a line is longer than the maximum line size of {max_line_bytes:,} bytes",
+    "does not support a full read on this file": (
+        "a line is longer than the maximum line size of {max_line_bytes:,} bytes"
+    ),
 }
 
 

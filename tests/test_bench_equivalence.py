@@ -147,22 +147,23 @@ def test_comparison_finds_a_cent_a_stage_and_a_missing_row(pipeline):
     assert any(p.startswith("latest_nps_score") for p in compare_frames(customers, null_score, ["account_id"]))
 
 
+REPS_HEADER = "rep_id,rep_name,email,team_id,manager_rep_id,region,hire_date,end_date,status,valid_from\n"
 TINY_COMPANY = {
     "teams/teams.csv": "team_id,team_name,region,manager_rep_id,valid_from\nT1,East,East,,\nT2,North,North,,\n",
     # R3 moves from T1 to T2 on 1 February (dated month-end snapshots), R2 from T2 to T1 on 10 March,
     # which only the undated file (the state now) tells
-    "reps/reps_2025-01-31.csv": "rep_id,rep_name,email,team_id,manager_rep_id,region,hire_date,end_date,status,valid_from\n"
-    "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T2,,North,2020-01-01,,active,\n"
+    "reps/reps_2025-01-31.csv": REPS_HEADER
+    + "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T2,,North,2020-01-01,,active,\n"
     "R3,Zhao,,T1,,East,2020-01-01,,active,\n",
-    "reps/reps_2025-02-28.csv": "rep_id,rep_name,email,team_id,manager_rep_id,region,hire_date,end_date,status,valid_from\n"
-    "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T2,,North,2020-01-01,,active,\n"
+    "reps/reps_2025-02-28.csv": REPS_HEADER
+    + "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T2,,North,2020-01-01,,active,\n"
     "R3,Zhao,,T2,,North,2020-01-01,,active,2025-02-01\n",
-    "reps/reps.csv": "rep_id,rep_name,email,team_id,manager_rep_id,region,hire_date,end_date,status,valid_from\n"
-    "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T1,,East,2020-01-01,,active,2025-03-10\n"
+    "reps/reps.csv": REPS_HEADER
+    + "R1,Li,,T1,,East,2020-01-01,,active,\nR2,Wang,,T1,,East,2020-01-01,,active,2025-03-10\n"
     "R3,Zhao,,T2,,North,2020-01-01,,active,2025-02-01\n",
     # A1 passes from R1 to R2 on 15 February
-    "accounts/accounts.csv": "account_id,account_name,industry,region,city,owner_rep_id,created_at,lead_source,valid_from\n"
-    "A1,Alpha,,East,,R1,2024-12-01 00:00:00,,2024-12-01\n"
+    "accounts/accounts.csv": "account_id,account_name,industry,region,city,owner_rep_id,created_at,lead_source,"
+    "valid_from\nA1,Alpha,,East,,R1,2024-12-01 00:00:00,,2024-12-01\n"
     "A1,Alpha,,East,,R2,2024-12-01 00:00:00,,2025-02-15\n"
     "A2,Beta,,North,,R3,2024-12-01 00:00:00,,\n",
     "orders/orders.csv": "order_id,account_id,rep_id,opportunity_id,order_date,status,channel,currency\n"
@@ -170,8 +171,8 @@ TINY_COMPANY = {
     "O3,A2,,,2025-03-05,completed,,\nO4,A1,R3,,2025-02-14,completed,,\n",
     "order_lines/order_lines.csv": "order_id,line_number,product_id,quantity,unit_price,discount_amount\n"
     "O1,1,P1,1,100,\nO2,1,P1,1,200,\nO3,1,P1,1,300,\nO4,1,P1,1,400,\n",
-    "survey_responses/survey_responses.csv": "response_id,survey_type,submitted_at,score,account_id,contact_id,order_id,"
-    "case_id,comment\nS1,nps,2025-02-10 09:00:00,10,A1,,,,\n"
+    "survey_responses/survey_responses.csv": "response_id,survey_type,submitted_at,score,account_id,contact_id,"
+    "order_id,case_id,comment\nS1,nps,2025-02-10 09:00:00,10,A1,,,,\n"
     "S2,csat,2025-03-20 09:00:00,5,A1,,,,\nS3,nps,2025-03-02 09:00:00,3,,,O2,,\n",
     "returns/returns.csv": "return_id,order_id,line_number,return_date,quantity,refund_amount,reason\n",
     "opportunities/opportunities.csv": "opportunity_id,owner_rep_id,stage,account_id,lead_id,product_id,created_at,"

@@ -1,8 +1,9 @@
 """What the loader records is what it read (issue 17 item 10): the hash in the ledger is the hash of
 the bytes loaded, even when the landed file is swapped under the loader with the same size and
 mtime, and a file deleted between planning and reading is rejected with its reason instead of an
-uncaught FileNotFoundError; a file whose name DuckDB would expand as a pattern loads its own rows. The swap and the deletion happen right after the loader hashed the file
-for its plan (the window a copying tool or a cleanup script hits)."""
+uncaught FileNotFoundError; a file whose name DuckDB would expand as a pattern loads its own rows.
+The swap and the deletion happen right after the loader hashed the file for its plan (the window a
+copying tool or a cleanup script hits)."""
 
 from __future__ import annotations
 

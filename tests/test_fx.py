@@ -142,7 +142,8 @@ def test_missing_rate_check_names_currency_month_and_rows():
             "timestamp '2024-01-01' as created_at, null as fx_rate"
         )
         con.execute(
-            "create table staging.stg_expenses as select 'CNY' as currency, date '2024-01-01' as expense_date, 1 as fx_rate"
+            "create table staging.stg_expenses as"
+            " select 'CNY' as currency, date '2024-01-01' as expense_date, 1 as fx_rate"
         )
         con.execute(
             "create table staging.stg_budgets as select 'CNY' as currency, date '2024-01-01' as month, 1 as fx_rate"

@@ -198,7 +198,8 @@ def test_several_reasons_of_one_row_are_all_given(tmp_path):
     run(tmp_path)
     assert [r[3] for r in quarantine(tmp_path)] == [
         "order_id: required value is empty; order_date: cannot parse 'yesterday' as date; "
-        "status: 'done' not in (completed, cancelled, pending); currency: 'eur' is not an ISO 4217 code (three capital letters)"
+        "status: 'done' not in (completed, cancelled, pending); "
+        "currency: 'eur' is not an ISO 4217 code (three capital letters)"
     ]
 
 

@@ -58,7 +58,12 @@ entities:
       account_id: 客户名称
       stage:
         column: 阶段
-        values: {初步接洽: prospecting, 需求确认: qualification, 商务谈判: negotiation, 赢单: closed_won, 输单: closed_lost}
+        values:
+          初步接洽: prospecting
+          需求确认: qualification
+          商务谈判: negotiation
+          赢单: closed_won
+          输单: closed_lost
       amount: 金额
       close_date: 预计成交日期
       created_at: 创建时间

@@ -37,8 +37,8 @@ def subset_run(tmp_path_factory, demo_run):
             full = instance.get_runs()[-1]  # the oldest: the demo's full refresh, the first run of its data dir
             assert full.run_id != outcome.run_id and full.is_success, full.status
             row_counts = {
-                r.get_dagster_event().asset_key.to_user_string(): r.get_dagster_event().event_specific_data.materialization.metadata.get(
-                    "dagster/row_count"
+                r.dagster_event.asset_key.to_user_string(): (
+                    r.dagster_event.event_specific_data.materialization.metadata.get("dagster/row_count")
                 )
                 for r in instance.all_logs(full.run_id)
                 if r.dagster_event and r.dagster_event.event_type_value == "ASSET_MATERIALIZATION"

@@ -63,7 +63,8 @@ def _make_warehouse(path: Path, *, dim_rows: int, broken: bool = False, with_che
         select * from (values
             (date '2025-01-01', 'T1', 1000.50::decimal(18,2), 1.0/3, 3::bigint, timestamp '2025-01-31 23:59:59.123456'),
             (date '2025-01-01', 'T2', 0.00::decimal(18,2), null::double, 0::bigint, null::timestamp),
-            (date '2025-02-01', 'T1', -12.34::decimal(18,2), 1e300, 9007199254740993::bigint, timestamp '2025-02-01 00:00:00')
+            (date '2025-02-01', 'T1', -12.34::decimal(18,2), 1e300, 9007199254740993::bigint,
+             timestamp '2025-02-01 00:00:00')
         ) t(month, team_id, net_revenue, win_rate, opportunities_won, computed_at)
     """)
     # The real ledger is a view over Parquet files: views must publish like tables.

@@ -226,7 +226,8 @@ def test_every_mart_equals_the_canonical_flavors_row_for_row(flavors):
             db: [
                 t
                 for (t,) in con.execute(
-                    "select table_name from duckdb_tables() where database_name = ? and schema_name = 'marts' order by 1",
+                    "select table_name from duckdb_tables()"
+                    " where database_name = ? and schema_name = 'marts' order by 1",
                     [db],
                 ).fetchall()
             ]

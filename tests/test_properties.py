@@ -371,19 +371,22 @@ def test_rows_read_equal_rows_loaded_plus_rows_quarantined(rows, files):
         result = ingest(folder / "landing", "canonical", folder / "raw", folder / "quality")
         with duckdb.connect() as con:
             loaded = con.execute(
-                f"select _source_file, _row_number, order_id, channel from read_parquet('{folder}/raw/orders/*.parquet') "
+                "select _source_file, _row_number, order_id, channel"
+                f" from read_parquet('{folder}/raw/orders/*.parquet') "
                 "order by _source_file, _row_number"
             ).fetchall()
             quarantined = (
                 []
                 if not any((folder / "quality" / "quarantine").glob("*.parquet"))
                 else con.execute(
-                    f"select file_path, row_number, reason, raw_record from read_parquet('{folder}/quality/quarantine/*.parquet') "
+                    "select file_path, row_number, reason, raw_record"
+                    f" from read_parquet('{folder}/quality/quarantine/*.parquet') "
                     "order by file_path, row_number"
                 ).fetchall()
             )
             ledger = con.execute(
-                f"select file_path, rows_read, rows_loaded, rows_quarantined from read_parquet('{folder}/quality/ledger/*.parquet') "
+                "select file_path, rows_read, rows_loaded, rows_quarantined"
+                f" from read_parquet('{folder}/quality/ledger/*.parquet') "
                 "order by file_path"
             ).fetchall()
     # Two files can only be equal when both are a bare header: the second is the same file again.

@@ -92,7 +92,9 @@ LABELS: dict[str, dict[str, str]] = {
         "cases_opened": "Cases opened",
         # at-risk customers
         "section_at_risk": "Customers at risk",
-        "at_risk_intro": "Inactive customers, and VIP customers with no order for over 60 days or a latest NPS of 6 or less.",
+        "at_risk_intro": (
+            "Inactive customers, and VIP customers with no order for over 60 days or a latest NPS of 6 or less."
+        ),
         "at_risk_shown": "Showing {shown} of {total}, VIP first, then by lifetime net revenue.",
         "at_risk_none": "No customer is at risk.",
         "col_customer": "Customer",
@@ -151,7 +153,9 @@ LABELS: dict[str, dict[str, str]] = {
             "Red: complaints rise faster than sales (last 3 months against the 3 before, "
             "complaints rose by a larger factor than sales; at least 3 complaints)"
         ),
-        "chart_quality_called_out": "Reps whose complaints rise faster than their sales ({months} months against the {months} before)",
+        "chart_quality_called_out": (
+            "Reps whose complaints rise faster than their sales ({months} months against the {months} before)"
+        ),
         "quality_none_called_out": "No rep's complaints rise faster than their sales",
         "quality_flagged": "Complaints rise faster than sales",
         "quality_other": "Other reps",
@@ -285,7 +289,10 @@ LABELS: dict[str, dict[str, str]] = {
         "forecast_error": "误差（预测 − 实际）",
         "seed_error": "误差（预设）",
         "calibrated_error": "误差（校准）",
-        "forecast_table_note": "每月的预测均为上月末所做，全部团队合计。预设：阶段表中的概率；校准：截至当时已关闭商机的各阶段赢率。误差 = 预测 − 实际。",
+        "forecast_table_note": (
+            "每月的预测均为上月末所做，全部团队合计。预设：阶段表中的概率；"
+            "校准：截至当时已关闭商机的各阶段赢率。误差 = 预测 − 实际。"
+        ),
         "chart_pipeline_waterfall": "商机管道变动，{month}（全部团队）",
         "waterfall.open_start": "期初未结",
         "waterfall.open_end": "期末未结",
@@ -393,7 +400,10 @@ _PRODUCTS_AND_COLD_DEALS = {
         "chart_product_margin": "主要产品的毛利率（{first} 至 {last}）",
         "chart_channel_mix": "渠道结构：各月净收入占比（{first} 至 {last}）",
         "margin_cost_unknown_note": "其中 {count} 个产品没有单位成本，不显示毛利",
-        "products_table_note": "{first} 至 {last} 净收入最高的产品，全部渠道与区域。毛利 = 净收入 − 数量 × 单位成本；没有单位成本的产品不计毛利。",
+        "products_table_note": (
+            "{first} 至 {last} 净收入最高的产品，全部渠道与区域。"
+            "毛利 = 净收入 − 数量 × 单位成本；没有单位成本的产品不计毛利。"
+        ),
         "product": "产品",
         "product_unknown": "未知产品",
         "product_net_revenue": "净收入",
@@ -457,7 +467,10 @@ _TREATMENT = {
         "order_rate_untreated": "未跟进",
         "order_rate_lift": "提升（已跟进 − 未跟进）",
         "col_last_visit": "最近拜访",
-        "untreated_table_note": "截至数据日期未跟进的客户共 {total} 个（显示 {shown} 个）：近 90 天未拜访的 VIP 客户与近 90 天无任何跟进的沉睡客户，VIP 在前。",
+        "untreated_table_note": (
+            "截至数据日期未跟进的客户共 {total} 个（显示 {shown} 个）："
+            "近 90 天未拜访的 VIP 客户与近 90 天无任何跟进的沉睡客户，VIP 在前。"
+        ),
     },
 }
 for _lang, _labels in _TREATMENT.items():
