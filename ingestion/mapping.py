@@ -299,8 +299,9 @@ def _field_count_reason(source: SourceTable) -> str:
 
 
 def _clean(value_sql: str, spec: SourceSpec) -> str:
-    # Plain trim() (spaces only): a custom character set makes DuckDB's trim ~8x slower, and a
-    # number or date with a stray tab or NBSP still cannot parse, so it is quarantined, not misread.
+    # Plain trim(): DuckDB's (2.0) removes the Unicode space separators (category Zs: the space,
+    # NBSP, the ideographic space, ...) at both ends; a custom character set makes it ~8x slower.
+    # A number or date with a stray tab inside still cannot parse, so it is quarantined, not misread.
     text = f"nullif(trim({value_sql}), '')"
     if spec.null_values:
         nulls = ", ".join(quote_literal(v) for v in spec.null_values)
