@@ -11,6 +11,8 @@ rebuilds only the months its new batches touch (ingestion/changes.py); a full re
 - there is no state (first build), or the build warehouse is gone;
 - the fingerprint changed (a model, seed, macro or var may change every month);
 - a batch the last build read is no longer live (retired), or a retire is pending;
+- a new batch is not newer than every batch the last build read: the incremental staging models
+  (macros/incremental_staging.sql) find new rows by _loaded_at after the newest they hold;
 - the new batches touch every month (a products snapshot, a rep's earliest state restated);
 - `salesdw run --full-refresh` asked for one (a request file the dbt step reads, so a run started
   from the Dagster UI after the CLI asked honours it too).
@@ -41,6 +43,8 @@ STATE_FILE = "refresh_state.json"
 REQUEST_FILE = "refresh_request.json"
 FINGERPRINTED = ("models", "macros", "seeds", "dbt_project.yml", "profiles.yml")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+BATCH_ID = re.compile(r"^\d{8}T\d{12}-")  # ingestion/loader.py: the batch's load time leads its id
+BATCH_STAMP = 21
 
 
 @dataclass
@@ -129,6 +133,8 @@ def plan_refresh(settings: Settings, dbt_vars: dict) -> RefreshPlan:
     known = set((state or {}).get("batches", []))
     if state is not None and known - set(batches):
         reasons.append("a batch the last build read is no longer live")
+    if state is not None and _older_than_known(set(batches) - known, known):
+        reasons.append("a new batch is older than the newest the last build read")
     if reasons:  # what is new does not matter: everything is rebuilt
         plan.full, plan.reasons = True, reasons
         latest = latest_month(settings.raw_dir, settings.quality_dir)
@@ -143,6 +149,12 @@ def plan_refresh(settings: Settings, dbt_vars: dict) -> RefreshPlan:
     if not plan.full:
         plan.months = sorted(set(changes.month_labels()) | set(asked["months"]))
     return plan
+
+
+def _older_than_known(new: set[str], known: set[str]) -> bool:
+    """A new batch whose load time (the id's leading timestamp) is not after every known batch's."""
+    stamps = [b[:BATCH_STAMP] for b in known if BATCH_ID.match(b)]
+    return bool(stamps) and any(BATCH_ID.match(b) and b[:BATCH_STAMP] <= max(stamps) for b in new)
 
 
 def write_control(settings: Settings, plan: RefreshPlan) -> None:

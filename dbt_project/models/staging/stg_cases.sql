@@ -1,8 +1,34 @@
 -- Service cases: complaints, inquiries, returns, technical issues.
 -- Event entity: latest file, then latest row, wins per key.
-{{ config(materialized=stored_staging()) }}  -- a table: read by many models, tests and checks (macros/stored_staging.sql)
-with versions as (
-    {{ latest_version(source('raw', 'cases'), ['case_id'], 'E') }}
+-- Incremental by key: a run recomputes only the cases with a raw row newer than the table
+-- (macros/incremental_staging.sql). A table, read by many models, tests and checks (macros/stored_staging.sql).
+{{ config(**incremental_staging('case_id')) }}
+with raw_cases as (
+    select * from {{ source('raw', 'cases') }}
+),
+
+{% if is_incremental() %}
+watermark as (
+    {{ staging_watermark() }}
+),
+
+changed_keys as (
+    select raw_cases.case_id
+    from raw_cases
+    cross join watermark
+    where raw_cases._loaded_at > watermark.loaded_at
+),
+
+{% endif %}
+keyed_rows as (
+    select * from raw_cases
+    {% if is_incremental() %}
+    where case_id in (select case_id from changed_keys)
+    {% endif %}
+),
+
+versions as (
+    {{ latest_version('keyed_rows', ['case_id'], 'E') }}
 ),
 
 final as (

@@ -1,12 +1,62 @@
 -- Order lines; net amount = quantity * unit_price - coalesce(discount_amount, 0).
 -- Event entity: latest file, then latest row, wins per key.
-{{ config(materialized=stored_staging()) }}  -- a table: read by many models, tests and checks (macros/stored_staging.sql)
-with versions as (
-    {{ latest_version(source('raw', 'order_lines'), ['order_id', 'line_number'], 'E') }}
+-- Incremental by order (macros/incremental_staging.sql): a run recomputes every line of the orders
+-- with a line newer than the table, of the orders whose header is newer than the table (a new
+-- currency or date re-rates them) and, when a new fx rates file arrived, of the orders of the
+-- months in control.rebuild_months. A table, read by many models, tests and checks (macros/stored_staging.sql).
+{{ config(**incremental_staging('order_id')) }}
+with raw_order_lines as (
+    select * from {{ source('raw', 'order_lines') }}
+),
+
+-- read by an incremental run only (did a new rates file arrive?)
+raw_fx_rates as (  -- noqa: ST03
+    select * from {{ source('raw', 'fx_rates') }}
 ),
 
 orders as (
-    select order_id, fx_rate from {{ ref('stg_orders') }}
+    select order_id, order_date, fx_rate, _loaded_at from {{ ref('stg_orders') }}
+),
+
+{% if is_incremental() %}
+watermark as (
+    {{ staging_watermark() }}
+),
+
+new_rates as (
+    select count(*) > 0 as arrived
+    from raw_fx_rates
+    cross join watermark
+    where raw_fx_rates._loaded_at > watermark.loaded_at
+),
+
+changed_orders as (
+    select raw_order_lines.order_id
+    from raw_order_lines
+    cross join watermark
+    where raw_order_lines._loaded_at > watermark.loaded_at
+    union
+    select orders.order_id
+    from orders
+    cross join watermark
+    where orders._loaded_at > watermark.loaded_at
+    union
+    select orders.order_id
+    from orders
+    cross join new_rates
+    where new_rates.arrived {{ where_rebuild_month("cast(date_trunc('month', orders.order_date) as date)", keyword='and') }}
+),
+
+{% endif %}
+keyed_rows as (
+    select * from raw_order_lines
+    {% if is_incremental() %}
+    where order_id in (select order_id from changed_orders)
+    {% endif %}
+),
+
+versions as (
+    {{ latest_version('keyed_rows', ['order_id', 'line_number'], 'E') }}
 ),
 
 rated as (

@@ -1,12 +1,56 @@
 -- Order headers.
 -- Event entity: latest file, then latest row, wins per key.
-{{ config(materialized=stored_staging()) }}  -- a table: read by many models, tests and checks (macros/stored_staging.sql)
-with versions as (
-    {{ latest_version(source('raw', 'orders'), ['order_id'], 'E') }}
+-- Incremental by key (macros/incremental_staging.sql): a run recomputes the orders with a raw row
+-- newer than the table and, when a new fx rates file arrived, the orders of the months in
+-- control.rebuild_months (the months whose rate changed are among them: ingestion/changes.py).
+-- A table, read by many models, tests and checks (macros/stored_staging.sql).
+{{ config(**incremental_staging('order_id')) }}
+with raw_orders as (
+    select * from {{ source('raw', 'orders') }}
+),
+
+raw_fx_rates as (
+    select * from {{ source('raw', 'fx_rates') }}
+),
+
+{% if is_incremental() %}
+watermark as (
+    {{ staging_watermark() }}
+),
+
+new_rates as (
+    select count(*) > 0 as arrived
+    from raw_fx_rates
+    cross join watermark
+    where raw_fx_rates._loaded_at > watermark.loaded_at
+),
+
+changed_keys as (
+    select raw_orders.order_id
+    from raw_orders
+    cross join watermark
+    where raw_orders._loaded_at > watermark.loaded_at
+    union
+    select stored.order_id
+    from {{ this }} as stored
+    cross join new_rates
+    where new_rates.arrived {{ where_rebuild_month("cast(date_trunc('month', stored.order_date) as date)", keyword='and') }}
+),
+
+{% endif %}
+keyed_rows as (
+    select * from raw_orders
+    {% if is_incremental() %}
+    where order_id in (select order_id from changed_keys)
+    {% endif %}
+),
+
+versions as (
+    {{ latest_version('keyed_rows', ['order_id'], 'E') }}
 ),
 
 fx_rates as (
-    {{ latest_version(source('raw', 'fx_rates'), ['month', 'currency'], 'S') }}
+    {{ latest_version('raw_fx_rates', ['month', 'currency'], 'S') }}
 ),
 
 rated as (
