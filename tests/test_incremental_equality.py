@@ -195,12 +195,13 @@ def resent_keys(company: Path, warehouse: Path, tmp_path: Path) -> None:
     land(company, "order_lines", "order_lines_resent.csv", line_header, [{**line, "quantity": str(quantity)}])
     land(company, "orders", "orders_resent.csv", order_header, [{**other, "channel": channel}])
     changed = {  # entity -> (the resent row, column, new value)
-        "activities": resend(company, "activities", "occurred_at", "duration_minutes",
-                             lambda v: str(int(float(v or 0)) + 10)),
-        "cases": resend(company, "cases", "opened_at", "severity",
-                        lambda v: "low" if v != "low" else "high"),
-        "opportunity_stage_history": resend(company, "opportunity_stage_history", "entered_at", "amount",
-                                            lambda v: f"{float(v) * 2:.2f}"),
+        "activities": resend(
+            company, "activities", "occurred_at", "duration_minutes", lambda v: str(int(float(v or 0)) + 10)
+        ),
+        "cases": resend(company, "cases", "opened_at", "severity", lambda v: "low" if v != "low" else "high"),
+        "opportunity_stage_history": resend(
+            company, "opportunity_stage_history", "entered_at", "amount", lambda v: f"{float(v) * 2:.2f}"
+        ),
     }
     # the two orders' months and the as_of month (as in (b) and (d)); an open event touches every
     # month from its earliest date on
@@ -209,17 +210,27 @@ def resent_keys(company: Path, warehouse: Path, tmp_path: Path) -> None:
     months |= set(months_between(opened, latest_landed_month(company)))
     assert refresh_months(company) == (sorted(months), sorted([*changed, "order_lines", "orders"]))
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("select quantity from staging.stg_order_lines where order_id = ? and line_number = ?",
-                           [line["order_id"], int(line["line_number"])]).fetchall() == [(quantity,)]
-        assert con.execute("select channel from staging.stg_orders where order_id = ?",
-                           [other["order_id"]]).fetchall() == [(channel,)]
+        assert con.execute(
+            "select quantity from staging.stg_order_lines where order_id = ? and line_number = ?",
+            [line["order_id"], int(line["line_number"])],
+        ).fetchall() == [(quantity,)]
+        assert con.execute(
+            "select channel from staging.stg_orders where order_id = ?", [other["order_id"]]
+        ).fetchall() == [(channel,)]
         for entity, (row, column, value) in changed.items():
-            key = {"activities": ["activity_id"], "cases": ["case_id"],
-                   "opportunity_stage_history": ["opportunity_id", "stage", "entered_at"]}[entity]
-            got = con.execute(f"select cast({column} as varchar) from staging.stg_{entity} where "
-                              + " and ".join(f"cast({k} as varchar) = ?" for k in key), [row[k] for k in key]).fetchall()
+            key = {
+                "activities": ["activity_id"],
+                "cases": ["case_id"],
+                "opportunity_stage_history": ["opportunity_id", "stage", "entered_at"],
+            }[entity]
+            got = con.execute(
+                f"select cast({column} as varchar) from staging.stg_{entity} where "
+                + " and ".join(f"cast({k} as varchar) = ?" for k in key),
+                [row[k] for k in key],
+            ).fetchall()
             assert [float(g) if column != "severity" else g for (g,) in got] == [
-                float(value) if column != "severity" else value], entity
+                float(value) if column != "severity" else value
+            ], entity
     assert differences(warehouse, full_rebuild(company, tmp_path / "full")) == {}
 
 

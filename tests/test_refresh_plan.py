@@ -98,15 +98,27 @@ def test_full_refresh_when_a_new_batch_is_older_than_the_last_build(tmp_path):
     that turns up with an earlier load time (its id's leading timestamp) would be missed."""
     settings = get_settings(tmp_path)
     settings.ensure_dirs()
-    write_raw_batch(settings.raw_dir, "orders", [{**ORDER, "order_id": "O1", "order_date": "2025-03-03"}],
-                    batch_id="20250401T000000000000-aaaaaaaa-orders")
+    write_raw_batch(
+        settings.raw_dir,
+        "orders",
+        [{**ORDER, "order_id": "O1", "order_date": "2025-03-03"}],
+        batch_id="20250401T000000000000-aaaaaaaa-orders",
+    )
     settings.build_warehouse.touch()
     commit_refresh(settings, plan_refresh(settings, {}))
-    write_raw_batch(settings.raw_dir, "orders", [{**ORDER, "order_id": "O2", "order_date": "2025-03-04"}],
-                    batch_id="20250501T000000000000-bbbbbbbb-orders")
+    write_raw_batch(
+        settings.raw_dir,
+        "orders",
+        [{**ORDER, "order_id": "O2", "order_date": "2025-03-04"}],
+        batch_id="20250501T000000000000-bbbbbbbb-orders",
+    )
     later = plan_refresh(settings, {})
     assert (later.full, later.months) == (False, ["2025-03"])
-    write_raw_batch(settings.raw_dir, "orders", [{**ORDER, "order_id": "O3", "order_date": "2025-03-05"}],
-                    batch_id="20250301T000000000000-cccccccc-orders")
+    write_raw_batch(
+        settings.raw_dir,
+        "orders",
+        [{**ORDER, "order_id": "O3", "order_date": "2025-03-05"}],
+        batch_id="20250301T000000000000-cccccccc-orders",
+    )
     plan = plan_refresh(settings, {})
     assert plan.full and plan.reasons == ["a new batch is older than the newest the last build read"]
