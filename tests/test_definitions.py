@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.definitions import defs
+from tests.quality_support import MART_TABLES
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.txt"
 
@@ -57,26 +58,7 @@ def _ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
 def test_every_mart_of_the_contract_is_an_asset_downstream_of_its_raw_sources():
     graph = defs.get_repository_def().asset_graph
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    contract = {
-        "fct_opportunities",
-        "mart_funnel_monthly",
-        "mart_lead_funnel_monthly",
-        "mart_rep_kpi_monthly",
-        "mart_team_kpi_monthly",
-        "mart_pipeline_forecast",
-        "mart_budget_vs_actual",
-        "dim_customers",
-        "fct_customer_lifecycle_monthly",
-        "mart_lifecycle_monthly",
-        "mart_service_monthly",
-        "fct_pipeline_snapshots",
-        "mart_pipeline_movement_monthly",
-        "mart_stage_win_rates",
-        "mart_forecast_accuracy",
-        "mart_sales_by_product_monthly",
-        "mart_loss_reasons_monthly",
-        "mart_customer_treatment_monthly",
-    }
+    contract = set(MART_TABLES)  # every mart of the contract (marts.md)
     assert {f"marts/{m}" for m in contract} <= keys
     assert dg.AssetKey(["raw", "orders"]) in _ancestors(graph, dg.AssetKey(["marts", "mart_rep_kpi_monthly"]))
     publish_parents = _ancestors(graph, dg.AssetKey(["serving", "sales_warehouse"]))
