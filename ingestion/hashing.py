@@ -24,16 +24,17 @@ def file_sha256(path: Path) -> str:
 
 
 def known_sha256(path: Path) -> str:
-    """file_sha256, remembered while the file's size and modification time stay the same: the
+    """file_sha256, remembered while the file's size, modification and change times stay the same: the
     landing sensor asks again every tick, and a large file left in the landing folder (one the
     loader rejects, say) would otherwise be read in full each time. The loader itself never uses
     this: it hashes the bytes it reads."""
     st = os.stat(path)
-    return _sha256_at(str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    # ctime too: a rewrite that restores the mtime (cp -p, rsync -t) still changes it
+    return _sha256_at(str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 @lru_cache(maxsize=4096)
-def _sha256_at(path: str, size: int, mtime_ns: int, inode: int) -> str:
+def _sha256_at(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
     return file_sha256(Path(path))
 
 

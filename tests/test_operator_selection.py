@@ -6,6 +6,7 @@ re-materializes a mart: a dbt test may read a model outside the selection (relat
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -16,6 +17,7 @@ import pytest
 from orchestration.definitions import defs
 from orchestration.quality import results_store
 from orchestration.quality.suites import LAYERS, load_suite
+from orchestration.refresh import STATE_FILE
 from orchestration.settings import get_settings
 
 MART = dg.AssetKey(["marts", "mart_budget_vs_actual"])
@@ -28,6 +30,8 @@ def subset_run(tmp_path_factory, demo_run):
     assert demo_run.exit_code == 0, demo_run.output
     data_dir = tmp_path_factory.mktemp("subset") / "data"
     shutil.copytree(demo_run.data_dir, data_dir, symlinks=True)
+    state_file = get_settings(data_dir).warehouse_dir / STATE_FILE
+    whole_build_state = state_file.read_text()
     landing = data_dir / "landing" / "canonical"
     selection = dg.AssetSelection.assets(MART).upstream().resolve(defs.get_repository_def().asset_graph)
     saved = dict(os.environ)  # run_pipeline points the process at its data dir
@@ -54,11 +58,21 @@ def subset_run(tmp_path_factory, demo_run):
         os.environ.clear()
         os.environ.update(saved)
     stored = results_store.latest(get_settings(data_dir).quality_dir, outcome.run_id)
-    return outcome, selection, evaluations, messages, stored, row_counts, get_settings(data_dir).build_warehouse
+    states = (whole_build_state, state_file.read_text())
+    return outcome, selection, evaluations, messages, stored, row_counts, get_settings(data_dir).build_warehouse, states
+
+
+def test_a_subset_build_leaves_the_refresh_state_of_the_last_whole_build(subset_run):
+    """why: the models a selection leaves out still lack the months it built; were the state
+    committed, the next whole build would take the new batches as built and never rebuild them."""
+    outcome, *_, (before, after) = subset_run
+    assert outcome.success, outcome.failure_messages
+    assert json.loads(before)["summary"]["refresh"] == "full"  # the demo's whole build wrote it
+    assert after == before
 
 
 def test_the_full_run_reports_the_row_count_of_every_stored_dbt_table(subset_run):
-    *_, row_counts, build_warehouse = subset_run
+    *_, row_counts, build_warehouse, _states = subset_run
     with duckdb.connect(str(build_warehouse), read_only=True) as con:
         relations = con.execute(
             "select table_schema, table_name, table_type from information_schema.tables "

@@ -149,12 +149,22 @@ def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, salesd
         held, failure = yield from _stream_until_stored(context, build)
         if failure is None:
             _vouch_for_build(context, settings)
-            if "--full-refresh" in args:
-                clear_full_refresh(settings.warehouse_dir)
-            commit_refresh(settings, plan)
+            _commit_unless_subset(context, settings, plan, args)
         yield from with_row_counts(context, held, settings, plan.metadata())
         if failure is not None:
             raise failure
+
+
+def _commit_unless_subset(context: dg.AssetExecutionContext, settings: Settings, plan, args: list[str]) -> None:
+    """A whole build is the base of the next refresh. A selection of the models (the UI's
+    "Materialize selected") is not: the models it left out still lack the new months, so the next
+    whole build must plan from the last whole one, and a pending full refresh stays pending."""
+    if context.is_subset:
+        context.log.info("a selection of the dbt models was built: the refresh state stays at the last whole build")
+        return
+    if "--full-refresh" in args:
+        clear_full_refresh(settings.warehouse_dir)
+    commit_refresh(settings, plan)
 
 
 def _unvouch_and_expose_raw(context: dg.AssetExecutionContext, settings: Settings) -> None:
