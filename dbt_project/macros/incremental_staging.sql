@@ -26,3 +26,11 @@
 {% macro staging_watermark() -%}
     select coalesce(max(_loaded_at), cast('1900-01-01' as timestamp)) as loaded_at from {{ this }}
 {%- endmacro %}
+
+{#- Did `relation` (an import CTE of a raw table) get rows after the watermark CTE's time? -#}
+{% macro arrived_since_watermark(relation) -%}
+    select count(*) > 0 as arrived
+    from {{ relation }}
+    cross join watermark
+    where {{ relation }}._loaded_at > watermark.loaded_at
+{%- endmacro %}

@@ -24,10 +24,7 @@ watermark as (
 ),
 
 new_rates as (
-    select count(*) > 0 as arrived
-    from raw_fx_rates
-    cross join watermark
-    where raw_fx_rates._loaded_at > watermark.loaded_at
+    {{ arrived_since_watermark('raw_fx_rates') }}
 ),
 
 changed_orders as (
