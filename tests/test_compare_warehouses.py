@@ -24,9 +24,9 @@ def make_warehouse(path: Path, amounts: list[float], names: tuple[str, ...] = ("
     return path
 
 
-def compare(before: Path, after: Path) -> subprocess.CompletedProcess[str]:
+def compare(before: Path, after: Path, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bench.compare_warehouses", str(before), str(after)],
+        [sys.executable, "-m", "bench.compare_warehouses", str(before), str(after), *options],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -83,3 +83,16 @@ def test_text_row_count_and_missing_table_differences_fail(tmp_path):
     assert result.returncode == 1
     assert "marts.sales: 3 rows before, 2 after" in result.stdout
     assert f"marts.teams: only in {before}" in result.stdout
+
+
+def test_a_skipped_schema_is_not_compared(tmp_path):
+    before = make_warehouse(tmp_path / "before.duckdb", [10.0, 20.5, 30.0])
+    after = make_warehouse(tmp_path / "after.duckdb", [10.0, 20.5, 30.0])
+    for path, run_id in ((before, "run-1"), (after, "run-2")):
+        with duckdb.connect(str(path)) as con:
+            con.execute("create schema quality")
+            con.execute(f"create table quality.check_results as select '{run_id}' as run_id")
+    assert "quality.check_results: row 0: ('run-1',) != ('run-2',)" in compare(before, after).stdout
+    result = compare(before, after, "--skip-schema", "quality")
+    assert result.returncode == 0, result.stdout
+    assert "2 tables compared: no difference" in result.stdout
