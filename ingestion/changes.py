@@ -203,15 +203,20 @@ def _touch_effective(con: duckdb.DuckDBPyConnection, name: str, changes: Changes
 
 
 def _snapshot_difference_sql(name: str) -> str:
-    """The rows in which the current state (the newest batch of each profile) before and after the
-    new batches differ, as rows with a `month`."""
+    """The keys whose current state differs before and after the new batches, as rows with a
+    `month`. The current state is resolved as staging resolves it (macros/latest_version.sql: the
+    newest batch of each profile, then per key the latest loaded row), so a row that only changes
+    which profile's value wins is a difference too."""
     columns = ", ".join(c.name for c in ENTITIES[name].columns)
+    keys = ", ".join(ENTITIES[name].key)
     newest = """select * from {src} where _batch_id in (
         select _batch_id from (select _profile, _batch_id, row_number() over (partition by _profile
             order by coalesce(_snapshot_date, cast(_loaded_at as date)) desc, _loaded_at desc, _batch_id desc) as r
             from (select distinct _profile, _batch_id, _snapshot_date, _loaded_at from {src})) where r = 1)"""
-    before = newest.format(src=f"(select * from {name} where _batch_id in (select batch_id from known))")
-    after = newest.format(src=name)
+    resolved = f"""select {columns} from (select *, row_number() over (partition by {keys}
+        order by _loaded_at desc, _batch_id desc, _row_number desc) as _rank from ({newest})) where _rank = 1"""
+    before = resolved.format(src=f"(select * from {name} where _batch_id in (select batch_id from known))")
+    after = resolved.format(src=name)
     return (
         f"(select {columns} from ({before}) except select {columns} from ({after})) union all "
         f"(select {columns} from ({after}) except select {columns} from ({before}))"

@@ -25,12 +25,17 @@ would be its own dbt invocation with dbt's fixed cost (about 6 s) per month.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from importlib import metadata
 from pathlib import Path
 
 import duckdb
@@ -41,6 +46,9 @@ from orchestration.settings import DBT_PROJECT_DIR, Settings
 
 STATE_FILE = "refresh_state.json"
 REQUEST_FILE = "refresh_request.json"
+REQUEST_LOCK = "refresh_request.lock"
+# a new dbt, adapter or engine may compute any month differently (a function's rounding, a fix)
+VERSIONED = ("dbt-core", "dbt-duckdb", "dbt-postgres", "dbt-spark", "duckdb")
 FINGERPRINTED = ("models", "macros", "seeds", "dbt_project.yml", "profiles.yml")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 BATCH_ID = re.compile(r"^\d{8}T\d{12}-")  # ingestion/loader.py: the batch's load time leads its id
@@ -56,6 +64,7 @@ class RefreshPlan:
     batches: list[str] = field(default_factory=list)  # every live batch this build reads
     fingerprint: str = ""
     latest_month: str | None = None
+    requests: list[str] = field(default_factory=list)  # ids of the requests this build honours
 
     def metadata(self) -> dict[str, str]:
         """What a run's materialization and `salesdw status` show."""
@@ -68,9 +77,21 @@ class RefreshPlan:
         }
 
 
+def _versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for package in VERSIONED:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
 def fingerprint(dbt_vars: dict, engine: str, project_dir: Path = DBT_PROJECT_DIR) -> str:
-    """sha256 over the dbt project's files that can alter any month, the vars and the engine."""
-    digest = hashlib.sha256(json.dumps({"vars": dbt_vars, "engine": engine}, sort_keys=True).encode())
+    """sha256 over the dbt project's files that can alter any month, the vars, the engine and the
+    versions of dbt, its adapters and DuckDB."""
+    key = {"vars": dbt_vars, "engine": engine, "versions": _versions()}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode())
     for name in FINGERPRINTED:
         root = project_dir / name
         for path in sorted([root] if root.is_file() else (p for p in root.rglob("*") if p.is_file())):
@@ -87,21 +108,49 @@ def parse_months(text: str) -> list[str]:
     return sorted(set(months))
 
 
+@contextmanager
+def _request_lock(warehouse_dir: Path) -> Iterator[None]:
+    """One writer of the request file at a time: a CLI asking while a run commits loses nothing."""
+    Path(warehouse_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(warehouse_dir) / REQUEST_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _requests(warehouse_dir: Path) -> list[dict]:
+    """The pending requests, each {id, full, months}, oldest first."""
+    try:
+        stored = json.loads((Path(warehouse_dir) / REQUEST_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    entries = stored.get("requests") if isinstance(stored, dict) else None
+    return [e for e in entries or [] if isinstance(e, dict) and "id" in e]
+
+
+def _write_requests(warehouse_dir: Path, entries: list[dict]) -> None:
+    path = Path(warehouse_dir) / REQUEST_FILE
+    if entries:
+        _write_json(path, {"requests": entries})
+    else:
+        path.unlink(missing_ok=True)
+
+
 def request(warehouse_dir: Path, *, full: bool = False, months: list[str] = ()) -> None:
-    """Ask the next dbt build for a full refresh or for these months too (merged with earlier asks)."""
-    earlier = read_request(warehouse_dir)
-    _write_json(
-        Path(warehouse_dir) / REQUEST_FILE,
-        {"full": full or earlier["full"], "months": sorted(set(earlier["months"]) | set(months))},
-    )
+    """Ask the next dbt build for a full refresh or for these months too (kept beside earlier asks
+    until a build that read them succeeds)."""
+    with _request_lock(warehouse_dir):
+        entry = {"id": uuid.uuid4().hex, "full": full, "months": sorted(set(months))}
+        _write_requests(warehouse_dir, [*_requests(warehouse_dir), entry])
 
 
 def read_request(warehouse_dir: Path) -> dict:
-    try:
-        asked = json.loads((Path(warehouse_dir) / REQUEST_FILE).read_text())
-        return {"full": bool(asked.get("full")), "months": list(asked.get("months") or [])}
-    except (OSError, ValueError, AttributeError):
-        return {"full": False, "months": []}
+    """The pending requests merged: {full, months, ids}."""
+    entries = _requests(warehouse_dir)
+    return {
+        "full": any(bool(e.get("full")) for e in entries),
+        "months": sorted({m for e in entries for m in e.get("months") or []}),
+        "ids": [e["id"] for e in entries],
+    }
 
 
 def read_state(warehouse_dir: Path) -> dict | None:
@@ -117,6 +166,7 @@ def plan_refresh(settings: Settings, dbt_vars: dict) -> RefreshPlan:
     batches = sorted(b for ids in live.values() for b in ids)
     plan = RefreshPlan(full=False, batches=batches, fingerprint=fingerprint(dbt_vars, settings.engine))
     state, asked = read_state(settings.warehouse_dir), read_request(settings.warehouse_dir)
+    plan.requests = asked["ids"]
     reasons = [
         why
         for why, applies in (
@@ -171,11 +221,20 @@ def write_control(settings: Settings, plan: RefreshPlan) -> None:
 
 
 def commit_refresh(settings: Settings, plan: RefreshPlan) -> None:
-    """dbt succeeded: the next run starts from this build; the requests it honoured are done."""
+    """dbt succeeded: the next run starts from this build, and the requests the plan read are done
+    (one made while dbt ran stays for the next build). control.rebuild_months is dropped, so a dbt
+    build run by hand afterwards rebuilds every month instead of repeating this build's months."""
     state = {k: v for k, v in asdict(plan).items() if k in ("fingerprint", "batches", "latest_month", "full", "months")}
     state["summary"] = plan.metadata()
     _write_json(settings.warehouse_dir / STATE_FILE, state)
-    (settings.warehouse_dir / REQUEST_FILE).unlink(missing_ok=True)
+    with _request_lock(settings.warehouse_dir):
+        honoured = set(plan.requests)
+        _write_requests(
+            settings.warehouse_dir, [e for e in _requests(settings.warehouse_dir) if e["id"] not in honoured]
+        )
+    if settings.build_warehouse.exists():
+        with duckdb.connect(str(settings.build_warehouse), config=settings.duckdb_limits()) as con:
+            con.execute("drop table if exists control.rebuild_months")
 
 
 def describe_last(warehouse_dir: Path) -> str | None:

@@ -141,3 +141,19 @@ def test_a_new_products_snapshot_touches_every_month(tmp_path):
     write_raw_batch(tmp_path / "raw", "products", [{"product_id": "P1", "product_name": "p"}])
     changes = _changes(tmp_path, set())
     assert changes.every_month and changes.new_batches == {"products": sorted(_known(tmp_path))}
+
+
+def test_a_rate_that_only_changes_which_profile_wins_touches_its_month(tmp_path):
+    """Staging takes, per month and currency, the latest loaded row of the newest batches of all
+    profiles: a profile re-sending its old rate after another profile's newer one changes the rate
+    in force, although neither profile's own rows changed."""
+    raw = tmp_path / "raw"
+    february = {"month": "2025-02-01", "currency": "USD"}
+    write_raw_batch(raw, "fx_rates", [{**february, "rate_to_reporting": "7.2"}], profile="canonical")
+    write_raw_batch(raw, "fx_rates", [{**february, "rate_to_reporting": "7.1"}], profile="finance")  # in force
+    known = _known(tmp_path)
+    write_raw_batch(raw, "fx_rates", [{**february, "rate_to_reporting": "7.2"}], profile="canonical")  # now in force
+    assert _changes(tmp_path, known).month_labels() == ["2025-02"]
+    again = _known(tmp_path)
+    write_raw_batch(raw, "fx_rates", [{**february, "rate_to_reporting": "7.2"}], profile="canonical")
+    assert _changes(tmp_path, again).month_labels() == []  # the same rate in force: nothing touched

@@ -3,6 +3,7 @@ small raw zones written by hand."""
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from orchestration.refresh import (
@@ -26,7 +27,7 @@ def built(tmp_path):
     settings = get_settings(tmp_path)
     settings.ensure_dirs()
     write_raw_batch(settings.raw_dir, "orders", [{**ORDER, "order_id": "O1", "order_date": "2025-03-03"}])
-    settings.build_warehouse.touch()
+    duckdb.connect(str(settings.build_warehouse)).close()  # an (empty) earlier build
     first = plan_refresh(settings, {})
     assert first.full and first.reasons == ["no earlier build"]
     commit_refresh(settings, first)
@@ -64,6 +65,48 @@ def test_full_refresh_when_anything_but_new_batches_changed(built, change, reaso
         built.build_warehouse.unlink()
     plan = plan_refresh(built, dbt_vars)
     assert plan.full and plan.reasons == [reason] and plan.months == []
+
+
+def test_a_request_made_while_a_build_runs_outlives_that_build(built):
+    """The build honours the requests its plan read; one made after (a CLI while dbt ran) stays."""
+    request(built.warehouse_dir, months=["2024-06"])
+    plan = plan_refresh(built, {})
+    assert plan.months == ["2024-06"]
+    request(built.warehouse_dir, months=["2024-09"])  # while dbt builds
+    commit_refresh(built, plan)
+    assert plan_refresh(built, {}).months == ["2024-09"]
+    request(built.warehouse_dir, full=True)
+    full = plan_refresh(built, {})
+    request(built.warehouse_dir, months=["2024-10"])
+    commit_refresh(built, full)
+    after = plan_refresh(built, {})
+    assert not after.full and after.months == ["2024-10"]
+
+
+def test_a_build_leaves_no_months_for_a_dbt_build_run_by_hand(built):
+    """control.rebuild_months is this build's: a later `dbt build` outside the pipeline must not
+    rebuild only these months (without the table, every month is rebuilt)."""
+    from orchestration.refresh import write_control
+
+    built.build_warehouse.unlink()
+    plan = plan_refresh(built, {})
+    write_control(built, plan)
+    with duckdb.connect(str(built.build_warehouse)) as con:
+        con.execute("insert into control.rebuild_months values (date '2025-03-01')")
+    commit_refresh(built, plan)
+    with duckdb.connect(str(built.build_warehouse)) as con:
+        assert con.execute("select count(*) from duckdb_tables() where schema_name = 'control'").fetchone() == (0,)
+
+
+def test_the_fingerprint_follows_the_engine_versions(tmp_path, monkeypatch):
+    from orchestration import refresh
+
+    (tmp_path / "models").mkdir()
+    before = fingerprint({}, "duckdb", tmp_path)
+    installed = refresh._versions()
+    assert installed["dbt-core"] and installed["duckdb"]
+    monkeypatch.setattr(refresh, "_versions", lambda: {**installed, "duckdb": "0.0.1"})
+    assert fingerprint({}, "duckdb", tmp_path) != before
 
 
 def test_the_fingerprint_follows_the_project_files(tmp_path):
@@ -104,7 +147,7 @@ def test_full_refresh_when_a_new_batch_is_older_than_the_last_build(tmp_path):
         [{**ORDER, "order_id": "O1", "order_date": "2025-03-03"}],
         batch_id="20250401T000000000000-aaaaaaaa-orders",
     )
-    settings.build_warehouse.touch()
+    duckdb.connect(str(settings.build_warehouse)).close()  # an (empty) earlier build
     commit_refresh(settings, plan_refresh(settings, {}))
     write_raw_batch(
         settings.raw_dir,

@@ -6,8 +6,8 @@
 
   {{ config(**month_partitioned()) }} in the model, and {{ where_rebuild_month('month') }} in the
   CTE that groups its facts. Only on DuckDB; elsewhere (PostgreSQL, Spark) the model is a table
-  rebuilt whole. Without control.rebuild_months (a dbt run outside the pipeline) an incremental
-  run rebuilds every month: correct, only slower.
+  rebuilt whole. Without control.rebuild_months (a dbt run outside the pipeline: the pipeline drops
+  the table once its build succeeded) an incremental run rebuilds every month: correct, only slower.
 -#}
 {% macro month_partitioned(month_column='month') -%}
     {%- if target.type != 'duckdb' -%}
@@ -22,10 +22,10 @@
     }) }}
 {%- endmacro %}
 
-{#- when_missing: what an incremental run without control.rebuild_months takes ('true': every month) -#}
-{% macro where_rebuild_month(month_column, keyword='where', when_missing='true') -%}
+{#- An incremental run without control.rebuild_months (dropped after every pipeline build) takes every month -#}
+{% macro where_rebuild_month(month_column, keyword='where') -%}
     {%- if is_incremental() -%}
         {%- set control = adapter.get_relation(database=this.database, schema='control', identifier='rebuild_months') -%}
-        {{ keyword }} {% if control is none %}{{ when_missing }}{% else %}{{ month_column }} in (select month from {{ control }}){% endif %}
+        {{ keyword }} {% if control is none %}true{% else %}{{ month_column }} in (select month from {{ control }}){% endif %}
     {%- endif -%}
 {%- endmacro %}

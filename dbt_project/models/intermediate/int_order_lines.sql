@@ -43,7 +43,7 @@ touched_orders as (
     -- the months a refresh rebuilds (a changed fx rate converts their lines anew)
     select orders.order_id
     from int_orders as orders
-    {{ where_rebuild_month('orders.order_month', when_missing='false') }}
+    {{ where_rebuild_month('orders.order_month') }}
 ),
 
 {% endif %}
