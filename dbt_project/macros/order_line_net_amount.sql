@@ -1,28 +1,27 @@
 {#- A line's net amount (exports.md): quantity * unit_price - coalesce(discount_amount, 0), in money. -#}
 {% macro order_line_net_amount(quantity, unit_price, discount_amount) -%}
-    {{ return(adapter.dispatch('order_line_net_amount')(quantity, unit_price, discount_amount)) }}
+    {{ to_money(quantity ~ ' * ' ~ unit_price ~ ' - coalesce(' ~ discount_amount ~ ', 0)') }}
 {%- endmacro %}
 
-{% macro default__order_line_net_amount(quantity, unit_price, discount_amount) -%}
-    cast({{ quantity }} * {{ unit_price }} - coalesce({{ discount_amount }}, 0) as decimal(18, 2))
+{#- An exact decimal amount rounded to money, decimal(18, 2) (half away from zero, as DuckDB's cast). -#}
+{% macro to_money(expression) -%}
+    {{ return(adapter.dispatch('to_money')(expression)) }}
+{%- endmacro %}
+
+{% macro default__to_money(expression) -%}
+    cast({{ expression }} as decimal(18, 2))
 {%- endmacro %}
 
 {#-
-  DuckDB: the same value, rounded the same way (half away from zero). The exact difference has 8
-  decimals (quantity and unit_price have 4, the discount 2) and needs DuckDB's 128-bit decimal,
-  whose rounding cast to 2 decimals divides in software: 1.0 s of CPU per 3 M lines, twice a build
-  (int_orders, int_order_lines). Narrowed first to a 64-bit decimal of the same 8 decimals (exact,
-  or NULL when the amount reaches 10^10), the rounding costs 0.07 s; the 128-bit cast stays for
-  the rest. The narrowing keeps every decimal only while the difference has at most 8: the casts
-  pin the inputs' scales.
+  DuckDB: the same value. A product or sum of decimals with more than 2 decimals is often a 128-bit
+  decimal, whose rounding cast divides in software: 1.0 s of CPU per 3 M order lines. When the
+  amount equals its 64-bit decimal with 8 decimals (it is below 10^10 and has no more decimals),
+  that one is rounded instead (0.07 s), the same way; any other amount takes the 128-bit cast.
 -#}
-{% macro duckdb__order_line_net_amount(quantity, unit_price, discount_amount) -%}
-    {%- set exact -%}
-        cast({{ quantity }} as decimal(18, 4)) * cast({{ unit_price }} as decimal(18, 4))
-        - coalesce(cast({{ discount_amount }} as decimal(18, 2)), 0)
-    {%- endset -%}
+{% macro duckdb__to_money(expression) -%}
+    {%- set narrow = 'try_cast((' ~ expression ~ ') as decimal(18, 8))' -%}
     coalesce(
-        cast(try_cast({{ exact }} as decimal(18, 8)) as decimal(18, 2)),
-        cast({{ exact }} as decimal(18, 2))
+        case when {{ narrow }} = ({{ expression }}) then cast({{ narrow }} as decimal(18, 2)) end,
+        cast(({{ expression }}) as decimal(18, 2))
     )
 {%- endmacro %}

@@ -122,13 +122,13 @@ final as (
         cast(orders_count as {{ dbt.type_bigint() }}) as orders_count,
         cast(customers as {{ dbt.type_bigint() }}) as customers,
         cast(units_sold as decimal(18, 4)) as units_sold,
-        cast(gross_amount as decimal(18, 2)) as gross_amount,
+        {{ to_money('gross_amount') }} as gross_amount,
         cast(discount_amount as decimal(18, 2)) as discount_amount,
         cast(net_amount as decimal(18, 2)) as net_amount,
         cast(refunds_amount as decimal(18, 2)) as refunds_amount,
         cast(net_revenue as decimal(18, 2)) as net_revenue,
-        cast(cost_amount as decimal(18, 2)) as cost_amount,
-        cast(net_revenue - cost_amount as decimal(18, 2)) as gross_margin,
+        {{ to_money('cost_amount') }} as cost_amount,
+        {{ to_money('net_revenue - cost_amount') }} as gross_margin,
         {{ safe_divide('net_revenue - cost_amount', 'net_revenue') }} as gross_margin_rate
     from priced
 )
