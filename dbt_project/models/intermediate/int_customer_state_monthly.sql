@@ -2,9 +2,10 @@
 -- (the month's last day; the real as_of_date for the as_of month) and the lifecycle stage the
 -- rules of marts.md give it then. The one home of the lifecycle rule: dim_customers reads the
 -- as_of month's rows, fct_customer_lifecycle_monthly every month.
--- Set-based on purpose (no per-month loop): running windows over every account x every month
--- (also the months before an account was created, so no order is ever skipped), the 365-day
--- window included (as the months in which each order enters and leaves it).
+-- Set-based on purpose (no per-month loop): running totals over the months in which an account
+-- has facts, spread over every account x every month (also the months before an account was
+-- created, so no order is ever skipped), the 365-day window included (as the months in which each
+-- order enters and leaves it).
 {{ config(materialized='table') }}
 
 with calendar as (
@@ -72,42 +73,6 @@ refunds as (
     where refunds.return_date <= calendar.as_of_date
 ),
 
--- What the account has done so far, to be summed up over the months: orders in their month, a
--- refund from the first month in which both it and its order are dated up to the as_of. History
--- from before the spine's first month (none, when the spine starts at the first month of data)
--- folds into that first month.
-history_events as (
-    select account_id, order_month as month, 1 as orders_count, order_date, net_amount as amount
-    from completed_orders
-    union all
-    select account_id, greatest(order_month, return_month), 0, null, 0 - refund_amount
-    from refunds
-),
-
-history_by_month as (
-    select
-        history_events.account_id,
-        greatest(history_events.month, spine_start.first_month) as month,
-        sum(history_events.orders_count) as orders_count,
-        min(history_events.order_date) as first_order_date,
-        max(history_events.order_date) as last_order_date,
-        sum(history_events.amount) as net_amount
-    from history_events
-    cross join spine_start
-    group by history_events.account_id, greatest(history_events.month, spine_start.first_month)
-),
-
--- The month's own net revenue: its orders, minus the refunds dated in it.
-net_revenue_by_month as (
-    select account_id, month, sum(amount) as net_revenue
-    from (
-        select account_id, order_month as month, net_amount as amount from completed_orders
-        union all
-        select account_id, return_month, 0 - refund_amount from refunds
-    ) as month_events
-    group by account_id, month
-),
-
 -- The 365-day window without a row per order and month. An order dated d is in the window
 -- (as_of - 365 days, as_of] of the months whose as_of lies in [d, d + 365 days); as_of grows with
 -- the month, so those months are a range: it enters in its own month (the spine's first month for
@@ -121,6 +86,8 @@ order_windows as (
         orders.order_id,
         orders.account_id,
         orders.net_amount,
+        orders.order_date,
+        orders.order_month,
         greatest(orders.order_month, spine_start.first_month) as entry_month,
         case
             when orders.leaving_month < calendar.as_of_month then orders.leaving_month
@@ -132,6 +99,7 @@ order_windows as (
             order_id,
             account_id,
             net_amount,
+            order_date,
             order_month,
             cast({{ dbt.dateadd('day', 365, 'order_date') }} as date) as leaves_on,
             cast({{ dbt.date_trunc('month', dbt.dateadd('day', 365, 'order_date')) }} as date) as leaving_month
@@ -155,25 +123,96 @@ refund_windows as (
         or greatest(order_windows.entry_month, refunds.return_month) < order_windows.exit_month
 ),
 
-window_changes as (
-    select account_id, month, sum(orders_change) as orders_change, sum(amount_change) as amount_change
+-- Everything an account's months add up, one row per account and month with any: its orders (in
+-- their month, the history before the spine's first month folded into it), its net revenue (the
+-- month's orders minus the refunds dated in it; the months before the spine show nowhere), a
+-- refund in the history from the first month in which both it and its order are dated up to the
+-- as_of, and the 365-day window's entries and exits. An order is one row: its history month is its
+-- window entry month.
+month_facts as (
+    select
+        account_id,
+        month,
+        sum(orders_count) as orders_count,
+        min(order_date) as first_order_date,
+        max(order_date) as last_order_date,
+        sum(history_amount) as history_amount,
+        sum(net_revenue) as net_revenue,
+        sum(orders_change) as orders_change,
+        sum(amount_change) as amount_change
     from (
-        select account_id, entry_month as month, 1 as orders_change, net_amount as amount_change
+        select
+            account_id,
+            entry_month as month,
+            1 as orders_count,
+            order_date,
+            net_amount as history_amount,
+            case when order_month = entry_month then net_amount else 0 end as net_revenue,
+            case when exit_month is null or exit_month > entry_month then 1 else 0 end as orders_change,
+            case when exit_month is null or exit_month > entry_month then net_amount else 0 end as amount_change
         from order_windows
-        where exit_month is null or exit_month > entry_month
         union all
-        select account_id, exit_month, -1, 0 - net_amount
+        select account_id, exit_month, 0, null, 0, 0, -1, 0 - net_amount
         from order_windows
         where exit_month > entry_month
         union all
-        select refund_windows.account_id, refund_windows.entry_month, 0, 0 - refund_windows.refund_amount
+        select
+            refunds.account_id,
+            greatest(refunds.order_month, refunds.return_month, spine_start.first_month),
+            0,
+            null,
+            0 - refunds.refund_amount,
+            0,
+            0,
+            0
+        from refunds
+        cross join spine_start
+        union all
+        select account_id, return_month, 0, null, 0, 0 - refund_amount, 0, 0
+        from refunds
+        union all
+        select refund_windows.account_id, refund_windows.entry_month, 0, null, 0, 0, 0, 0 - refund_windows.refund_amount
         from refund_windows
         union all
-        select refund_windows.account_id, refund_windows.exit_month, 0, refund_windows.refund_amount
+        select refund_windows.account_id, refund_windows.exit_month, 0, null, 0, 0, 0, refund_windows.refund_amount
         from refund_windows
         where refund_windows.exit_month is not null
     ) as changes
     group by account_id, month
+),
+
+-- The running totals over an account's months with facts (a few per account), each standing
+-- until its next one, then spread over the spine's months: cheaper than the same running window
+-- over every account x month.
+running_facts as (
+    select
+        account_id,
+        month,
+        lead(month) over (partition by account_id order by month) as next_month,
+        net_revenue,
+        min(first_order_date) over account_history as first_order_date,
+        max(last_order_date) over account_history as last_order_date,
+        sum(orders_count) over account_history as lifetime_orders,
+        sum(history_amount) over account_history as lifetime_net_revenue,
+        sum(orders_change) over account_history as orders_365d,
+        sum(amount_change) over account_history as net_revenue_365d
+    from month_facts
+    window account_history as (
+        partition by account_id
+        order by month
+        rows between unbounded preceding and current row
+    )
+),
+
+running_months as (
+    select
+        running_facts.*,
+        evaluation_points.month as spine_month
+    from running_facts
+    inner join evaluation_points
+        on
+            running_facts.month <= evaluation_points.month
+            and (running_facts.next_month is null or running_facts.next_month > evaluation_points.month)
 ),
 
 account_months as (
@@ -183,32 +222,19 @@ account_months as (
         evaluation_points.month,
         evaluation_points.month_end,
         evaluation_points.as_of_date,
-        min(history_by_month.first_order_date) over account_history as first_order_date,
-        max(history_by_month.last_order_date) over account_history as last_order_date,
-        sum(coalesce(history_by_month.orders_count, 0)) over account_history as lifetime_orders,
-        sum(coalesce(history_by_month.net_amount, 0)) over account_history as lifetime_net_revenue,
-        sum(coalesce(window_changes.orders_change, 0)) over account_history as orders_365d,
-        sum(coalesce(window_changes.amount_change, 0)) over account_history as net_revenue_365d,
-        coalesce(net_revenue_by_month.net_revenue, 0) as net_revenue
+        running_months.first_order_date,
+        running_months.last_order_date,
+        coalesce(running_months.lifetime_orders, 0) as lifetime_orders,
+        coalesce(running_months.lifetime_net_revenue, 0) as lifetime_net_revenue,
+        coalesce(running_months.orders_365d, 0) as orders_365d,
+        coalesce(running_months.net_revenue_365d, 0) as net_revenue_365d,
+        case when running_months.month = evaluation_points.month then running_months.net_revenue else 0 end as net_revenue
     from stg_accounts as accounts
     cross join evaluation_points
-    left join history_by_month
+    left join running_months
         on
-            accounts.account_id = history_by_month.account_id
-            and evaluation_points.month = history_by_month.month
-    left join net_revenue_by_month
-        on
-            accounts.account_id = net_revenue_by_month.account_id
-            and evaluation_points.month = net_revenue_by_month.month
-    left join window_changes
-        on
-            accounts.account_id = window_changes.account_id
-            and evaluation_points.month = window_changes.month
-    window account_history as (
-        partition by accounts.account_id
-        order by evaluation_points.month
-        rows between unbounded preceding and current row
-    )
+            accounts.account_id = running_months.account_id
+            and evaluation_points.month = running_months.spine_month
 ),
 
 -- VIP ranking: every account with net_revenue_365d > 0 (inactive ones too), top ceil(share x count)

@@ -10,17 +10,40 @@ with orders as (
     from {{ ref('int_orders') }}
 ),
 
+-- the same orders for the first orders: an import of their own, so that DuckDB reads int_orders
+-- twice rather than materializing it as a CTE that two branches read
+first_order_source as (
+    select order_id, account_id, rep_id, order_date, order_month
+    from {{ ref('int_orders') }}
+),
+
 int_refunds as (
     select * from {{ ref('int_refunds') }}
 ),
 
-ranked_orders as (
-    select
-        account_id,
-        rep_id,
-        order_month,
-        row_number() over (partition by account_id order by order_date, order_id) as order_rank
-    from orders
+-- Each account's first completed order (earliest order_date, then order_id; both are never NULL):
+-- two aggregations and two joins, cheaper than numbering every order of every account.
+first_order_dates as (
+    select account_id, min(order_date) as first_order_date
+    from first_order_source
+    group by account_id
+),
+
+first_order_ids as (
+    select first_order_source.account_id, min(first_order_source.order_id) as first_order_id
+    from first_order_source
+    inner join first_order_dates
+        on
+            first_order_source.account_id = first_order_dates.account_id
+            and first_order_source.order_date = first_order_dates.first_order_date
+    group by first_order_source.account_id
+),
+
+first_orders as (
+    select first_order_source.rep_id, first_order_source.order_month
+    from first_order_source
+    inner join first_order_ids
+        on first_order_source.order_id = first_order_ids.first_order_id
 ),
 
 order_facts as (
@@ -41,10 +64,8 @@ new_customer_facts as (
         rep_id,
         order_month as month,
         count(*) as new_customers
-    from ranked_orders
-    where
-        order_rank = 1
-        and rep_id is not null
+    from first_orders
+    where rep_id is not null
     group by rep_id, order_month
 ),
 

@@ -11,6 +11,12 @@ with order_lines as (
     select * from {{ ref('int_order_lines') }}
 ),
 
+-- the product of a refunded line: its own import, so that DuckDB reads the lines twice rather
+-- than materializing (and spilling) a CTE of every order line read by two branches
+refunded_lines as (
+    select order_id, line_number, product_id from {{ ref('int_order_lines') }}
+),
+
 orders as (
     select * from {{ ref('int_orders') }}
 ),
@@ -50,7 +56,7 @@ line_facts as (
 refund_facts as (
     select
         refunds.return_month as month,
-        order_lines.product_id,
+        refunded_lines.product_id,
         orders.channel,
         accounts.region,
         cast(null as {{ dbt.type_string() }}) as order_id,
@@ -63,8 +69,8 @@ refund_facts as (
     from refunds
     inner join orders
         on refunds.order_id = orders.order_id
-    left join order_lines
-        on refunds.order_id = order_lines.order_id and refunds.line_number = order_lines.line_number
+    left join refunded_lines
+        on refunds.order_id = refunded_lines.order_id and refunds.line_number = refunded_lines.line_number
     left join accounts
         on refunds.account_id = accounts.account_id
 ),
@@ -116,13 +122,13 @@ final as (
         cast(orders_count as {{ dbt.type_bigint() }}) as orders_count,
         cast(customers as {{ dbt.type_bigint() }}) as customers,
         cast(units_sold as decimal(18, 4)) as units_sold,
-        cast(gross_amount as decimal(18, 2)) as gross_amount,
+        {{ to_money('gross_amount') }} as gross_amount,
         cast(discount_amount as decimal(18, 2)) as discount_amount,
         cast(net_amount as decimal(18, 2)) as net_amount,
         cast(refunds_amount as decimal(18, 2)) as refunds_amount,
         cast(net_revenue as decimal(18, 2)) as net_revenue,
-        cast(cost_amount as decimal(18, 2)) as cost_amount,
-        cast(net_revenue - cost_amount as decimal(18, 2)) as gross_margin,
+        {{ to_money('cost_amount') }} as cost_amount,
+        {{ to_money('net_revenue - cost_amount') }} as gross_margin,
         {{ safe_divide('net_revenue - cost_amount', 'net_revenue') }} as gross_margin_rate
     from priced
 )

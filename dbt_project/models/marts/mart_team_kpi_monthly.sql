@@ -56,15 +56,36 @@ rep_sums as (
     group by team_id, month
 ),
 
--- Each completed order with the account's first completed order marked (earliest order_date,
--- then order_id), credited to its rep as int_rep_sales_monthly credits it.
+-- Each account's first completed order (earliest order_date, then order_id; both are never NULL),
+-- as int_rep_sales_monthly finds it: two aggregations and two joins, cheaper than numbering every
+-- order of every account.
+first_order_dates as (
+    select account_id, min(order_date) as first_order_date
+    from orders
+    group by account_id
+),
+
+first_order_ids as (
+    select orders.account_id, min(orders.order_id) as first_order_id
+    from orders
+    inner join first_order_dates
+        on
+            orders.account_id = first_order_dates.account_id
+            and orders.order_date = first_order_dates.first_order_date
+    group by orders.account_id
+),
+
+-- Each completed order with the account's first one marked, credited to its rep as
+-- int_rep_sales_monthly credits it.
 ranked_orders as (
     select
-        account_id,
-        rep_id,
-        order_month,
-        row_number() over (partition by account_id order by order_date, order_id) as order_rank
+        orders.account_id,
+        orders.rep_id,
+        orders.order_month,
+        case when first_order_ids.first_order_id is not null then 1 end as order_rank
     from orders
+    left join first_order_ids
+        on orders.order_id = first_order_ids.first_order_id
 ),
 
 -- An order counts for the team its rep's row carries in the order's month (the rep mart's
