@@ -50,8 +50,8 @@ def test_specs_mirror_the_suite_with_blocking_errors():
     [checks] = build_quality_checks("staging")
     specs = {(spec.asset_key.to_user_string(), spec.name): spec for spec in checks.check_specs}
     assert len(specs) == len(load_suite("staging"))
-    key_unique = specs[("staging/stg_orders", "key_unique")]
-    assert key_unique.blocking and "one (latest) version per key" in key_unique.description
+    rates = specs[("staging/stg_fx_rates", "fx_rate_present")]
+    assert rates.blocking and "Without that rate it stays in its own currency" in rates.description
     assert not specs[("staging/stg_orders", "account_coverage")].blocking
 
 
@@ -62,8 +62,8 @@ def test_blocking_failure_is_reported_as_an_error(run):
     failed = evaluations[("marts/mart_rep_kpi_monthly", "rates_within_0_1")]
     assert (failed.passed, failed.severity) == (False, dg.AssetCheckSeverity.ERROR)
     assert failed.metadata["observed_value"].value == "win_rate: 1 of 4 rows"
-    passed = evaluations[("marts/dim_customers", "grain_unique")]
-    assert (passed.passed, passed.metadata["observed_value"].value) == (True, "0 duplicated keys")
+    passed = evaluations[("marts/dim_customers", "customer_touches_consistent")]
+    assert (passed.passed, passed.metadata["observed_value"].value) == (True, "inconsistent_customers: 0")
     assert [k for k, e in evaluations.items() if not e.passed] == [("marts/mart_rep_kpi_monthly", "rates_within_0_1")]
 
 

@@ -1,8 +1,9 @@
-"""Staging suite: key uniqueness, enum domains, referential coverage, freshness.
+"""Staging suite: referential coverage, freshness, rates present (keys, required values and enums
+are the staging models' dbt contracts: tests/test_dbt_contract.py).
 
 One real dbt run builds the staging models of a clean fixture; the broken warehouse is a copy in
-which stg_orders is replaced by a table holding the defects (staging's latest-version rule can
-never emit a duplicate itself, so a broken staging model is simulated this way).
+which stg_orders is replaced by a table holding the defects: an order of an unknown account, in a
+currency without a rate (fx_rate NULL), stale against a later as_of_date.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ def runs(tmp_path_factory):
     broken = copy_warehouse(clean, data_dir / "broken" / "build.duckdb")
     with duckdb.connect(str(broken)) as con:
         con.execute("create table staging.stg_orders_defects as select * from staging.stg_orders")
-        con.execute("""insert into staging.stg_orders_defects (order_id, account_id, order_date, status)
-                       values ('O1', 'A1', date '2025-01-10', 'completed'),
-                              ('O3', 'A404', date '2025-01-21', 'Completed')""")
+        con.execute("""insert into staging.stg_orders_defects (order_id, account_id, order_date, status, currency)
+                       values ('O1', 'A1', date '2025-01-10', 'completed', null),
+                              ('O3', 'A404', date '2025-01-21', 'completed', 'EUR')""")
         con.execute("drop table staging.stg_orders")  # a table: macros/stored_staging.sql
         con.execute("alter table staging.stg_orders_defects rename to stg_orders")
     quality = data_dir / "quality"
@@ -91,26 +92,13 @@ def test_clean_staging_passes_every_check(runs):
     assert len(runs["clean"]) == len(load_suite("staging"))
     # as_of_date from int_calendar: the call of 2025-01-25; newest order 2025-01-20
     assert _result(runs["clean"], "staging/stg_orders", "orders_fresh").observed_value == "order_date: 2025-01-20"
-    assert _result(runs["clean"], "staging/stg_order_lines", "key_unique").observed_value == "0 duplicated keys"
+    assert _result(runs["clean"], "staging/stg_order_lines", "order_coverage").passed
 
 
 def test_the_broken_staging_build_refuses_the_publish(runs):
     settings = get_settings(runs["data_dir"])  # today's build: the broken one the suite audited
     copy_warehouse(runs["broken_build"], settings.build_warehouse)
-    assert_the_audit_refuses_the_publish(runs["data_dir"], "broken", "staging/stg_orders:key_unique")
-
-
-def test_duplicated_order_key_fails(runs):
-    result = _result(runs["broken"], "staging/stg_orders", "key_unique")
-    assert (result.passed, result.severity, result.observed_value) == (False, "error", "1 duplicated keys")
-    assert result.details == "[{order_id: O1, row_count: 2}]"
-
-
-def test_value_outside_the_enum_fails(runs):
-    result = _result(runs["broken"], "staging/stg_orders", "enum_domains")
-    # O1, O1 again, O2, O3: one status 'Completed' among 4 rows
-    assert (result.passed, result.severity, result.observed_value) == (False, "error", "status: 1 of 4 rows")
-    assert "Completed" in result.details
+    assert_the_audit_refuses_the_publish(runs["data_dir"], "broken", "staging/stg_fx_rates:fx_rate_present")
 
 
 def test_orders_of_unknown_accounts_below_threshold_warn(runs):
@@ -125,3 +113,10 @@ def test_stale_orders_warn_against_the_given_as_of_date(runs):
     # floor = 2025-06-30 - 31 days = 2025-05-30; newest order is 2025-01-21
     assert (result.passed, result.severity, result.observed_value) == (False, "warn", "order_date: 2025-01-21")
     assert result.details == "order_date: min_value 2025-05-30; as_of_date 2025-06-30 (given)"
+
+
+def test_an_order_in_a_currency_without_a_rate_fails_and_names_it(runs):
+    result = _result(runs["broken"], "staging/stg_fx_rates", "fx_rate_present")
+    # O3: EUR, January 2025, no EUR rate in the fixture
+    assert (result.passed, result.severity) == (False, "error")
+    assert "EUR 2025-01: 1 orders without a rate" in result.details

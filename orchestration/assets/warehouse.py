@@ -54,11 +54,14 @@ class SalesdwDbtTranslator(DagsterDbtTranslator):
 
 
 def describe_dbt_test(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
-    """What a dbt test checks, in a sentence: its own description, the leading comment of a singular
-    test's SQL, or a sentence made from a generic test's name and arguments."""
+    """What a dbt test checks, in a sentence: the leading comment of a singular test's SQL, or a
+    sentence made from a generic test's name and arguments; followed by the test's own description
+    (its why), or that alone for a generic test this does not know."""
+    meta = test.get("test_metadata") or {}
+    if meta.get("name") == "model_contract":
+        return " ".join(filter(None, [_contract_sentence(test, manifest), test.get("description")]))
     if test.get("description"):
         return test["description"]
-    meta = test.get("test_metadata") or {}
     if not meta:
         header = []
         for line in test.get("raw_code", "").splitlines():
@@ -68,12 +71,10 @@ def describe_dbt_test(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> s
         return " ".join(header) or f"Singular dbt test {test['name']}: returns no row."
     kwargs = meta.get("kwargs", {})
     attached = manifest["nodes"].get(test.get("attached_node") or "", {}).get("name", "the model")
-    column, columns = kwargs.get("column_name"), ", ".join(kwargs.get("columns") or [])
+    column = kwargs.get("column_name")
     sentences = {
         "unique": f"{column} is unique in {attached}.",
         "not_null": f"{column} is never null in {attached}.",
-        "not_null_columns": f"No null in {columns} of {attached}.",
-        "unique_combination": f"One row of {attached} per ({columns}).",
         "accepted_values": f"{column} in {attached} only takes the values "
         f"{', '.join(str(v) for v in kwargs.get('values') or [])}.",
         "relationships": f"Every {column} of {attached} exists as {kwargs.get('field')} in "
@@ -81,6 +82,18 @@ def describe_dbt_test(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> s
     }
     arguments = ", ".join(f"{k}={v}" for k, v in kwargs.items() if k != "model")
     return sentences.get(meta.get("name"), f"dbt test {meta.get('name')} on {attached} ({arguments}).")
+
+
+def _contract_sentence(test: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
+    """The properties of a model_contract test (dbt_project/tests/generic/model_contract.sql)."""
+    kwargs = test["test_metadata"]["kwargs"]
+    attached = manifest["nodes"].get(test.get("attached_node") or "", {}).get("name", "the model")
+    parts = [f"no null in {', '.join(kwargs['not_null'])}"] if kwargs.get("not_null") else []
+    for key in kwargs.get("unique") or []:
+        parts.append(f"one row per ({key if isinstance(key, str) else ', '.join(key)})")
+    for column, values in (kwargs.get("accepted_values") or {}).items():
+        parts.append(f"{column} only {', '.join(str(v) for v in values)}")
+    return f"Contract of {attached}: {'; '.join(parts)}."
 
 
 translator = SalesdwDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

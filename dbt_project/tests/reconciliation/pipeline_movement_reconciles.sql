@@ -1,7 +1,8 @@
 -- The pipeline waterfall reconciles for every (month, team) (marts.md
 -- mart_pipeline_movement_monthly): open_end = open_start + new + increased - decreased - won - lost
 -- + moved_in - moved_out + other_in - other_out for amounts, the same without the amount changes
--- for counts. Returns the rows that do not add up.
+-- for counts. A gap means a deal was counted in two ways or in none, so the monthly review
+-- explains a pipeline change that did not happen. Returns the rows that do not add up.
 with movement as (
     select * from {{ ref('mart_pipeline_movement_monthly') }}
 ),
