@@ -1,6 +1,8 @@
 """int_order_lines is incremental: a second run after new raw batches rebuilds exactly the orders
 those batches touch (new lines, a cancelled order, a new accounts snapshot re-attributing orders
-without rep_id) and leaves the other orders' rows alone.
+without rep_id) and leaves the other orders' rows alone, as in the pipeline's month refresh
+(which writes control.rebuild_months first). A dbt build run by hand, without that table, rebuilds
+every order.
 """
 
 from decimal import Decimal
@@ -31,7 +33,7 @@ def test_second_run_rebuilds_only_the_touched_orders(tmp_path):
             {"order_id": "O1", "account_id": "A1", "order_date": "2025-01-05", "status": "completed"},  # via A1's owner
             {"order_id": "O2", "account_id": "A2", "rep_id": "R2", "order_date": "2025-01-06", "status": "completed"},
             {"order_id": "O3", "account_id": "A1", "rep_id": "R1", "order_date": "2025-01-07", "status": "completed"},
-            {"order_id": "O5", "account_id": "A2", "rep_id": "R5", "order_date": "2025-01-08", "status": "completed"},
+            {"order_id": "O5", "account_id": "A2", "rep_id": "R5", "order_date": "2024-12-08", "status": "completed"},
         ],
     )
     write_raw_batch(
@@ -55,8 +57,12 @@ def test_second_run_rebuilds_only_the_touched_orders(tmp_path):
         ]
 
         # Mark O5's row: nothing in the next batches touches O5, so an incremental run keeps it.
+        # The month refresh's control table, as the pipeline writes it: the month the new batches
+        # touch (January; O5 is December's).
         with duckdb.connect(str(warehouse)) as con:
             con.execute("update intermediate.int_order_lines set net_amount = 1 where order_id = 'O5'")
+            con.execute("create schema control")
+            con.execute("create table control.rebuild_months as select date '2025-01-01' as month")
 
         write_raw_batch(
             raw,
@@ -106,3 +112,11 @@ def test_second_run_rebuilds_only_the_touched_orders(tmp_path):
         ("O4", 1, "R2", Decimal("36.00")),  # new order via A2's owner: 4 x 10 - 4
         ("O5", 1, "R5", Decimal("1.00")),  # untouched: not rebuilt (still the marked value)
     ]
+
+    # by hand, outside the pipeline (no control table): every order is rebuilt, O5 included
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table control.rebuild_months")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DBT_INDIRECT_SELECTION", "cautious")
+        build_warehouse(tmp_path, select="+int_order_lines")
+    assert query(warehouse, LINES)[-1] == ("O5", 1, "R5", Decimal("250.00"))
