@@ -81,14 +81,19 @@ facts as (
     select * from refund_facts
 ),
 
-grouped as (
+-- The distinct orders and customers of a cell by aggregating in three steps (cell x order, cell x
+-- customer, cell) rather than two count(distinct): a plain aggregation spills to disk, while
+-- DuckDB's distinct aggregates ran out of the 1 GB limit at scale 500 beside another model. An
+-- order has one account, so a cell's orders are the sum of its customers' orders; refunds carry
+-- no order or customer (NULL), which count() leaves out as count(distinct) did.
+cell_orders as (
     select
         month,
         product_id,
         channel,
         region,
-        count(distinct order_id) as orders_count,
-        count(distinct account_id) as customers,
+        order_id,
+        account_id,
         sum(units_sold) as units_sold,
         sum(gross_amount) as gross_amount,
         sum(discount_amount) as discount_amount,
@@ -96,6 +101,40 @@ grouped as (
         sum(refunds_amount) as refunds_amount
     from facts
     {{ where_rebuild_month('month') }}
+    group by month, product_id, channel, region, order_id, account_id
+),
+
+cell_customers as (
+    select
+        month,
+        product_id,
+        channel,
+        region,
+        account_id,
+        count(order_id) as orders_count,
+        sum(units_sold) as units_sold,
+        sum(gross_amount) as gross_amount,
+        sum(discount_amount) as discount_amount,
+        sum(net_amount) as net_amount,
+        sum(refunds_amount) as refunds_amount
+    from cell_orders
+    group by month, product_id, channel, region, account_id
+),
+
+grouped as (
+    select
+        month,
+        product_id,
+        channel,
+        region,
+        sum(orders_count) as orders_count,
+        count(account_id) as customers,
+        sum(units_sold) as units_sold,
+        sum(gross_amount) as gross_amount,
+        sum(discount_amount) as discount_amount,
+        sum(net_amount) as net_amount,
+        sum(refunds_amount) as refunds_amount
+    from cell_customers
     group by month, product_id, channel, region
 ),
 
