@@ -21,22 +21,9 @@ int_refunds as (
     select * from {{ ref('int_refunds') }}
 ),
 
--- Each account's first completed order (earliest order_date, then order_id; both are never NULL):
--- two aggregations and two joins, cheaper than numbering every order of every account.
-first_order_dates as (
-    select account_id, min(order_date) as first_order_date
-    from first_order_source
-    group by account_id
-),
-
+-- Each account's first completed order (macros/first_order_ids.sql).
 first_order_ids as (
-    select first_order_source.account_id, min(first_order_source.order_id) as first_order_id
-    from first_order_source
-    inner join first_order_dates
-        on
-            first_order_source.account_id = first_order_dates.account_id
-            and first_order_source.order_date = first_order_dates.first_order_date
-    group by first_order_source.account_id
+    {{ first_order_ids('first_order_source') }}
 ),
 
 first_orders as (

@@ -56,23 +56,9 @@ rep_sums as (
     group by team_id, month
 ),
 
--- Each account's first completed order (earliest order_date, then order_id; both are never NULL),
--- as int_rep_sales_monthly finds it: two aggregations and two joins, cheaper than numbering every
--- order of every account.
-first_order_dates as (
-    select account_id, min(order_date) as first_order_date
-    from orders
-    group by account_id
-),
-
+-- Each account's first completed order (macros/first_order_ids.sql).
 first_order_ids as (
-    select orders.account_id, min(orders.order_id) as first_order_id
-    from orders
-    inner join first_order_dates
-        on
-            orders.account_id = first_order_dates.account_id
-            and orders.order_date = first_order_dates.first_order_date
-    group by orders.account_id
+    {{ first_order_ids('orders') }}
 ),
 
 -- Each completed order with the account's first one marked, credited to its rep as
