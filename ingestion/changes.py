@@ -25,6 +25,7 @@ or every month; the dbt step writes them to `control.rebuild_months` (orchestrat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -73,9 +74,10 @@ class Changes:
         return sorted(m.strftime("%Y-%m") for m in self.months)
 
 
-def live_batches(raw_dir: Path, quality_dir: Path) -> dict[str, list[str]]:
-    """The live (loaded, unretired) batch ids of every entity in the raw zone."""
-    with duckdb.connect() as con:
+def live_batches(raw_dir: Path, quality_dir: Path, config: Mapping | None = None) -> dict[str, list[str]]:
+    """The live (loaded, unretired) batch ids of every entity in the raw zone (config: DuckDB's
+    limits, Settings.duckdb_limits: these queries scan whole raw entities)."""
+    with duckdb.connect(config=dict(config or {})) as con:
         return {
             name: sorted(
                 r[0]
@@ -87,11 +89,13 @@ def live_batches(raw_dir: Path, quality_dir: Path) -> dict[str, list[str]]:
         }
 
 
-def changes_since(raw_dir: Path, quality_dir: Path, known: set[str], last_month: date | None) -> Changes:
+def changes_since(
+    raw_dir: Path, quality_dir: Path, known: set[str], last_month: date | None, config: Mapping | None = None
+) -> Changes:
     """The months the live batches not in `known` touch (known: the batches the last build read;
-    last_month: the latest month of data then)."""
+    last_month: the latest month of data then; config: DuckDB's limits)."""
     changes = Changes()
-    with duckdb.connect() as con:
+    with duckdb.connect(config=dict(config or {})) as con:
         for name, ent in ENTITIES.items():
             con.execute(f"create view {name} as {live_select(raw_dir, quality_dir, name, raw_columns(ent))}")
         con.execute("create table known(batch_id varchar)")
@@ -247,9 +251,9 @@ def _horizon(con: duckdb.DuckDBPyConnection) -> date | None:
     )
 
 
-def latest_month(raw_dir: Path, quality_dir: Path) -> date | None:
-    """The as_of month as derived from the live raw zone."""
-    with duckdb.connect() as con:
+def latest_month(raw_dir: Path, quality_dir: Path, config: Mapping | None = None) -> date | None:
+    """The as_of month as derived from the live raw zone (config: DuckDB's limits)."""
+    with duckdb.connect(config=dict(config or {})) as con:
         for name in {**DATED_EVENTS, **OPEN_EVENTS}:
             con.execute(f"create view {name} as {live_select(raw_dir, quality_dir, name, raw_columns(ENTITIES[name]))}")
         return _latest_month(con)

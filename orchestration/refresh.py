@@ -162,7 +162,9 @@ def read_state(warehouse_dir: Path) -> dict | None:
 
 def plan_refresh(settings: Settings, dbt_vars: dict) -> RefreshPlan:
     """Full or month refresh for this build, and which months (see the module docstring)."""
-    live = live_batches(settings.raw_dir, settings.quality_dir)
+    # unbounded, the derivation's scans of the raw zone took 3.7 GB at scale 500
+    limits = settings.duckdb_limits()
+    live = live_batches(settings.raw_dir, settings.quality_dir, limits)
     batches = sorted(b for ids in live.values() for b in ids)
     plan = RefreshPlan(full=False, batches=batches, fingerprint=fingerprint(dbt_vars, settings.engine))
     state, asked = read_state(settings.warehouse_dir), read_request(settings.warehouse_dir)
@@ -187,12 +189,12 @@ def plan_refresh(settings: Settings, dbt_vars: dict) -> RefreshPlan:
         reasons.append("a new batch is older than the newest the last build read")
     if reasons:  # what is new does not matter: everything is rebuilt
         plan.full, plan.reasons = True, reasons
-        latest = latest_month(settings.raw_dir, settings.quality_dir)
+        latest = latest_month(settings.raw_dir, settings.quality_dir, limits)
         plan.latest_month = latest.strftime("%Y-%m") if latest else None
         return plan
     last = state.get("latest_month")
     changes = changes_since(
-        settings.raw_dir, settings.quality_dir, known, date.fromisoformat(last + "-01") if last else None
+        settings.raw_dir, settings.quality_dir, known, date.fromisoformat(last + "-01") if last else None, limits
     )
     plan.new_batches, plan.reasons, plan.full = changes.new_batches, changes.reasons, changes.every_month
     plan.latest_month = changes.latest_month.strftime("%Y-%m") if changes.latest_month else last
