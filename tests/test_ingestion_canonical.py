@@ -193,6 +193,14 @@ def test_one_bad_row_per_defect_kind_is_quarantined_with_the_column_named(tmp_pa
     assert (usd.files[0].rows_loaded, usd.files[0].rows_quarantined) == (2, 4)
 
 
+def test_every_event_key_is_required_so_raw_keys_are_never_null():
+    # the staging rule for events (dbt_project/macros/latest_version.sql) joins keys with `=`:
+    # a NULL key would pass untouched instead of being ranked, so each key column must be required
+    events = {name: e for name, e in ENTITIES.items() if e.kind == "E"}
+    assert len(events) >= 10
+    assert {name: [k for k in e.key if k not in e.required] for name, e in events.items()} == {n: [] for n in events}
+
+
 def test_several_reasons_of_one_row_are_all_given(tmp_path):
     land(tmp_path / "landing", "orders/o.csv", ORDERS_HEADER + ",A1,,,yesterday,done,,eur\n")
     run(tmp_path)
