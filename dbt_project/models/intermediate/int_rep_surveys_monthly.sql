@@ -17,6 +17,7 @@ stg_survey_responses as (
     select * from {{ ref('stg_survey_responses') }}
 ),
 
+-- the rep of each order a response names: only those orders (a small share of all) are attributed
 orders as (
     select
         orders.order_id,
@@ -26,6 +27,7 @@ orders as (
         on
             orders.account_id = owners.account_id
             and {{ holds_on('owners', 'orders.order_date') }}
+    where orders.order_id in (select stg_survey_responses.order_id from stg_survey_responses)
 ),
 
 responses as (
