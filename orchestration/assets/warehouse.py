@@ -7,6 +7,9 @@ tables over the same raw zone, and the Spark build is then copied into the DuckD
 (engines/raw_spark.py), where the GX checks and the publish step read it as on DuckDB.
 """
 
+import orchestration.dbt_core_free  # noqa: F401  (first: dagster-dbt without dbt-core)
+
+# isort: split
 import json
 import os
 import subprocess
