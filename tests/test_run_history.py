@@ -143,3 +143,66 @@ def test_skipping_fsync_applies_to_the_instances_run_history_only(home):
             other.dispose()
     with dg.DagsterInstance.get() as fresh:  # another instance on the same home waits for the disk
         assert _synchronous(fresh.event_log_storage._engine("index")) == FULL
+
+
+def _planned_and_stored(home, monkeypatch, batch_size: str | None):
+    """A run of `numbers` and its check with DAGSTER_EVENT_BATCH_SIZE as given: its events as
+    Dagster's own storage reads them back, the planned events first, and the commits per file."""
+    import sqlalchemy as sa
+
+    if batch_size is None:
+        monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+    else:
+        monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", batch_size)
+    commits = []
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        sa.event.listen(storage._engine("index"), "commit", lambda conn: commits.append("index"))
+        run_id = run_once(instance)
+    plain = SqliteEventLogStorage(str(home / "storage"))
+    events = [
+        (
+            e.dagster_event_type,
+            e.step_key,
+            getattr(getattr(e.dagster_event, "event_specific_data", None), "check_name", None),
+        )
+        for e in plain.get_logs_for_run(run_id)
+    ]
+    check_key = dg.AssetCheckKey(dg.AssetKey("numbers"), "numbers_are_positive")
+    history = plain.get_asset_check_execution_history(check_key, limit=10)
+    planned = plain.get_latest_planned_materialization_info(dg.AssetKey("numbers"))
+    return events, [h.status for h in history], planned is not None and planned.run_id == run_id, len(commits)
+
+
+def test_a_batch_of_planned_events_is_stored_as_dagster_stores_them_one_by_one(home, monkeypatch):
+    one_by_one = _planned_and_stored(home, monkeypatch, None)
+    batched = _planned_and_stored(home, monkeypatch, "1000")
+    assert batched[0] == one_by_one[0]  # the same events, in the same order
+    assert dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED in {kind for kind, _, _ in batched[0]}
+    assert batched[1][0] == one_by_one[1][0]  # the check's execution record, planned then evaluated
+    assert batched[2] and one_by_one[2]  # the planned materialization in the cross-run index
+    assert batched[3] < one_by_one[3]  # fewer index commits: the planned ones share a transaction
+
+
+def test_a_failing_batch_keeps_none_of_its_events(home, monkeypatch):
+    from dagster._core.events.log import EventLogEntry
+
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        run_id = run_once(instance)
+        events = list(instance.all_logs(run_id))
+        stored = len(events)
+        broken = EventLogEntry(**{**events[0]._asdict(), "run_id": run_id})
+        real = PooledSqliteEventLogStorage.store_event
+
+        def fail_on_the_last(self, event):
+            if event is broken:
+                raise RuntimeError("disk full")
+            return real(self, event)
+
+        monkeypatch.setattr(PooledSqliteEventLogStorage, "store_event", fail_on_the_last)
+        with pytest.raises(RuntimeError, match="disk full"):
+            storage.store_event_batch([*events[:3], broken])
+        assert len(instance.all_logs(run_id)) == stored  # the three stored first were rolled back
+        storage.store_event_batch(events[:3])
+        assert len(instance.all_logs(run_id)) == stored + 3
