@@ -14,18 +14,14 @@ the files safely; the cache is bounded so a long-lived webserver does not keep e
 
 `skip_fsync()` lets SQLite skip fsync on this storage's own connections (the CLI's runs ask for it,
 orchestration/runner.py); no other SQLite connection of the process is touched.
-
-`store_event_batch()` stores a batch of events (a new run's planned events, when the CLI has set
-DAGSTER_EVENT_BATCH_SIZE: orchestration/runner.py) in one transaction per database file.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -35,18 +31,6 @@ from sqlalchemy.engine import Connection, Engine
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30  # as Dagster's own storage waits for a lock
 MAX_OPEN_DATABASES = 8
-
-
-class _Batch:
-    """The connections of one store_event_batch, one per database file, open until it ends."""
-
-    def __init__(self, thread: int, stack: ExitStack):
-        self.thread, self._stack, self._connections = thread, stack, {}
-
-    def connection(self, shard: str, connect) -> Connection:
-        if shard not in self._connections:
-            self._connections[shard] = connect(shard, self._stack)
-        return self._connections[shard]
 
 
 def _no_fsync(dbapi_connection, _record) -> None:
@@ -67,7 +51,6 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str | None = None, inst_data: Any = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
-        self._batch: _Batch | None = None
         self._tables_found: set[str] = set()
         self._fsync = True
         if base_dir is None:
@@ -103,12 +86,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         # Same contract as the parent's: serialised by _db_lock, one transaction per use, the
-        # database created on first use. Only the engine outlives the call. Within a batch
-        # (store_event_batch), the batch's thread holds the lock and one transaction per file.
-        batch = self._batch
-        if batch is not None and batch.thread == threading.get_ident():
-            yield batch.connection(shard, self._batch_connection)
-            return
+        # database created on first use. Only the engine outlives the call.
         with self._db_lock:
             engine = self._engine(shard)
             if shard not in self._initialized_dbs:
@@ -116,30 +94,6 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
-
-    def store_event_batch(self, events) -> None:
-        """A batch of events in one transaction per database file instead of one or more per event.
-
-        Dagster hands over a batch only with DAGSTER_EVENT_BATCH_SIZE set (the CLI sets it:
-        orchestration/runner.py), and then mostly a new run's planned events (436 for the full job:
-        one per asset and asset check). Stored event by event as usual (store_event); should one
-        fail, none of the batch is kept and Dagster stores them again one at a time."""
-        with self._db_lock, ExitStack() as stack:
-            self._batch = _Batch(threading.get_ident(), stack)
-            try:
-                for event in events:
-                    self.store_event(event)
-            finally:
-                self._batch = None
-
-    def _batch_connection(self, shard: str, stack: ExitStack) -> Connection:
-        engine = self._engine(shard)
-        if shard not in self._initialized_dbs:
-            self._initdb(engine)
-            self._initialized_dbs.add(shard)
-        conn = stack.enter_context(engine.connect())
-        stack.enter_context(conn.begin())
-        return conn
 
     def skip_fsync(self) -> None:
         """From now on, commit without waiting for the disk (`pragma synchronous = OFF`) on this

@@ -82,21 +82,6 @@ def relax_run_history_fsync(instance) -> None:
         storage.skip_fsync()
 
 
-# Events Dagster may hand over as one batch (a new run's planned events: 436 for the full job).
-EVENT_BATCH_SIZE = "1000"
-
-
-def batch_planned_events(instance) -> None:
-    """Have Dagster store a new run's planned events as one batch (DAGSTER_EVENT_BATCH_SIZE) when
-    the run history is the pooled SQLite event log, which stores a batch in one transaction per
-    file (PooledSqliteEventLogStorage.store_event_batch); other storages are left as they are.
-    Set before the run starts, while no other thread reads the environment."""
-    from orchestration.run_history import PooledSqliteEventLogStorage
-
-    if isinstance(instance.event_log_storage, PooledSqliteEventLogStorage):
-        os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
-
-
 def run_pipeline(
     settings: Settings, *, landing: Path | None = None, profile: str = "canonical", asset_selection: list | None = None
 ) -> RunOutcome:
@@ -120,7 +105,6 @@ def run_pipeline(
         contextlib.redirect_stdout(run_log),
     ):
         relax_run_history_fsync(instance)
-        batch_planned_events(instance)
         result = job.execute_in_process(
             run_config={
                 "ops": {"ingest_exports": {"config": ingest_config}},
