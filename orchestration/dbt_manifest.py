@@ -8,6 +8,10 @@ rewrote; so definitions load in well under a second on the warm path.
 
 from __future__ import annotations
 
+import orchestration.dbt_core_free  # noqa: F401  (first: dagster-dbt without dbt-core)
+
+# isort: split
+
 import fcntl
 import functools
 import json

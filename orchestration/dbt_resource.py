@@ -13,6 +13,10 @@ renames them, and checks the version against a real `dbt --version`.
 
 from __future__ import annotations
 
+import orchestration.dbt_core_free  # noqa: F401  (first: dagster-dbt without dbt-core)
+
+# isort: split
+
 from functools import cached_property
 from importlib.metadata import version as installed_version
 

@@ -96,9 +96,9 @@ def _layers_table(settings: Settings, outcome: RunOutcome) -> Table:
         layers.add_row("landing → raw (this run)", "0", "0", "no new files")
     # staging lives in the build warehouse only; the serving file holds marts and quality tables
     counts = {
-        "staging": warehouse_counts(settings.build_warehouse, settings).get("staging", {}),
+        "staging": warehouse_counts(settings.build_warehouse, settings, ("staging",)).get("staging", {}),
         "marts": warehouse_counts(
-            settings.serving_warehouse if outcome.published else settings.build_warehouse, settings
+            settings.serving_warehouse if outcome.published else settings.build_warehouse, settings, ("marts",)
         ).get("marts", {}),
     }
     for schema in ("staging", "marts"):

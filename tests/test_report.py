@@ -568,6 +568,22 @@ def test_warehouse_is_opened_read_only_and_released(tmp_path):
         con.execute("create table marts.touch as select 1 as x")
 
 
+def test_both_pages_from_one_read_are_the_pages_of_two(reports, tmp_path, monkeypatch):
+    from orchestration.serving import report
+
+    reads = []
+    real = report.load_report_data
+    monkeypatch.setattr(report, "load_report_data", lambda wh: reads.append(wh) or real(wh))
+    with pytest.raises(ValueError, match="fr"):  # an unknown language fails before the warehouse is read
+        report.write_reports(reports["full"], tmp_path / "bad", langs=("en", "fr"))
+    assert reads == [] and not (tmp_path / "bad").exists()
+    pages = report.write_reports(reports["full"], tmp_path / "out", langs=("en", "zh"), currency="CNY")
+    assert len(reads) == 1
+    assert [p.name for p in pages] == [reports["en"].name, reports["zh"].name]
+    for page, one_by_one in zip(pages, (reports["en"], reports["zh"])):
+        assert page.read_text(encoding="utf-8") == one_by_one.read_text(encoding="utf-8")
+
+
 def test_missing_marts_do_not_crash(tmp_path):
     duckdb.connect(str(tmp_path / "bare.duckdb")).close()
     page = Page(write_report(tmp_path / "bare.duckdb", tmp_path / "out").read_text(encoding="utf-8"))

@@ -10,7 +10,7 @@ from orchestration.quality.report import write_quality_report
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
 from orchestration.serving.postgres import PublishError, publish_to_postgres
-from orchestration.serving.report import write_report
+from orchestration.serving.report import write_reports
 
 SERVING_WAREHOUSE = dg.AssetKey(["serving", "sales_warehouse"])
 
@@ -70,7 +70,7 @@ def _refusal(settings, reason: str) -> dg.AssetObservation:
 )
 def sales_report(context: dg.AssetExecutionContext, salesdw: SalesdwResource) -> dg.MaterializeResult:
     settings = salesdw.settings
-    pages = [write_report(settings.serving_warehouse, settings.reports_dir, lang=lang) for lang in ("en", "zh")]
+    pages = write_reports(settings.serving_warehouse, settings.reports_dir, langs=("en", "zh"))
     pages.append(write_quality_report(settings.quality_dir, settings.reports_dir))
     return dg.MaterializeResult(metadata={p.name: dg.MetadataValue.path(str(p)) for p in pages})
 

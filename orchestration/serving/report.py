@@ -41,7 +41,7 @@ from orchestration.serving.report_charts import (
 )
 from orchestration.serving.report_data import VIP_NPS_AT_MOST, VIP_RECENCY_DAYS, Headline, ReportData, read_report_data
 
-__all__ = ["CHART_NAMES", "REPORT_FILENAMES", "load_report_data", "render_report", "write_report"]
+__all__ = ["CHART_NAMES", "REPORT_FILENAMES", "load_report_data", "render_report", "write_report", "write_reports"]
 
 log = logging.getLogger(__name__)
 
@@ -283,10 +283,20 @@ def write_report(warehouse: Path, out_dir: Path, *, lang: str = "en", currency: 
     Reads the marts of `warehouse` read-only (the connection is closed before the page is written);
     amounts are labelled with `currency` when given.
     """
-    labels_for(lang)  # unknown language: fail before touching anything
+    return write_reports(warehouse, out_dir, langs=(lang,), currency=currency)[0]
+
+
+def write_reports(
+    warehouse: Path, out_dir: Path, *, langs: tuple[str, ...] = ("en", "zh"), currency: str | None = None
+) -> list[Path]:
+    """write_report for each of `langs`, from one read of the warehouse; returns the pages' paths."""
+    for lang in langs:
+        labels_for(lang)  # unknown language: fail before touching anything
     data = load_report_data(Path(warehouse))
-    html = render_report(data, lang=lang, currency=currency)
-    out_dir = Path(out_dir)
+    return [_write_page(render_report(data, lang=lang, currency=currency), Path(out_dir), lang) for lang in langs]
+
+
+def _write_page(html: str, out_dir: Path, lang: str) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / REPORT_FILENAMES[lang]
     # Write beside the target and rename: a reader never opens a half-written page.
