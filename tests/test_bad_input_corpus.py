@@ -756,6 +756,29 @@ def test_nul_and_other_control_characters_in_text_are_quarantined(tmp_path):
     assert rows[0][2]["account_name"] == "Acme\x00 Ltd"  # the original text is kept
 
 
+EXPR_TEAMS_PROFILE = """
+    name: expr_teams
+    entities:
+      teams:
+        files: ["teams/*.csv"]
+        columns:
+          team_id: team_id
+          team_name: {expr: "team_name || case when team_id = 'T2' then chr(7) else '' end"}
+          region: region
+"""
+
+
+def test_control_character_made_by_an_expression_in_a_file_without_one_is_quarantined(tmp_path):
+    # The file's bytes hold no control character, so the columns read as they are go unsearched;
+    # the text an expression makes is still searched.
+    land(tmp_path, "teams/t.csv", TEAMS + "T1,North,East\nT2,South,East\n")
+    result = run(tmp_path, profile(tmp_path, EXPR_TEAMS_PROFILE))
+    assert status(result) == {"teams/t.csv": ("loaded", 2, 1, 1)}
+    assert [r[1:3] for r in quarantined(tmp_path)] == [
+        (2, "team_name: contains control character U+0007 (only tab, newline and carriage return are allowed in text)")
+    ]
+
+
 def test_export_columns_named_like_internal_ones_load_as_plain_columns(tmp_path):
     header = "order_id,account_id,order_date,status,__row_number,__reason,__o0,__raw_record\n"
     land(tmp_path, "orders/o.csv", header + "O1,A1,2024-01-02,completed,7,x,y,z\nO2,A1,bad,completed,8,x,y,z\n")
