@@ -86,23 +86,3 @@ def test_a_failed_background_suite_is_raised_by_the_checks_step(build, monkeypat
     background.start_after_build(build, "run-broken", ["staging"])
     with pytest.raises(RuntimeError, match="GX is down"):
         audit(build, "staging", run_id="run-broken")
-
-
-def test_a_suite_runs_while_another_suites_gx_connection_holds_the_warehouse(build, tmp_path):
-    # DuckDB opens a file already open in the process only with the same configuration, and GX's
-    # connections (duckdb-engine) carry a user agent: a suite reading its facts beside another
-    # suite's validation failed to connect before its plain connections carried it too
-    import duckdb_engine
-
-    limits = build.duckdb_limits()
-    held = duckdb_engine.Dialect().connect(str(build.build_warehouse), read_only=True, config=dict(limits))
-    try:
-        results = run_suite(
-            "marts", build.build_warehouse, run_id="beside", quality_dir=tmp_path / "q", duckdb_limits=limits
-        )
-    finally:
-        held.close()
-    assert len(results) > 0 and all("Connection Error" not in r.details for r in results)
-    assert ("marts/mart_rep_kpi_monthly", "rates_within_0_1") in {
-        (r.asset, r.check_name) for r in results if not r.passed
-    }

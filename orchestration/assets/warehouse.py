@@ -166,11 +166,8 @@ def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, salesd
         if failure is None:
             _vouch_for_build(context, settings)
             _commit_unless_subset(context, settings, plan, args)
-        # counted before the suites start: they open the build with GX's connection settings
-        counted = list(with_row_counts(context, held, settings, plan.metadata()))
-        if failure is None:
             _start_suites_after_build(context, settings, suites)
-        yield from counted
+        yield from with_row_counts(context, held, settings, plan.metadata())
         if failure is not None:
             raise failure
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,28 +27,6 @@ _EVENT_DATES = (
     ("activities", "cast(occurred_at as date)"),
     ("survey_responses", "cast(submitted_at as date)"),
 )
-
-
-# --- Connections ----------------------------------------------------------------------------------
-
-
-def connection_config(limits: dict) -> dict:
-    """`limits` as GX's own connections to a warehouse carry them. DuckDB opens a file that is open
-    in this process again only with the same configuration, and duckdb-engine (GX's dialect) adds
-    its user agent to every connection's: a suite that reads its facts while another suite's GX
-    validates the same file (runner.py runs suites side by side) connects with that user agent too."""
-    return {**limits, **_duckdb_engine_user_agent()}
-
-
-@cache
-def _duckdb_engine_user_agent() -> dict[str, str]:
-    import duckdb_engine  # SQLAlchemy's dialect, not GX: light
-
-    connection = duckdb_engine.Dialect().connect(":memory:")
-    try:
-        return {"custom_user_agent": connection.execute("select current_setting('custom_user_agent')").fetchone()[0]}
-    finally:
-        connection.close()
 
 
 # --- Facts read before GX runs -----------------------------------------------------------------

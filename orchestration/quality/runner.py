@@ -166,10 +166,9 @@ def run_suite(
     if not warehouse.exists():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist")
     limits = dict(duckdb_limits or {})
-    plain = planning.connection_config(limits)  # as GX's connections: suites may overlap (module doc)
-    facts = planning.read_facts(warehouse, layer, as_of_date, plain)
+    facts = planning.read_facts(warehouse, layer, as_of_date, limits)
     params = planning.parameters(layer, facts)
-    previous = planning.previous_row_counts(checks, previous_warehouse, quality_dir, plain)
+    previous = planning.previous_row_counts(checks, previous_warehouse, quality_dir, limits)
     decided, planned = planning.plan(checks, facts, params, previous)
     outcomes = decided | (_run_gx(warehouse, planned, params, limits) if planned else {})
     checked_at = datetime.now(timezone.utc).replace(tzinfo=None)
