@@ -30,7 +30,7 @@ from orchestration.dbt_launcher import launch_env
 from orchestration.dbt_manifest import dbt_project, ensure_manifest, manifest_json, seed_partial_parse
 from orchestration.policies import BUILD_STEP_TAGS, WAREHOUSE_POOL
 from orchestration.publish import stamp_build
-from orchestration.quality import background, prewarm, raw_audit
+from orchestration.quality import prewarm, raw_audit
 from orchestration.quality.asset_checks import planned_suites
 from orchestration.refresh import RefreshPlan, commit_refresh, plan_refresh, write_control
 from orchestration.resources import SalesdwResource
@@ -166,7 +166,6 @@ def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, salesd
         if failure is None:
             _vouch_for_build(context, settings)
             _commit_unless_subset(context, settings, plan, args)
-            _start_suites_after_build(context, settings, suites)
         yield from with_row_counts(context, held, settings, plan.metadata())
         if failure is not None:
             raise failure
@@ -219,15 +218,6 @@ def _start_checks_beside_build(context: dg.AssetExecutionContext, settings: Sett
         raw_audit.start(settings, context.run.run_id)
     elif suites:
         prewarm()
-
-
-def _start_suites_after_build(context: dg.AssetExecutionContext, settings: Settings, suites) -> None:
-    """dbt succeeded and nothing writes the build any more: the staging and marts suites of a whole
-    run start now, beside each other and the steps before their own (orchestration/quality/
-    background.py). A run of selected assets or checks runs them in their steps, on what it selected."""
-    run = context.run
-    if not run.asset_selection and not run.asset_check_selection:  # None or empty: the whole job
-        background.start_after_build(settings, run.run_id, suites)
 
 
 def _stream_until_stored(context: dg.AssetExecutionContext, build):

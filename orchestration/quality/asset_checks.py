@@ -7,9 +7,7 @@ a failure stops the assets downstream of the checked table in the same run. The 
 audited after the dbt build instead of before it (AUDITED_AFTER_THE_BUILD): blocking there would
 make the build wait for the raw suite and Great Expectations' start-up (~2 s of every run), which
 otherwise run in the background during the build (orchestration/quality/raw_audit.py); and the
-build only writes the build warehouse, which no reader sees unless the audit passes. The staging
-and marts suites of a whole run start in the background as soon as the build has succeeded, side
-by side; their steps take the results (orchestration/quality/background.py).
+build only writes the build warehouse, which no reader sees unless the audit passes.
 
     from orchestration.quality.asset_checks import build_quality_checks
     dg.Definitions(asset_checks=[*build_quality_checks("raw"), ...],
@@ -17,10 +15,12 @@ by side; their steps take the results (orchestration/quality/background.py).
 """
 
 # No `from __future__ import annotations`: Dagster reads the context annotation at definition time.
+from datetime import date
+
 import dagster as dg
 
 from orchestration.policies import RAW_AUDIT_STEP_TAGS
-from orchestration.quality import background
+from orchestration.quality import raw_audit
 from orchestration.quality.suites import LAYERS, load_suite
 from orchestration.resources import SalesdwResource
 from orchestration.settings import Settings
@@ -77,13 +77,24 @@ def build_quality_checks(layer: str) -> list[dg.AssetChecksDefinition]:
 
 def audit(settings: Settings, layer: str, *, run_id: str, only: set[tuple[str, str]] | None = None):
     """Audit the build warehouse; row counts compare with the serving warehouse once published.
-    only: the (asset, check name) pairs selected in the run (None: the whole suite). A suite this
-    run started in the background (raw during the build, staging and marts right after it:
-    orchestration/quality/background.py) is taken, not run again."""
-    started_in_the_background = background.take(run_id, layer)
-    if started_in_the_background is not None:
-        return [r for r in started_in_the_background if only is None or (r.asset, r.check_name) in only]
-    return background.run_on_build(settings, layer, run_id=run_id, only=only)
+    only: the (asset, check name) pairs selected in the run (None: the whole suite)."""
+    from orchestration.quality import run_suite  # imports GX: only when a suite really runs
+
+    if layer == "raw":
+        started_during_the_build = raw_audit.take(run_id)
+        if started_during_the_build is not None:
+            return [r for r in started_during_the_build if only is None or (r.asset, r.check_name) in only]
+    serving = settings.serving_warehouse
+    return run_suite(
+        layer,
+        settings.build_warehouse,
+        run_id=run_id,
+        quality_dir=settings.quality_dir,
+        as_of_date=date.fromisoformat(settings.as_of_date) if settings.as_of_date else None,
+        previous_warehouse=serving if serving.exists() else None,
+        duckdb_limits=settings.duckdb_limits(),
+        only=only,
+    )
 
 
 def planned_suites(context) -> list[str]:

@@ -34,8 +34,7 @@ Two more costs, one of them a gap that never showed as an error:
    key checks on order lines and activities group 3 M rows twice. A query that starts with
    RUN_ONCE (salesdw's key uniqueness checks: whole-table GROUP BYs) is materialized, during a
    validation on DuckDB, by the first of the two metrics as a temporary table in GX's own
-   connection; both read that, and the tables are dropped when the validation ends (kept per
-   thread: suites in several threads validate at once, each on its own connection). Same rows,
+   connection; both read that, and the tables are dropped when the validation ends. Same rows,
    same count, same errors (a failing query fails the same way, in the CREATE). Cheap queries
    (row rules, ledger balance) are not marked: for them the extra statements cost more than a
    second run (measured: raw suite 1.33 s -> 1.59 s at scale 10 with every query materialized).
@@ -52,7 +51,6 @@ import contextlib  # noqa: E402
 import importlib.abc  # noqa: E402
 import importlib.util  # noqa: E402
 import sys  # noqa: E402
-import threading  # noqa: E402
 from typing import Any, NamedTuple  # noqa: E402
 
 DEFERRED_IMPORTS = ("scipy.stats",)
@@ -197,28 +195,26 @@ _graph_validate = Validator.graph_validate
 RUN_ONCE = "/* salesdw: run once */ "  # prefix of an unexpected-rows query worth materializing (9.)
 _SUBSTITUTE = "_get_substituted_batch_subquery_from_query_and_batch_selectable"  # GX's {batch} substitution
 _substitute_batch = getattr(QueryMetricProvider, _SUBSTITUTE).__func__
-# .tables: substituted query -> (execution engine, temporary table) while graph_validate runs (9.).
-# Per thread: suites may validate in several threads at once (orchestration/quality/runner.py), each
-# on its own connection, where its temporary tables live.
-_validation = threading.local()
-
-
-def _materialized() -> dict[str, tuple[Any, str]] | None:
-    return getattr(_validation, "tables", None)
+# substituted query -> (execution engine, temporary table) while graph_validate runs (9.). One
+# validation at a time per process: the runner's lock (orchestration/quality/runner.py) serialises the suites.
+_materialized: dict[str, tuple[Any, str]] | None = None
 
 
 def _unexpected_rows_materialized_once(cls, query, batch_selectable, execution_engine, query_parameters=None):
     """QueryRowCount's and QueryTable's query (see module doc, 9.): on DuckDB, during a validation,
     a temporary table made by the first of them; otherwise GX's own substituted query."""
     sql = _substitute_batch(cls, query, batch_selectable, execution_engine, query_parameters)
-    tables = _materialized()
-    if tables is None or not sql.startswith(RUN_ONCE) or getattr(execution_engine, "dialect_name", None) != DIALECT:
+    if (
+        _materialized is None
+        or not sql.startswith(RUN_ONCE)
+        or getattr(execution_engine, "dialect_name", None) != DIALECT
+    ):
         return sql
-    entry = tables.get(sql)
+    entry = _materialized.get(sql)
     if entry is None or entry[0] is not execution_engine:
-        name = f"salesdw_unexpected_rows_{len(tables)}"
+        name = f"salesdw_unexpected_rows_{len(_materialized)}"
         execution_engine.execute_query(sa.text(f"create or replace temporary table {name} as {sql}"))
-        entry = tables[sql] = (execution_engine, name)
+        entry = _materialized[sql] = (execution_engine, name)
     return f"select * from temp.main.{entry[1]}"
 
 
@@ -235,14 +231,15 @@ def _drop_materialized(tables: dict[str, tuple[Any, str]]) -> None:
 
 def _graph_validate_once_per_validation(self, *args, **kwargs):
     """Validator.graph_validate with unexpected-rows queries run once (9.)."""
-    outermost = _materialized() is None
+    global _materialized
+    outermost = _materialized is None
     if outermost:
-        _validation.tables = {}
+        _materialized = {}
     try:
         return _graph_validate(self, *args, **kwargs)
     finally:
         if outermost:
-            tables, _validation.tables = _validation.tables, None
+            tables, _materialized = _materialized, None
             _drop_materialized(tables)
 
 

@@ -2,9 +2,8 @@
 
 dbt builds in its own process; the run's process only waits for it. The raw suite does not need
 the build: it validates the raw zone (the Parquet batches and the ingestion ledger), which the
-build does not change. So the dbt step starts it here, in a thread (orchestration/quality/
-background.py), and the raw checks step that follows the build (step order: orchestration/
-policies.py) takes its results, or its error.
+build does not change. So the dbt step starts it here, in a thread, and the raw checks step that
+follows the build (step order: orchestration/policies.py) takes its results, or its error.
 
 It cannot read the build warehouse, which dbt holds for writing (a DuckDB file has one writer and
 no readers beside it across processes): it reads its own DuckDB file under the data dir's temp
@@ -16,6 +15,8 @@ configured memory limit (it spills beyond that, like every other step).
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 import time
 from concurrent.futures import Future
 from datetime import date
@@ -23,22 +24,37 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.quality import background
 from orchestration.quality.check_result import CheckResult
 from orchestration.settings import Settings
 
+log = logging.getLogger(__name__)
+
 STALE_AFTER_SECONDS = 24 * 3600
+_started: dict[str, Future] = {}  # run id -> the audit of that run, until its checks step takes it
+_guard = threading.Lock()
 
 
 def start(settings: Settings, run_id: str) -> Future:
     """Start the raw suite of run_id in a background thread (once per run)."""
-    return background.submit(run_id, "raw", lambda: _audit(settings, run_id))
+    from orchestration.quality.gx_startup import settle_environment
+
+    settle_environment()
+    with _guard:
+        if run_id not in _started:
+            future: Future = Future()
+            _started[run_id] = future
+            threading.Thread(
+                target=_audit, args=(settings, run_id, future), daemon=True, name=f"salesdw-raw-audit-{run_id[:8]}"
+            ).start()
+        return _started[run_id]
 
 
 def take(run_id: str) -> list[CheckResult] | None:
     """The results of run_id's background audit, waiting for it to finish; its error if it failed
     (raised here, in the checks step); None when none was started for this run."""
-    return background.take(run_id, "raw")
+    with _guard:
+        future = _started.pop(run_id, None)
+    return None if future is None else future.result()
 
 
 def audit_file(settings: Settings, run_id: str) -> Path:
@@ -58,7 +74,7 @@ def limits(settings: Settings) -> dict:
 _MIB = {"bytes": 1 / 2**20, "KiB": 1 / 2**10, "MiB": 1, "GiB": 2**10, "TiB": 2**20, "PiB": 2**30}
 
 
-def _audit(settings: Settings, run_id: str) -> list[CheckResult]:
+def _audit(settings: Settings, run_id: str, future: Future) -> None:
     from ingestion.raw_zone import expose_file
     from orchestration.quality.runner import run_suite
 
@@ -68,7 +84,7 @@ def _audit(settings: Settings, run_id: str) -> list[CheckResult]:
         _remove_stale(settings.temp_dir)
         expose_file(path, settings.raw_dir, settings.quality_dir)
         serving = settings.serving_warehouse
-        return run_suite(
+        results = run_suite(
             "raw",
             path,
             run_id=run_id,
@@ -77,8 +93,13 @@ def _audit(settings: Settings, run_id: str) -> list[CheckResult]:
             previous_warehouse=serving if serving.exists() else None,
             duckdb_limits=limits(settings),
         )
-    finally:
-        _remove(path)  # before the results are handed over: nothing of the audit outlives it
+    except BaseException as exc:  # handed to the checks step, which fails with it
+        log.debug("background raw audit failed", exc_info=True)
+        _remove(path)
+        future.set_exception(exc)
+        return
+    _remove(path)  # before the results are handed over: nothing of the audit outlives it
+    future.set_result(results)
 
 
 def _remove_stale(folder: Path) -> None:

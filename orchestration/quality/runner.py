@@ -5,11 +5,6 @@ every metric is a query in DuckDB, nothing is pulled into pandas. The GX context
 files), created once per process; the warehouse is opened only for the duration of one suite and
 released afterwards, because an open DuckDB handle blocks writers in other processes.
 
-Suites may run at the same time in threads of one process (the staging and marts suites after the
-build: orchestration/quality/background.py): each has its own data source, and only the changes to
-the shared context's configuration (adding and removing data sources and assets) take turns. The
-validations themselves overlap: DuckDB releases the GIL while a query runs.
-
 The steps live beside it: GX start-up (gx_startup.py), planning (planning.py) and reading GX's
 results (gx_results.py); this module runs the planned expectations in GX and stores the results.
 """
@@ -32,8 +27,7 @@ from orchestration.quality.suites import UNEXPECTED_ROWS, UNIQUE_KEY, Expectatio
 
 log = logging.getLogger(__name__)
 
-# one GX context per process: its configuration (data sources, assets) changes one thread at a time
-_config_lock = threading.Lock()
+_lock = threading.Lock()  # one GX context per process; suites in it run one at a time
 
 
 # --- Running GX -------------------------------------------------------------------------------
@@ -68,13 +62,12 @@ def _validate_source(
     """Validate every (check, part) of one batch source; returns {(check, part): result}."""
     import great_expectations as gx
 
-    with _config_lock:
-        if is_query:
-            asset = datasource.add_query_asset(name=name, query=source)
-        else:
-            schema, table = source.split(".", 1)
-            asset = datasource.add_table_asset(name=name, table_name=table, schema_name=schema)
-        batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
+    if is_query:
+        asset = datasource.add_query_asset(name=name, query=source)
+    else:
+        schema, table = source.split(".", 1)
+        asset = datasource.add_table_asset(name=name, table_name=table, schema_name=schema)
+    batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
     results = {}
     # Unexpected-row expectations return their rows only in COMPLETE; column expectations in
     # SUMMARY keep to a sample instead of fetching every unexpected value.
@@ -107,12 +100,11 @@ def _run_gx(
     for i, plan in planned.items():
         for j, exp in enumerate(plan.expectations):
             by_source.setdefault(plan.check.source, []).append((i, j, exp))
-    with _config_lock:
-        datasource = context.data_sources.add_sql(
-            name=f"warehouse_{uuid.uuid4().hex}",
-            connection_string=f"duckdb:///{Path(warehouse).resolve()}",
-            kwargs={"connect_args": {"read_only": True, "config": limits}},
-        )
+    datasource = context.data_sources.add_sql(
+        name=f"warehouse_{uuid.uuid4().hex}",
+        connection_string=f"duckdb:///{Path(warehouse).resolve()}",
+        kwargs={"connect_args": {"read_only": True, "config": limits}},
+    )
     results: dict[tuple[int, int], Any] = {}
     failures: dict[int, str] = {}
     try:
@@ -127,8 +119,7 @@ def _run_gx(
                     failures[i] = message
     finally:
         gx_duckdb.release(datasource)
-        with _config_lock:
-            context.data_sources.delete(datasource.name)
+        context.data_sources.delete(datasource.name)
     return {
         i: gx_results.outcome(
             plan, [results.get((i, j)) for j in range(len(plan.expectations))], failures.get(i), params
@@ -165,12 +156,13 @@ def run_suite(
     warehouse, quality_dir = Path(warehouse), Path(quality_dir)
     if not warehouse.exists():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist")
-    limits = dict(duckdb_limits or {})
-    facts = planning.read_facts(warehouse, layer, as_of_date, limits)
-    params = planning.parameters(layer, facts)
-    previous = planning.previous_row_counts(checks, previous_warehouse, quality_dir, limits)
-    decided, planned = planning.plan(checks, facts, params, previous)
-    outcomes = decided | (_run_gx(warehouse, planned, params, limits) if planned else {})
+    with _lock:
+        limits = dict(duckdb_limits or {})
+        facts = planning.read_facts(warehouse, layer, as_of_date, limits)
+        params = planning.parameters(layer, facts)
+        previous = planning.previous_row_counts(checks, previous_warehouse, quality_dir, limits)
+        decided, planned = planning.plan(checks, facts, params, previous)
+        outcomes = decided | (_run_gx(warehouse, planned, params, limits) if planned else {})
     checked_at = datetime.now(timezone.utc).replace(tzinfo=None)
     results = [
         CheckResult(
