@@ -27,9 +27,7 @@ LANDING_SENSOR_INTERVAL_SECONDS = 60
 # highest dagster/priority first. The raw suite does not hold the dbt build back (its checks block
 # the publish, not the build: orchestration/quality/asset_checks.py): it runs in the background
 # while dbt works in its own process (orchestration/quality/raw_audit.py), and its checks step, right
-# after the build, reports it. The staging and marts suites of a whole run start in the background
-# as soon as the build has succeeded (orchestration/quality/background.py) and their steps report
-# them. The publish comes after those steps; publish.py refuses anyway while a suite has no result
-# for the build it would publish.
+# after the build, reports it. The publish comes after that step; publish.py refuses anyway while
+# a suite has no result for the build it would publish.
 BUILD_STEP_TAGS = {"dagster/priority": "2"}
 RAW_AUDIT_STEP_TAGS = {"dagster/priority": "1"}
