@@ -316,7 +316,7 @@ def test_no_expectation_makes_gx_print_its_batch_hint(capsys):
     # may print (and redirecting stdout would swallow dbt's lines for the whole process).
     from orchestration.quality.gx_startup import gx_context
     from orchestration.quality.runner import _gx_expectation
-    from orchestration.quality.suites import LAYERS, UNEXPECTED_ROWS, UNIQUE_KEY
+    from orchestration.quality.suites import LAYERS, UNEXPECTED_ROWS
 
     gx_context()
     capsys.readouterr()
@@ -324,7 +324,7 @@ def test_no_expectation_makes_gx_print_its_batch_hint(capsys):
     for layer in LAYERS:
         for check in load_suite(layer):
             for exp in check.expectations:
-                if exp.type in (UNEXPECTED_ROWS, UNIQUE_KEY):
+                if exp.type == UNEXPECTED_ROWS:
                     _gx_expectation(exp, {})
                     built += 1
     assert built > 20

@@ -24,20 +24,11 @@ Three costs of GX 1.24 are avoided here too (measured at scale 10):
    on the stack and can touch every loaded module (~0.5 s, and it loads the deferred scipy.stats),
    to look at each frame's file and function name only: it gets exactly those, from the frames.
 
-Two more costs, one of them a gap that never showed as an error:
+One more cost, and a gap that never showed as an error:
 8. Primary keys. GX asks for the primary key of every table it validates; SQLAlchemy's PostgreSQL
    constraint query casts to REGCLASS, which DuckDB lacks, so each ask cost a catalog query and a
    failing one, with its exception (~8 ms; 35 tables a run), and GX, which swallows the error, never
    got a key. DuckDB's own `duckdb_constraints()` answers in one query, with the real key.
-9. Unexpected-rows queries run once. An unexpected-rows expectation needs two metrics of the same
-   query, its rows (up to 200) and their count, and GX runs the query for each: at scale 50 the
-   key checks on order lines and activities group 3 M rows twice. A query that starts with
-   RUN_ONCE (salesdw's key uniqueness checks: whole-table GROUP BYs) is materialized, during a
-   validation on DuckDB, by the first of the two metrics as a temporary table in GX's own
-   connection; both read that, and the tables are dropped when the validation ends. Same rows,
-   same count, same errors (a failing query fails the same way, in the CREATE). Cheap queries
-   (row rules, ledger balance) are not marked: for them the extra statements cost more than a
-   second run (measured: raw suite 1.33 s -> 1.59 s at scale 10 with every query materialized).
 """
 
 from __future__ import annotations
@@ -51,7 +42,7 @@ import contextlib  # noqa: E402
 import importlib.abc  # noqa: E402
 import importlib.util  # noqa: E402
 import sys  # noqa: E402
-from typing import Any, NamedTuple  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 
 DEFERRED_IMPORTS = ("scipy.stats",)
 
@@ -88,16 +79,6 @@ with _deferred_imports():
         EphemeralDataContext,
     )
     from great_expectations.execution_engine import sqlalchemy_execution_engine  # noqa: E402
-    from great_expectations.expectations.metrics.query_metric_provider import (  # noqa: E402
-        QueryMetricProvider,
-    )
-    from great_expectations.expectations.metrics.query_metrics.query_row_count.query_row_count import (  # noqa: E402
-        QueryRowCount,
-    )
-    from great_expectations.expectations.metrics.query_metrics.query_table.query_table import (  # noqa: E402
-        QueryTable,
-    )
-    from great_expectations.validator.validator import Validator  # noqa: E402
 
 DIALECT = "duckdb"
 
@@ -189,60 +170,6 @@ def _stack_without_source(context: int = 0) -> list[_FrameNames]:
     return names
 
 
-_graph_validate = Validator.graph_validate
-
-
-RUN_ONCE = "/* salesdw: run once */ "  # prefix of an unexpected-rows query worth materializing (9.)
-_SUBSTITUTE = "_get_substituted_batch_subquery_from_query_and_batch_selectable"  # GX's {batch} substitution
-_substitute_batch = getattr(QueryMetricProvider, _SUBSTITUTE).__func__
-# substituted query -> (execution engine, temporary table) while graph_validate runs (9.). One
-# validation at a time per process: the runner's lock (orchestration/quality/runner.py) serialises the suites.
-_materialized: dict[str, tuple[Any, str]] | None = None
-
-
-def _unexpected_rows_materialized_once(cls, query, batch_selectable, execution_engine, query_parameters=None):
-    """QueryRowCount's and QueryTable's query (see module doc, 9.): on DuckDB, during a validation,
-    a temporary table made by the first of them; otherwise GX's own substituted query."""
-    sql = _substitute_batch(cls, query, batch_selectable, execution_engine, query_parameters)
-    if (
-        _materialized is None
-        or not sql.startswith(RUN_ONCE)
-        or getattr(execution_engine, "dialect_name", None) != DIALECT
-    ):
-        return sql
-    entry = _materialized.get(sql)
-    if entry is None or entry[0] is not execution_engine:
-        name = f"salesdw_unexpected_rows_{len(_materialized)}"
-        execution_engine.execute_query(sa.text(f"create or replace temporary table {name} as {sql}"))
-        entry = _materialized[sql] = (execution_engine, name)
-    return f"select * from temp.main.{entry[1]}"
-
-
-def _drop_materialized(tables: dict[str, tuple[Any, str]]) -> None:
-    by_engine: dict[int, tuple[Any, list[str]]] = {}
-    for execution_engine, name in tables.values():
-        by_engine.setdefault(id(execution_engine), (execution_engine, []))[1].append(name)
-    for execution_engine, names in by_engine.values():
-        with contextlib.suppress(Exception):  # the connection may be gone with a failed validation
-            execution_engine.execute_query(
-                sa.text("; ".join(f"drop table if exists temp.main.{name}" for name in names))
-            )
-
-
-def _graph_validate_once_per_validation(self, *args, **kwargs):
-    """Validator.graph_validate with unexpected-rows queries run once (9.)."""
-    global _materialized
-    outermost = _materialized is None
-    if outermost:
-        _materialized = {}
-    try:
-        return _graph_validate(self, *args, **kwargs)
-    finally:
-        if outermost:
-            tables, _materialized = _materialized, None
-            _drop_materialized(tables)
-
-
 def is_applied() -> bool:
     return (
         DIALECT in sqlalchemy_execution_engine._PERSISTED_CONNECTION_DIALECTS
@@ -250,11 +177,6 @@ def is_applied() -> bool:
         and duckdb_engine.Dialect.get_pk_constraint is _get_pk_constraint
         and EphemeralDataContext._save_project_config is _keep_ephemeral_config_in_memory
         and gx_util.stack is _stack_without_source
-        and Validator.graph_validate is _graph_validate_once_per_validation
-        and all(
-            getattr(metric.__dict__.get(_SUBSTITUTE), "__func__", None) is _unexpected_rows_materialized_once
-            for metric in (QueryRowCount, QueryTable)
-        )
     )
 
 
@@ -267,9 +189,6 @@ def apply() -> None:
     duckdb_engine.Dialect.get_pk_constraint = _get_pk_constraint
     EphemeralDataContext._save_project_config = _keep_ephemeral_config_in_memory
     gx_util.stack = _stack_without_source
-    Validator.graph_validate = _graph_validate_once_per_validation
-    for metric in (QueryRowCount, QueryTable):
-        setattr(metric, _SUBSTITUTE, classmethod(_unexpected_rows_materialized_once))
 
 
 def release(datasource) -> None:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from orchestration.quality.planning import Outcome, Planned
-from orchestration.quality.suites import UNEXPECTED_ROWS, UNIQUE_KEY, ExpectationDef
+from orchestration.quality.suites import UNEXPECTED_ROWS, ExpectationDef
 
 _SAMPLE = 5  # unexpected values / rows quoted in details
 
@@ -47,7 +47,7 @@ def _describe(exp: ExpectationDef, validation, params: dict) -> tuple[bool, str,
         if "mostly" in exp.kwargs:
             details = f"{details}; required share {exp.kwargs['mostly']:g}".lstrip("; ")
         return validation.success, observed, details
-    if exp.type in (UNIQUE_KEY, UNEXPECTED_ROWS):
+    if exp.type == UNEXPECTED_ROWS:
         rows = (result.get("details") or {}).get("unexpected_rows") or []
         sample = _fmt(rows[:_SAMPLE]) if rows else ""
         return validation.success, f"{result.get('observed_value')} {exp.unit}", sample

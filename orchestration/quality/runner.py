@@ -23,7 +23,7 @@ from common.faults import crash_point
 from orchestration.quality import gx_results, planning, results_store
 from orchestration.quality.check_result import CheckResult
 from orchestration.quality.gx_startup import gx_context
-from orchestration.quality.suites import UNEXPECTED_ROWS, UNIQUE_KEY, ExpectationDef, load_suite
+from orchestration.quality.suites import UNEXPECTED_ROWS, ExpectationDef, load_suite
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +44,6 @@ def _expectation_class(type_name: str):
 
 
 def _gx_expectation(exp: ExpectationDef, meta: dict):
-    from orchestration.quality.gx_duckdb import RUN_ONCE
-
-    if exp.type == UNIQUE_KEY:
-        columns = ", ".join(exp.kwargs["columns"])
-        # a GROUP BY over the whole table: GX would run it twice (gx_duckdb, item 9)
-        query = (
-            f"{RUN_ONCE}select {columns}, count(*) as row_count from {{batch}} group by {columns} having count(*) > 1"
-        )
-        return _expectation_class(UNEXPECTED_ROWS)(unexpected_rows_query=query, meta=meta)
     return _expectation_class(exp.type)(**exp.kwargs, meta=meta)
 
 
@@ -72,7 +63,7 @@ def _validate_source(
     # Unexpected-row expectations return their rows only in COMPLETE; column expectations in
     # SUMMARY keep to a sample instead of fetching every unexpected value.
     for complete in (False, True):
-        chosen = [(i, j, e) for i, j, e in parts if (e.type in (UNIQUE_KEY, UNEXPECTED_ROWS)) == complete]
+        chosen = [(i, j, e) for i, j, e in parts if (e.type == UNEXPECTED_ROWS) == complete]
         if not chosen:
             continue
         suite = gx.ExpectationSuite(

@@ -23,7 +23,6 @@ LAYERS = ("raw", "staging", "marts")
 SEVERITIES = ("error", "warn")
 
 # Expectation types this package adds on top of GX (the runner turns them into GX expectations).
-UNIQUE_KEY = "unique_key"  # duplicated key values, NULL-safe (GROUP BY), single or compound
 ROW_COUNT_CHANGE = "row_count_change"  # row count vs the previous published build
 UNEXPECTED_ROWS = "unexpected_rows_expectation"  # GX's own: rows returned by a SQL query
 LEDGER_TABLE = "quality.ingestion_ledger"
@@ -31,7 +30,7 @@ LEDGER_TABLE = "quality.ingestion_ledger"
 
 @dataclass(frozen=True)
 class ExpectationDef:
-    type: str  # GX expectation in snake_case, or UNIQUE_KEY / ROW_COUNT_CHANGE
+    type: str  # GX expectation in snake_case, or ROW_COUNT_CHANGE
     kwargs: dict[str, Any]
     label: str = ""  # names the part in observed values (a column, a rule); "" for single checks
     unit: str = "rows"  # what an unexpected-rows count counts, for observed values
@@ -221,20 +220,11 @@ def _expand(layer: str, spec: dict) -> list[CheckDef]:
             CheckDef(table=table, expectations=tuple(_expectation(spec, column=c) for c in columns), **common)
             for table, columns in spec["columns"].items()
         ]
-    if "keys" in spec:
-        return [
-            CheckDef(
-                table=table,
-                expectations=(ExpectationDef(spec["expect"], {"columns": keys}, unit="duplicated keys"),),
-                **common,
-            )
-            for table, keys in spec["keys"].items()
-        ]
     if "tables" in spec:
         return [CheckDef(table=table, expectations=(_expectation(spec),), **common) for table in spec["tables"]]
     if "asset" in spec:
         return [CheckDef(table=spec["asset"], expectations=(_expectation(spec),), query=spec.get("query"), **common)]
-    raise ValueError(f"{layer}.{spec['name']}: needs one of generate, columns, keys, tables, asset")
+    raise ValueError(f"{layer}.{spec['name']}: needs one of generate, columns, tables, asset")
 
 
 @cache
