@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from orchestration import exit_codes
+from orchestration.dbt_launcher import warm_dbt
 from orchestration.metrics_cli import metrics_app
 from orchestration.settings import get_settings
 
@@ -172,6 +173,12 @@ def run(
 
 
 def _run(settings, *, landing: Path | None, profile: str) -> int:
+    # first: dbt imports in a process of its own while this one imports Dagster and ingests
+    with warm_dbt(settings.data_dir, settings.engine):
+        return _run_pipeline(settings, landing=landing, profile=profile)
+
+
+def _run_pipeline(settings, *, landing: Path | None, profile: str) -> int:
     from orchestration import gc_policy
 
     gc_policy.enable_for_this_process()  # one run, then the process exits

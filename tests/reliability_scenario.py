@@ -32,6 +32,7 @@ import duckdb
 
 from common.faults import CRASH_AT_ENV
 from ingestion.ledger import read_ledger
+from orchestration.dbt_launcher import SERVE_FLAG
 from tests.conftest import REPO, SALESDW, DemoRun
 
 # Crash points in the order the runs hit them. checks:1 is the first audit suite (the raw layer's,
@@ -92,15 +93,18 @@ def start_run(data_dir: Path, log: Path, extra_env: dict | None = None) -> subpr
 
 
 def dbt_processes(data_dir: Path) -> list[int]:
-    """Live dbt processes building this data dir's warehouse (dagster-dbt sets DBT_TARGET_PATH)."""
-    marker = f"DBT_TARGET_PATH={data_dir / 'dbt_target'}".encode()
+    """Live dbt processes building this data dir's warehouse (dagster-dbt sets DBT_TARGET_PATH), and
+    the run's warm dbt (started before it with SALESDW_DATA_DIR; orchestration/dbt_launcher.py)."""
+    launched = f"DBT_TARGET_PATH={data_dir / 'dbt_target'}".encode()
+    warm = f"SALESDW_DATA_DIR={data_dir}".encode()
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            if marker in (proc / "environ").read_bytes().split(b"\0") and b"dbt" in (proc / "cmdline").read_bytes():
-                found.append(int(proc.name))
+            environ, cmdline = (proc / "environ").read_bytes().split(b"\0"), (proc / "cmdline").read_bytes()
         except OSError:
             continue
+        if (launched in environ and b"dbt" in cmdline) or (warm in environ and SERVE_FLAG.encode() in cmdline):
+            found.append(int(proc.name))
     return found
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from orchestration.dbt_launcher import warm_start_enabled
 from orchestration.settings import DBT_PROJECT_DIR, get_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,6 +84,8 @@ ENV_DEFAULTS = {
         lambda s: s.dbt_env()["SALESDW_DBT_TARGET"] == "duckdb" == profile_fallback("SALESDW_DBT_TARGET"),
     ),
     "SALESDW_ENGINE": ("duckdb", lambda s: s.engine == "duckdb"),
+    # read by the dbt launcher's warm start (orchestration/dbt_launcher.py), not Settings
+    "SALESDW_DBT_WARM_START": ("1", lambda s: warm_start_enabled()),
     "SALESDW_SERVING_STORAGE_VERSION": ("v1.4.0", lambda s: s.serving_storage_version == "v1.4.0"),
     "SALESDW_FUTURE_DATE_HORIZON_DAYS": ("366", lambda s: s.future_date_horizon_days == 366),
     "SALESDW_XLSX_MAX_BYTES": ("134217728", lambda s: s.read_limits().xlsx_max_bytes == 128 * 2**20),
