@@ -48,9 +48,31 @@ def refresh(data_dir: Path, *, months_override: list[str] | None = None, check: 
     proc = dbt(data_dir, *args, check=check)
     if not check:
         return plan, proc.stdout
+    assert_logged_row_counts(proc.stdout, settings.build_warehouse)
     clear_full_refresh(settings.warehouse_dir)
     commit_refresh(settings, plan)
     return plan
+
+
+def assert_logged_row_counts(output: str, warehouse: Path) -> None:
+    """Every stored model and seed logged its row count (macros/log_row_count.sql: what the dbt step
+    puts on its materialization), and the last count logged for each is its table's row count after
+    the build: after int_order_lines' own post-hook deleted the lines of orders no longer completed."""
+    logged = {}
+    for line in output.splitlines():
+        if "salesdw row count " in line:
+            unique_id, rows = line.split("salesdw row count ", 1)[1].split()
+            logged[unique_id.split(".")[-1]] = int(rows)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
+            "and table_schema in ('config', 'staging', 'intermediate', 'marts')"
+        ).fetchall()
+        counts = {
+            name: con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0] for schema, name in tables
+        }
+    assert {"int_order_lines", "stg_orders", "stg_accounts"} <= counts.keys()
+    assert logged == counts
 
 
 def full_rebuild(data_dir: Path, into: Path) -> Path:
@@ -183,17 +205,25 @@ def test_a_month_refresh_equals_a_full_rebuild_after_each_scenario(company, tmp_
 
 def resent_keys(company: Path, warehouse: Path, tmp_path: Path) -> None:
     """(e) keys sent again in later files with a changed value: an order line (quantity), another
-    order's header (channel), the latest activity (duration), case (severity) and stage entry
-    (amount). The incremental staging tables must hold each new version."""
+    order's header (channel), a third order's status (cancelled), the latest activity (duration),
+    case (severity) and stage entry (amount). The incremental staging tables must hold each new
+    version, and int_order_lines must lose the cancelled order's lines."""
     line_header, lines = read(company, "order_lines", "order_lines.csv")
     order_header, orders = read(company, "orders", "orders.csv")
     by_id = {o["order_id"]: o for o in orders}
     line = next(ln for ln in lines if by_id[ln["order_id"]]["status"] == "completed")
-    other = next(o for o in orders if o["status"] == "completed" and o["order_id"] != line["order_id"])
+    completed = [o for o in orders if o["status"] == "completed" and o["order_id"] != line["order_id"]]
+    other, cancelled = completed[0], completed[-1]  # a header changed; an order cancelled after the fact
     quantity = float(line["quantity"]) + 5
     channel = next(c for c in ("web", "store", "phone", "partner") if c != other["channel"])
     land(company, "order_lines", "order_lines_resent.csv", line_header, [{**line, "quantity": str(quantity)}])
-    land(company, "orders", "orders_resent.csv", order_header, [{**other, "channel": channel}])
+    land(
+        company,
+        "orders",
+        "orders_resent.csv",
+        order_header,
+        [{**other, "channel": channel}, {**cancelled, "status": "cancelled"}],
+    )
     changed = {  # entity -> (the resent row, column, new value)
         "activities": resend(
             company, "activities", "occurred_at", "duration_minutes", lambda v: str(int(float(v or 0)) + 10)
@@ -206,9 +236,16 @@ def resent_keys(company: Path, warehouse: Path, tmp_path: Path) -> None:
     # the two orders' months and the as_of month (as in (b) and (d)); an open event touches every
     # month from its earliest date on
     opened = min(v[:7] for row, _, _ in changed.values() for k, v in row.items() if k.endswith(("_date", "_at")) and v)
-    months = {by_id[line["order_id"]]["order_date"][:7], other["order_date"][:7], "2025-07"}
+    months = {
+        by_id[line["order_id"]]["order_date"][:7],
+        other["order_date"][:7],
+        cancelled["order_date"][:7],
+        "2025-07",
+    }
     months |= set(months_between(opened, latest_landed_month(company)))
+    assert lines_of(warehouse, cancelled["order_id"]) > 0
     assert refresh_months(company) == (sorted(months), sorted([*changed, "order_lines", "orders"]))
+    assert lines_of(warehouse, cancelled["order_id"]) == 0  # deleted by int_order_lines' post-hook
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(
             "select quantity from staging.stg_order_lines where order_id = ? and line_number = ?",
@@ -232,6 +269,13 @@ def resent_keys(company: Path, warehouse: Path, tmp_path: Path) -> None:
                 float(value) if column != "severity" else value
             ], entity
     assert differences(warehouse, full_rebuild(company, tmp_path / "full")) == {}
+
+
+def lines_of(warehouse: Path, order_id: str) -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select count(*) from intermediate.int_order_lines where order_id = ?", [order_id]
+        ).fetchone()[0]
 
 
 def resend(data_dir: Path, entity: str, date_column: str, column: str, change) -> tuple[dict, str, str]:

@@ -84,7 +84,7 @@ def test_the_full_run_reports_the_row_count_of_every_stored_dbt_table(subset_run
             if kind == "BASE TABLE"
         }
         views = {f"{schema}/{name}" for schema, name, kind in relations if kind == "VIEW"}
-    assert "marts/dim_customers" in tables and "staging/stg_accounts" in views
+    assert "marts/dim_customers" in tables and "staging/stg_contacts" in views
     reported = {key: value.value for key, value in row_counts.items() if value is not None}
     assert reported == tables  # the same subset runs again on unchanged data: counts as after the full run
     assert not views & set(reported)

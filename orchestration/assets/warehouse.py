@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from common.faults import crash_point
@@ -27,7 +26,7 @@ from ingestion.file_modes import private_file
 from ingestion.raw_zone import expose_file
 from ingestion.retire import clear_full_refresh
 from orchestration.dbt_launcher import launch_env
-from orchestration.dbt_manifest import dbt_project, ensure_manifest, manifest_json, seed_partial_parse
+from orchestration.dbt_manifest import dbt_project, ensure_manifest, seed_partial_parse
 from orchestration.policies import BUILD_STEP_TAGS, WAREHOUSE_POOL
 from orchestration.publish import stamp_build
 from orchestration.quality import prewarm, raw_audit
@@ -162,13 +161,9 @@ def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, salesd
         suites = planned_suites(context)  # asked first: it reads the run storage and could fail
         build = _start_dbt(context, dbt, settings, target, args)
         _start_checks_beside_build(context, settings, suites)
-        held, failure = yield from _stream_until_stored(context, build)
-        if failure is None:
-            _vouch_for_build(context, settings)
-            _commit_unless_subset(context, settings, plan, args)
-        yield from with_row_counts(context, held, settings, plan.metadata())
-        if failure is not None:
-            raise failure
+        yield from stream_with_row_counts(context, build, plan.metadata())
+        _vouch_for_build(context, settings)
+        _commit_unless_subset(context, settings, plan, args)
 
 
 def _commit_unless_subset(context: dg.AssetExecutionContext, settings: Settings, plan, args: list[str]) -> None:
@@ -220,22 +215,48 @@ def _start_checks_beside_build(context: dg.AssetExecutionContext, settings: Sett
         prewarm()
 
 
-def _stream_until_stored(context: dg.AssetExecutionContext, build):
-    """Yield dbt's events as they come until the first stored table; return (held events, the
-    build's exception or None). From the first stored table on, the events wait for the build to
-    end, when the tables' row counts can be read (dbt holds the DuckDB file until then); Dagster
-    wants a step's assets in dependency order, so what follows a held event is held too."""
-    held, failure = [], None
-    try:
-        for event in build.stream():
-            if held or _asset_of(context, event) in STORED_RELATIONS:
-                held.append(event)
-            else:
-                yield event
-            crash_point("dbt")
-    except Exception as error:  # the models built before it are still reported by the caller
-        failure = error
-    return held, failure
+def stream_with_row_counts(context: dg.AssetExecutionContext, build, refresh: Mapping[str, str]):
+    """dbt's events as Dagster events, as dbt emits them; each stored model's materialization
+    carries the row count dbt logged for it (macros/log_row_count.sql) as `dagster/row_count` (the
+    UI's row count) and the run's refresh plan (`salesdw/...`: full or month refresh, the touched
+    months). The build's failure is raised at the end, after the models built before it."""
+    counts: dict[str, int] = {}
+    extra = {f"salesdw/{k}": v for k, v in refresh.items()}
+    for raw in build.stream_raw_events():
+        if _take_row_count(raw.raw_event, counts):
+            continue
+        for event in raw.to_default_asset_events(
+            manifest=build.manifest,
+            dagster_dbt_translator=build.dagster_dbt_translator,
+            context=context,
+            target_path=build.target_path,
+            project=build.project,
+        ):
+            yield _with_row_count(event, counts.get(_unique_id(raw.raw_event)), extra)
+        crash_point("dbt")
+
+
+ROW_COUNT_LOG = "salesdw row count "
+
+
+def _take_row_count(raw_event: Mapping[str, Any], counts: dict[str, int]) -> bool:
+    """Keep the row count of a `salesdw row count <unique_id> <rows>` line; True if it was one."""
+    message = raw_event["info"].get("msg", "")
+    if raw_event["info"]["name"] != "JinjaLogInfo" or not message.startswith(ROW_COUNT_LOG):
+        return False
+    unique_id, rows = message.removeprefix(ROW_COUNT_LOG).split()
+    counts[unique_id] = int(rows)  # the last line wins: a post-hook may change the rows again
+    return True
+
+
+def _unique_id(raw_event: Mapping[str, Any]) -> str | None:
+    return raw_event["data"].get("node_info", {}).get("unique_id")
+
+
+def _with_row_count(event, rows: int | None, extra: Mapping[str, str]):
+    if rows is None or not isinstance(event, dg.Output):
+        return event
+    return event.with_metadata({**event.metadata, "dagster/row_count": rows, **extra})
 
 
 def _vouch_for_build(context: dg.AssetExecutionContext, settings: Settings) -> None:
@@ -253,53 +274,6 @@ def _vouch_for_build(context: dg.AssetExecutionContext, settings: Settings) -> N
         )
     private_file(settings.build_warehouse)
     stamp_build(settings, context.run.run_id)
-
-
-def _stored_relations() -> dict[dg.AssetKey, str]:
-    """The dbt assets stored as tables (table, incremental, seed), by asset key: `schema`.`table`."""
-    manifest = manifest_json()
-    return {
-        translator.get_asset_spec(manifest, uid, dbt_project).key: f'"{node["schema"]}"."{node["alias"]}"'
-        for uid, node in manifest["nodes"].items()
-        if node["resource_type"] in ("model", "seed")
-        and node["config"].get("materialized") in ("table", "incremental", "seed")
-    }
-
-
-STORED_RELATIONS = _stored_relations()
-
-
-def _asset_of(context: dg.AssetExecutionContext, event) -> dg.AssetKey | None:
-    if isinstance(event, dg.Output):
-        return context.asset_key_for_output(event.output_name)
-    return getattr(event, "asset_key", None)
-
-
-def with_row_counts(
-    context: dg.AssetExecutionContext, events: list, settings: Settings, refresh: Mapping[str, str] | None = None
-):
-    """The held events, each stored table's materialization with `dagster/row_count` (the UI's row
-    count), read in one query from the build warehouse, and the run's refresh plan (`salesdw/...`:
-    full or month refresh, the touched months). dagster-dbt's fetch_row_counts() cannot do
-    it here: it queries through a dbt adapter in this process while dbt still holds the DuckDB file."""
-    built = {_asset_of(context, e) for e in events if isinstance(e, dg.Output)} & STORED_RELATIONS.keys()
-    counts = row_counts(settings, [STORED_RELATIONS[k] for k in sorted(built, key=str)]) if built else {}
-    for event in events:
-        relation = STORED_RELATIONS.get(_asset_of(context, event)) if isinstance(event, dg.Output) else None
-        if relation in counts:
-            extra = {f"salesdw/{k}": v for k, v in (refresh or {}).items()}
-            event = event.with_metadata({**event.metadata, "dagster/row_count": counts[relation], **extra})
-        yield event
-
-
-def row_counts(settings: Settings, relations: list[str]) -> dict[str, int]:
-    """Rows of each stored relation of the build warehouse (one query); {} where it cannot be read."""
-    sql = " union all ".join(f"select '{r}' as relation, count(*) as n from {r}" for r in relations)
-    try:
-        with duckdb.connect(str(settings.build_warehouse), read_only=True, config=settings.duckdb_limits()) as con:
-            return dict(con.execute(sql).fetchall())
-    except duckdb.Error:  # e.g. a table a failed build left out: the counts are extra, not the build
-        return {}
 
 
 def run_spark_helper(context: dg.AssetExecutionContext, settings: Settings, *args: str) -> None:

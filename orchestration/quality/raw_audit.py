@@ -83,6 +83,7 @@ def _audit(settings: Settings, run_id: str, future: Future) -> None:
         _remove(path)
         _remove_stale(settings.temp_dir)
         expose_file(path, settings.raw_dir, settings.quality_dir)
+        _store_ledger(path)
         serving = settings.serving_warehouse
         results = run_suite(
             "raw",
@@ -100,6 +101,14 @@ def _audit(settings: Settings, run_id: str, future: Future) -> None:
         return
     _remove(path)  # before the results are handed over: nothing of the audit outlives it
     future.set_result(results)
+
+
+def _store_ledger(path: Path) -> None:
+    """The ledger as a table of the audit file: a view reads every batch's ledger Parquet file again
+    in each of the raw checks that reads it (one small file per landed file), a table once."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("create table quality.ledger_stored as select * from quality.ingestion_ledger")
+        con.execute("create or replace view quality.ingestion_ledger as select * from quality.ledger_stored")
 
 
 def _remove_stale(folder: Path) -> None:

@@ -13,7 +13,8 @@
     incremental_strategy=none if rebuild_whole else 'delete+insert',
     on_schema_change='fail',
     post_hook=[] if rebuild_whole else
-        ["delete from {{ this }} where order_id not in (select order_id from {{ ref('int_orders') }})"]
+        ["delete from {{ this }} where order_id not in (select order_id from {{ ref('int_orders') }})",
+         "{{ log_row_count() }}"]
 ) }}
 
 with stg_order_lines as (

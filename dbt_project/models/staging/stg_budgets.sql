@@ -1,5 +1,6 @@
 -- Monthly budget per team and category.
 -- Snapshot entity: the newest file per source profile is the current state.
+{{ config(materialized=stored_staging()) }}  -- a table: read by many models, tests and checks (macros/stored_staging.sql)
 with versions as (
     {{ latest_version(source('raw', 'budgets'), ['month', 'team_id', 'category'], 'S') }}
 ),
