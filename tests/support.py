@@ -129,6 +129,22 @@ def dbt(data_dir: Path, *args: str, vars: dict | None = None, check: bool = True
     return proc
 
 
+def dbt_relations(warehouse: Path) -> tuple[dict[str, int], set[str]]:
+    """The dbt layers' relations in a warehouse file: each stored table's row count by
+    "schema/name", and the views' "schema/name"."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        relations = con.execute(
+            "select table_schema, table_name, table_type from information_schema.tables "
+            "where table_schema in ('config', 'staging', 'intermediate', 'marts')"
+        ).fetchall()
+        tables = {
+            f"{schema}/{name}": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+            for schema, name, kind in relations
+            if kind == "BASE TABLE"
+        }
+    return tables, {f"{schema}/{name}" for schema, name, kind in relations if kind == "VIEW"}
+
+
 def build_warehouse(
     data_dir: Path, *, select: str | None = None, vars: dict | None = None, command: str = "build"
 ) -> Path:

@@ -128,15 +128,21 @@ def test_an_unused_warm_dbt_ends_with_its_block(project):
         sock.connect("\0" + name)
 
 
+def _spinning(server: subprocess.Popen, project: Path) -> subprocess.Popen:
+    """A launcher whose command the warm dbt has taken: a query that would run for minutes."""
+    launcher = subprocess.Popen(
+        [LAUNCHER, "run-operation", "spin"],
+        env=_launcher_env(project, os.environ[WARM_ENV]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for_handover(server, project)
+    return launcher
+
+
 def test_the_warm_dbt_dies_with_its_launcher(project):
     with warm_dbt(project.parent, "duckdb") as server:
-        launcher = subprocess.Popen(
-            [LAUNCHER, "run-operation", "spin"],
-            env=_launcher_env(project, os.environ[WARM_ENV]),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_for_handover(server, project)
+        launcher = _spinning(server, project)
         time.sleep(1)  # into the query, which would run for minutes
         launcher.kill()
         launcher.wait()
@@ -146,13 +152,7 @@ def test_the_warm_dbt_dies_with_its_launcher(project):
 def test_an_interrupt_of_the_launcher_reaches_the_warm_dbt(project):
     # dagster-dbt cancels a build with SIGINT to its child, the launcher
     with warm_dbt(project.parent, "duckdb") as server:
-        launcher = subprocess.Popen(
-            [LAUNCHER, "run-operation", "spin"],
-            env=_launcher_env(project, os.environ[WARM_ENV]),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_for_handover(server, project)
+        launcher = _spinning(server, project)
         time.sleep(1)
         launcher.send_signal(signal.SIGINT)
         assert launcher.wait(timeout=30) != 0

@@ -28,7 +28,7 @@ from ingestion.retire import clear_full_refresh
 from orchestration.assets.warehouse import plan_build
 from orchestration.refresh import commit_refresh, request, write_control
 from orchestration.settings import get_settings
-from tests.support import dbt
+from tests.support import dbt, dbt_relations
 
 MART = "marts.mart_sales_by_product_monthly"
 SKIPPED_SCHEMAS = ("raw", "quality", "control", "information_schema", "pg_catalog")
@@ -63,14 +63,7 @@ def assert_logged_row_counts(output: str, warehouse: Path) -> None:
         if "salesdw row count " in line:
             unique_id, rows = line.split("salesdw row count ", 1)[1].split()
             logged[unique_id.split(".")[-1]] = int(rows)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = con.execute(
-            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
-            "and table_schema in ('config', 'staging', 'intermediate', 'marts')"
-        ).fetchall()
-        counts = {
-            name: con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0] for schema, name in tables
-        }
+    counts = {relation.split("/")[1]: rows for relation, rows in dbt_relations(warehouse)[0].items()}
     assert {"int_order_lines", "stg_orders", "stg_accounts"} <= counts.keys()
     assert logged == counts
 

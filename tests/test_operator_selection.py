@@ -11,7 +11,6 @@ import os
 import shutil
 
 import dagster as dg
-import duckdb
 import pytest
 
 from orchestration.definitions import defs
@@ -19,6 +18,7 @@ from orchestration.quality import results_store
 from orchestration.quality.suites import LAYERS, load_suite
 from orchestration.refresh import STATE_FILE
 from orchestration.settings import get_settings
+from tests.support import dbt_relations
 
 MART = dg.AssetKey(["marts", "mart_budget_vs_actual"])
 
@@ -73,17 +73,7 @@ def test_a_subset_build_leaves_the_refresh_state_of_the_last_whole_build(subset_
 
 def test_the_full_run_reports_the_row_count_of_every_stored_dbt_table(subset_run):
     *_, row_counts, build_warehouse, _states = subset_run
-    with duckdb.connect(str(build_warehouse), read_only=True) as con:
-        relations = con.execute(
-            "select table_schema, table_name, table_type from information_schema.tables "
-            "where table_schema in ('config', 'staging', 'intermediate', 'marts')"
-        ).fetchall()
-        tables = {
-            f"{schema}/{name}": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
-            for schema, name, kind in relations
-            if kind == "BASE TABLE"
-        }
-        views = {f"{schema}/{name}" for schema, name, kind in relations if kind == "VIEW"}
+    tables, views = dbt_relations(build_warehouse)
     assert "marts/dim_customers" in tables and "staging/stg_contacts" in views
     reported = {key: value.value for key, value in row_counts.items() if value is not None}
     assert reported == tables  # the same subset runs again on unchanged data: counts as after the full run
