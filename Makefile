@@ -37,13 +37,16 @@ run: $(STAMP)  ## the demo: generate scale-1 exports, ingest, build, check, publ
 test: $(STAMP)  ## the whole test suite (but the Spark tests: make test-spark)
 	$(VENV)/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m "not spark"
 
+# sqlfluff (most of the time) runs beside the quick checks; lint fails if either side does
 lint: $(STAMP)  ## the static checks CI runs before the tests (CONTRIBUTING.md): layers, ruff, SQL, YAML
-	$(VENV)/bin/lint-imports --no-cache --no-logo
-	$(VENV)/bin/ruff check --no-cache .
-	$(VENV)/bin/python tests/check_import_ctes.py
-	$(VENV)/bin/yamllint --strict .
-	$(VENV)/bin/sqlfluff lint dbt_project/models --processes 2
-	$(VENV)/bin/ruff format --no-cache --check .
+	$(VENV)/bin/sqlfluff lint dbt_project/models --processes 2 & sql=$$!; \
+	( set -e; \
+	  $(VENV)/bin/lint-imports --no-cache --no-logo; \
+	  $(VENV)/bin/ruff check --no-cache .; \
+	  $(VENV)/bin/python tests/check_import_ctes.py; \
+	  $(VENV)/bin/yamllint --strict .; \
+	  $(VENV)/bin/ruff format --no-cache --check . ); quick=$$?; \
+	wait $$sql && exit $$quick
 
 snapshots: $(STAMP)  ## rewrite the reviewed snapshots (tests/snapshots) after an intended change
 	SALESDW_UPDATE_SNAPSHOTS=1 $(VENV)/bin/pytest -q -n 0 tests/test_definitions.py -k snapshot
