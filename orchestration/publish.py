@@ -8,13 +8,23 @@ column. The new file is then renamed over the serving path.
 rename() is atomic on POSIX: a reader that opened the old file keeps reading the old inode; a
 reader that (re)connects sees the new one; nobody ever sees a half-written file. A refused publish
 touches nothing.
+
+The marts' copy, most of the write, does not wait for the audit: once dbt has succeeded, the dbt step
+starts it in a background thread (`prepare`) while the checks run, into the same staged file, owner
+only. The publish then takes it only if it is the same run's and the build file is the one it was
+copied from, adds the quality tables as of the publish, and renames it as above; otherwise it writes
+the whole file itself. Nothing of it is visible before the audit has passed, and a refused publish
+deletes it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +32,7 @@ from pathlib import Path
 import duckdb
 
 from common.faults import crash_point
-from ingestion.file_modes import reader_file
+from ingestion.file_modes import private_file, reader_file
 from ingestion.raw_zone import expose
 from orchestration.quality import results_store
 from orchestration.quality.suites import LAYERS
@@ -33,6 +43,10 @@ PUBLISH_LOG = "publish_log.jsonl"
 BUILD_STAMP = "build_run.json"
 # quality.quarantine is not among them: it keeps rejected rows' original text (names, e-mails).
 PUBLISHED_QUALITY_TABLES = ("ingestion_ledger", "check_results")
+
+log = logging.getLogger(__name__)
+_prepared: dict[str, Future] = {}  # run id -> the marts' copy it started, until its publish takes it
+_guard = threading.Lock()
 
 
 class PublishRefused(RuntimeError):
@@ -56,18 +70,16 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _write_serving_file(settings: Settings, staged: Path) -> dict[str, int]:
-    """Write a new DuckDB file at `staged` holding what readers may see, as tables: every mart and
-    the published quality tables as of now. Nothing else of the build goes there (no raw or staging
-    view reaching the raw zone, no intermediate model); returns the rows per mart."""
+def _write_marts(settings: Settings, staged: Path) -> dict[str, int]:
+    """Create the DuckDB file `staged` (owner only until the publish) holding every mart of the build
+    as a table, and nothing else of the build (no raw or staging view reaching the raw zone, no
+    intermediate model); returns the rows per mart."""
     with duckdb.connect(config=settings.duckdb_limits()) as con:
-        # the ledger and check-results views over their Parquet logs, in this in-memory catalog
-        expose(con, settings.raw_dir, settings.quality_dir)
-        results_store.expose(con, settings.quality_dir)
         con.execute(f"attach {_sql_str(settings.build_warehouse)} as build (read_only)")
         con.execute(
             f"attach {_sql_str(staged)} as serving (storage_version {_sql_str(settings.serving_storage_version)})"
         )
+        private_file(staged)
         marts = [
             t
             for (t,) in con.execute(
@@ -78,12 +90,91 @@ def _write_serving_file(settings: Settings, staged: Path) -> dict[str, int]:
         con.execute("create schema serving.marts")
         for table in marts:
             con.execute(f"create table serving.marts.{_ident(table)} as select * from build.marts.{_ident(table)}")
-        con.execute("create schema serving.quality")
-        for table in PUBLISHED_QUALITY_TABLES:
-            con.execute(f"create table serving.quality.{table} as select * from memory.quality.{table}")
         mart_rows = {t: con.execute(f"select count(*) from serving.marts.{_ident(t)}").fetchone()[0] for t in marts}
         con.execute("detach serving")  # checkpointed on detach: everything in the file, no WAL
     return mart_rows
+
+
+def _write_quality(settings: Settings, staged: Path) -> None:
+    """Add the published quality tables, as of now, to the staged file."""
+    with duckdb.connect(config=settings.duckdb_limits()) as con:
+        # the ledger and check-results views over their Parquet logs, in this in-memory catalog
+        expose(con, settings.raw_dir, settings.quality_dir)
+        results_store.expose(con, settings.quality_dir)
+        con.execute(f"attach {_sql_str(staged)} as serving")
+        con.execute("create schema serving.quality")
+        for table in PUBLISHED_QUALITY_TABLES:
+            con.execute(f"create table serving.quality.{table} as select * from memory.quality.{table}")
+        con.execute("detach serving")
+
+
+def _staged(settings: Settings) -> Path:
+    serving = settings.serving_warehouse
+    return serving.with_name(serving.name + ".tmp")
+
+
+def _remove_staged(settings: Settings) -> None:
+    """A publish killed midway leaves its staged copy, perhaps with a WAL that belongs to that copy."""
+    staged = _staged(settings)
+    for leftover in (staged, staged.with_name(staged.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def _build_signature(settings: Settings) -> tuple[int, int]:
+    stat = settings.build_warehouse.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def prepare(settings: Settings, run_id: str) -> None:
+    """Copy the marts of the build run_id vouches for into the staged file, in a background thread
+    (the write of write-audit-publish, while the checks audit the build); its publish takes it."""
+    future: Future = Future()
+    with _guard:
+        earlier = _prepared.pop(run_id, None)
+        _prepared[run_id] = future
+    if earlier is not None:  # the step ran again in this process: its copy is of an older build
+        _settle(earlier)
+    threading.Thread(
+        target=_prepare, args=(settings, future), daemon=True, name=f"salesdw-prepare-{run_id[:8]}"
+    ).start()
+
+
+def _prepare(settings: Settings, future: Future) -> None:
+    try:
+        _remove_staged(settings)
+        signature = _build_signature(settings)
+        future.set_result((signature, _write_marts(settings, _staged(settings))))
+    except BaseException as exc:  # the publish writes the copy itself, and says why
+        future.set_exception(exc)
+
+
+def _settle(future: Future) -> tuple | None:
+    """Wait for a copy in progress: its (build signature, rows per mart), or None if it failed."""
+    try:
+        return future.result()
+    except Exception as exc:
+        log.warning("the marts' copy prepared during the checks failed (%s); the publish writes it anew", exc)
+        return None
+
+
+def _take_prepared(settings: Settings, run_id: str) -> dict[str, int] | None:
+    """The rows per mart of the staged copy run_id prepared, if the build is still the one it was
+    copied from (stamped by run_id, same size and modification time); None otherwise."""
+    with _guard:
+        future = _prepared.pop(run_id, None)
+    prepared = None if future is None else _settle(future)
+    if prepared is None or built_by(settings) != run_id or _build_signature(settings) != prepared[0]:
+        return None
+    return prepared[1]
+
+
+def discard_prepared(settings: Settings, run_id: str) -> None:
+    """Delete run_id's staged copy if its publish did not take it (refused, or never reached)."""
+    with _guard:
+        future = _prepared.pop(run_id, None)
+    if future is not None:
+        _settle(future)
+        _remove_staged(settings)
 
 
 def _sql_str(value: Path | str) -> str:
@@ -145,14 +236,15 @@ def publish(settings: Settings, run_id: str, lineage: Iterable[str] = ()) -> Pub
     crashed or was skipped reports nothing, and nothing is not a pass."""
     refusal = audit_refusal(settings, run_id, lineage)
     if refusal:
+        discard_prepared(settings, run_id)
         raise PublishRefused(refusal)
 
-    serving = settings.serving_warehouse
-    staged = serving.with_name(serving.name + ".tmp")
-    # A publish killed midway leaves its staged copy, perhaps with a WAL that belongs to that copy.
-    for leftover in (staged, staged.with_name(staged.name + ".wal")):
-        leftover.unlink(missing_ok=True)
-    mart_rows = _write_serving_file(settings, staged)
+    serving, staged = settings.serving_warehouse, _staged(settings)
+    mart_rows = _take_prepared(settings, run_id)
+    if mart_rows is None:
+        _remove_staged(settings)
+        mart_rows = _write_marts(settings, staged)
+    _write_quality(settings, staged)
     reader_file(staged)
     _fsync(staged)
     crash_point("publish")

@@ -89,6 +89,7 @@ def run_pipeline(
 
     from ingestion.ledger import read_ledger
     from orchestration.definitions import defs
+    from orchestration.publish import discard_prepared
 
     prepare_environment(settings)
     started_at = datetime.now(timezone.utc).replace(tzinfo=None)  # the ledger is in UTC
@@ -115,6 +116,7 @@ def run_pipeline(
             asset_selection=asset_selection,
             tags={"salesdw/trigger": "cli"},
         )
+        discard_prepared(settings, result.run_id)  # a copy its publish did not take (skipped, refused)
         outcome = RunOutcome(run_id=result.run_id, success=result.success, started_at=started_at)
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":

@@ -28,13 +28,16 @@ from ingestion.retire import clear_full_refresh
 from orchestration.dbt_launcher import launch_env
 from orchestration.dbt_manifest import dbt_project, ensure_manifest, seed_partial_parse
 from orchestration.policies import BUILD_STEP_TAGS, WAREHOUSE_POOL
-from orchestration.publish import stamp_build
+from orchestration.publish import prepare, stamp_build
 from orchestration.quality import prewarm, raw_audit
-from orchestration.quality.asset_checks import planned_suites
+from orchestration.quality.asset_checks import planned_steps, planned_suites
 from orchestration.refresh import RefreshPlan, commit_refresh, plan_refresh, write_control
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
 from orchestration.settings import Settings, environment
+
+# The publish step: the dbt step starts its marts' copy when the run plans it (publish.prepare).
+PUBLISH_STEP = "serving__sales_warehouse"
 
 
 class SalesdwDbtTranslator(DagsterDbtTranslator):
@@ -158,12 +161,14 @@ def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, salesd
         write_control(settings, plan)
         context.log.info(f"refresh plan: {plan.metadata()}")
         target = _dbt_target(settings)
-        suites = planned_suites(context)  # asked first: it reads the run storage and could fail
+        steps = planned_steps(context)  # asked first: it reads the run storage and could fail
         build = _start_dbt(context, dbt, settings, target, args)
-        _start_checks_beside_build(context, settings, suites)
+        _start_checks_beside_build(context, settings, planned_suites(steps))
         yield from stream_with_row_counts(context, build, plan.metadata())
         _vouch_for_build(context, settings)
         _commit_unless_subset(context, settings, plan, args)
+        if PUBLISH_STEP in steps:  # the marts' copy while the checks run; the build is final now
+            prepare(settings, context.run.run_id)
 
 
 def _commit_unless_subset(context: dg.AssetExecutionContext, settings: Settings, plan, args: list[str]) -> None:
