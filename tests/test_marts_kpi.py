@@ -701,7 +701,7 @@ def test_budget_vs_actual(warehouse):
 
 # The models whose rows depend on the dbt var team_attribution, in build order.
 ATTRIBUTION_MODELS = (
-    ("intermediate", "int_rep_teams_monthly", "view"),
+    ("intermediate", "int_rep_teams_monthly", "table"),
     ("intermediate", "int_rep_monthly", "table"),
     ("marts", "mart_rep_kpi_monthly", "table"),
     ("marts", "mart_team_kpi_monthly", "table"),

@@ -27,7 +27,12 @@
   (fct_pipeline_snapshots, mart_pipeline_movement_monthly, mart_forecast_accuracy, two data tests)
   each carry window functions over every opportunity event; int_customer_service and
   int_customer_engagement (dim_customers and two data tests each) scan the survey responses and the
-  activities. They hold ids, dates, amounts and counts only. Spark keeps views, as above.
+  activities. The point-in-time attribution is read by most marts: int_rep_assignments (rep ->
+  team intervals, 9 queries), int_rep_teams_monthly (6 marts and its contract) and
+  int_account_owners (account -> owner intervals, 6 models); int_opportunity_engagement aggregates
+  the activities per deal (fct_opportunities and its contract). Stored, the standalone scale-50
+  dbt build took 20.5-21.8 s instead of 23.1-23.5 s and 4 CPU s less (three rounds alternating).
+  They hold ids, dates, amounts and counts only. Spark keeps views, as above.
 -#}
 {% macro stored_intermediate() -%}
     {{ return(stored_staging()) }}

@@ -2,6 +2,7 @@
 -- customer-treatment loop"): its last activity (activities naming it, up to as_of_date) and the
 -- date it entered its current stage (the latest stage-history entry into that stage up to
 -- as_of_date; NULL when the history has none).
+{{ config(materialized=stored_intermediate()) }}  -- a table: evaluated by several queries of a build (macros/stored_staging.sql)
 with calendar as (
     select * from {{ ref('int_calendar') }}
 ),

@@ -2,6 +2,7 @@
 -- rep_id and validity interval [valid_from, valid_to). The rep's earliest interval starts on
 -- 1900-01-01 (the first known version stands for the time before it); the last is open (NULL).
 -- Use {{ '{{' }} holds_on('assignment', 'day') {{ '}}' }} to pick the interval holding on a day.
+{{ config(materialized=stored_intermediate()) }}  -- a table: evaluated by several queries of a build (macros/stored_staging.sql)
 with reps_history as (
     select * from {{ ref('int_reps_history') }}
 ),

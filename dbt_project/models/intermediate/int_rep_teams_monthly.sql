@@ -4,6 +4,7 @@
 -- the month (on as_of_date for the as_of month), so a rep who moves in May counts for the old team
 -- through April and for the new one from May. With var team_attribution = 'current', every month
 -- takes the state on as_of_date (today's organisation restates the past).
+{{ config(materialized=stored_intermediate()) }}  -- a table: evaluated by several queries of a build (macros/stored_staging.sql)
 {%- set attribution = var('team_attribution', 'point_in_time') %}
 {%- if attribution not in ['point_in_time', 'current'] %}
 {{ exceptions.raise_compiler_error(
