@@ -37,6 +37,19 @@ def copies(monkeypatch) -> list[int]:
     return written
 
 
+def audited_build(settings, rows: int, run_id: str) -> None:
+    """A build of `rows` rows of mart_demo that run_id built and whose suites passed."""
+    make_build(settings, rows)
+    stamp_passing_audit(settings, run_id)
+
+
+def prepared_copy(settings, rows: int, run_id: str) -> None:
+    """An audited build and the marts' copy prepare() made of it, finished."""
+    audited_build(settings, rows, run_id)
+    prepare(settings, run_id)
+    publishing._prepared[run_id].result()
+
+
 def staged_files(settings) -> list[str]:
     return sorted(p.name for p in settings.warehouse_dir.glob("sales.duckdb.tmp*"))
 
@@ -47,8 +60,7 @@ def published_rows(settings) -> int:
 
 
 def test_the_copy_prepared_during_the_audit_is_the_one_published(settings, copies):
-    make_build(settings, 5)
-    stamp_passing_audit(settings, "run-1")
+    audited_build(settings, 5, "run-1")
     prepare(settings, "run-1")
     record = publish(settings, "run-1")
     assert copies == [5]  # written once, by the prepare thread
@@ -61,10 +73,7 @@ def test_the_copy_prepared_during_the_audit_is_the_one_published(settings, copie
 
 
 def test_the_prepared_copy_is_owner_only_until_the_publish(settings, copies):
-    make_build(settings, 5)
-    stamp_passing_audit(settings, "run-1")
-    prepare(settings, "run-1")
-    publishing._prepared["run-1"].result()  # the copy is written; the audit has not decided yet
+    prepared_copy(settings, 5, "run-1")  # the copy is written; the publish has not decided yet
     assert staged_files(settings) == ["sales.duckdb.tmp"]
     staged = settings.warehouse_dir / "sales.duckdb.tmp"
     assert stat.S_IMODE(staged.stat().st_mode) == 0o600
@@ -72,33 +81,24 @@ def test_the_prepared_copy_is_owner_only_until_the_publish(settings, copies):
 
 
 def test_a_build_changed_after_the_copy_is_published_from_a_new_copy(settings, copies):
-    make_build(settings, 5)
-    stamp_passing_audit(settings, "run-1")
-    prepare(settings, "run-1")
-    publishing._prepared["run-1"].result()
+    prepared_copy(settings, 5, "run-1")
     make_build(settings, 7)  # rebuilt under the same stamp: its size and modification time differ
     assert publish(settings, "run-1").mart_rows == {"mart_demo": 7}
     assert copies == [5, 7] and published_rows(settings) == 7
 
 
 def test_a_build_of_another_run_is_published_from_a_new_copy(settings, copies):
-    make_build(settings, 5)
-    stamp_passing_audit(settings, "run-1")
-    prepare(settings, "run-1")
-    publishing._prepared["run-1"].result()
-    make_build(settings, 9)
-    stamp_passing_audit(settings, "run-2")  # its audit decides whichever run publishes
+    prepared_copy(settings, 5, "run-1")
+    audited_build(settings, 9, "run-2")  # its audit decides whichever run publishes
     assert publish(settings, "run-1").mart_rows == {"mart_demo": 9}
     assert copies == [5, 9] and published_rows(settings) == 9
 
 
 def test_a_refused_publish_deletes_the_prepared_copy(settings, copies):
-    make_build(settings, 5)
-    stamp_passing_audit(settings, "run-1")
+    audited_build(settings, 5, "run-1")
     publish(settings, "run-1")
     before = sha(settings.serving_warehouse)
-    make_build(settings, 2)
-    stamp_passing_audit(settings, "run-2")
+    audited_build(settings, 2, "run-2")
     results_store.append(settings.quality_dir, [failed_result("run-2")])
     prepare(settings, "run-2")
     with pytest.raises(PublishRefused, match="row_count_change"):
@@ -108,8 +108,7 @@ def test_a_refused_publish_deletes_the_prepared_copy(settings, copies):
 
 
 def test_a_copy_whose_publish_never_ran_is_discarded(settings, copies):
-    make_build(settings, 5)
-    stamp_passing_audit(settings, "run-1")
+    audited_build(settings, 5, "run-1")
     prepare(settings, "run-1")  # then a check step fails and the publish step is skipped
     discard_prepared(settings, "run-1")
     assert copies == [5] and staged_files(settings) == []
