@@ -30,7 +30,7 @@ from orchestration.dbt_manifest import dbt_project, ensure_manifest, seed_partia
 from orchestration.policies import BUILD_STEP_TAGS, WAREHOUSE_POOL
 from orchestration.publish import prepare, stamp_build
 from orchestration.quality import prewarm, raw_audit
-from orchestration.quality.asset_checks import planned_steps, planned_suites
+from orchestration.quality.asset_checks import planned_suites
 from orchestration.refresh import RefreshPlan, commit_refresh, plan_refresh, write_control
 from orchestration.resources import SalesdwResource
 from orchestration.run_lock import run_lock
@@ -161,7 +161,7 @@ def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, salesd
         write_control(settings, plan)
         context.log.info(f"refresh plan: {plan.metadata()}")
         target = _dbt_target(settings)
-        steps = planned_steps(context)  # asked first: it reads the run storage and could fail
+        steps = _planned_steps(context)  # asked first: it reads the run storage and could fail
         build = _start_dbt(context, dbt, settings, target, args)
         _start_checks_beside_build(context, settings, planned_suites(steps))
         yield from stream_with_row_counts(context, build, plan.metadata())
@@ -169,6 +169,13 @@ def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, salesd
         _commit_unless_subset(context, settings, plan, args)
         if PUBLISH_STEP in steps:  # the marts' copy while the checks run; the build is final now
             prepare(settings, context.run.run_id)
+
+
+def _planned_steps(context: dg.AssetExecutionContext) -> set[str]:
+    """The step keys this run executes: the suites that run beside the build and whether the publish
+    follows it depend on them."""
+    snapshot = context.instance.get_execution_plan_snapshot(context.run.execution_plan_snapshot_id)
+    return set(snapshot.step_keys_to_execute)
 
 
 def _commit_unless_subset(context: dg.AssetExecutionContext, settings: Settings, plan, args: list[str]) -> None:

@@ -97,13 +97,7 @@ def audit(settings: Settings, layer: str, *, run_id: str, only: set[tuple[str, s
     )
 
 
-def planned_steps(context) -> set[str]:
-    """The step keys this run executes (not every run plans every step: a run of a few assets
-    selected in the UI plans those assets and their checks only)."""
-    snapshot = context.instance.get_execution_plan_snapshot(context.run.execution_plan_snapshot_id)
-    return set(snapshot.step_keys_to_execute)
-
-
 def planned_suites(steps: set[str]) -> list[str]:
-    """The layers whose suite is among the planned steps."""
+    """The layers whose suite is among a run's planned step keys (not every run plans every suite:
+    a run of a few assets selected in the UI plans the checks of those assets only)."""
     return [layer for layer in LAYERS if f"{layer}_quality_checks" in steps]
