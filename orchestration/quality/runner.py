@@ -54,7 +54,7 @@ def _validate_source(
     import great_expectations as gx
 
     if is_query:
-        asset = datasource.add_query_asset(name=name, query=source)
+        asset = datasource.add_query_asset(name=name, query=_materialized(datasource, name, source))
     else:
         schema, table = source.split(".", 1)
         asset = datasource.add_table_asset(name=name, table_name=table, schema_name=schema)
@@ -79,6 +79,26 @@ def _validate_source(
             meta = er.expectation_config.meta
             results[(meta["check"], meta["part"])] = er
     return results
+
+
+def _materialized(datasource, name: str, query: str) -> str:
+    """The query GX validates for a query check: its rows, computed once into a temporary table.
+
+    GX computes each metric of a query asset over the query itself, so a check's SQL would run
+    three or four times (its columns, its row count, each metric), and a reconciliation or a
+    coverage join reads millions of staging rows every time. The table lives on GX's one
+    connection (gx_duckdb, 1.) until the suite releases it. A query that fails is handed to GX
+    as it is, which reports its error on each of its checks as it always has."""
+    import sqlalchemy as sa
+
+    engine, table = datasource.get_execution_engine(), f"materialized_{name}"
+    try:
+        engine.execute_query_in_transaction(sa.text(f"create temp table {table} as {query}"))
+    except sa.exc.DBAPIError:
+        with engine.get_connection() as connection:
+            connection.rollback()
+        return query
+    return f"select * from temp.main.{table}"
 
 
 def _run_gx(
