@@ -12,6 +12,7 @@ Layout (shared with ingestion.loader and ingestion.ledger):
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import duckdb
@@ -91,15 +92,37 @@ def live_select(raw_dir: Path, quality_dir: Path, entity: str, columns: dict[str
 def expose(con: duckdb.DuckDBPyConnection, raw_dir: Path, quality_dir: Path) -> None:
     """(Re)create raw.<entity> and quality.{ingestion_ledger,quarantine} views in `con`."""
     con.execute("create schema if not exists raw")
+    views = {f"raw.{name}": live_select(raw_dir, quality_dir, name, raw_columns(ent)) for name, ent in ENTITIES.items()}
+    _create_views(con, views)
+    expose_quality(con, quality_dir)
+
+
+def expose_quality(con: duckdb.DuckDBPyConnection, quality_dir: Path) -> None:
+    """(Re)create the quality.{ingestion_ledger,quarantine} views only: a raw view reads the footer
+    of every Parquet batch of its entity when it is created."""
     con.execute("create schema if not exists quality")
-    for name, ent in ENTITIES.items():
-        con.execute(f"create or replace view raw.{name} as {live_select(raw_dir, quality_dir, name, raw_columns(ent))}")
-    con.execute(
-        "create or replace view quality.ingestion_ledger as " + parquet_select(quality_dir / "ledger", LEDGER_COLUMNS)
+    views = {
+        "quality.ingestion_ledger": parquet_select(quality_dir / "ledger", LEDGER_COLUMNS),
+        "quality.quarantine": parquet_select(quality_dir / "quarantine", QUARANTINE_COLUMNS),
+    }
+    _create_views(con, views)
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, views: dict[str, str]) -> None:
+    """Create each view, unless the catalog holds it with this very definition (its comment names
+    a hash of it): creating one binds its query, which reads every Parquet footer it covers, and
+    the build warehouse gets the same views from the ingest step and again from the dbt step."""
+    stamps = dict(
+        con.execute(
+            "select schema_name || '.' || view_name, comment from duckdb_views() "
+            "where database_name = current_database() and not internal"
+        ).fetchall()
     )
-    con.execute(
-        "create or replace view quality.quarantine as " + parquet_select(quality_dir / "quarantine", QUARANTINE_COLUMNS)
-    )
+    for view, query in views.items():
+        stamp = "salesdw:" + hashlib.sha256(query.encode()).hexdigest()
+        if stamps.get(view) != stamp:
+            con.execute(f"create or replace view {view} as {query}")
+            con.execute(f"comment on view {view} is {_sql_str(stamp)}")
 
 
 def expose_file(warehouse: Path, raw_dir: Path, quality_dir: Path) -> None:

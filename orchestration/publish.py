@@ -33,7 +33,7 @@ import duckdb
 
 from common.faults import crash_point
 from ingestion.file_modes import private_file, reader_file
-from ingestion.raw_zone import expose
+from ingestion.raw_zone import expose_quality
 from orchestration.quality import results_store
 from orchestration.quality.suites import LAYERS
 from orchestration.settings import Settings
@@ -99,7 +99,7 @@ def _write_quality(settings: Settings, staged: Path) -> None:
     """Add the published quality tables, as of now, to the staged file."""
     with duckdb.connect(config=settings.duckdb_limits()) as con:
         # the ledger and check-results views over their Parquet logs, in this in-memory catalog
-        expose(con, settings.raw_dir, settings.quality_dir)
+        expose_quality(con, settings.quality_dir)
         results_store.expose(con, settings.quality_dir)
         con.execute(f"attach {_sql_str(staged)} as serving")
         con.execute("create schema serving.quality")
