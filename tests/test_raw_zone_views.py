@@ -10,7 +10,8 @@ from __future__ import annotations
 import duckdb
 
 from ingestion.canonical import ENTITIES
-from ingestion.raw_zone import expose, raw_columns
+from ingestion.raw_zone import expose
+from tests.support import write_raw_batch
 
 
 class _Recording:
@@ -27,20 +28,9 @@ class _Recording:
         return [s.split()[4] for s in self.statements if s.startswith("create or replace view")]
 
 
-def _land_batch(raw_dir, entity: str, batch_id: str) -> None:
-    """One Parquet batch of one row (every column NULL but the batch id), as ingestion writes them."""
-    columns = ", ".join(
-        f"cast({repr(batch_id) if name == '_batch_id' else 'null'} as {kind}) as {name}"
-        for name, kind in raw_columns(ENTITIES[entity]).items()
-    )
-    (raw_dir / entity).mkdir(parents=True, exist_ok=True)
-    with duckdb.connect() as con:
-        con.execute(f"copy (select {columns}) to '{raw_dir / entity / f'{batch_id}.parquet'}' (format parquet)")
-
-
 def test_views_are_created_again_only_when_their_definition_changes(tmp_path):
     raw_dir, quality_dir = tmp_path / "raw", tmp_path / "quality"
-    _land_batch(raw_dir, "orders", "b1")
+    write_raw_batch(raw_dir, "orders", [{"order_id": "O1"}], batch_id="b1")
     every_view = {f"raw.{name}" for name in ENTITIES} | {"quality.ingestion_ledger", "quality.quarantine"}
     with duckdb.connect(str(tmp_path / "build.duckdb")) as con:
         first = _Recording(con)
@@ -51,8 +41,10 @@ def test_views_are_created_again_only_when_their_definition_changes(tmp_path):
         expose(again, raw_dir, quality_dir)
         assert again.created() == []  # the same files, the same definitions: nothing bound again
 
-        _land_batch(raw_dir, "orders", "b2")  # a new batch of an entity with batches: same definition
-        _land_batch(raw_dir, "teams", "b3")  # the first batch of an entity: its view reads Parquet now
+        # a new batch of an entity with batches keeps its view's definition; the first batch of an
+        # entity changes it (its view read no Parquet before)
+        write_raw_batch(raw_dir, "orders", [{"order_id": "O2"}], batch_id="b2")
+        write_raw_batch(raw_dir, "teams", [{"team_id": "T1"}], batch_id="b3")
         changed = _Recording(con)
         expose(changed, raw_dir, quality_dir)
         assert changed.created() == ["raw.teams"]
@@ -62,7 +54,7 @@ def test_views_are_created_again_only_when_their_definition_changes(tmp_path):
 
 def test_a_view_replaced_by_someone_else_is_created_again(tmp_path):
     raw_dir, quality_dir = tmp_path / "raw", tmp_path / "quality"
-    _land_batch(raw_dir, "orders", "b1")
+    write_raw_batch(raw_dir, "orders", [{"order_id": "O1"}], batch_id="b1")
     with duckdb.connect(str(tmp_path / "build.duckdb")) as con:
         expose(con, raw_dir, quality_dir)
         con.execute("create or replace view raw.orders as select 1 as order_id")
