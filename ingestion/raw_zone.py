@@ -109,9 +109,10 @@ def expose_quality(con: duckdb.DuckDBPyConnection, quality_dir: Path) -> None:
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, views: dict[str, str]) -> None:
-    """Create each view, unless the catalog holds it with this very definition (its comment names
-    a hash of it): creating one binds its query, which reads every Parquet footer it covers, and
-    the build warehouse gets the same views from the ingest step and again from the dbt step."""
+    """Create each view, unless the catalog holds it with this very definition (its comment, which
+    dbt's docs show, names a hash of it): creating one binds its query, which reads every Parquet
+    footer it covers, and the build warehouse gets the same views from the ingest step and again
+    from the dbt step."""
     stamps = dict(
         con.execute(
             "select schema_name || '.' || view_name, comment from duckdb_views() "
@@ -119,7 +120,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, views: dict[str, str]) -> None
         ).fetchall()
     )
     for view, query in views.items():
-        stamp = "salesdw:" + hashlib.sha256(query.encode()).hexdigest()
+        stamp = f"salesdw: a view over Parquet files, definition sha256 {hashlib.sha256(query.encode()).hexdigest()}"
         if stamps.get(view) != stamp:
             con.execute(f"create or replace view {view} as {query}")
             con.execute(f"comment on view {view} is {_sql_str(stamp)}")
