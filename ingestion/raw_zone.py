@@ -89,10 +89,15 @@ def live_select(raw_dir: Path, quality_dir: Path, entity: str, columns: dict[str
     return f"select * from ({parquet_select(Path(raw_dir) / entity, columns)}) where _batch_id not in ({retired})"
 
 
+def raw_select(raw_dir: Path, quality_dir: Path, entity: str) -> str:
+    """The select behind the raw.<entity> view: the entity's live batches, typed as the raw contract."""
+    return live_select(raw_dir, quality_dir, entity, raw_columns(ENTITIES[entity]))
+
+
 def expose(con: duckdb.DuckDBPyConnection, raw_dir: Path, quality_dir: Path) -> None:
     """(Re)create raw.<entity> and quality.{ingestion_ledger,quarantine} views in `con`."""
     con.execute("create schema if not exists raw")
-    views = {f"raw.{name}": live_select(raw_dir, quality_dir, name, raw_columns(ent)) for name, ent in ENTITIES.items()}
+    views = {f"raw.{name}": raw_select(raw_dir, quality_dir, name) for name in ENTITIES}
     _create_views(con, views)
     expose_quality(con, quality_dir)
 

@@ -84,5 +84,5 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # another user's process: alive, just not ours to signal
+        pass  # another user's process: alive, just not ours to signal
     return True
