@@ -1,15 +1,19 @@
 """The salesdw benchmark: `make bench` (scales 1, 10, 50) and `make bench-large` (adds 500).
 
     .venv/bin/python -m bench.run --scales 1 10 50 [--seed 42] [--incremental-scales 10 50] [--no-pandas]
+        [--repeat 3]
 
 For every scale: generate the exports (cached by scale and seed under bench/.cache), run the full
 pipeline (`salesdw run` in a fresh data dir, as its own process) and time each stage from the
 Dagster event log; then compute the same two marts (mart_rep_kpi_monthly, dim_customers) from the
 same files with plain DuckDB (bench/floor.sql, the floor) and plain pandas, and check that all
-three agree row for row. At each incremental scale (every scale unless told), one more day of
-orders, order lines, activities and survey responses is landed and the pipeline re-run on the same
-data dir; then the same raw zone is built from scratch in another data dir, and the two build
-warehouses must hold the same rows in every stored table (issue 23: equality with a full rebuild).
+three agree row for row. With --repeat N the full run and the floor are measured N times,
+alternately (this VM's speed drifts within minutes: alternating gives both the same spells), and
+the tables show the median of each; every time measured is listed beside it. At each incremental
+scale (every scale unless told), one more day of orders, order lines, activities and survey
+responses is landed and the pipeline re-run on the same data dir; then the same raw zone is built
+from scratch in another data dir, and the two build warehouses must hold the same rows in every
+stored table (issue 23: equality with a full rebuild).
 Results: a Rich table on screen, bench/results/<timestamp>.json and bench/results/latest.md.
 """
 
@@ -195,6 +199,35 @@ def agreement(warehouse: Path, out: Path, measured: Measured | None) -> dict[str
     return compare_outputs(pipeline_marts(warehouse), output_marts(out))
 
 
+def full_runs_and_floors(args, scale: float, exports: Path, runs: Path, logs: Path) -> tuple[dict, Measured, dict]:
+    """The full run (each in a fresh data dir, the last one left in runs/data) and the floor,
+    alternately, args.repeat times: the run with the median time, the floor with the median time,
+    and every time measured."""
+    fulls, floors = [], []
+    for i in range(args.repeat):
+        round_note = f" (round {i + 1} of {args.repeat})" if args.repeat > 1 else ""
+        shutil.rmtree(runs / "data", ignore_errors=True)
+        land(sorted(p for p in exports.glob("*/*") if p.is_file()), runs / "data")
+        console.print(f"[bold]scale {scale:g}[/]: pipeline (full refresh){round_note}")
+        fulls.append(pipeline_run(runs / "data", logs / "pipeline.log"))
+        console.print(f"[bold]scale {scale:g}[/]: floor (plain DuckDB){round_note}")
+        floors.append(
+            baseline_run(
+                "bench.floor", exports, runs / "floor", logs / "floor.log", memory_limit=None, timeout=args.timeout
+            )
+        )
+    samples = {
+        "pipeline s": [round(r["measured"]["seconds"], 1) for r in fulls],
+        "floor s": [round(m.seconds, 1) for m in floors],
+    }
+    return median_of(fulls, lambda r: r["measured"]["seconds"]), median_of(floors, lambda m: m.seconds), samples
+
+
+def median_of(items: list, seconds) -> object:
+    """The item whose seconds are the median (of an even count, the lower of the middle two)."""
+    return sorted(items, key=seconds)[(len(items) - 1) // 2]
+
+
 def bench_scale(args, scale: float) -> dict:
     name = scale_name(scale)
     runs = args.cache_dir / "runs" / name
@@ -202,10 +235,7 @@ def bench_scale(args, scale: float) -> dict:
     exports = cached_exports(args.cache_dir, scale, args.seed)
     data_dir = runs / "data"
     shutil.rmtree(runs, ignore_errors=True)
-    land(sorted(p for p in exports["folder"].glob("*/*") if p.is_file()), data_dir)
-
-    console.print(f"[bold]scale {scale:g}[/]: pipeline (full refresh)")
-    full = pipeline_run(data_dir, logs / "pipeline.log")
+    full, floor, samples = full_runs_and_floors(args, scale, exports["folder"], runs, logs)
     result = {
         "scale": scale,
         "seed": args.seed,
@@ -216,13 +246,10 @@ def bench_scale(args, scale: float) -> dict:
             "peak_tree_rss": exports["generate"]["peak_tree_rss"],
         },
         "pipeline": full,
+        "samples": samples,
     }
     warehouse = data_dir / "warehouse" / "sales.duckdb"
-
-    console.print(f"[bold]scale {scale:g}[/]: floor (plain DuckDB)")
-    floor = baseline_run(
-        "bench.floor", exports["folder"], runs / "floor", logs / "floor.log", memory_limit=None, timeout=args.timeout
-    )
+    # the last run's marts against the last floor's: every run computes them from the same files
     result["floor"] = {"measured": floor.as_dict(), "differences": agreement(warehouse, runs / "floor", floor)}
     if not args.no_pandas:
         console.print(f"[bold]scale {scale:g}[/]: plain pandas")
@@ -326,11 +353,20 @@ def summary_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
                 "one-day refresh s": _s(r["incremental"]["measured"]["seconds"]) if "incremental" in r else "—",
                 "refresh = full rebuild": _rebuild(r["incremental"]) if "incremental" in r else "not run",
                 "load average (1 min)": f"{(m['load_before'] + m['load_after']) / 2:.1f}",
+                **_sample_rows(r),
             }
         )
     header = ["", *(f"scale {r['scale']:g}" for r in results)]
     rows = [[name, *(c[name] for c in columns)] for name in (columns[0] if columns else {})]
     return header, rows
+
+
+def _sample_rows(r: dict) -> dict[str, str]:
+    """Every time measured, when the full run and the floor were measured more than once."""
+    samples = r.get("samples") or {}
+    if len(samples.get("pipeline s", [])) < 2:
+        return {}
+    return {f"{name}, every round": " / ".join(f"{v:.1f}" for v in values) for name, values in samples.items()}
 
 
 def targets(results: list[dict]) -> list[tuple[str, str, str, bool]]:
@@ -559,6 +595,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas comparison")
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure each scale's full run and floor this many times, alternately, and compare their medians",
+    )
+    parser.add_argument(
         "--pandas-memory-limit-gb",
         type=float,
         default=12.0,
@@ -583,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "duckdb_memory_limit": get_settings().duckdb_memory_limit,
         "scales": args.scales,
+        "repeat": args.repeat,
     }
     results = []
     began = time.perf_counter()

@@ -274,3 +274,39 @@ def test_the_last_invocation_is_read_across_the_rotated_log(tmp_path):
 
 def test_no_log_gives_no_times(tmp_path):
     assert dbt_log_times(tmp_path) == {}
+
+
+def test_repeated_rounds_alternate_and_compare_the_medians(tmp_path, monkeypatch):
+    """why: this VM's speed drifts within minutes, so one full run against one floor is a coin toss;
+    with --repeat the two alternate, each full run in a fresh data dir, and the medians are compared."""
+    import argparse
+
+    from bench import run as bench_run
+    from bench.measure import Measured
+
+    exports = tmp_path / "exports"
+    (exports / "orders").mkdir(parents=True)
+    (exports / "orders" / "orders.csv").write_text("order_id\n1\n")
+    calls, pipeline_seconds, floor_seconds = [], iter([50.0, 44.0, 47.0]), iter([9.0, 7.0, 8.0])
+
+    def fake_pipeline(data_dir, log):
+        landed = sorted(p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file())
+        (data_dir / "left_by_the_run").write_text("")  # the next round must not find it
+        calls.append(("pipeline", landed))
+        return {"measured": {"seconds": next(pipeline_seconds)}}
+
+    def fake_floor(module, exports_dir, out, log, *, memory_limit, timeout):
+        calls.append(("floor", module))
+        return Measured(["floor"], 0, next(floor_seconds), 0.0, 0, 0, 0.0, 0.0, log=str(log))
+
+    monkeypatch.setattr(bench_run, "pipeline_run", fake_pipeline)
+    monkeypatch.setattr(bench_run, "baseline_run", fake_floor)
+    args = argparse.Namespace(repeat=3, timeout=None)
+
+    full, floor, samples = bench_run.full_runs_and_floors(args, 50, exports, tmp_path / "runs", tmp_path / "logs")
+
+    landed = ["landing/canonical/orders/orders.csv"]
+    assert calls == [("pipeline", landed), ("floor", "bench.floor")] * 3
+    assert (full["measured"]["seconds"], floor.seconds) == (47.0, 8.0)
+    assert samples == {"pipeline s": [50.0, 44.0, 47.0], "floor s": [9.0, 7.0, 8.0]}
+    assert bench_run.median_of([3, 1, 2, 4], float) == 2  # an even count: the lower middle one
