@@ -23,7 +23,7 @@ from psycopg import sql
 
 from engines.postgres import ensure_database, postgres_type
 from ingestion.canonical import ENTITIES
-from ingestion.raw_zone import live_select, raw_columns
+from ingestion.raw_zone import raw_columns, raw_select
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def load_raw_zone(raw_dir: Path, url: str, quality_dir: Path) -> dict[str, int]:
         for name, entity in ENTITIES.items():
             columns = {column: postgres_type(t) for column, t in raw_columns(entity).items()}
             _replace_table(cur, name, columns)
-            select = live_select(raw_dir, quality_dir, name, raw_columns(entity))
+            select = raw_select(raw_dir, quality_dir, name)
             loaded[name] = _copy_rows(duck, cur, name, list(columns), select)
             # fresh statistics, or the planner guesses row counts for every model built on these
             cur.execute(sql.SQL("analyze {}").format(sql.Identifier(RAW_SCHEMA, name)))

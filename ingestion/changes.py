@@ -33,7 +33,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.canonical import ENTITIES
-from ingestion.raw_zone import live_select, raw_columns
+from ingestion.raw_zone import raw_select
 
 # business dates that place a row in its month(s)
 DATED_EVENTS: dict[str, tuple[str, ...]] = {
@@ -82,10 +82,10 @@ def live_batches(raw_dir: Path, quality_dir: Path, config: Mapping | None = None
             name: sorted(
                 r[0]
                 for r in con.execute(
-                    f"select distinct _batch_id from ({live_select(raw_dir, quality_dir, name, raw_columns(ent))})"
+                    f"select distinct _batch_id from ({raw_select(raw_dir, quality_dir, name)})"
                 ).fetchall()
             )
-            for name, ent in ENTITIES.items()
+            for name in ENTITIES
         }
 
 
@@ -96,8 +96,8 @@ def changes_since(
     last_month: the latest month of data then; config: DuckDB's limits)."""
     changes = Changes()
     with duckdb.connect(config=dict(config or {})) as con:
-        for name, ent in ENTITIES.items():
-            con.execute(f"create view {name} as {live_select(raw_dir, quality_dir, name, raw_columns(ent))}")
+        for name in ENTITIES:
+            con.execute(f"create view {name} as {raw_select(raw_dir, quality_dir, name)}")
         con.execute("create table known(batch_id varchar)")
         if known:
             con.executemany("insert into known values (?)", [[b] for b in sorted(known)])
@@ -255,7 +255,7 @@ def latest_month(raw_dir: Path, quality_dir: Path, config: Mapping | None = None
     """The as_of month as derived from the live raw zone (config: DuckDB's limits)."""
     with duckdb.connect(config=dict(config or {})) as con:
         for name in {**DATED_EVENTS, **OPEN_EVENTS}:
-            con.execute(f"create view {name} as {live_select(raw_dir, quality_dir, name, raw_columns(ENTITIES[name]))}")
+            con.execute(f"create view {name} as {raw_select(raw_dir, quality_dir, name)}")
         return _latest_month(con)
 
 
