@@ -203,13 +203,13 @@ def full_runs_and_floors(args, scale: float, exports: Path, runs: Path, logs: Pa
     """The full run (each in a fresh data dir, the last one left in runs/data) and the floor,
     alternately, args.repeat times: the run with the median time, the floor with the median time,
     and every time measured."""
-    fulls, floors = [], []
+    fulls, floors, data_dir = [], [], runs / "data"
     for i in range(args.repeat):
         round_note = f" (round {i + 1} of {args.repeat})" if args.repeat > 1 else ""
-        shutil.rmtree(runs / "data", ignore_errors=True)
-        land(sorted(p for p in exports.glob("*/*") if p.is_file()), runs / "data")
+        shutil.rmtree(data_dir, ignore_errors=True)
+        land(sorted(p for p in exports.glob("*/*") if p.is_file()), data_dir)
         console.print(f"[bold]scale {scale:g}[/]: pipeline (full refresh){round_note}")
-        fulls.append(pipeline_run(runs / "data", logs / "pipeline.log"))
+        fulls.append(pipeline_run(data_dir, logs / "pipeline.log"))
         console.print(f"[bold]scale {scale:g}[/]: floor (plain DuckDB){round_note}")
         floors.append(
             baseline_run(
