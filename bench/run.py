@@ -199,11 +199,13 @@ def agreement(warehouse: Path, out: Path, measured: Measured | None) -> dict[str
     return compare_outputs(pipeline_marts(warehouse), output_marts(out))
 
 
-def full_runs_and_floors(args, scale: float, exports: Path, runs: Path, logs: Path) -> tuple[dict, Measured, dict]:
-    """The full run (each in a fresh data dir, the last one left in runs/data) and the floor,
-    alternately, args.repeat times: the run with the median time, the floor with the median time,
-    and every time measured."""
-    fulls, floors, data_dir = [], [], runs / "data"
+def full_runs_and_floors(
+    args, scale: float, exports: Path, data_dir: Path, floor_dir: Path, logs: Path
+) -> tuple[dict, Measured, dict]:
+    """The full run (each in a fresh data_dir, the last one left there) and the floor, alternately,
+    args.repeat times: the run with the median time, the floor with the median time, and every
+    time measured."""
+    fulls, floors = [], []
     for i in range(args.repeat):
         round_note = f" (round {i + 1} of {args.repeat})" if args.repeat > 1 else ""
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -212,9 +214,7 @@ def full_runs_and_floors(args, scale: float, exports: Path, runs: Path, logs: Pa
         fulls.append(pipeline_run(data_dir, logs / "pipeline.log"))
         console.print(f"[bold]scale {scale:g}[/]: floor (plain DuckDB){round_note}")
         floors.append(
-            baseline_run(
-                "bench.floor", exports, runs / "floor", logs / "floor.log", memory_limit=None, timeout=args.timeout
-            )
+            baseline_run("bench.floor", exports, floor_dir, logs / "floor.log", memory_limit=None, timeout=args.timeout)
         )
     samples = {
         "pipeline s": [round(r["measured"]["seconds"], 1) for r in fulls],
@@ -235,7 +235,7 @@ def bench_scale(args, scale: float) -> dict:
     exports = cached_exports(args.cache_dir, scale, args.seed)
     data_dir = runs / "data"
     shutil.rmtree(runs, ignore_errors=True)
-    full, floor, samples = full_runs_and_floors(args, scale, exports["folder"], runs, logs)
+    full, floor, samples = full_runs_and_floors(args, scale, exports["folder"], data_dir, runs / "floor", logs)
     result = {
         "scale": scale,
         "seed": args.seed,

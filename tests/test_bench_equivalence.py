@@ -303,7 +303,10 @@ def test_repeated_rounds_alternate_and_compare_the_medians(tmp_path, monkeypatch
     monkeypatch.setattr(bench_run, "baseline_run", fake_floor)
     args = argparse.Namespace(repeat=3, timeout=None)
 
-    full, floor, samples = bench_run.full_runs_and_floors(args, 50, exports, tmp_path / "runs", tmp_path / "logs")
+    runs = tmp_path / "runs"
+    full, floor, samples = bench_run.full_runs_and_floors(
+        args, 50, exports, runs / "data", runs / "floor", tmp_path / "logs"
+    )
 
     landed = ["landing/canonical/orders/orders.csv"]
     assert calls == [("pipeline", landed), ("floor", "bench.floor")] * 3
